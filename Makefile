@@ -1,0 +1,88 @@
+# eptsim — build, run, test.  See README.
+#
+#   make            build build/eptsim
+#   make deps       install the Debian packages eptsim needs (when missing)
+#   make run        deps + build + the default scenario for the three zap-all variants + plot
+#   make test       deps + every cmocka test, plain (-Werror), then under ASan+UBSan
+#   make bench      speed figures (prints, never fails on a number)
+
+CC       ?= cc
+PKGS     := inih jansson zlib libelf
+DEB_PKGS := libelf-dev zlib1g-dev libinih-dev libcmocka-dev libjansson-dev gnuplot-nox pkg-config
+
+VERSION  := 0.1.0
+GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+            -Wno-format-truncation
+CPPFLAGS := -I. -D_GNU_SOURCE -DEPTSIM_VERSION='"$(VERSION)"' -DEPTSIM_GIT_HASH='"$(GIT_HASH)"'
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -MMD -MP
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+B        ?= build
+LIB_SRC  := $(wildcard sim/*.c cpu/*.c ept/*.c workloads/*.c traces/*.c)
+LIB_SRC  := $(filter-out sim/main.c,$(LIB_SRC))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard */tests/test_*.c)
+TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
+
+.PHONY: all deps run test test-plain test-san bench clean readme-keys
+all: $(B)/eptsim
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/libeptsim.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/eptsim: $(B)/sim/main.o $(B)/libeptsim.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%: %.c $(B)/libeptsim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libeptsim.a $(LDLIBS) -lcmocka
+
+# Install what is missing (Debian 12).  Idempotent and quiet when all is there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# The default scenario: the seed's PCI-ROM-while-building-a-kernel guest, once per zap-all
+# variant, then the comparison plot.
+RUN_CONFIG := configs/pci-rom-kbuild.ini
+VARIANTS   := legacy fast-flush-at-break fast-v7
+run: deps
+	$(MAKE) --no-print-directory all
+	@for v in $(VARIANTS); do \
+	  $(B)/eptsim run $(RUN_CONFIG) --set mmu.zap_all=$$v --out results/pci-rom-kbuild-$$v || exit 1; \
+	done
+	$(B)/eptsim plot $(foreach v,$(VARIANTS),results/pci-rom-kbuild-$(v)) --out results/pci-rom-kbuild.png
+	@echo "results in results/pci-rom-kbuild-*/ and results/pci-rom-kbuild.png"
+
+test: deps
+	$(MAKE) --no-print-directory test-plain
+	$(MAKE) --no-print-directory test-san
+
+test-plain: $(TEST_BIN) $(B)/eptsim
+	@./sim/tests/run-tests.sh $(B) $(TEST_BIN)
+
+test-san:
+	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-plain
+
+bench: deps all
+	@./sim/tests/bench.sh $(B)
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(B)/sim/main.d $(TEST_BIN:=.d)

@@ -1,0 +1,67 @@
+/* cpu/gpt — the guest's own page tables (x86-64 4-level) and its physical frame pools.
+ *
+ * The guest kernel builds its page tables on first touch of a GVA: a leaf of 4K or 2M, and
+ * any missing table page, each taken from a frame pool in guest-physical memory.  Table
+ * pages have GPAs, so the hardware walk must translate them through EPT too (DESIGN §3).
+ *
+ * Each vCPU runs its own processes in an address space (a gpt) of its own; the kernel's half
+ * (the direct map) is built once and linked into every one (gpt_share).
+ *
+ * A frame pool hands out 4K frames and 2M-aligned 2M frames from a GPA range: freed frames
+ * first (LIFO, like the per-cpu free lists of Linux), then fresh ones.  Each vCPU has a pool
+ * of its own, so the guest-side effects of two vCPUs never interleave.
+ */
+#ifndef EPTSIM_CPU_GPT_H
+#define EPTSIM_CPU_GPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GPT_LEVELS 4
+#define GPTE_PRESENT (1ULL << 0)
+#define GPTE_LARGE   (1ULL << 7)
+#define GPTE_ADDR_MASK 0x000ffffffffff000ULL
+
+struct gpa_pool;
+
+struct gpa_pool *gpa_pool_new(uint64_t base, uint64_t size);
+void gpa_pool_free(struct gpa_pool *p);
+/* A frame of 4K (large = false) or 2M.  Returns 0 and the GPA, or -ENOMEM. */
+int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa);
+void gpa_pool_put(struct gpa_pool *p, uint64_t gpa, bool large);
+uint64_t gpa_pool_fresh_left(const struct gpa_pool *p);
+
+/* One page-table page: its GPA, its 512 entries, and the host-side pointers to the tables
+ * the entries point to (the simulator's shortcut for reading guest memory). */
+struct gpt_node {
+	uint64_t gpa;
+	uint64_t e[512];
+	struct gpt_node *child[512];
+};
+
+struct gpt;
+
+/* The root table (CR3) is allocated from `pool`. */
+struct gpt *gpt_new(struct gpa_pool *pool);
+void gpt_free(struct gpt *g);
+struct gpt_node *gpt_root(const struct gpt *g);
+/* Link root entries [first, last] of src into g (the kernel half of every address space). */
+void gpt_share(struct gpt *g, const struct gpt *src, unsigned first, unsigned last);
+
+static inline unsigned gpt_index(uint64_t gva, int level)
+{
+	return (unsigned)(gva >> (12 + 9 * (level - 1))) & 511;
+}
+
+/* Map the guest page containing gva (4K, or 2M when large) to frame gpa; missing tables
+ * come from pool.  Returns 0, -EEXIST if mapped already, -ENOMEM if pool is exhausted. */
+int gpt_map(struct gpt *g, uint64_t gva, uint64_t gpa, bool large, struct gpa_pool *pool);
+/* Software walk (the guest kernel's view): 0 and the GPA of gva, or -ENOENT. */
+int gpt_translate(const struct gpt *g, uint64_t gva, uint64_t *gpa, bool *large);
+/* Unmap every leaf in [gva, gva + len): data frames go back to data_pool when it is not
+ * NULL, table pages that become empty go back to table_pool.  Returns the number of leaves
+ * removed. */
+uint64_t gpt_unmap_range(struct gpt *g, uint64_t gva, uint64_t len, struct gpa_pool *data_pool,
+			 struct gpa_pool *table_pool);
+
+#endif

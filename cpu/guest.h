@@ -1,0 +1,52 @@
+/* cpu/guest — the guest operating system, as far as the MMU sees it: where its memory is,
+ * its kernel direct map, and its page-fault handler that maps a process page on first touch.
+ *
+ * Guest-physical layout (guest.mem bytes of RAM from GPA 0):
+ *   [0, 8M)                       the kernel's page-table pages
+ *   [8M, 8M + text)               program text in the page cache (shared by processes)
+ *   [8M + text, kernel_mem)       the rest of the page cache, one write area per vCPU
+ *   [kernel_mem, mem)             process memory, one frame pool per vCPU
+ * Guest-virtual layout: the direct map at GUEST_DIRECTMAP maps [0, kernel_mem) with
+ * guest.kernel_page_size pages; process slot s has its text at GUEST_TEXT_BASE(s) and its
+ * data at GUEST_DATA_BASE(s).
+ */
+#ifndef EPTSIM_CPU_GUEST_H
+#define EPTSIM_CPU_GUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct scenario;
+struct gpt;
+struct gpa_pool;
+
+#define GUEST_DIRECTMAP 0xffff888000000000ULL
+#define GUEST_PT_POOL (8ULL << 20)
+#define GUEST_PROC_SLOTS 255
+#define GUEST_SLOT_SPAN (1ULL << 30)
+#define GUEST_TEXT_BASE(s) ((uint64_t)(s) << 30)
+#define GUEST_DATA_BASE(s) ((1ULL << 40) + ((uint64_t)(s) << 30))
+#define GUEST_KERNEL_PML4 256   /* root entries 256..511 are the kernel's */
+
+struct guest_layout {
+	uint64_t mem, kernel_mem;
+	uint64_t text_gpa, text_size;
+	uint64_t cache_gpa, cache_size;   /* page cache after the text */
+	uint64_t pool_size;               /* per vCPU, 2M multiple */
+	uint32_t vcpus;
+	bool kernel_large, proc_large;
+};
+
+void guest_layout_init(struct guest_layout *l, const struct scenario *sc);
+static inline uint64_t guest_pool_base(const struct guest_layout *l, uint32_t vcpu)
+{
+	return l->kernel_mem + (uint64_t)vcpu * l->pool_size;
+}
+/* The kernel's page tables for the direct map (pages from a pool over [0, 8M)). */
+struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool **pt_pool);
+
+/* The guest's page-fault handler for a user address.  Returns 0 when the page is mapped
+ * now, -EFAULT for an address no process region covers, -ENOMEM if the pool is empty. */
+int guest_page_fault(const struct guest_layout *l, struct gpt *g, struct gpa_pool *pool, uint64_t gva);
+
+#endif

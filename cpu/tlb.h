@@ -1,0 +1,73 @@
+/* cpu/tlb — a vCPU's TLBs: L1 data, L1 instruction and a second-level STLB, each a
+ * set-associative LRU array per page size (4K, 2M, 1G), entries tagged (VPID/EPTP).
+ *
+ * With EPT the TLB caches combined GVA -> HPA translations; an entry's page size is the
+ * smaller of the guest page and the EPT mapping (the walker decides; the TLB just stores).
+ *
+ * A flush does not clear entries one by one: it bumps the TLB's epoch (DESIGN §3).  A later
+ * look-up that finds an entry with the right tag and address but an older epoch is a miss
+ * AND a "refill miss": a miss that exists only because of the flush.  Refill misses are
+ * counted per flush cause so that the cost of a remote flush can be told apart from the cost
+ * of a root reload.
+ */
+#ifndef EPTSIM_CPU_TLB_H
+#define EPTSIM_CPU_TLB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum page_size { PS_4K = 0, PS_2M = 1, PS_1G = 2, PS_NR = 3 };
+
+static inline unsigned page_shift(enum page_size ps) { return 12 + 9 * (unsigned)ps; }
+
+struct tlb_geom {
+	uint32_t entries;   /* 0 = this structure does not exist for this page size */
+	uint32_t ways;      /* entries % ways == 0, entries / ways a power of two */
+};
+
+struct tlb_config {
+	struct tlb_geom l1d[PS_NR];
+	struct tlb_geom l1i[PS_NR];
+	struct tlb_geom stlb[PS_NR];
+};
+
+/* Why the last flush happened: refill misses are charged to it. */
+enum tlb_flush_cause { TLB_CAUSE_REMOTE = 0, TLB_CAUSE_RELOAD = 1, TLB_CAUSE_OTHER = 2,
+		       TLB_CAUSE_NR = 3 };
+
+enum tlb_level { TLB_HIT_L1 = 0, TLB_HIT_L2 = 1, TLB_MISS = 2 };
+
+struct tlb_result {
+	enum tlb_level level;
+	enum page_size ps;  /* page size of the hit entry (undefined on a miss) */
+	bool refill;        /* a miss that found a flushed (older-epoch) copy of the entry */
+};
+
+struct tlb_counters {
+	uint64_t lookups, l1_hits, l2_hits, misses;
+	uint64_t refill_misses[TLB_CAUSE_NR];
+	uint64_t flushes[TLB_CAUSE_NR];
+};
+
+struct tlb;
+
+/* Returns NULL with errno = EINVAL if a geometry is not valid. */
+struct tlb *tlb_new(const struct tlb_config *cfg);
+void tlb_free(struct tlb *t);
+
+/* Look up gva for a data access (fetch = false) or an instruction fetch (fetch = true) with
+ * the current tag.  Searches L1 (D or I) for every page size, then the STLB.  An STLB hit
+ * refills the L1 (LRU victim).  LRU is updated on every hit. */
+struct tlb_result tlb_lookup(struct tlb *t, bool fetch, uint64_t gva);
+/* Insert after a walk: fills the L1 (D or I) and the STLB for page size ps (a structure with
+ * 0 entries for ps is skipped). */
+void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps);
+/* Invalidate everything (epoch bump): INVEPT single-context / a root change. */
+void tlb_flush(struct tlb *t, enum tlb_flush_cause cause);
+/* Invalidate the entries covering one guest-virtual page of any size (INVLPG). */
+void tlb_invalidate_page(struct tlb *t, uint64_t gva);
+void tlb_set_tag(struct tlb *t, uint32_t tag);
+
+const struct tlb_counters *tlb_counters(const struct tlb *t);
+
+#endif

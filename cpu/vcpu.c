@@ -1,0 +1,387 @@
+#include "cpu/vcpu.h"
+
+#include "cpu/gpt.h"
+#include "cpu/guest.h"
+#include "cpu/pwc.h"
+#include "cpu/tlb.h"
+#include "cpu/walk.h"
+#include "ept/mmu.h"
+#include "sim/config.h"
+#include "sim/fiber.h"
+#include "sim/stats.h"
+#include "workloads/workload.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define VCPU_RNG_STREAM 0x20000ULL
+#define VCPU_FIBER_STACK (128 * 1024)
+#define GUEST_UNMAP_PAGE_CYCLES 40   /* zap_pte_range + free_page per page at process exit */
+
+static struct engine *eng(const struct vcpu *v) { return v->kvm->e; }
+
+void vcpu_spend(struct vcpu *v, uint64_t cycles)
+{
+	v->cycles[v->cat] += cycles;
+	actor_spend(eng(v), &v->actor, cycles);
+}
+
+void vcpu_account(struct vcpu *v, uint64_t cycles)
+{
+	v->cycles[v->cat] += cycles;
+}
+
+bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w, uint64_t now)
+{
+	v->requests |= req;
+	/* kvm_vcpu_exiting_guest_mode(): IN_GUEST -> EXITING; an IPI unless OUTSIDE. */
+	if (v->mode == OUTSIDE_GUEST_MODE || !w)
+		return false;
+	v->mode = EXITING_GUEST_MODE;
+	assert(v->nr_ipis < v->max_ipis);
+	uint64_t at = now + v->sc->costs.ipi_deliver;
+	v->ipis[v->nr_ipis].w = w;
+	v->ipis[v->nr_ipis].at = at;
+	v->ipis[v->nr_ipis].req = req;
+	v->nr_ipis++;
+	if (at < v->ipi_at)
+		v->ipi_at = at;
+	w->pending++;
+	v->n.ipis++;
+	return true;
+}
+
+/* The host takes the pending IPIs after an exit at the vCPU's clock: each is acknowledged
+ * when its handler (ack_flush) has run, which is what the requester waits for. */
+static void vcpu_take_ipis(struct vcpu *v)
+{
+	uint64_t t = v->actor.clock;
+
+	for (uint32_t i = 0; i < v->nr_ipis; i++) {
+		struct ipi_wait *w = v->ipis[i].w;
+		uint64_t at = v->ipis[i].at > t ? v->ipis[i].at : t;
+		uint64_t ack = at + v->sc->costs.ipi_handler;
+		if (ack > w->last_ack)
+			w->last_ack = ack;
+		if (--w->pending == 0 && w->blocked) {
+			w->waiter->cls = ACTOR_MUTATOR;
+			engine_wake(eng(v), w->waiter, w->last_ack);
+		}
+	}
+	if (v->nr_ipis) {
+		/* The handlers run on this CPU: the vCPU is stalled meanwhile.  An exit the IPI
+		 * caused costs the exit and the entry too. */
+		const struct costs_cfg *c = &v->sc->costs;
+		uint64_t stall = c->ipi_handler + (v->exit_reason == EXIT_IPI ? c->vmexit + c->vmentry : 0);
+		if (v->ipis[0].req & KVM_REQ_TLB_FLUSH)
+			v->stall_flush += stall;
+		else
+			v->stall_reload += stall;
+		vcpu_spend(v, c->ipi_handler);
+	}
+	v->nr_ipis = 0;
+	v->ipi_at = UINT64_MAX;
+}
+
+static void vcpu_flush_local(struct vcpu *v, enum tlb_flush_cause cause)
+{
+	vcpu_spend(v, v->sc->costs.tlb_flush_local);
+	tlb_flush(v->tlb, cause);
+	if (v->gpwc)
+		pwc_flush(v->gpwc);
+	if (v->epwc)
+		pwc_flush(v->epwc);
+}
+
+/* The request part of vcpu_enter_guest() (arch/x86/kvm/x86.c, 3.10), and kvm_mmu_reload(). */
+static void vcpu_handle_requests(struct vcpu *v)
+{
+	v->cat = VC_REQUEST;
+	while (v->requests || !v->root) {
+		if (v->requests & KVM_REQ_MMU_RELOAD) {
+			v->requests &= ~KVM_REQ_MMU_RELOAD;
+			v->n.reloads++;
+			uint64_t t0 = v->actor.clock;
+			kvm_mmu_unload(v);
+			v->stall_reload += v->actor.clock - t0;
+		}
+		if (v->requests & KVM_REQ_TLB_FLUSH) {
+			v->requests &= ~KVM_REQ_TLB_FLUSH;
+			v->n.flush_requests++;
+			v->stall_flush += v->sc->costs.tlb_flush_local;
+			vcpu_flush_local(v, TLB_CAUSE_REMOTE);
+		}
+		if (!v->root) {
+			uint64_t t0 = v->actor.clock;
+			kvm_mmu_load(v);
+			v->stall_reload += v->actor.clock - t0 + v->sc->costs.tlb_flush_local;
+			/* vmx_set_cr3() flushes the new EPTP's context */
+			vcpu_flush_local(v, TLB_CAUSE_RELOAD);
+		}
+	}
+}
+
+/* Guest-side process exit: the guest unmaps the range and flushes its own TLB (a range this
+ * large is a full flush in Linux: tlb_single_page_flush_ceiling). */
+static void vcpu_guest_unmap(struct vcpu *v, uint64_t gva, uint64_t len)
+{
+	uint64_t n = gpt_unmap_range(v->gpt, gva, len, v->pool, v->pool);
+	uint64_t c = n * GUEST_UNMAP_PAGE_CYCLES + v->sc->costs.tlb_flush_local;
+
+	v->cycles[VC_GUEST] += c;
+	v->actor.clock += c;
+	tlb_flush(v->tlb, TLB_CAUSE_OTHER);
+	if (v->gpwc)
+		pwc_flush(v->gpwc);
+}
+
+static inline void guest_charge(struct vcpu *v, enum vcpu_cycles cat, uint64_t c)
+{
+	v->cycles[cat] += c;
+	v->actor.clock += c;
+}
+
+/* Execute v->rec in guest mode.  Returns false if it needs a VM exit (EPT violation). */
+static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
+{
+	struct trace_record *r = &v->rec;
+	const struct costs_cfg *c = &v->sc->costs;
+
+	if (!v->rec_insns_done) {
+		guest_charge(v, VC_GUEST, (uint64_t)((double)r->icount * v->sc->cpi + 0.5));
+		v->rec_insns_done = true;
+	}
+	if (r->kind == REC_UNMAP) {
+		if (v->gpt)
+			vcpu_guest_unmap(v, r->addr, r->len);
+		return true;
+	}
+	bool fetch = r->kind == REC_FETCH;
+	for (;;) {
+		struct tlb_result t = tlb_lookup(v->tlb, fetch, r->addr);
+		if (t.level == TLB_HIT_L1) {
+			guest_charge(v, VC_GUEST, c->l1_tlb_hit);
+			return true;
+		}
+		if (t.level == TLB_HIT_L2) {
+			guest_charge(v, VC_GUEST, c->stlb_hit);
+			return true;
+		}
+		w->root = v->root;
+		struct walk_result wr = walk_2d(w, r->addr);
+		v->n.walks++;
+		v->n.walk_refs += wr.refs;
+		guest_charge(v, VC_WALK, c->stlb_hit + wr.cycles);
+		switch (wr.status) {
+		case WALK_OK:
+			tlb_fill(v->tlb, fetch, r->addr, wr.ps);
+			return true;
+		case WALK_GUEST_FAULT:
+			v->n.guest_pfs++;
+			guest_charge(v, VC_GUEST, c->guest_pf);
+			if (guest_page_fault(v->layout, v->gpt, v->pool, r->addr)) {
+				/* nothing can map it (a bad trace address): drop the record */
+				v->n.bad_addrs++;
+				return true;
+			}
+			continue;
+		case WALK_EPT_VIOLATION:
+			v->exit_reason = EXIT_EPT_VIOLATION;
+			v->exit_gpa = wr.gpa;
+			v->exit_write = r->kind == REC_WRITE;
+			return false;
+		}
+	}
+}
+
+/* Guest mode: executes records in the engine's context until the horizon, an IPI, an exit
+ * or the end of the stream.  Exits continue in the fiber at the same clock. */
+static void vcpu_run_guest(struct vcpu *v)
+{
+	struct actor *a = &v->actor;
+	uint64_t horizon = engine_horizon(eng(v), a);
+	struct walk_ctx w = v->walk;
+
+	for (;;) {
+		if (a->clock >= v->ipi_at) {
+			v->exit_reason = EXIT_IPI;
+			break;
+		}
+		if (!v->have_rec) {
+			if (!workload_next(v->wl, &v->rec)) {
+				v->exit_reason = EXIT_HALT;
+				break;
+			}
+			v->have_rec = true;
+			v->rec_insns_done = false;
+		}
+		if (!vcpu_exec(v, &w))
+			break;
+		v->have_rec = false;
+		v->n.records++;
+		if (a->clock >= horizon) {
+			engine_wake(eng(v), a, a->clock);
+			return;
+		}
+	}
+	/* VM exit */
+	v->mode = OUTSIDE_GUEST_MODE;
+	a->cls = ACTOR_MUTATOR;
+	v->n.exits++;
+	fiber_resume(a->fiber);
+}
+
+static void vcpu_actor_run(struct actor *a)
+{
+	struct vcpu *v = a->ctx;
+
+	if (v->mode != OUTSIDE_GUEST_MODE && a->cls == ACTOR_GUEST)
+		vcpu_run_guest(v);
+	else
+		fiber_resume(a->fiber);
+}
+
+static void vcpu_main(void *arg)
+{
+	struct vcpu *v = arg;
+	struct actor *a = &v->actor;
+
+	for (;;) {
+		vcpu_handle_requests(v);
+		/* vcpu_enter_guest(): mode = IN_GUEST_MODE, then a last look at requests */
+		v->mode = IN_GUEST_MODE;
+		if (v->requests) {
+			v->mode = OUTSIDE_GUEST_MODE;
+			continue;
+		}
+		v->cat = VC_EXIT;
+		vcpu_spend(v, v->sc->costs.vmentry);
+		a->cls = ACTOR_GUEST;
+		engine_wake(eng(v), a, a->clock);
+		fiber_yield(a->fiber);
+
+		/* back from a VM exit */
+		v->cat = v->exit_reason == EXIT_IPI ? VC_REQUEST : VC_EXIT;
+		vcpu_spend(v, v->sc->costs.vmexit);
+		v->cat = VC_REQUEST;
+		vcpu_take_ipis(v);
+		v->cat = VC_EXIT;
+		if (v->exit_reason == EXIT_EPT_VIOLATION) {
+			enum pf_result r = kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
+			if (r == PF_EMULATE) {
+				/* emulated access: the record is done */
+				v->have_rec = false;
+				v->n.records++;
+			}
+		} else if (v->exit_reason == EXIT_HALT) {
+			v->done = true;
+			v->halted_at = a->clock;
+			return;   /* the fiber ends; the actor is never woken again */
+		}
+	}
+}
+
+struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, struct engine *e,
+		      const struct guest_layout *layout, struct gpt *gpt, struct gpa_pool *pool,
+		      struct workload *wl)
+{
+	struct vcpu *v = calloc(1, sizeof(*v));
+	struct tlb_config tc;
+	struct pwc_config gc = { 0 }, ec = { 0 };
+
+	if (!v)
+		return NULL;
+	v->kvm = kvm;
+	v->sc = sc;
+	v->id = id;
+	v->layout = layout;
+	v->gpt = gpt;
+	v->pool = pool;
+	v->wl = wl;
+	v->ipi_at = UINT64_MAX;
+	v->max_ipis = sc->vcpus + 4;
+	v->ipis = calloc(v->max_ipis, sizeof(*v->ipis));
+	for (int s = 0; s < 3; s++) {
+		tc.l1d[s] = (struct tlb_geom){ sc->l1d_entries[s], sc->l1d_ways[s] };
+		tc.l1i[s] = (struct tlb_geom){ sc->l1i_entries[s], sc->l1i_ways[s] };
+		tc.stlb[s] = (struct tlb_geom){ sc->stlb_entries[s], sc->stlb_ways[s] };
+	}
+	for (int l = 2; l <= 4; l++) {
+		gc.entries[l] = sc->gpwc_entries[l];
+		gc.ways[l] = sc->gpwc_entries[l] ? sc->gpwc_entries[l] : 1;
+		ec.entries[l] = sc->epwc_entries[l];
+		ec.ways[l] = sc->epwc_entries[l] ? sc->epwc_entries[l] : 1;
+	}
+	v->tlb = tlb_new(&tc);
+	v->gpwc = gpt ? pwc_new(&gc) : NULL;
+	v->epwc = pwc_new(&ec);
+	v->fiber = fiber_new(vcpu_main, v, VCPU_FIBER_STACK);
+	if (!v->ipis || !v->tlb || (gpt && !v->gpwc) || !v->epwc || !v->fiber) {
+		vcpu_free(v);
+		return NULL;
+	}
+	rng_seed(&v->rng, sc->seed, VCPU_RNG_STREAM + id);
+	snprintf(v->name, sizeof(v->name), "vcpu%u", id);
+	v->actor.name = v->name;
+	v->actor.ctx = v;
+	v->actor.fiber = v->fiber;
+	v->actor.run = vcpu_actor_run;
+	v->walk.kvm = kvm;
+	v->walk.groot = gpt ? gpt_root(gpt) : NULL;
+	v->walk.gpwc = v->gpwc;
+	v->walk.epwc = v->epwc;
+	v->walk.rng = &v->rng;
+	walk_ctx_costs(&v->walk, &sc->costs);
+	engine_add_actor(e, &v->actor);
+	return v;
+}
+
+void vcpu_free(struct vcpu *v)
+{
+	if (!v)
+		return;
+	tlb_free(v->tlb);
+	pwc_free(v->gpwc);
+	pwc_free(v->epwc);
+	fiber_free(v->fiber);
+	free(v->ipis);
+	free(v);
+}
+
+void vcpu_start(struct vcpu *v, uint64_t end_time)
+{
+	v->end_time = end_time;
+	v->actor.cls = ACTOR_MUTATOR;
+	engine_wake(eng(v), &v->actor, 0);
+}
+
+static const char *const cycle_names[VC_NR] = { "guest", "walk", "exit", "lock_wait", "request", "idle" };
+
+void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end)
+{
+	char name[96];
+	const struct tlb_counters *tc = tlb_counters(v->tlb);
+
+	/* The lock module measured the waits; they were charged to no category yet. */
+	v->cycles[VC_LOCK_WAIT] = v->actor.lock_wait;
+	if (v->done && end > v->halted_at)
+		v->cycles[VC_IDLE] = end - v->halted_at;
+	uint64_t total = 0;
+	for (int c = 0; c < VC_NR; c++) {
+		snprintf(name, sizeof(name), "vcpu.%u.cycles.%s", v->id, cycle_names[c]);
+		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "cycles", "per-vCPU cycle breakdown"),
+			  v->cycles[c]);
+		total += v->cycles[c];
+	}
+	snprintf(name, sizeof(name), "vcpu.%u.cycles.total", v->id);
+	stats_set(st, stats_register_one(st, name, STAT_COUNTER, "cycles", "sum of the breakdown"), total);
+	struct { const char *n; uint64_t v; } per[] = {
+		{ "records", v->n.records }, { "tlb_misses", tc->misses }, { "walk_refs", v->n.walk_refs },
+		{ "exits", v->n.exits }, { "reloads", v->n.reloads },
+	};
+	for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+		snprintf(name, sizeof(name), "vcpu.%u.%s", v->id, per[i].n);
+		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", "per-vCPU count"), per[i].v);
+	}
+}

@@ -1,0 +1,125 @@
+/* cpu/vcpu — a vCPU: guest execution of trace records through its TLBs and the 2D walk, VM
+ * exits, and the kernel side of KVM's vcpu_enter_guest() loop (requests, root reload).
+ *
+ * The guest side runs in the engine's context in batches (as far as the engine's horizon
+ * allows); everything after a VM exit runs in the vCPU's fiber, because it takes mmu_lock
+ * and may wait.
+ */
+#ifndef EPTSIM_CPU_VCPU_H
+#define EPTSIM_CPU_VCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/engine.h"
+#include "sim/rng.h"
+#include "cpu/walk.h"
+#include "traces/record.h"
+
+struct kvm;
+struct kvm_mmu_page;
+struct tlb;
+struct pwc;
+struct gpt;
+struct gpa_pool;
+struct workload;
+struct guest_layout;
+struct fiber;
+struct scenario;
+struct stats;
+
+/* vcpu->mode, as in include/linux/kvm_host.h */
+enum vcpu_mode { OUTSIDE_GUEST_MODE, IN_GUEST_MODE, EXITING_GUEST_MODE };
+
+/* vcpu->requests bits */
+#define KVM_REQ_TLB_FLUSH  (1u << 0)
+#define KVM_REQ_MMU_RELOAD (1u << 1)
+
+/* Where a vCPU's cycles go (vcpu.N.cycles.*).  They add up to the vCPU's elapsed time. */
+enum vcpu_cycles {
+	VC_GUEST,      /* guest instructions, TLB hits, guest page faults */
+	VC_WALK,       /* 2D page walks after TLB misses */
+	VC_EXIT,       /* VM exit/entry and exit handling (EPT violations) outside lock waits */
+	VC_LOCK_WAIT,  /* spinning on mmu_lock */
+	VC_REQUEST,    /* IPIs and requests: remote flushes, root reloads */
+	VC_IDLE,       /* halted (workload over) */
+	VC_NR
+};
+
+enum exit_reason { EXIT_NONE, EXIT_EPT_VIOLATION, EXIT_IPI, EXIT_HALT };
+
+/* One IPI in flight to this vCPU, and whom to acknowledge. */
+struct ipi_wait {
+	struct actor *waiter;
+	uint32_t pending;
+	uint64_t last_ack;
+	bool blocked;        /* the waiter is blocked: the last ack wakes it */
+};
+
+struct vcpu_counters {
+	uint64_t records, walks, walk_refs, guest_pfs, ept_violations, exits, ipis;
+	uint64_t reloads, flush_requests, bad_addrs;
+};
+
+struct vcpu {
+	struct actor actor;
+	char name[16];
+	struct fiber *fiber;
+	struct kvm *kvm;
+	const struct scenario *sc;
+	uint32_t id;
+
+	enum vcpu_mode mode;
+	unsigned int requests;
+	struct kvm_mmu_page *root;          /* vcpu->arch.mmu.root_hpa */
+
+	/* IPIs in flight: acked at exit */
+	struct { struct ipi_wait *w; uint64_t at; unsigned int req; } *ipis;
+	uint32_t nr_ipis, max_ipis;
+	uint64_t ipi_at;                    /* earliest pending IPI, UINT64_MAX if none */
+
+	struct tlb *tlb;
+	struct pwc *gpwc, *epwc;
+	const struct guest_layout *layout;
+	struct gpt *gpt;                    /* this vCPU's address space (NULL: paging none) */
+	struct walk_ctx walk;
+	struct gpa_pool *pool;              /* this vCPU's guest frame pool */
+	struct workload *wl;
+	struct rng rng;
+
+	/* the record being executed (kept across an exit: it retries) */
+	struct trace_record rec;
+	bool have_rec, rec_insns_done, done;
+	enum exit_reason exit_reason;
+	uint64_t exit_gpa;
+	bool exit_write;
+	uint64_t end_time;
+	uint64_t halted_at;
+
+	enum vcpu_cycles cat;               /* category charged by vcpu_spend() */
+	uint64_t cycles[VC_NR];
+	/* cycles the vCPU lost to remote TLB flushes (IPI exit path, INVEPT) and to reloads */
+	uint64_t stall_flush, stall_reload;
+	struct vcpu_counters n;
+};
+
+struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, struct engine *e,
+		      const struct guest_layout *layout, struct gpt *gpt, struct gpa_pool *pool,
+		      struct workload *wl);
+void vcpu_free(struct vcpu *v);
+/* Make the vCPU runnable at time 0. */
+void vcpu_start(struct vcpu *v, uint64_t end_time);
+
+/* kvm_make_request() + kick: set req; if the vCPU is in guest mode, send an IPI that w
+ * waits for (w->pending is incremented).  Returns true if an IPI was sent. */
+bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w, uint64_t now);
+
+/* Inside the vCPU's fiber: charge cycles to the current category. */
+void vcpu_spend(struct vcpu *v, uint64_t cycles);
+/* Charge cycles that passed while the fiber was blocked (not through vcpu_spend). */
+void vcpu_account(struct vcpu *v, uint64_t cycles);
+
+/* Register and fill vcpu.N.* (cycle breakdown up to `end`, counters). */
+void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end);
+
+#endif

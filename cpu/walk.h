@@ -1,0 +1,50 @@
+/* cpu/walk — the hardware's 2D page walk after a TLB miss (DESIGN §3).
+ *
+ * Each guest paging level (4, or fewer with a paging-structure-cache hit) needs the GPA of
+ * its table entry translated through EPT (up to 4 references, fewer with an EPT PWC hit)
+ * and then the entry itself read (1 reference); the final data GPA needs one more EPT walk:
+ * at most 4 * (4 + 1) + 4 = 24 references.  Each reference costs a latency drawn from a
+ * hit-rate model of the cache hierarchy ([costs] ref_*).  The walk reads the live EPT
+ * (the shadow pages) without mmu_lock, as the hardware does.
+ */
+#ifndef EPTSIM_CPU_WALK_H
+#define EPTSIM_CPU_WALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/tlb.h"
+
+struct kvm;
+struct kvm_mmu_page;
+struct gpt_node;
+struct pwc;
+struct rng;
+struct costs_cfg;
+
+#define WALK_MAX_REFS 24
+
+enum walk_status { WALK_OK, WALK_GUEST_FAULT, WALK_EPT_VIOLATION };
+
+struct walk_result {
+	enum walk_status status;
+	uint64_t gpa;          /* OK: the data GPA; EPT_VIOLATION: the GPA that faulted */
+	enum page_size ps;     /* OK: page size of the combined translation */
+	unsigned refs;         /* memory references made */
+	uint64_t cycles;
+};
+
+struct walk_ctx {
+	struct kvm *kvm;
+	struct kvm_mmu_page *root;      /* EPT root */
+	const struct gpt_node *groot;   /* guest CR3; NULL: addresses are GPAs */
+	struct pwc *gpwc, *epwc;        /* NULL: no paging-structure cache */
+	struct rng *rng;
+	uint64_t thr[3];                /* reference latency thresholds on rng_next() */
+	uint64_t lat[4];
+};
+
+void walk_ctx_costs(struct walk_ctx *w, const struct costs_cfg *c);
+struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva);
+
+#endif

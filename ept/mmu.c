@@ -1,0 +1,804 @@
+/* ept/mmu — see mmu.h.  Function names are those of arch/x86/kvm/mmu.c (Linux 3.10/3.11)
+ * and virt/kvm/kvm_main.c; each says which one it mirrors where the behaviour is subtle. */
+#include "ept/mmu.h"
+
+#include "cpu/vcpu.h"
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/host.h"
+#include "sim/rng.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PTE_LIST_EXT 3
+#define PTE_LIST_DESC_BIT (1ULL << 63)
+#define THP_RNG_STREAM 0x7417ULL
+
+struct pte_list_desc {
+	uint64_t refs[PTE_LIST_EXT];   /* spte reference + 1; 0 = empty */
+	uint32_t more;                 /* next descriptor + 1; 0 = none */
+};
+
+static inline uint64_t spte_ref(const struct kvm_mmu_page *sp, unsigned idx)
+{
+	return ((uint64_t)sp->id << 9) | idx;
+}
+static inline struct kvm_mmu_page *ref_page(const struct kvm *kvm, uint64_t ref)
+{
+	return kvm->pages[ref >> 9];
+}
+static inline unsigned ref_index(uint64_t ref) { return (unsigned)(ref & 511); }
+
+static const struct stat_def kvm_stats[] = {
+	{ "ept.faults", STAT_COUNTER, "events", "EPT violations handled by the fault path" },
+	{ "ept.spurious_faults", STAT_COUNTER, "events", "faults that found the spte already present" },
+	{ "ept.pages_created", STAT_COUNTER, "pages", "shadow pages allocated" },
+	{ "ept.pages_freed", STAT_COUNTER, "pages", "shadow pages freed by kvm_mmu_commit_zap_page" },
+	{ "tlb_flush.count", STAT_COUNTER, "events", "kvm_flush_remote_tlbs() calls" },
+	{ "tlb_flush.requester_cycles", STAT_HIST, "cycles", "requester's wait per remote flush (IPIs + acks)" },
+	{ "tlb_flush.ipis", STAT_COUNTER, "events", "IPIs sent for remote TLB flushes" },
+	{ "vcpu.reload_requests", STAT_COUNTER, "events", "kvm_reload_remote_mmus() calls" },
+	{ "ept.mmio_exits", STAT_COUNTER, "events", "EPT violations on a GPA outside every memslot (emulated)" },
+	{ "ept.large_replaced_table", STAT_COUNTER, "events", "a large spte installed over a page table" },
+};
+
+/* ---------------------------------------------------------------- pte_list (rmap) */
+
+static uint32_t desc_alloc(struct kvm *kvm)
+{
+	if (kvm->free_desc) {
+		uint32_t d = kvm->free_desc - 1;
+		kvm->free_desc = kvm->descs[d].more;
+		memset(&kvm->descs[d], 0, sizeof(kvm->descs[d]));
+		return d;
+	}
+	if (kvm->nr_descs == kvm->cap_descs) {
+		kvm->cap_descs = kvm->cap_descs ? 2 * kvm->cap_descs : 1024;
+		kvm->descs = realloc(kvm->descs, kvm->cap_descs * sizeof(*kvm->descs));
+		if (!kvm->descs)
+			abort();
+	}
+	memset(&kvm->descs[kvm->nr_descs], 0, sizeof(kvm->descs[0]));
+	return kvm->nr_descs++;
+}
+
+static void desc_free(struct kvm *kvm, uint32_t d)
+{
+	kvm->descs[d].more = kvm->free_desc;
+	kvm->free_desc = d + 1;
+}
+
+/* Mirrors pte_list_add(): a single entry in the head, more in chained descriptors. */
+static void pte_list_add(struct kvm *kvm, uint64_t *head, uint64_t ref)
+{
+	if (!*head) {
+		*head = ref + 1;
+		return;
+	}
+	if (!(*head & PTE_LIST_DESC_BIT)) {
+		uint32_t d = desc_alloc(kvm);
+		kvm->descs[d].refs[0] = *head;
+		kvm->descs[d].refs[1] = ref + 1;
+		*head = PTE_LIST_DESC_BIT | d;
+		return;
+	}
+	uint32_t d = (uint32_t)(*head & ~PTE_LIST_DESC_BIT);
+	for (;;) {
+		struct pte_list_desc *desc = &kvm->descs[d];
+		for (int i = 0; i < PTE_LIST_EXT; i++) {
+			if (!desc->refs[i]) {
+				desc->refs[i] = ref + 1;
+				return;
+			}
+		}
+		if (!desc->more) {
+			uint32_t n = desc_alloc(kvm);
+			kvm->descs[d].more = n + 1;   /* desc may have moved */
+			kvm->descs[n].refs[0] = ref + 1;
+			return;
+		}
+		d = desc->more - 1;
+	}
+}
+
+static void pte_list_remove(struct kvm *kvm, uint64_t *head, uint64_t ref)
+{
+	assert(*head);
+	if (!(*head & PTE_LIST_DESC_BIT)) {
+		assert(*head == ref + 1);
+		*head = 0;
+		return;
+	}
+	uint32_t first = (uint32_t)(*head & ~PTE_LIST_DESC_BIT);
+	uint32_t prev = UINT32_MAX;
+	for (uint32_t d = first;;) {
+		struct pte_list_desc *desc = &kvm->descs[d];
+		for (int i = 0; i < PTE_LIST_EXT; i++) {
+			if (desc->refs[i] != ref + 1)
+				continue;
+			/* Compact: move the last entry of this descriptor into the hole. */
+			int last = PTE_LIST_EXT - 1;
+			while (!desc->refs[last])
+				last--;
+			desc->refs[i] = desc->refs[last];
+			desc->refs[last] = 0;
+			if (last == 0) {
+				/* descriptor empty: unlink it */
+				if (prev == UINT32_MAX) {
+					*head = desc->more ? (PTE_LIST_DESC_BIT | (desc->more - 1)) : 0;
+				} else {
+					kvm->descs[prev].more = desc->more;
+				}
+				desc_free(kvm, d);
+			}
+			/* a list down to one entry goes back to the single form */
+			if (*head & PTE_LIST_DESC_BIT) {
+				struct pte_list_desc *h = &kvm->descs[*head & ~PTE_LIST_DESC_BIT];
+				if (!h->more && h->refs[0] && !h->refs[1]) {
+					uint32_t hd = (uint32_t)(*head & ~PTE_LIST_DESC_BIT);
+					*head = h->refs[0];
+					desc_free(kvm, hd);
+				}
+			}
+			return;
+		}
+		assert(desc->more);
+		prev = d;
+		d = desc->more - 1;
+	}
+}
+
+/* Any entry of the list, or UINT64_MAX if empty (rmap_get_first()). */
+static uint64_t pte_list_first(const struct kvm *kvm, uint64_t head)
+{
+	if (!head)
+		return UINT64_MAX;
+	if (!(head & PTE_LIST_DESC_BIT))
+		return head - 1;
+	return kvm->descs[head & ~PTE_LIST_DESC_BIT].refs[0] - 1;
+}
+
+static unsigned pte_list_count(const struct kvm *kvm, uint64_t head)
+{
+	if (!head)
+		return 0;
+	if (!(head & PTE_LIST_DESC_BIT))
+		return 1;
+	unsigned n = 0;
+	for (uint32_t d = (uint32_t)(head & ~PTE_LIST_DESC_BIT) + 1; d; d = kvm->descs[d - 1].more)
+		for (int i = 0; i < PTE_LIST_EXT; i++)
+			n += kvm->descs[d - 1].refs[i] != 0;
+	return n;
+}
+
+static bool pte_list_contains(const struct kvm *kvm, uint64_t head, uint64_t ref)
+{
+	if (!head)
+		return false;
+	if (!(head & PTE_LIST_DESC_BIT))
+		return head == ref + 1;
+	for (uint32_t d = (uint32_t)(head & ~PTE_LIST_DESC_BIT) + 1; d; d = kvm->descs[d - 1].more)
+		for (int i = 0; i < PTE_LIST_EXT; i++)
+			if (kvm->descs[d - 1].refs[i] == ref + 1)
+				return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------- memslots */
+
+static uint64_t gfn_to_index(gfn_t gfn, gfn_t base_gfn, int level)
+{
+	unsigned s = 9 * (unsigned)(level - 1);
+	return (gfn >> s) - (base_gfn >> s);
+}
+
+static uint64_t *gfn_to_rmap(struct kvm *kvm, gfn_t gfn, int level)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	assert(slot);
+	return &slot->rmap[level - 1][gfn_to_index(gfn, slot->base_gfn, level)];
+}
+
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+{
+	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
+		struct kvm_memory_slot *s = &kvm->slots[i];
+		if (s->present && gfn >= s->base_gfn && gfn < s->base_gfn + s->npages)
+			return s;
+	}
+	return NULL;
+}
+
+struct kvm_memory_slot *kvm_slot_by_name(struct kvm *kvm, const char *name)
+{
+	for (uint32_t i = 0; i < kvm->nr_slots; i++)
+		if (!strcmp(kvm->slots[i].name, name))
+			return &kvm->slots[i];
+	return NULL;
+}
+
+/* Mirrors host_mapping_level() + the PageTransCompound() test of
+ * transparent_hugepage_adjust(): the host page backing gfn bounds the EPT mapping. */
+int host_mapping_level(const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	switch (slot->backing) {
+	case BACKING_HUGETLB_1G:
+		return PT_PDPE_LEVEL;
+	case BACKING_HUGETLB_2M:
+		return PT_DIRECTORY_LEVEL;
+	case BACKING_THP:
+		return slot->thp[gfn_to_index(gfn, slot->base_gfn, PT_DIRECTORY_LEVEL)] ?
+		       PT_DIRECTORY_LEVEL : PT_PAGE_TABLE_LEVEL;
+	default:
+		return PT_PAGE_TABLE_LEVEL;
+	}
+}
+
+/* Mirrors mapping_level(): the largest level the host backing, the CPU and the slot's
+ * bounds allow (lpage_info's write_count is raised for large frames that cross the slot's
+ * edges, so they are never mapped large). */
+int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	int level = host_mapping_level(slot, gfn);
+	int max = kvm->sc->max_mapping + 1;
+
+	if (level > max)
+		level = max;
+	for (; level > PT_PAGE_TABLE_LEVEL; level--) {
+		uint64_t n = kvm_pages_per_hpage(level);
+		gfn_t start = gfn & ~(n - 1);
+		if (start >= slot->base_gfn && start + n <= slot->base_gfn + slot->npages)
+			break;
+	}
+	return level;
+}
+
+static int slots_init(struct kvm *kvm)
+{
+	const struct scenario *sc = kvm->sc;
+
+	kvm->nr_slots = sc->nr_slots;
+	kvm->slots = calloc(sc->nr_slots, sizeof(*kvm->slots));
+	if (!kvm->slots)
+		return -1;
+	for (uint32_t i = 0; i < sc->nr_slots; i++) {
+		const struct memslot_cfg *c = &sc->slots[i];
+		struct kvm_memory_slot *s = &kvm->slots[i];
+		s->id = i;
+		s->name = c->name;
+		s->base_gfn = c->base >> 12;
+		s->npages = c->size >> 12;
+		s->backing = c->backing;
+		s->readonly = c->readonly;
+		s->present = c->present;
+		for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+			uint64_t n = gfn_to_index(s->base_gfn + s->npages - 1, s->base_gfn, l) + 1;
+			s->rmap[l - 1] = calloc(n, sizeof(uint64_t));
+			if (!s->rmap[l - 1])
+				return -1;
+		}
+		uint64_t n2m = gfn_to_index(s->base_gfn + s->npages - 1, s->base_gfn, 2) + 1;
+		s->thp = calloc(n2m, 1);
+		if (!s->thp)
+			return -1;
+		/* Which 2M regions got a THP is fixed per run: one draw per region. */
+		struct rng r;
+		rng_seed(&r, sc->seed, THP_RNG_STREAM + i);
+		for (uint64_t k = 0; k < n2m; k++)
+			s->thp[k] = rng_double(&r) < c->thp_fraction;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- kvm */
+
+struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h, struct stats *st)
+{
+	struct kvm *kvm = calloc(1, sizeof(*kvm));
+	stat_id ids[sizeof(kvm_stats) / sizeof(kvm_stats[0])];
+
+	if (!kvm)
+		return NULL;
+	kvm->sc = sc;
+	kvm->e = e;
+	kvm->host = h;
+	kvm->st = st;
+	INIT_LIST_HEAD(&kvm->active_mmu_pages);
+	/* Bucket count: one per 2M of guest memory, at least 3.10's KVM_NUM_MMU_PAGES (1024). */
+	uint64_t want = sc->mem >> 21;
+	uint32_t n = 1024;
+	while (n < want && n < (1u << 24))
+		n <<= 1;
+	kvm->hash = calloc(n, sizeof(*kvm->hash));
+	kvm->hash_mask = n - 1;
+	if (!kvm->hash || slots_init(kvm) ||
+	    stats_register(st, kvm_stats, sizeof(kvm_stats) / sizeof(kvm_stats[0]), ids)) {
+		kvm_free(kvm);
+		return NULL;
+	}
+	kvm->sid = (struct kvm_stats_ids){ ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6],
+					   ids[7], ids[8], ids[9] };
+	return kvm;
+}
+
+static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp);
+
+void kvm_free(struct kvm *kvm)
+{
+	if (!kvm)
+		return;
+	struct kvm_mmu_page *sp, *n;
+	list_for_each_entry_safe(sp, n, &kvm->active_mmu_pages, link)
+		kvm_mmu_free_page(kvm, sp);
+	for (uint32_t i = 0; kvm->slots && i < kvm->nr_slots; i++) {
+		for (int l = 0; l < KVM_NR_PAGE_SIZES; l++)
+			free(kvm->slots[i].rmap[l]);
+		free(kvm->slots[i].thp);
+	}
+	free(kvm->slots);
+	free(kvm->hash);
+	free(kvm->pages);
+	free(kvm->free_ids);
+	free(kvm->descs);
+	free(kvm);
+}
+
+void kvm_attach_vcpus(struct kvm *kvm, struct vcpu **vcpus, uint32_t n)
+{
+	kvm->vcpus = vcpus;
+	kvm->nr_vcpus = n;
+}
+
+struct actor *kvm_current(struct kvm *kvm) { return engine_current(kvm->e); }
+
+void kvm_spend(struct kvm *kvm, uint64_t cycles)
+{
+	struct actor *a = engine_current(kvm->e);
+
+	if (a->ctx)   /* a vCPU: charge its current category */
+		vcpu_spend((struct vcpu *)a->ctx, cycles);
+	else
+		actor_spend(kvm->e, a, cycles);
+}
+
+static void assert_locked(struct kvm *kvm)
+{
+	(void)kvm;
+	assert(spin_is_locked_by(kvm->host, kvm_current(kvm)));
+}
+
+/* ---------------------------------------------------------------- shadow pages */
+
+static uint32_t id_alloc(struct kvm *kvm)
+{
+	if (kvm->nr_free_ids)
+		return kvm->free_ids[--kvm->nr_free_ids];
+	if (kvm->nr_ids == kvm->cap_ids) {
+		kvm->cap_ids = kvm->cap_ids ? 2 * kvm->cap_ids : 1024;
+		kvm->pages = realloc(kvm->pages, kvm->cap_ids * sizeof(*kvm->pages));
+		kvm->free_ids = realloc(kvm->free_ids, kvm->cap_ids * sizeof(*kvm->free_ids));
+		if (!kvm->pages || !kvm->free_ids)
+			abort();
+	}
+	return kvm->nr_ids++;
+}
+
+static uint32_t hashfn(const struct kvm *kvm, gfn_t gfn) { return (uint32_t)(gfn & kvm->hash_mask); }
+
+static struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm)
+{
+	struct kvm_mmu_page *sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		abort();
+	sp->spt = calloc(PT64_ENT_PER_PAGE, sizeof(uint64_t));
+	if (!sp->spt)
+		abort();
+	sp->id = id_alloc(kvm);
+	kvm->pages[sp->id] = sp;
+	/* New pages go to the head: zap-all walks from the tail, oldest first. */
+	list_add(&sp->link, &kvm->active_mmu_pages);
+	kvm->n_used_mmu_pages++;
+	return sp;
+}
+
+/* Mirrors kvm_mmu_free_page() (hash unlink happens here, not at prepare time: seed 002). */
+static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	*sp->hash_pprev = sp->hash_next;
+	if (sp->hash_next)
+		sp->hash_next->hash_pprev = sp->hash_pprev;
+	list_del_init(&sp->link);
+	kvm->pages[sp->id] = NULL;
+	kvm->free_ids[kvm->nr_free_ids++] = sp->id;
+	free(sp->spt);
+	free(sp);
+}
+
+/* Mirrors kvm_mmu_get_page() for direct pages, with the v7 rule that the hash look-up
+ * ignores obsolete pages (seed 002). */
+struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
+{
+	union kvm_mmu_page_role role = { .word = 0 };
+	struct kvm_mmu_page *sp;
+
+	assert_locked(kvm);
+	role.level = (unsigned)level;
+	role.direct = 1;
+	for (sp = kvm->hash[hashfn(kvm, gfn)]; sp; sp = sp->hash_next) {
+		if (sp->gfn != gfn || is_obsolete_sp(kvm, sp) || sp->role.word != role.word)
+			continue;
+		return sp;
+	}
+	sp = kvm_mmu_alloc_page(kvm);
+	sp->gfn = gfn;
+	sp->role = role;
+	uint32_t b = hashfn(kvm, gfn);
+	sp->hash_next = kvm->hash[b];
+	if (sp->hash_next)
+		sp->hash_next->hash_pprev = &sp->hash_next;
+	kvm->hash[b] = sp;
+	sp->hash_pprev = &kvm->hash[b];
+	sp->mmu_valid_gen = kvm->mmu_valid_gen;
+	stats_add(kvm->st, kvm->sid.pages_created, 1);
+	kvm_spend(kvm, kvm->sc->costs.sp_alloc);
+	return sp;
+}
+
+static void link_shadow_page(struct kvm *kvm, struct kvm_mmu_page *parent, unsigned idx,
+			     struct kvm_mmu_page *child)
+{
+	parent->spt[idx] = SPTE_PRESENT | SPTE_WRITABLE | ((uint64_t)child->id << SPTE_CHILD_SHIFT);
+	parent->nr_present++;
+	pte_list_add(kvm, &child->parent_ptes, spte_ref(parent, idx));
+}
+
+/* Mirrors drop_parent_pte(): unlink child from one parent spte and clear that spte. */
+static void drop_parent_pte(struct kvm *kvm, struct kvm_mmu_page *child, uint64_t ref)
+{
+	struct kvm_mmu_page *parent = ref_page(kvm, ref);
+
+	pte_list_remove(kvm, &child->parent_ptes, ref);
+	parent->spt[ref_index(ref)] = 0;
+	parent->nr_present--;
+}
+
+static gfn_t spte_gfn(const struct kvm_mmu_page *sp, unsigned idx)
+{
+	return sp->gfn + ((gfn_t)idx << (9 * (sp->role.level - 1)));
+}
+
+/* Mirrors drop_spte(): clear a leaf spte and remove it from its rmap. */
+static void drop_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
+{
+	gfn_t gfn = spte_gfn(sp, idx);
+
+	pte_list_remove(kvm, gfn_to_rmap(kvm, gfn, sp->role.level), spte_ref(sp, idx));
+	sp->spt[idx] = 0;
+	sp->nr_present--;
+}
+
+/* Mirrors mmu_page_zap_pte(). */
+static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
+{
+	uint64_t spte = sp->spt[idx];
+
+	if (!is_shadow_present_pte(spte))
+		return;
+	if (is_last_spte(spte, sp->role.level))
+		drop_spte(kvm, sp, idx);
+	else
+		drop_parent_pte(kvm, mmu_page(kvm, spte_child_id(spte)), spte_ref(sp, idx));
+	kvm_spend(kvm, kvm->sc->costs.zap_spte);
+}
+
+static void kvm_mmu_page_unlink_children(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && sp->nr_present; i++)
+		mmu_page_zap_pte(kvm, sp, i);
+}
+
+static void kvm_mmu_unlink_parents(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	uint64_t ref;
+
+	while ((ref = pte_list_first(kvm, sp->parent_ptes)) != UINT64_MAX)
+		drop_parent_pte(kvm, sp, ref);
+}
+
+/* Mirrors kvm_mmu_prepare_zap_page() of Linux 3.10: unlink the page from its children and
+ * parents; a page that is not a root goes to invalid_list (counted), a root in use stays on
+ * active_mmu_pages, marked invalid, and the vCPUs are asked to reload. */
+int kvm_mmu_prepare_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp, struct list_head *invalid_list)
+{
+	int ret = 0;   /* mmu_zap_unsync_children(): TDP pages are never unsync */
+
+	assert_locked(kvm);
+	kvm_spend(kvm, kvm->sc->costs.zap_page);
+	kvm_mmu_page_unlink_children(kvm, sp);
+	kvm_mmu_unlink_parents(kvm, sp);
+	if (!sp->root_count) {
+		ret++;
+		list_move(&sp->link, invalid_list);
+		kvm->n_used_mmu_pages--;
+	} else {
+		list_move(&sp->link, &kvm->active_mmu_pages);
+		if (!sp->role.invalid && (kvm->reload_on_obsolete_root_zap || !is_obsolete_sp(kvm, sp)))
+			kvm_reload_remote_mmus(kvm);
+	}
+	sp->role.invalid = 1;
+	return ret;
+}
+
+/* Mirrors kvm_mmu_commit_zap_page(): one remote TLB flush, which also waits for every vCPU
+ * to leave guest mode (lockless walkers), then free the pages. */
+void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
+{
+	struct kvm_mmu_page *sp, *n;
+
+	if (list_empty(invalid_list))
+		return;
+	kvm_flush_remote_tlbs(kvm);
+	list_for_each_entry_safe(sp, n, invalid_list, link) {
+		assert(sp->role.invalid && !sp->root_count);
+		kvm_mmu_free_page(kvm, sp);
+		stats_add(kvm->st, kvm->sid.pages_freed, 1);
+		kvm_spend(kvm, kvm->sc->costs.free_page);
+	}
+}
+
+/* ---------------------------------------------------------------- fault path */
+
+/* Mirrors mmu_set_spte() for a TDP leaf. */
+static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx,
+				   int level, gfn_t gfn, bool writable)
+{
+	uint64_t spte = sp->spt[idx];
+
+	if (is_shadow_present_pte(spte)) {
+		if (level > PT_PAGE_TABLE_LEVEL && !is_large_pte(spte)) {
+			/* A page table is where the large spte goes: unlink it and flush. */
+			drop_parent_pte(kvm, mmu_page(kvm, spte_child_id(spte)), spte_ref(sp, idx));
+			kvm_flush_remote_tlbs(kvm);
+			stats_add(kvm->st, kvm->sid.large_replaced, 1);
+		} else {
+			stats_add(kvm->st, kvm->sid.spurious, 1);
+			return PF_FIXED;
+		}
+	}
+	sp->spt[idx] = SPTE_PRESENT | (writable ? SPTE_WRITABLE : 0) |
+		       (level > PT_PAGE_TABLE_LEVEL ? SPTE_LARGE : 0);
+	sp->nr_present++;
+	pte_list_add(kvm, gfn_to_rmap(kvm, gfn, level), spte_ref(sp, idx));
+	kvm_spend(kvm, kvm->sc->costs.spte_set);
+	return PF_FIXED;
+}
+
+/* Mirrors __direct_map(): walk from the vCPU's root, creating missing tables with
+ * kvm_mmu_get_page(), and install the leaf at `level`. */
+static enum pf_result __direct_map(struct vcpu *v, uint64_t gpa, int level, gfn_t gfn, bool writable)
+{
+	struct kvm *kvm = v->kvm;
+	struct kvm_mmu_page *sp = v->root;
+
+	assert(sp);
+	for (int l = PT64_ROOT_LEVEL;; l--) {
+		unsigned idx = spte_index(gpa, l);
+
+		kvm_spend(kvm, kvm->sc->costs.fault_walk_level);
+		if (l == level)
+			return mmu_set_spte(kvm, sp, idx, l, gfn, writable);
+		uint64_t spte = sp->spt[idx];
+		if (is_shadow_present_pte(spte) && is_large_pte(spte)) {
+			/* A smaller mapping is wanted under a large one (drop_large_spte()). */
+			drop_spte(kvm, sp, idx);
+			kvm_flush_remote_tlbs(kvm);
+			spte = 0;
+		}
+		if (!is_shadow_present_pte(spte)) {
+			uint64_t shift = 12 + 9 * (uint64_t)(l - 1);
+			gfn_t pseudo_gfn = ((gpa >> shift) << shift) >> 12;
+			struct kvm_mmu_page *child = kvm_mmu_get_page(kvm, pseudo_gfn, l - 1);
+			link_shadow_page(kvm, sp, idx, child);
+			spte = sp->spt[idx];
+		}
+		sp = mmu_page(kvm, spte_child_id(spte));
+	}
+}
+
+/* Mirrors tdp_page_fault() of Linux 3.10. */
+enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
+{
+	struct kvm *kvm = v->kvm;
+	gfn_t gfn = gpa >> 12;
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+
+	if (!slot) {
+		/* No memslot: MMIO, emulated (MMIO sptes are issue 4). */
+		stats_add(kvm->st, kvm->sid.mmio_exits, 1);
+		return PF_EMULATE;
+	}
+	int level = mapping_level(kvm, slot, gfn);
+	gfn &= ~(kvm_pages_per_hpage(level) - 1);
+	kvm_spend(kvm, kvm->sc->costs.ept_fault_base);
+
+	spin_lock(kvm->host, &v->actor);
+	stats_add(kvm->st, kvm->sid.faults, 1);
+	enum pf_result r = __direct_map(v, gpa, level, gfn, !slot->readonly);
+	spin_unlock(kvm->host, &v->actor);
+	return r;
+}
+
+/* Mirrors mmu_alloc_direct_roots(): all vCPUs share the level-4 root of the current
+ * generation (gfn 0, found by the hash look-up). */
+void kvm_mmu_load(struct vcpu *v)
+{
+	struct kvm *kvm = v->kvm;
+
+	spin_lock(kvm->host, &v->actor);
+	struct kvm_mmu_page *sp = kvm_mmu_get_page(kvm, 0, PT64_ROOT_LEVEL);
+	sp->root_count++;
+	spin_unlock(kvm->host, &v->actor);
+	v->root = sp;
+}
+
+/* Mirrors mmu_free_roots(): drop the root; an invalid root nobody uses any more is zapped
+ * and freed on the spot. */
+void kvm_mmu_unload(struct vcpu *v)
+{
+	struct kvm *kvm = v->kvm;
+	LIST_HEAD(invalid_list);
+
+	if (!v->root)
+		return;
+	spin_lock(kvm->host, &v->actor);
+	struct kvm_mmu_page *sp = v->root;
+	kvm_spend(kvm, kvm->sc->costs.mmu_unload);
+	--sp->root_count;
+	if (!sp->root_count && sp->role.invalid) {
+		kvm_mmu_prepare_zap_page(kvm, sp, &invalid_list);
+		kvm_mmu_commit_zap_page(kvm, &invalid_list);
+	}
+	spin_unlock(kvm->host, &v->actor);
+	v->root = NULL;
+}
+
+/* ---------------------------------------------------------------- kvm_main.c */
+
+/* Mirrors make_all_cpus_request() of Linux 3.10: set the request on every vCPU, IPI those
+ * in guest mode (not the caller's own), and wait until each IPI is acknowledged. */
+bool make_all_cpus_request(struct kvm *kvm, unsigned int req)
+{
+	struct actor *me = kvm_current(kvm);
+	struct ipi_wait w = { .waiter = me };
+
+	for (uint32_t i = 0; i < kvm->nr_vcpus; i++) {
+		struct vcpu *v = kvm->vcpus[i];
+		vcpu_request_and_kick(v, req, &v->actor == me ? NULL : &w, me->clock);
+	}
+	if (!w.pending)
+		return false;
+	stats_add(kvm->st, kvm->sid.flush_ipis, req == KVM_REQ_TLB_FLUSH ? w.pending : 0);
+	kvm_spend(kvm, kvm->sc->costs.ipi_send);
+	if (w.pending) {
+		uint64_t t0 = me->clock;
+		w.blocked = true;
+		actor_block(kvm->e, me);
+		assert(!w.pending);
+		if (me->ctx)
+			vcpu_account((struct vcpu *)me->ctx, me->clock - t0);
+	} else if (w.last_ack > me->clock) {
+		kvm_spend(kvm, w.last_ack - me->clock);
+	}
+	return true;
+}
+
+void kvm_flush_remote_tlbs(struct kvm *kvm)
+{
+	uint64_t t0 = kvm_current(kvm)->clock;
+
+	make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH);
+	kvm->flushes++;
+	stats_add(kvm->st, kvm->sid.flush_count, 1);
+	stats_hist_add(kvm->st, kvm->sid.flush_requester, kvm_current(kvm)->clock - t0);
+}
+
+void kvm_reload_remote_mmus(struct kvm *kvm)
+{
+	stats_add(kvm->st, kvm->sid.reloads_requested, 1);
+	make_all_cpus_request(kvm, KVM_REQ_MMU_RELOAD);
+}
+
+/* ---------------------------------------------------------------- inspection */
+
+static void for_each_leaf(struct kvm *kvm, struct kvm_mmu_page *sp, spte_visit_fn fn, void *ctx)
+{
+	for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++) {
+		uint64_t spte = sp->spt[i];
+		if (!is_shadow_present_pte(spte))
+			continue;
+		if (is_last_spte(spte, sp->role.level))
+			fn(ctx, sp, i, spte_gfn(sp, i), sp->role.level);
+		else
+			for_each_leaf(kvm, mmu_page(kvm, spte_child_id(spte)), fn, ctx);
+	}
+}
+
+void kvm_mmu_for_each_leaf(struct kvm *kvm, struct kvm_mmu_page *root, spte_visit_fn fn, void *ctx)
+{
+	if (root)
+		for_each_leaf(kvm, root, fn, ctx);
+}
+
+unsigned kvm_rmap_count(struct kvm *kvm, gfn_t gfn, int level)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	if (!slot)
+		return 0;
+	return pte_list_count(kvm, slot->rmap[level - 1][gfn_to_index(gfn, slot->base_gfn, level)]);
+}
+
+int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
+{
+	struct kvm_mmu_page *sp;
+	uint32_t active = 0;
+
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link) {
+		unsigned present = 0;
+		if (!sp->role.invalid)
+			active++;
+		else if (!sp->root_count) {
+			snprintf(buf, n, "page %u: invalid, root_count 0, still on active_mmu_pages", sp->id);
+			return -1;
+		}
+		for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++) {
+			uint64_t spte = sp->spt[i];
+			if (!is_shadow_present_pte(spte))
+				continue;
+			present++;
+			if (is_last_spte(spte, sp->role.level)) {
+				gfn_t gfn = spte_gfn(sp, i);
+				if (!gfn_to_memslot(kvm, gfn) ||
+				    !pte_list_contains(kvm, *gfn_to_rmap(kvm, gfn, sp->role.level), spte_ref(sp, i))) {
+					snprintf(buf, n, "page %u idx %u: leaf for gfn 0x%llx not in its rmap", sp->id, i,
+						 (unsigned long long)gfn);
+					return -1;
+				}
+			} else {
+				struct kvm_mmu_page *c = mmu_page(kvm, spte_child_id(spte));
+				if (!c || !pte_list_contains(kvm, c->parent_ptes, spte_ref(sp, i)) ||
+				    c->role.level != sp->role.level - 1) {
+					snprintf(buf, n, "page %u idx %u: child link broken", sp->id, i);
+					return -1;
+				}
+			}
+		}
+		if (present != sp->nr_present) {
+			snprintf(buf, n, "page %u: nr_present %u, counted %u", sp->id, sp->nr_present, present);
+			return -1;
+		}
+	}
+	(void)active;
+	/* every rmap entry names a present leaf of the right gfn */
+	for (uint32_t s = 0; s < kvm->nr_slots; s++) {
+		struct kvm_memory_slot *slot = &kvm->slots[s];
+		for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+			uint64_t cnt = gfn_to_index(slot->base_gfn + slot->npages - 1, slot->base_gfn, l) + 1;
+			for (uint64_t k = 0; k < cnt; k++) {
+				uint64_t head = slot->rmap[l - 1][k];
+				if (!head)
+					continue;
+				uint64_t ref = pte_list_first(kvm, head);
+				struct kvm_mmu_page *p = ref_page(kvm, ref);
+				if (!p || !is_shadow_present_pte(p->spt[ref_index(ref)]) || p->role.level != (unsigned)l) {
+					snprintf(buf, n, "slot %s level %d index %llu: stale rmap entry", slot->name, l,
+						 (unsigned long long)k);
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}

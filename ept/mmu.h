@@ -1,0 +1,185 @@
+/* ept/mmu — KVM's MMU for TDP (EPT), after arch/x86/kvm/mmu.c of Linux 3.10/3.11.
+ *
+ * One struct kvm_mmu_page per shadow (EPT) page-table page: gfn, role (level, direct,
+ * invalid), spt[512], parent_ptes, root_count, mmu_valid_gen, a link on active_mmu_pages
+ * (new pages at the head) and a hash link keyed by gfn.  Per-memslot rmaps per level.
+ * Memslots carry their host backing, which bounds the mapping level as
+ * host_mapping_level() / PageTransCompound() do.
+ *
+ * An spte is a 64-bit word: bit 0 present, bit 1 writable, bit 7 large (a leaf above 4K),
+ * bits 12.. the child page's id for a non-leaf spte.  A "spte reference" names an spte as
+ * (page id << 9 | index) and is what rmaps and parent_ptes store (KVM stores u64 *sptep).
+ *
+ * All functions that change MMU state expect mmu_lock held by the calling actor (asserted),
+ * as the kernel does; costs are charged to the calling actor through kvm_spend().
+ */
+#ifndef EPTSIM_EPT_MMU_H
+#define EPTSIM_EPT_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/list.h"
+#include "sim/stats.h"
+
+struct scenario;
+struct engine;
+struct host;
+struct actor;
+struct vcpu;
+struct ipi_wait;
+
+typedef uint64_t gfn_t;
+
+#define PT_PAGE_TABLE_LEVEL 1
+#define PT_DIRECTORY_LEVEL 2
+#define PT_PDPE_LEVEL 3
+#define PT64_ROOT_LEVEL 4
+#define PT64_ENT_PER_PAGE 512
+#define KVM_NR_PAGE_SIZES 3
+
+#define SPTE_PRESENT   (1ULL << 0)
+#define SPTE_WRITABLE  (1ULL << 1)
+#define SPTE_LARGE     (1ULL << 7)
+#define SPTE_CHILD_SHIFT 12
+
+static inline bool is_shadow_present_pte(uint64_t spte) { return spte & SPTE_PRESENT; }
+static inline bool is_large_pte(uint64_t spte) { return spte & SPTE_LARGE; }
+static inline bool is_last_spte(uint64_t spte, int level)
+{
+	return level == PT_PAGE_TABLE_LEVEL || is_large_pte(spte);
+}
+static inline uint32_t spte_child_id(uint64_t spte) { return (uint32_t)(spte >> SPTE_CHILD_SHIFT); }
+/* Index of addr (a GPA) in a table of the given level. */
+static inline unsigned spte_index(uint64_t gpa, int level)
+{
+	return (unsigned)(gpa >> (12 + 9 * (level - 1))) & (PT64_ENT_PER_PAGE - 1);
+}
+static inline uint64_t kvm_pages_per_hpage(int level) { return 1ULL << (9 * (level - 1)); }
+
+union kvm_mmu_page_role {
+	uint32_t word;
+	struct {
+		unsigned level : 4;
+		unsigned direct : 1;
+		unsigned invalid : 1;
+	};
+};
+
+struct kvm_mmu_page {
+	struct list_head link;
+	struct kvm_mmu_page *hash_next, **hash_pprev;
+	gfn_t gfn;
+	union kvm_mmu_page_role role;
+	uint32_t id;
+	uint64_t *spt;
+	uint64_t parent_ptes;          /* pte_list of spte references */
+	int root_count;
+	unsigned long mmu_valid_gen;
+	uint32_t nr_present;
+};
+
+struct kvm_memory_slot {
+	uint32_t id;
+	const char *name;
+	gfn_t base_gfn;
+	uint64_t npages;
+	int backing;                   /* enum backing */
+	bool readonly;
+	bool present;
+	uint64_t *rmap[KVM_NR_PAGE_SIZES];   /* per level 1..3 */
+	uint8_t *thp;                  /* per 2M region: host backs it with a THP */
+};
+
+enum pf_result { PF_FIXED, PF_RETRY, PF_EMULATE };
+
+struct kvm;
+
+/* Zap-all variants (ept/zap.c) fill this in kvm->zap_ops. */
+struct zap_all_ops;
+
+struct kvm_stats_ids {
+	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
+		flush_ipis, reloads_requested, mmio_exits, large_replaced;
+};
+
+struct kvm {
+	const struct scenario *sc;
+	struct engine *e;
+	struct host *host;
+	struct stats *st;
+
+	struct kvm_memory_slot *slots;
+	uint32_t nr_slots;
+	uint64_t memslots_generation;
+
+	struct list_head active_mmu_pages;
+	struct kvm_mmu_page **hash;
+	uint32_t hash_mask;
+	unsigned long mmu_valid_gen;
+	uint32_t n_used_mmu_pages;
+
+	struct kvm_mmu_page **pages;   /* by id */
+	uint32_t nr_ids, cap_ids;
+	uint32_t *free_ids;
+	uint32_t nr_free_ids;
+
+	/* pte_list descriptors (rmap / parent_ptes with more than one entry) */
+	struct pte_list_desc *descs;
+	uint32_t nr_descs, cap_descs, free_desc;
+
+	struct vcpu **vcpus;
+	uint32_t nr_vcpus;
+
+	const struct zap_all_ops *zap_ops;
+	/* kvm_mmu_prepare_zap_page() requests a reload when it zaps an obsolete root (Linux
+	 * before the v7 series); since v7 the reload was done when the generation was bumped. */
+	bool reload_on_obsolete_root_zap;
+
+	struct kvm_stats_ids sid;
+	uint64_t flushes;              /* kvm_flush_remote_tlbs() calls that IPI'd or requested */
+};
+
+struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h, struct stats *st);
+void kvm_free(struct kvm *kvm);
+void kvm_attach_vcpus(struct kvm *kvm, struct vcpu **vcpus, uint32_t n);
+
+/* Cost accounting: charge the running actor (a vCPU charges its current category). */
+void kvm_spend(struct kvm *kvm, uint64_t cycles);
+struct actor *kvm_current(struct kvm *kvm);
+
+/* memslots */
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
+int host_mapping_level(const struct kvm_memory_slot *slot, gfn_t gfn);
+int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn);
+struct kvm_memory_slot *kvm_slot_by_name(struct kvm *kvm, const char *name);
+
+/* shadow pages */
+static inline struct kvm_mmu_page *mmu_page(const struct kvm *kvm, uint32_t id) { return kvm->pages[id]; }
+static inline bool is_obsolete_sp(const struct kvm *kvm, const struct kvm_mmu_page *sp)
+{
+	return sp->mmu_valid_gen != kvm->mmu_valid_gen;
+}
+struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level);
+int kvm_mmu_prepare_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp, struct list_head *invalid_list);
+void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list);
+
+/* the fault path, roots */
+enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write);
+void kvm_mmu_load(struct vcpu *v);
+void kvm_mmu_unload(struct vcpu *v);
+
+/* virt/kvm/kvm_main.c */
+bool make_all_cpus_request(struct kvm *kvm, unsigned int req);
+void kvm_flush_remote_tlbs(struct kvm *kvm);
+void kvm_reload_remote_mmus(struct kvm *kvm);
+
+/* Walk every present leaf spte reachable from root (tests and invariants). */
+typedef void (*spte_visit_fn)(void *ctx, struct kvm_mmu_page *sp, unsigned idx, gfn_t gfn, int level);
+void kvm_mmu_for_each_leaf(struct kvm *kvm, struct kvm_mmu_page *root, spte_visit_fn fn, void *ctx);
+/* rmap entries of gfn at level (tests). */
+unsigned kvm_rmap_count(struct kvm *kvm, gfn_t gfn, int level);
+/* Sanity checks of the MMU's invariants; returns 0 or -1 with a message in buf. */
+int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,683 @@
+#include "sim/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <ini.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum ktype { K_U32, K_U64, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_STR };
+
+struct key_def {
+	const char *section;          /* "memslot.*" rows apply to every [memslot.NAME] */
+	const char *key;
+	enum ktype type;
+	size_t off;                   /* into struct scenario, or struct memslot_cfg */
+	const char *def;
+	double min, max;
+	const char *const *names;     /* K_ENUM: NULL-terminated */
+	const char *help;
+};
+
+static const char *const backing_names[] = { "4k", "thp", "hugetlb-2m", "hugetlb-1g", NULL };
+static const char *const preempt_names[] = { "none", "voluntary", "full", NULL };
+static const char *const zap_names[] = { "legacy", "fast-flush-at-break", "fast-v7", NULL };
+static const char *const paging_names[] = { "4-level", "none", NULL };
+static const char *const size_names[] = { "4k", "2m", "1g", NULL };
+static const char *const gen_names[] = { "kbuild", NULL };
+
+#define S(f) offsetof(struct scenario, f)
+#define C(f) offsetof(struct scenario, costs.f)
+#define M(f) offsetof(struct memslot_cfg, f)
+#define NOLIM 0, 0
+#define U32MAX 4294967295.0
+#define BIG 1e18
+
+/* The schema.  Defaults carry their source where there is one (DESIGN §9). */
+static const struct key_def config_schema[] = {
+	/* [guest] */
+	{ "guest", "vcpus", K_U32, S(vcpus), "4", 1, 1024, NULL, "number of vCPUs" },
+	{ "guest", "mem", K_SIZE, S(mem), "1G", 16 << 20, 1ULL << 42, NULL,
+	  "size of the main RAM memslot \"ram\" at GPA 0 (bytes; K/M/G/T suffixes)" },
+	{ "guest", "backing", K_ENUM, S(backing), "thp", NOLIM, backing_names,
+	  "host backing of guest RAM: bounds the EPT mapping level like host_mapping_level() / PageTransCompound()" },
+	{ "guest", "thp_fraction", K_DOUBLE, S(thp_fraction), "1.0", 0, 1, NULL,
+	  "with backing=thp, share of 2M regions the host could back with a huge page (the rest is 4K: fragmentation)" },
+	{ "guest", "paging", K_ENUM, S(paging), "4-level", NOLIM, paging_names,
+	  "guest paging: 4-level page tables built on first touch, or none (addresses are GPAs)" },
+	{ "guest", "page_size", K_ENUM, S(page_size), "4k", 0, 1, size_names,
+	  "guest page size of process memory (4k or 2m)" },
+	{ "guest", "kernel_page_size", K_ENUM, S(kernel_page_size), "2m", 0, 1, size_names,
+	  "guest page size of the kernel direct map over kernel_mem (Linux maps it with 2M pages)" },
+	{ "guest", "kernel_mem", K_SIZE, S(kernel_mem), "256M", 4 << 20, 1ULL << 42, NULL,
+	  "GPA bytes at the bottom of RAM used by the guest kernel and its page cache (shared by all vCPUs)" },
+	/* [cpu] */
+	{ "cpu", "freq_mhz", K_DOUBLE, S(freq_mhz), "2600", 100, 10000, NULL,
+	  "core clock; converts cycles to time in reports and *_ms/*_us keys" },
+	{ "cpu", "cpi", K_DOUBLE, S(cpi), "0.8", 0.05, 100, NULL,
+	  "cycles per instruction of guest work between memory records" },
+	/* [tlb] — Skylake-class defaults (DESIGN §9) */
+	{ "tlb", "l1d_4k_entries", K_U32, S(l1d_entries[0]), "64", 0, 65536, NULL, "L1 DTLB 4K entries" },
+	{ "tlb", "l1d_4k_ways", K_U32, S(l1d_ways[0]), "4", 1, 64, NULL, "L1 DTLB 4K ways" },
+	{ "tlb", "l1d_2m_entries", K_U32, S(l1d_entries[1]), "32", 0, 65536, NULL, "L1 DTLB 2M entries" },
+	{ "tlb", "l1d_2m_ways", K_U32, S(l1d_ways[1]), "4", 1, 64, NULL, "L1 DTLB 2M ways" },
+	{ "tlb", "l1d_1g_entries", K_U32, S(l1d_entries[2]), "4", 0, 65536, NULL, "L1 DTLB 1G entries" },
+	{ "tlb", "l1d_1g_ways", K_U32, S(l1d_ways[2]), "4", 1, 64, NULL, "L1 DTLB 1G ways" },
+	{ "tlb", "l1i_4k_entries", K_U32, S(l1i_entries[0]), "128", 0, 65536, NULL, "L1 ITLB 4K entries" },
+	{ "tlb", "l1i_4k_ways", K_U32, S(l1i_ways[0]), "8", 1, 64, NULL, "L1 ITLB 4K ways" },
+	{ "tlb", "l1i_2m_entries", K_U32, S(l1i_entries[1]), "8", 0, 65536, NULL, "L1 ITLB 2M entries" },
+	{ "tlb", "l1i_2m_ways", K_U32, S(l1i_ways[1]), "8", 1, 64, NULL, "L1 ITLB 2M ways" },
+	{ "tlb", "l1i_1g_entries", K_U32, S(l1i_entries[2]), "0", 0, 65536, NULL, "L1 ITLB 1G entries" },
+	{ "tlb", "l1i_1g_ways", K_U32, S(l1i_ways[2]), "1", 1, 64, NULL, "L1 ITLB 1G ways" },
+	{ "tlb", "stlb_4k_entries", K_U32, S(stlb_entries[0]), "1536", 0, 1 << 20, NULL, "STLB 4K entries" },
+	{ "tlb", "stlb_4k_ways", K_U32, S(stlb_ways[0]), "6", 1, 64, NULL, "STLB 4K ways" },
+	{ "tlb", "stlb_2m_entries", K_U32, S(stlb_entries[1]), "1536", 0, 1 << 20, NULL, "STLB 2M entries" },
+	{ "tlb", "stlb_2m_ways", K_U32, S(stlb_ways[1]), "6", 1, 64, NULL, "STLB 2M ways" },
+	{ "tlb", "stlb_1g_entries", K_U32, S(stlb_entries[2]), "16", 0, 1 << 20, NULL, "STLB 1G entries" },
+	{ "tlb", "stlb_1g_ways", K_U32, S(stlb_ways[2]), "4", 1, 64, NULL, "STLB 1G ways" },
+	{ "tlb", "guest_pwc_pde", K_U32, S(gpwc_entries[2]), "32", 0, 4096, NULL, "guest paging-structure cache: PDE entries (fully associative)" },
+	{ "tlb", "guest_pwc_pdpte", K_U32, S(gpwc_entries[3]), "4", 0, 4096, NULL, "guest PWC: PDPTE entries" },
+	{ "tlb", "guest_pwc_pml4e", K_U32, S(gpwc_entries[4]), "2", 0, 4096, NULL, "guest PWC: PML4E entries" },
+	{ "tlb", "ept_pwc_pde", K_U32, S(epwc_entries[2]), "32", 0, 4096, NULL, "EPT paging-structure cache: PDE entries" },
+	{ "tlb", "ept_pwc_pdpte", K_U32, S(epwc_entries[3]), "4", 0, 4096, NULL, "EPT PWC: PDPTE entries" },
+	{ "tlb", "ept_pwc_pml4e", K_U32, S(epwc_entries[4]), "2", 0, 4096, NULL, "EPT PWC: PML4E entries" },
+	/* [costs] — cycles */
+	{ "costs", "l1_tlb_hit", K_U64, C(l1_tlb_hit), "1", 0, 1e6, NULL, "L1 TLB hit" },
+	{ "costs", "stlb_hit", K_U64, C(stlb_hit), "9", 0, 1e6, NULL, "STLB hit (Skylake: 9 cycles)" },
+	{ "costs", "ref_l1", K_U64, C(ref_l1), "4", 0, 1e6, NULL, "a walk reference served by L1D" },
+	{ "costs", "ref_l2", K_U64, C(ref_l2), "14", 0, 1e6, NULL, "a walk reference served by L2" },
+	{ "costs", "ref_l3", K_U64, C(ref_l3), "42", 0, 1e6, NULL, "a walk reference served by the LLC" },
+	{ "costs", "ref_dram", K_U64, C(ref_dram), "220", 0, 1e6, NULL, "a walk reference served by DRAM" },
+	{ "costs", "ref_p_l1", K_DOUBLE, C(ref_p_l1), "0.55", 0, 1, NULL, "share of walk references that hit L1D" },
+	{ "costs", "ref_p_l2", K_DOUBLE, C(ref_p_l2), "0.25", 0, 1, NULL, "share that hit L2" },
+	{ "costs", "ref_p_l3", K_DOUBLE, C(ref_p_l3), "0.15", 0, 1, NULL, "share that hit the LLC (the rest: DRAM)" },
+	{ "costs", "vmexit", K_U64, C(vmexit), "550", 0, 1e9, NULL, "VM exit (exit + entry ~1,050-1,100: kvm-unit-tests vmexit cpuid)" },
+	{ "costs", "vmentry", K_U64, C(vmentry), "500", 0, 1e9, NULL, "VM entry" },
+	{ "costs", "ipi_send", K_U64, C(ipi_send), "400", 0, 1e9, NULL, "sender's cost to send IPIs (smp_call_function_many)" },
+	{ "costs", "ipi_deliver", K_U64, C(ipi_deliver), "1200", 0, 1e9, NULL, "IPI send to interrupt on the target CPU" },
+	{ "costs", "ipi_handler", K_U64, C(ipi_handler), "2000", 0, 1e9, NULL,
+	  "target's host-side IPI path after the exit until the ack (exit+handler+entry ~3,300-4,200: kvm-unit-tests ipi, Skylake-SP)" },
+	{ "costs", "tlb_flush_local", K_U64, C(tlb_flush_local), "300", 0, 1e9, NULL, "INVEPT single-context on KVM_REQ_TLB_FLUSH / root load" },
+	{ "costs", "guest_pf", K_U64, C(guest_pf), "2500", 0, 1e9, NULL, "guest kernel page fault on first touch (allocate + zero + map)" },
+	{ "costs", "ept_fault_base", K_U64, C(ept_fault_base), "1500", 0, 1e9, NULL,
+	  "EPT violation handling outside mmu_lock (gfn_to_pfn, memory caches)" },
+	{ "costs", "lock_acquire", K_U64, C(lock_acquire), "25", 0, 1e9, NULL, "uncontended spin_lock" },
+	{ "costs", "lock_handover", K_U64, C(lock_handover), "150", 0, 1e9, NULL, "ticket handover to the next waiter (cache-line transfer)" },
+	{ "costs", "cpu_relax", K_U64, C(cpu_relax), "40", 0, 1e9, NULL, "cpu_relax() in cond_resched_lock without resched" },
+	{ "costs", "fault_walk_level", K_U64, C(fault_walk_level), "30", 0, 1e9, NULL, "per level of __direct_map's shadow walk" },
+	{ "costs", "sp_alloc", K_U64, C(sp_alloc), "900", 0, 1e9, NULL, "kvm_mmu_get_page allocating a shadow page (clear_page included)" },
+	{ "costs", "spte_set", K_U64, C(spte_set), "150", 0, 1e9, NULL, "mmu_set_spte + rmap_add" },
+	{ "costs", "zap_page", K_U64, C(zap_page), "300", 0, 1e9, NULL, "kvm_mmu_prepare_zap_page, per page" },
+	{ "costs", "zap_spte", K_U64, C(zap_spte), "45", 0, 1e9, NULL, "per present spte unlinked or dropped (rmap_remove)" },
+	{ "costs", "free_page", K_U64, C(free_page), "250", 0, 1e9, NULL, "kvm_mmu_commit_zap_page freeing one page" },
+	{ "costs", "mmu_unload", K_U64, C(mmu_unload), "200", 0, 1e9, NULL, "kvm_mmu_unload bookkeeping" },
+	{ "costs", "gen_bump", K_U64, C(gen_bump), "100", 0, 1e9, NULL, "mmu_valid_gen++ and trace" },
+	{ "costs", "ioctl_base", K_U64, C(ioctl_base), "20000", 0, 1e12, NULL, "a memslot ioctl's work outside mmu_lock" },
+	/* [mmu] */
+	{ "mmu", "zap_all", K_ENUM, S(zap_all), "fast-v7", NOLIM, zap_names,
+	  "zap-all algorithm: legacy (3.9 kvm_mmu_zap_all), fast-flush-at-break (v6), fast-v7 (Linux 3.11)" },
+	{ "mmu", "batch_zap_pages", K_U32, S(batch_zap_pages), "10", 1, 1 << 20, NULL,
+	  "BATCH_ZAP_PAGES: pages zapped between lock-break checks" },
+	{ "mmu", "max_mapping", K_ENUM, S(max_mapping), "1g", NOLIM, size_names, "largest EPT mapping the CPU supports" },
+	/* [host] */
+	{ "host", "preempt", K_ENUM, S(preempt), "voluntary", NOLIM, preempt_names,
+	  "host kernel preemption model: spin_needbreak() is spin_is_contended() only under full (CONFIG_PREEMPT)" },
+	{ "host", "hz", K_U32, S(hz), "1000", 1, 100000, NULL, "host timer tick (CONFIG_HZ)" },
+	{ "host", "sched_slice_us", K_DOUBLE, S(sched_slice_us), "3000", 1, 1e9, NULL,
+	  "CFS slice: with a hog runnable, the tick sets need_resched once the VMM thread ran this long" },
+	{ "host", "bg_hogs", K_U32, S(bg_hogs), "0", 0, 1024, NULL, "always-runnable tasks sharing the VMM thread's CPU" },
+	{ "host", "bg_wakeup_hz", K_DOUBLE, S(bg_wakeup_hz), "0", 0, 1e7, NULL,
+	  "wake-ups per second of short tasks on the VMM thread's CPU (Poisson); each preempts (need_resched)" },
+	{ "host", "bg_run_us", K_DOUBLE, S(bg_run_us), "30", 0, 1e9, NULL, "mean run time of a woken task before the VMM thread gets the CPU back" },
+	/* [workload] */
+	{ "workload", "generator", K_STR, S(generator), "kbuild", NOLIM, gen_names, "synthetic generator" },
+	{ "workload", "duration_ms", K_DOUBLE, S(duration_ms), "1000", 0.001, 1e9, NULL, "simulated time to run" },
+	{ "workload", "insns_per_access", K_DOUBLE, S(insns_per_access), "40", 1, 1e9, NULL,
+	  "mean instructions between records (accesses within the same page are folded into it)" },
+	{ "workload", "fetch_fraction", K_DOUBLE, S(fetch_fraction), "0.2", 0, 1, NULL, "share of records that are instruction fetches" },
+	{ "workload", "write_fraction", K_DOUBLE, S(write_fraction), "0.3", 0, 1, NULL, "share of data records that are writes" },
+	{ "workload", "kernel_fraction", K_DOUBLE, S(kernel_fraction), "0.15", 0, 1, NULL,
+	  "share of data records that go to the shared kernel / page cache" },
+	{ "workload", "new_page_fraction", K_DOUBLE, S(new_page_fraction), "0.002", 0, 1, NULL,
+	  "share of data records that touch a page of the process not touched before" },
+	{ "workload", "reuse_skew", K_DOUBLE, S(reuse_skew), "4", 1, 64, NULL,
+	  "recency skew of reuse: page = newest - n*u^skew (higher: shorter reuse distances)" },
+	{ "workload", "proc_mem_mb", K_DOUBLE, S(proc_mem_mb), "24", 0.01, 1e6, NULL, "mean private memory a process grows to" },
+	{ "workload", "proc_life_ms", K_DOUBLE, S(proc_life_ms), "40", 0.001, 1e9, NULL, "mean process lifetime (exponential)" },
+	{ "workload", "text_mb", K_DOUBLE, S(text_mb), "24", 0.01, 1e6, NULL, "program text shared by the processes (page cache)" },
+	/* [events] */
+	{ "events", "toggle_slot", K_STR, S(toggle_slot), "", NOLIM, NULL,
+	  "memslot toggled (deleted / re-created) by the schedule; empty: none" },
+	{ "events", "toggle_start_ms", K_DOUBLE, S(toggle_start_ms), "100", 0, 1e9, NULL, "time of the first toggle" },
+	{ "events", "toggle_period_ms", K_DOUBLE, S(toggle_period_ms), "100", 0.001, 1e9, NULL, "time between toggles" },
+	{ "events", "toggle_count", K_U32, S(toggle_count), "0", 0, 1e6, NULL, "number of toggles (each one zaps all)" },
+	/* [output] */
+	{ "output", "series", K_BOOL, S(series), "true", NOLIM, NULL, "write time series under series/" },
+	{ "output", "sample_us", K_DOUBLE, S(sample_us), "1000", 1, 1e9, NULL, "sampling period of the time series" },
+	/* [memslot.NAME] */
+	{ "memslot.*", "base", K_SIZE, M(base), "0", 0, 1ULL << 52, NULL, "guest-physical base (4K aligned)" },
+	{ "memslot.*", "size", K_SIZE, M(size), "0", 0, 1ULL << 46, NULL, "size in bytes (4K multiple, > 0)" },
+	{ "memslot.*", "backing", K_ENUM, M(backing), "4k", NOLIM, backing_names, "host backing" },
+	{ "memslot.*", "thp_fraction", K_DOUBLE, M(thp_fraction), "1.0", 0, 1, NULL, "as guest.thp_fraction" },
+	{ "memslot.*", "readonly", K_BOOL, M(readonly), "false", NOLIM, NULL, "read-only slot (a ROM)" },
+	{ "memslot.*", "present", K_BOOL, M(present), "true", NOLIM, NULL, "the slot exists at time 0" },
+};
+#define NR_KEYS (sizeof(config_schema) / sizeof(config_schema[0]))
+
+static const char *const type_names[] = { "u32", "u64", "size", "real", "bool", "enum", "string" };
+
+static bool is_slot_row(const struct key_def *k) { return strcmp(k->section, "memslot.*") == 0; }
+
+static void *field(void *base, const struct key_def *k) { return (char *)base + k->off; }
+static const void *cfield(const void *base, const struct key_def *k) { return (const char *)base + k->off; }
+
+static int parse_u64(const char *s, bool size, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	uint64_t mul = 1;
+	if (size && *end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mul = 1ULL << 10; break;
+		case 'M': mul = 1ULL << 20; break;
+		case 'G': mul = 1ULL << 30; break;
+		case 'T': mul = 1ULL << 40; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (!strcasecmp(end, "ib") || !strcasecmp(end, "b"))
+			end += strlen(end);
+	}
+	if (*end)
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*out = v * mul;
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Parse value for key k into base.  On error writes a message (without location) to msg. */
+static int set_value(void *base, const struct key_def *k, const char *raw, char *msg, size_t msz)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", raw);
+	char *v = trim(buf);
+	uint64_t u;
+	double d;
+	char *end;
+	int r;
+
+	switch (k->type) {
+	case K_U32:
+	case K_U64:
+	case K_SIZE:
+		r = parse_u64(v, k->type == K_SIZE, &u);
+		if (r) {
+			snprintf(msg, msz, "'%s' is not %s", v,
+				 k->type == K_SIZE ? "a size (e.g. 4096, 0x1000, 64K, 1G)" :
+				 "a non-negative integer");
+			return -EINVAL;
+		}
+		if (k->min != k->max && ((double)u < k->min || (double)u > k->max)) {
+			snprintf(msg, msz, "%s is out of range [%.17g, %.17g]", v, k->min, k->max);
+			return -ERANGE;
+		}
+		if (k->type == K_U32)
+			*(uint32_t *)field(base, k) = (uint32_t)u;
+		else
+			*(uint64_t *)field(base, k) = u;
+		return 0;
+	case K_DOUBLE:
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno || end == v || *end || !isfinite(d)) {
+			snprintf(msg, msz, "'%s' is not a number", v);
+			return -EINVAL;
+		}
+		if (k->min != k->max && (d < k->min || d > k->max)) {
+			snprintf(msg, msz, "%s is out of range [%.17g, %.17g]", v, k->min, k->max);
+			return -ERANGE;
+		}
+		*(double *)field(base, k) = d;
+		return 0;
+	case K_BOOL:
+		if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+			*(bool *)field(base, k) = true;
+		else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+			*(bool *)field(base, k) = false;
+		else {
+			snprintf(msg, msz, "'%s' is not a boolean (true/false)", v);
+			return -EINVAL;
+		}
+		return 0;
+	case K_ENUM:
+		for (int i = 0; k->names[i]; i++) {
+			if (strcmp(v, k->names[i]))
+				continue;
+			if (k->min != k->max && (i < k->min || i > k->max)) {
+				snprintf(msg, msz, "'%s' is not allowed here", v);
+				return -ERANGE;
+			}
+			*(int *)field(base, k) = i;
+			return 0;
+		}
+		{
+			int n = snprintf(msg, msz, "'%s' is not one of:", v);
+			for (int i = 0; k->names[i] && n > 0 && (size_t)n < msz; i++)
+				if (k->min == k->max || (i >= k->min && i <= k->max))
+					n += snprintf(msg + n, msz - (size_t)n, " %s", k->names[i]);
+		}
+		return -EINVAL;
+	case K_STR:
+		if (strlen(v) >= CONFIG_NAME_MAX) {
+			snprintf(msg, msz, "'%s' is longer than %d characters", v, CONFIG_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		if (k->names) {
+			bool ok = false;
+			for (int i = 0; k->names[i]; i++)
+				ok |= !strcmp(v, k->names[i]);
+			if (!ok) {
+				snprintf(msg, msz, "'%s' is not a known %s", v, k->key);
+				return -EINVAL;
+			}
+		}
+		snprintf((char *)field(base, k), CONFIG_NAME_MAX, "%s", v);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void slot_defaults(struct memslot_cfg *m, const char *name)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	for (size_t i = 0; i < NR_KEYS; i++) {
+		char msg[CONFIG_ERR_MAX];
+		if (is_slot_row(&config_schema[i]) &&
+		    set_value(m, &config_schema[i], config_schema[i].def, msg, sizeof(msg)))
+			abort();   /* a bad default is a bug in the schema */
+	}
+}
+
+void config_defaults(struct scenario *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	for (size_t i = 0; i < NR_KEYS; i++) {
+		char msg[CONFIG_ERR_MAX];
+		if (!is_slot_row(&config_schema[i]) &&
+		    set_value(sc, &config_schema[i], config_schema[i].def, msg, sizeof(msg)))
+			abort();
+	}
+	slot_defaults(&sc->slots[0], "ram");
+	sc->nr_slots = 1;
+	sc->seed = 1;
+}
+
+static const struct key_def *find_key(const char *section, const char *key)
+{
+	bool slot = !strncmp(section, "memslot.", 8);
+	for (size_t i = 0; i < NR_KEYS; i++) {
+		const struct key_def *k = &config_schema[i];
+		if (strcmp(k->key, key))
+			continue;
+		if (slot ? is_slot_row(k) : !strcmp(k->section, section))
+			return k;
+	}
+	return NULL;
+}
+
+static bool section_known(const char *section)
+{
+	if (!strncmp(section, "memslot.", 8))
+		return true;
+	for (size_t i = 0; i < NR_KEYS; i++)
+		if (!strcmp(config_schema[i].section, section))
+			return true;
+	return false;
+}
+
+int config_slot_index(const struct scenario *sc, const char *name)
+{
+	for (uint32_t i = 0; i < sc->nr_slots; i++)
+		if (!strcmp(sc->slots[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Assign one key; msg gets "key: problem" on failure. */
+static int assign(struct scenario *sc, const char *section, const char *key, const char *value,
+		  char *msg, size_t msz)
+{
+	if (!section_known(section)) {
+		snprintf(msg, msz, "[%s]: unknown section", section);
+		return -EINVAL;
+	}
+	const struct key_def *k = find_key(section, key);
+	if (!k) {
+		snprintf(msg, msz, "%s.%s: unknown key", section, key);
+		return -EINVAL;
+	}
+	void *base = sc;
+	if (is_slot_row(k)) {
+		const char *name = section + 8;
+		if (!*name || strlen(name) >= CONFIG_NAME_MAX) {
+			snprintf(msg, msz, "[%s]: a memslot needs a name of 1-%d characters", section,
+				 CONFIG_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		if (!strcmp(name, "ram")) {
+			snprintf(msg, msz, "[%s]: \"ram\" is the slot made by guest.mem; use another name", section);
+			return -EINVAL;
+		}
+		int idx = config_slot_index(sc, name);
+		if (idx < 0) {
+			if (sc->nr_slots == CONFIG_MAX_MEMSLOTS) {
+				snprintf(msg, msz, "[%s]: more than %d memslots", section, CONFIG_MAX_MEMSLOTS);
+				return -EINVAL;
+			}
+			idx = (int)sc->nr_slots++;
+			slot_defaults(&sc->slots[idx], name);
+		}
+		base = &sc->slots[idx];
+	}
+	char what[CONFIG_ERR_MAX];
+	int r = set_value(base, k, value, what, sizeof(what));
+	if (r)
+		snprintf(msg, msz, "%s.%s: %s", section, key, what);
+	return r;
+}
+
+struct load_ctx {
+	struct scenario *sc;
+	char msg[CONFIG_ERR_MAX];
+	char (*seen)[2 * CONFIG_NAME_MAX + 64];
+	size_t nr_seen, cap_seen;
+};
+
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *c = user;
+	char full[2 * CONFIG_NAME_MAX + 64];
+
+	snprintf(full, sizeof(full), "%s.%s", section, name);
+	for (size_t i = 0; i < c->nr_seen; i++) {
+		if (!strcmp(c->seen[i], full)) {
+			snprintf(c->msg, sizeof(c->msg), "%s: duplicate key", full);
+			return 0;
+		}
+	}
+	if (c->nr_seen == c->cap_seen) {
+		c->cap_seen = c->cap_seen ? 2 * c->cap_seen : 64;
+		c->seen = realloc(c->seen, c->cap_seen * sizeof(*c->seen));
+		if (!c->seen)
+			abort();
+	}
+	memcpy(c->seen[c->nr_seen++], full, sizeof(full));
+	return assign(c->sc, section, name, value, c->msg, sizeof(c->msg)) ? 0 : 1;
+}
+
+int config_load(struct scenario *sc, const char *path, struct config_error *err)
+{
+	struct stat st;
+	if (stat(path, &st)) {
+		int e = errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err->msg, sizeof(err->msg), "%s: is a directory, not a config file", path);
+		return -EISDIR;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
+		return -e;
+	}
+	struct load_ctx c = { .sc = sc };
+	int line = ini_parse_file(f, config_ini_handler, &c);
+	fclose(f);
+	free(c.seen);
+	if (line) {
+		if (c.msg[0])
+			snprintf(err->msg, sizeof(err->msg), "%s:%d: %s", path, line, c.msg);
+		else
+			snprintf(err->msg, sizeof(err->msg), "%s:%d: syntax error (expected [section] or key = value)",
+				 path, line);
+		return -EINVAL;
+	}
+	snprintf(sc->source, sizeof(sc->source), "%s", path);
+	return 0;
+}
+
+int config_set(struct scenario *sc, const char *assignment, struct config_error *err)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", assignment);
+	char *eq = strchr(buf, '=');
+	char *dot = strrchr(eq ? (*eq = '\0', buf) : buf, '.');
+	if (!eq || !dot || dot == buf) {
+		snprintf(err->msg, sizeof(err->msg), "--set %s: expected section.key=value", assignment);
+		return -EINVAL;
+	}
+	*dot = '\0';
+	char msg[CONFIG_ERR_MAX];
+	int r = assign(sc, trim(buf), trim(dot + 1), eq + 1, msg, sizeof(msg));
+	if (r)
+		snprintf(err->msg, sizeof(err->msg), "--set: %s", msg);
+	return r;
+}
+
+int config_validate(struct scenario *sc, struct config_error *err)
+{
+	const char *src = sc->source[0] ? sc->source : "(defaults)";
+	struct memslot_cfg *ram = &sc->slots[0];
+
+	ram->base = 0;
+	ram->size = sc->mem;
+	ram->backing = sc->backing;
+	ram->thp_fraction = sc->thp_fraction;
+	ram->readonly = false;
+	ram->present = true;
+	for (uint32_t i = 0; i < sc->nr_slots; i++) {
+		struct memslot_cfg *m = &sc->slots[i];
+		if (!m->size || (m->size | m->base) & 4095) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s: [memslot.%s]: base and size must be 4K aligned and size > 0", src, m->name);
+			return -EINVAL;
+		}
+		for (uint32_t j = 0; j < i; j++) {
+			struct memslot_cfg *o = &sc->slots[j];
+			if (m->base < o->base + o->size && o->base < m->base + m->size) {
+				snprintf(err->msg, sizeof(err->msg), "%s: memslots %s and %s overlap", src,
+					 o->name, m->name);
+				return -EINVAL;
+			}
+		}
+	}
+	if (sc->kernel_mem >= sc->mem) {
+		snprintf(err->msg, sizeof(err->msg), "%s: guest.kernel_mem (%llu) must be below guest.mem (%llu)",
+			 src, (unsigned long long)sc->kernel_mem, (unsigned long long)sc->mem);
+		return -EINVAL;
+	}
+	if ((sc->mem - sc->kernel_mem) / sc->vcpus < (4ULL << 20)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: guest.mem - guest.kernel_mem leaves under 4 MiB of process memory per vCPU", src);
+		return -EINVAL;
+	}
+	if (sc->costs.ref_p_l1 + sc->costs.ref_p_l2 + sc->costs.ref_p_l3 > 1.0 + 1e-9) {
+		snprintf(err->msg, sizeof(err->msg), "%s: costs.ref_p_l1 + ref_p_l2 + ref_p_l3 exceed 1", src);
+		return -EINVAL;
+	}
+	if (sc->fetch_fraction + sc->kernel_fraction > 1.0) {
+		snprintf(err->msg, sizeof(err->msg), "%s: workload.fetch_fraction + kernel_fraction exceed 1", src);
+		return -EINVAL;
+	}
+	if (sc->toggle_slot[0]) {
+		int idx = config_slot_index(sc, sc->toggle_slot);
+		if (idx < 0) {
+			snprintf(err->msg, sizeof(err->msg), "%s: events.toggle_slot: no memslot named '%s'",
+				 src, sc->toggle_slot);
+			return -EINVAL;
+		}
+		if (idx == 0) {
+			snprintf(err->msg, sizeof(err->msg), "%s: events.toggle_slot: the RAM slot cannot be toggled", src);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void format_value(const void *base, const struct key_def *k, char *out, size_t n)
+{
+	const void *p = cfield(base, k);
+	switch (k->type) {
+	case K_U32: snprintf(out, n, "%u", *(const uint32_t *)p); break;
+	case K_U64: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+	case K_SIZE: {
+		uint64_t v = *(const uint64_t *)p;
+		if (v && !(v & ((1ULL << 30) - 1)))
+			snprintf(out, n, "%lluG", (unsigned long long)(v >> 30));
+		else if (v && !(v & ((1ULL << 20) - 1)))
+			snprintf(out, n, "%lluM", (unsigned long long)(v >> 20));
+		else
+			snprintf(out, n, "0x%llx", (unsigned long long)v);
+		break;
+	}
+	case K_DOUBLE: snprintf(out, n, "%.17g", *(const double *)p); break;
+	case K_BOOL: snprintf(out, n, "%s", *(const bool *)p ? "true" : "false"); break;
+	case K_ENUM: snprintf(out, n, "%s", k->names[*(const int *)p]); break;
+	case K_STR: snprintf(out, n, "%s", (const char *)p); break;
+	}
+	/* %.17g gives the shortest exact form only sometimes; prefer a short one that parses back equal. */
+	if (k->type == K_DOUBLE) {
+		double d = *(const double *)p;
+		for (int prec = 1; prec <= 17; prec++) {
+			char t[64];
+			snprintf(t, sizeof(t), "%.*g", prec, d);
+			if (strtod(t, NULL) == d) {
+				snprintf(out, n, "%s", t);
+				break;
+			}
+		}
+	}
+}
+
+static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mmu", "host",
+					      "workload", "events", "output" };
+#define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
+
+void config_dump(const struct scenario *sc, FILE *out)
+{
+	char v[128];
+	fprintf(out, "; eptsim effective configuration (seed %llu)\n", (unsigned long long)sc->seed);
+	for (size_t s = 0; s < NR_SECTIONS; s++) {
+		fprintf(out, "\n[%s]\n", section_order[s]);
+		for (size_t i = 0; i < NR_KEYS; i++) {
+			if (strcmp(config_schema[i].section, section_order[s]))
+				continue;
+			format_value(sc, &config_schema[i], v, sizeof(v));
+			fprintf(out, "%s = %s\n", config_schema[i].key, v);
+		}
+	}
+	for (uint32_t m = 1; m < sc->nr_slots; m++) {
+		fprintf(out, "\n[memslot.%s]\n", sc->slots[m].name);
+		for (size_t i = 0; i < NR_KEYS; i++) {
+			if (!is_slot_row(&config_schema[i]))
+				continue;
+			format_value(&sc->slots[m], &config_schema[i], v, sizeof(v));
+			fprintf(out, "%s = %s\n", config_schema[i].key, v);
+		}
+	}
+}
+
+static json_t *value_json(const void *base, const struct key_def *k)
+{
+	const void *p = cfield(base, k);
+	switch (k->type) {
+	case K_U32: return json_integer(*(const uint32_t *)p);
+	case K_U64:
+	case K_SIZE: return json_integer((json_int_t)*(const uint64_t *)p);
+	case K_DOUBLE: return json_real(*(const double *)p);
+	case K_BOOL: return json_boolean(*(const bool *)p);
+	case K_ENUM: return json_string(k->names[*(const int *)p]);
+	case K_STR: return json_string((const char *)p);
+	}
+	return json_null();
+}
+
+json_t *config_to_json(const struct scenario *sc)
+{
+	json_t *root = json_object();
+	for (size_t s = 0; s < NR_SECTIONS; s++) {
+		json_t *sec = json_object();
+		for (size_t i = 0; i < NR_KEYS; i++)
+			if (!strcmp(config_schema[i].section, section_order[s]))
+				json_object_set_new(sec, config_schema[i].key, value_json(sc, &config_schema[i]));
+		json_object_set_new(root, section_order[s], sec);
+	}
+	for (uint32_t m = 1; m < sc->nr_slots; m++) {
+		json_t *sec = json_object();
+		char name[CONFIG_NAME_MAX + 16];
+		for (size_t i = 0; i < NR_KEYS; i++)
+			if (is_slot_row(&config_schema[i]))
+				json_object_set_new(sec, config_schema[i].key,
+						    value_json(&sc->slots[m], &config_schema[i]));
+		snprintf(name, sizeof(name), "memslot.%s", sc->slots[m].name);
+		json_object_set_new(root, name, sec);
+	}
+	return root;
+}
+
+void config_markdown(FILE *out)
+{
+	fprintf(out, "| key | type | default | range | meaning |\n|---|---|---|---|---|\n");
+	for (size_t i = 0; i < NR_KEYS; i++) {
+		const struct key_def *k = &config_schema[i];
+		char range[128] = "";
+		if (k->type == K_ENUM || (k->type == K_STR && k->names)) {
+			int n = 0;
+			for (int j = 0; k->names[j]; j++)
+				if (k->min == k->max || (j >= k->min && j <= k->max))
+					n += snprintf(range + n, sizeof(range) - (size_t)n, "%s%s", n ? ", " : "",
+						      k->names[j]);
+		} else if (k->min != k->max) {
+			snprintf(range, sizeof(range), "%.6g – %.6g", k->min, k->max);
+		}
+		fprintf(out, "| `%s.%s` | %s | `%s` | %s | %s |\n",
+			is_slot_row(k) ? "memslot.NAME" : k->section, k->key, type_names[k->type],
+			k->def[0] ? k->def : "\"\"", range, k->help);
+	}
+}
+
+const char *config_enum_name(const char *section, const char *key, int value)
+{
+	const struct key_def *k = find_key(section, key);
+	if (!k || k->type != K_ENUM || value < 0)
+		return "?";
+	for (int i = 0; k->names[i]; i++)
+		if (i == value)
+			return k->names[i];
+	return "?";
+}

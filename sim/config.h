@@ -1,0 +1,144 @@
+/* sim/config — the scenario: every tunable of a run, loaded from an INI file (inih).
+ *
+ * One schema table (config.c: config_schema[]) is the single source of truth: each row is a
+ * key, its type, default, bounds and help.  The loader, `--set section.key=value`,
+ * `--dump-config`, stats.json's "config" object and the README's key reference
+ * (`eptsim config --markdown`) all come from it.  Unknown keys, duplicate keys, bad types
+ * and out-of-range values are errors naming file:line and the key.
+ *
+ * Sections: [guest] [memslot.NAME] [cpu] [tlb] [costs] [mmu] [host] [workload] [events]
+ * [output].  `guest.mem` makes the main RAM slot "ram" at GPA 0; every [memslot.NAME]
+ * section adds a slot.
+ */
+#ifndef EPTSIM_SIM_CONFIG_H
+#define EPTSIM_SIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#define CONFIG_MAX_MEMSLOTS 16
+#define CONFIG_NAME_MAX 32
+#define CONFIG_ERR_MAX 512
+
+enum backing { BACKING_4K, BACKING_THP, BACKING_HUGETLB_2M, BACKING_HUGETLB_1G };
+enum preempt_model { PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT_FULL };
+enum zap_all_variant { ZAP_ALL_LEGACY, ZAP_ALL_FAST_FLUSH_AT_BREAK, ZAP_ALL_FAST_V7 };
+enum guest_paging { GUEST_PAGING_4LEVEL, GUEST_PAGING_NONE };
+enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
+
+struct memslot_cfg {
+	char name[CONFIG_NAME_MAX];
+	uint64_t base, size;          /* bytes, 4K aligned */
+	int backing;                  /* enum backing */
+	double thp_fraction;          /* share of 2M regions the host backs with a THP */
+	bool readonly;
+	bool present;                 /* exists at start (a ROM toggled by [events] may not) */
+};
+
+struct costs_cfg {
+	uint64_t l1_tlb_hit, stlb_hit;
+	uint64_t ref_l1, ref_l2, ref_l3, ref_dram;
+	double ref_p_l1, ref_p_l2, ref_p_l3;
+	uint64_t vmexit, vmentry;
+	uint64_t ipi_send, ipi_deliver, ipi_handler;
+	uint64_t tlb_flush_local;
+	uint64_t guest_pf;
+	uint64_t ept_fault_base;
+	uint64_t lock_acquire, lock_handover, cpu_relax;
+	uint64_t fault_walk_level, sp_alloc, spte_set;
+	uint64_t zap_page, zap_spte, free_page;
+	uint64_t mmu_unload, gen_bump;
+	uint64_t ioctl_base;
+};
+
+struct scenario {
+	/* [guest] */
+	uint32_t vcpus;
+	uint64_t mem;
+	int backing;
+	double thp_fraction;
+	int paging;                    /* enum guest_paging */
+	int page_size;                 /* enum map_size: guest pages of process memory */
+	int kernel_page_size;          /* enum map_size: the guest's direct map */
+	uint64_t kernel_mem;           /* GPA bytes of kernel + page cache (shared) */
+	/* [cpu] */
+	double freq_mhz, cpi;
+	/* [tlb] */
+	uint32_t l1d_entries[3], l1d_ways[3];
+	uint32_t l1i_entries[3], l1i_ways[3];
+	uint32_t stlb_entries[3], stlb_ways[3];
+	uint32_t gpwc_entries[5];      /* [2]=PDE, [3]=PDPTE, [4]=PML4E; fully associative */
+	uint32_t epwc_entries[5];
+	/* [costs] */
+	struct costs_cfg costs;
+	/* [mmu] */
+	int zap_all;                   /* enum zap_all_variant */
+	uint32_t batch_zap_pages;
+	int max_mapping;               /* enum map_size */
+	/* [host] */
+	int preempt;                   /* enum preempt_model */
+	uint32_t hz;
+	double sched_slice_us;
+	uint32_t bg_hogs;
+	double bg_wakeup_hz;
+	double bg_run_us;
+	/* [workload] */
+	char generator[CONFIG_NAME_MAX];
+	double duration_ms;
+	double insns_per_access;
+	double fetch_fraction, write_fraction, kernel_fraction;
+	double new_page_fraction;
+	double reuse_skew;
+	double proc_mem_mb;
+	double proc_life_ms;
+	double text_mb;
+	/* [events] */
+	char toggle_slot[CONFIG_NAME_MAX];
+	double toggle_start_ms, toggle_period_ms;
+	uint32_t toggle_count;
+	/* [output] */
+	bool series;
+	double sample_us;
+
+	struct memslot_cfg slots[CONFIG_MAX_MEMSLOTS];
+	uint32_t nr_slots;             /* slots[0] is "ram" from [guest] */
+
+	/* run parameters, not keys */
+	uint64_t seed;
+	char source[4096];
+};
+
+struct config_error {
+	char msg[CONFIG_ERR_MAX];     /* "file:line: key: what is wrong" */
+};
+
+/* Defaults for every key.  Cannot fail. */
+void config_defaults(struct scenario *sc);
+/* Load an INI file over the current values.  0, or -EINVAL / -ENOENT / ... with err set. */
+int config_load(struct scenario *sc, const char *path, struct config_error *err);
+/* Apply "section.key=value" (from --set).  0 or -EINVAL with err set. */
+int config_set(struct scenario *sc, const char *assignment, struct config_error *err);
+/* Cross-key checks after everything is loaded (memslot overlap, sizes, toggle slot exists). */
+int config_validate(struct scenario *sc, struct config_error *err);
+
+/* The effective configuration as INI text (--dump-config) and as JSON (stats.json). */
+void config_dump(const struct scenario *sc, FILE *out);
+json_t *config_to_json(const struct scenario *sc);
+/* The key reference as a Markdown table (README). */
+void config_markdown(FILE *out);
+
+const char *config_enum_name(const char *section, const char *key, int value);
+int config_slot_index(const struct scenario *sc, const char *name);   /* -1 if none */
+
+static inline uint64_t config_ms_to_cycles(const struct scenario *sc, double ms)
+{
+	return (uint64_t)(ms * sc->freq_mhz * 1000.0 + 0.5);
+}
+static inline uint64_t config_us_to_cycles(const struct scenario *sc, double us)
+{
+	return (uint64_t)(us * sc->freq_mhz + 0.5);
+}
+
+#endif

@@ -1,0 +1,193 @@
+#include "sim/host.h"
+
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/rng.h"
+#include "sim/stats.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+/* Host scheduler random stream, distinct from every vCPU's. */
+#define HOST_RNG_STREAM 0x4057ULL
+
+struct host {
+	const struct scenario *sc;
+	struct engine *e;
+	struct stats *st;
+
+	/* mmu_lock: owner, FIFO of waiters (a ring) */
+	struct actor *owner;
+	uint64_t owner_since;
+	struct actor **q;
+	uint32_t qcap, qhead, qlen;
+	uint64_t acquisitions;
+
+	/* VMM thread's CPU */
+	struct rng rng;
+	uint64_t oncpu_since;
+	uint64_t next_wakeup;    /* UINT64_MAX: none */
+	uint64_t tick, slice;
+
+	stat_id s_wait, s_hold, s_resched, s_offcpu;
+};
+
+static const struct stat_def host_stats[] = {
+	{ "mmu_lock.wait_cycles", STAT_HIST, "cycles", "wait for mmu_lock, per acquisition (all actors)" },
+	{ "mmu_lock.hold_cycles", STAT_HIST, "cycles", "mmu_lock hold time, per acquisition (all actors)" },
+	{ "host.reschedules", STAT_COUNTER, "events", "times the VMM thread gave its CPU to a background task" },
+	{ "host.offcpu_cycles", STAT_HIST, "cycles", "time the VMM thread spent descheduled, per reschedule" },
+};
+
+struct host *host_new(const struct scenario *sc, struct engine *e, struct stats *st,
+		      uint32_t max_actors)
+{
+	struct host *h = calloc(1, sizeof(*h));
+	stat_id ids[4];
+
+	if (!h)
+		return NULL;
+	h->sc = sc;
+	h->e = e;
+	h->st = st;
+	h->qcap = max_actors;
+	h->q = calloc(max_actors, sizeof(*h->q));
+	if (!h->q || stats_register(st, host_stats, 4, ids)) {
+		host_free(h);
+		return NULL;
+	}
+	h->s_wait = ids[0];
+	h->s_hold = ids[1];
+	h->s_resched = ids[2];
+	h->s_offcpu = ids[3];
+	rng_seed(&h->rng, sc->seed, HOST_RNG_STREAM);
+	h->tick = (uint64_t)(sc->freq_mhz * 1e6 / sc->hz + 0.5);
+	h->slice = config_us_to_cycles(sc, sc->sched_slice_us);
+	h->next_wakeup = UINT64_MAX;
+	return h;
+}
+
+void host_free(struct host *h)
+{
+	if (!h)
+		return;
+	free(h->q);
+	free(h);
+}
+
+void spin_lock(struct host *h, struct actor *a)
+{
+	uint64_t t0 = a->clock;
+
+	assert(h->owner != a);
+	if (!h->owner && !h->qlen) {
+		h->owner = a;
+		actor_spend(h->e, a, h->sc->costs.lock_acquire);
+	} else {
+		assert(h->qlen < h->qcap);
+		h->q[(h->qhead + h->qlen++) % h->qcap] = a;
+		actor_block(h->e, a);          /* woken by spin_unlock at the grant time */
+		assert(h->owner == a);
+	}
+	uint64_t wait = a->clock - t0;
+	a->lock_wait += wait;
+	a->lock_acquisitions++;
+	h->acquisitions++;
+	h->owner_since = a->clock;
+	stats_hist_add(h->st, h->s_wait, wait);
+}
+
+void spin_unlock(struct host *h, struct actor *a)
+{
+	assert(h->owner == a);
+	uint64_t hold = a->clock - h->owner_since;
+	a->lock_hold += hold;
+	stats_hist_add(h->st, h->s_hold, hold);
+	if (h->qlen) {
+		struct actor *next = h->q[h->qhead];
+		h->qhead = (h->qhead + 1) % h->qcap;
+		h->qlen--;
+		h->owner = next;
+		next->cls = ACTOR_MUTATOR;
+		engine_wake(h->e, next, a->clock + h->sc->costs.lock_handover);
+	} else {
+		h->owner = NULL;
+	}
+}
+
+bool spin_is_contended(const struct host *h) { return h->qlen > 0; }
+bool spin_is_locked_by(const struct host *h, const struct actor *a) { return h->owner == a; }
+
+bool spin_needbreak(const struct host *h)
+{
+	/* Linux 3.10 include/linux/sched.h: spin_is_contended() only #ifdef CONFIG_PREEMPT. */
+	return h->sc->preempt == PREEMPT_FULL && spin_is_contended(h);
+}
+
+static uint64_t draw_wakeup(struct host *h, uint64_t from)
+{
+	if (h->sc->bg_wakeup_hz <= 0)
+		return UINT64_MAX;
+	double mean = h->sc->freq_mhz * 1e6 / h->sc->bg_wakeup_hz;
+	return from + (uint64_t)rng_exp(&h->rng, mean);
+}
+
+void host_thread_begin(struct host *h, struct actor *a)
+{
+	h->oncpu_since = a->clock;
+	/* Poisson wake-ups are memoryless: drawing afresh when the thread gets the CPU is exact. */
+	h->next_wakeup = draw_wakeup(h, a->clock);
+}
+
+/* First tick at or after the VMM thread has used its slice, when a hog wants the CPU. */
+static uint64_t slice_expiry(const struct host *h)
+{
+	if (!h->sc->bg_hogs)
+		return UINT64_MAX;
+	uint64_t t = h->oncpu_since + h->slice;
+	return (t + h->tick - 1) / h->tick * h->tick;
+}
+
+bool need_resched(struct host *h, const struct actor *a)
+{
+	if (!a->host_thread)
+		return false;
+	return a->clock >= h->next_wakeup || a->clock >= slice_expiry(h);
+}
+
+void host_schedule(struct host *h, struct actor *a)
+{
+	uint64_t off = 0;
+
+	if (a->clock >= h->next_wakeup)
+		off += (uint64_t)rng_exp(&h->rng, config_us_to_cycles(h->sc, h->sc->bg_run_us));
+	if (a->clock >= slice_expiry(h))
+		off += h->slice * h->sc->bg_hogs;   /* each hog runs a slice before us again */
+	stats_add(h->st, h->s_resched, 1);
+	stats_hist_add(h->st, h->s_offcpu, off);
+	a->offcpu += off;
+	if (off) {
+		engine_wake(h->e, a, a->clock + off);
+		actor_block(h->e, a);
+	}
+	h->oncpu_since = a->clock;
+	h->next_wakeup = draw_wakeup(h, a->clock);
+}
+
+bool cond_resched_lock(struct host *h, struct actor *a)
+{
+	/* Mirrors __cond_resched_lock() of Linux 3.10 kernel/sched/core.c. */
+	bool resched = need_resched(h, a);
+
+	if (!(spin_needbreak(h) || resched))
+		return false;
+	spin_unlock(h, a);
+	if (resched)
+		host_schedule(h, a);
+	else
+		actor_spend(h->e, a, h->sc->costs.cpu_relax);
+	spin_lock(h, a);
+	return true;
+}
+
+uint64_t host_lock_acquisitions(const struct host *h) { return h->acquisitions; }

@@ -1,0 +1,374 @@
+#include "sim/sim.h"
+
+#include "cpu/gpt.h"
+#include "cpu/guest.h"
+#include "cpu/tlb.h"
+#include "cpu/vcpu.h"
+#include "ept/mmu.h"
+#include "ept/zap.h"
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/fiber.h"
+#include "sim/host.h"
+#include "sim/stats.h"
+#include "workloads/workload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VMM_FIBER_STACK (256 * 1024)
+
+struct sim {
+	const struct scenario *sc;
+	enum engine_mode mode;
+	struct engine *e;
+	struct stats *st;
+	struct host *host;
+	struct kvm *kvm;
+	struct guest_layout layout;
+	struct gpa_pool *kpool;
+	struct gpt *kgpt;
+	uint32_t n;
+	struct vcpu **vcpus;
+	struct gpt **gpts;
+	struct gpa_pool **pools;
+	struct workload **wls;
+	struct actor vmm;
+	struct actor sampler;
+	uint64_t end, sample_period;
+	sim_progress_fn progress;
+	void *progress_ctx;
+	stat_id s_pages, s_records, s_waiters, s_toggles;
+	uint64_t last_records;
+	bool finished;
+};
+
+static const struct stat_def sim_stats_defs[] = {
+	{ "series.ept.shadow_pages", STAT_SERIES, "pages", "shadow pages in use over time (t in ms)" },
+	{ "series.vcpu.records", STAT_SERIES, "records", "records executed by all vCPUs per sample period (t in ms)" },
+	{ "series.mmu_lock.waiters", STAT_SERIES, "actors", "actors waiting for mmu_lock at each sample (t in ms)" },
+	{ "events.memslot_toggles", STAT_COUNTER, "events", "memslot deletions and re-creations run by the VMM thread" },
+};
+
+/* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
+static void vmm_main(void *arg)
+{
+	struct sim *s = arg;
+	const struct scenario *sc = s->sc;
+	struct kvm_memory_slot *slot = sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL;
+
+	for (uint32_t k = 0; slot && k < sc->toggle_count; k++) {
+		uint64_t t = config_ms_to_cycles(sc, sc->toggle_start_ms + k * sc->toggle_period_ms);
+		if (t >= s->end)
+			break;
+		if (t > s->vmm.clock) {
+			engine_wake(s->e, &s->vmm, t);
+			actor_block(s->e, &s->vmm);
+		}
+		host_thread_begin(s->host, &s->vmm);
+		actor_spend(s->e, &s->vmm, sc->costs.ioctl_base);
+		/* A PCI ROM read: the ROM BAR's slot goes away or comes back.  A deleted slot is
+		 * invalid before the zap (KVM_MEMSLOT_INVALID), so no fault maps it meanwhile. */
+		s->kvm->memslots_generation++;
+		if (slot->present) {
+			slot->present = false;
+			kvm_mmu_zap_all(s->kvm, NULL);
+		} else {
+			slot->present = true;
+			kvm_mmu_zap_all(s->kvm, NULL);
+		}
+		stats_add(s->st, s->s_toggles, 1);
+	}
+}
+
+static void fiber_actor_run(struct actor *a) { fiber_resume(a->fiber); }
+
+static uint64_t total_records(const struct sim *s)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		n += s->vcpus[i]->n.records;
+	return n;
+}
+
+static void sampler_run(struct actor *a)
+{
+	struct sim *s = a->ctx;
+	double t_ms = (double)a->clock / (s->sc->freq_mhz * 1000.0);
+	uint64_t rec = total_records(s);
+
+	if (s->sc->series) {
+		stats_series_add(s->st, s->s_pages, t_ms, s->kvm->n_used_mmu_pages);
+		stats_series_add(s->st, s->s_records, t_ms, (double)(rec - s->last_records));
+		stats_series_add(s->st, s->s_waiters, t_ms, spin_is_contended(s->host) ? 1 : 0);
+	}
+	s->last_records = rec;
+	if (s->progress)
+		s->progress(s->progress_ctx, a->clock, s->end);
+	if (a->clock + s->sample_period < s->end)
+		engine_wake(s->e, a, a->clock + s->sample_period);
+}
+
+static int build_vcpus(struct sim *s, char *err, size_t errlen)
+{
+	const struct scenario *sc = s->sc;
+
+	s->vcpus = calloc(s->n, sizeof(*s->vcpus));
+	s->gpts = calloc(s->n, sizeof(*s->gpts));
+	s->pools = calloc(s->n, sizeof(*s->pools));
+	s->wls = calloc(s->n, sizeof(*s->wls));
+	if (!s->vcpus || !s->gpts || !s->pools || !s->wls)
+		return -ENOMEM;
+	if (sc->paging == GUEST_PAGING_4LEVEL) {
+		s->kgpt = guest_kernel_gpt_new(&s->layout, &s->kpool);
+		if (!s->kgpt)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->n; i++) {
+		s->pools[i] = gpa_pool_new(guest_pool_base(&s->layout, i), s->layout.pool_size);
+		if (!s->pools[i])
+			return -ENOMEM;
+		if (s->kgpt) {
+			s->gpts[i] = gpt_new(s->pools[i]);
+			if (!s->gpts[i])
+				return -ENOMEM;
+			gpt_share(s->gpts[i], s->kgpt, GUEST_KERNEL_PML4, 511);
+		}
+		s->wls[i] = workload_new(sc, &s->layout, i);
+		if (!s->wls[i]) {
+			snprintf(err, errlen, "workload.generator: no generator named '%s'", sc->generator);
+			return -EINVAL;
+		}
+		s->vcpus[i] = vcpu_new(s->kvm, sc, i, s->e, &s->layout, s->gpts[i], s->pools[i], s->wls[i]);
+		if (!s->vcpus[i]) {
+			snprintf(err, errlen, "cannot create vCPU %u (TLB geometry: entries/ways must be a power of two)", i);
+			return -EINVAL;
+		}
+	}
+	kvm_attach_vcpus(s->kvm, s->vcpus, s->n);
+	return 0;
+}
+
+struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	stat_id ids[4];
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->sc = sc;
+	s->mode = mode;
+	s->n = sc->vcpus;
+	s->end = config_ms_to_cycles(sc, sc->duration_ms);
+	s->sample_period = config_us_to_cycles(sc, sc->sample_us);
+	if (!s->sample_period)
+		s->sample_period = 1;
+	/* Lookahead: a vCPU in guest mode cannot change shared state sooner than a VM exit. */
+	s->e = engine_new(mode == ENGINE_PER_ACCESS, sc->costs.vmexit ? sc->costs.vmexit : 1);
+	s->st = stats_new();
+	if (!s->e || !s->st)
+		goto nomem;
+	s->host = host_new(sc, s->e, s->st, sc->vcpus + 4);
+	if (!s->host)
+		goto nomem;
+	s->kvm = kvm_new(sc, s->e, s->host, s->st);
+	if (!s->kvm || zap_init(s->kvm) || stats_register(s->st, sim_stats_defs, 4, ids))
+		goto nomem;
+	s->s_pages = ids[0];
+	s->s_records = ids[1];
+	s->s_waiters = ids[2];
+	s->s_toggles = ids[3];
+	guest_layout_init(&s->layout, sc);
+	if (build_vcpus(s, err, errlen)) {
+		if (!err[0])
+			snprintf(err, errlen, "out of memory building the guest");
+		sim_free(s);
+		return NULL;
+	}
+	s->vmm.name = "vmm";
+	s->vmm.host_thread = true;
+	s->vmm.fiber = fiber_new(vmm_main, s, VMM_FIBER_STACK);
+	s->vmm.run = fiber_actor_run;
+	s->sampler.name = "sampler";
+	s->sampler.run = sampler_run;
+	s->sampler.ctx = s;
+	if (!s->vmm.fiber)
+		goto nomem;
+	engine_add_actor(s->e, &s->vmm);
+	engine_add_actor(s->e, &s->sampler);
+	return s;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	sim_free(s);
+	return NULL;
+}
+
+void sim_free(struct sim *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; s->vcpus && i < s->n; i++) {
+		vcpu_free(s->vcpus[i]);
+		workload_free(s->wls[i]);
+		gpt_free(s->gpts[i]);
+		gpa_pool_free(s->pools[i]);
+	}
+	free(s->vcpus);
+	free(s->wls);
+	free(s->gpts);
+	free(s->pools);
+	gpt_free(s->kgpt);
+	gpa_pool_free(s->kpool);
+	kvm_free(s->kvm);
+	host_free(s->host);
+	fiber_free(s->vmm.fiber);
+	stats_free(s->st);
+	engine_free(s->e);
+	free(s);
+}
+
+void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx)
+{
+	s->progress = fn;
+	s->progress_ctx = ctx;
+}
+
+struct stats *sim_stats(struct sim *s) { return s->st; }
+struct kvm *sim_kvm(struct sim *s) { return s->kvm; }
+
+static void publish(struct sim *s)
+{
+	static const struct stat_def end_defs[] = {
+		{ "vcpu.reloads", STAT_COUNTER, "events", "MMU_RELOAD requests processed, all vCPUs" },
+		{ "tlb_flush.refill_misses", STAT_COUNTER, "events", "TLB misses that only a remote flush caused" },
+		{ "tlb_flush.vcpu_stall_cycles", STAT_COUNTER, "cycles",
+		  "vCPU cycles lost to remote flushes: IPI exit path and INVEPT, all vCPUs" },
+		{ "vcpu.reload_stall_cycles", STAT_COUNTER, "cycles", "vCPU cycles spent unloading and loading roots" },
+		{ "tlb.reload_refill_misses", STAT_COUNTER, "events", "TLB misses that only a root reload caused" },
+		{ "tlb.misses", STAT_COUNTER, "events", "TLB misses, all vCPUs" },
+		{ "tlb.lookups", STAT_COUNTER, "events", "TLB look-ups, all vCPUs" },
+		{ "walk.refs", STAT_COUNTER, "events", "memory references made by 2D walks, all vCPUs" },
+		{ "vcpu.records", STAT_COUNTER, "records", "records executed, all vCPUs" },
+		{ "guest.page_faults", STAT_COUNTER, "events", "guest page faults (first touch), all vCPUs" },
+		{ "ept.shadow_pages_end", STAT_COUNTER, "pages", "shadow pages in use at the end" },
+		{ "mmu_lock.acquisitions", STAT_COUNTER, "events", "mmu_lock acquisitions" },
+		{ "sim.cycles", STAT_COUNTER, "cycles", "simulated time" },
+	};
+	stat_id id[sizeof(end_defs) / sizeof(end_defs[0])];
+	uint64_t v[sizeof(end_defs) / sizeof(end_defs[0])] = { 0 };
+
+	if (stats_register(s->st, end_defs, sizeof(end_defs) / sizeof(end_defs[0]), id))
+		return;
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct vcpu *c = s->vcpus[i];
+		const struct tlb_counters *tc = tlb_counters(c->tlb);
+		v[0] += c->n.reloads;
+		v[1] += tc->refill_misses[TLB_CAUSE_REMOTE];
+		v[2] += c->stall_flush;
+		v[3] += c->stall_reload;
+		v[4] += tc->refill_misses[TLB_CAUSE_RELOAD];
+		v[5] += tc->misses;
+		v[6] += tc->lookups;
+		v[7] += c->n.walk_refs;
+		v[8] += c->n.records;
+		v[9] += c->n.guest_pfs;
+	}
+	v[10] = s->kvm->n_used_mmu_pages;
+	v[11] = host_lock_acquisitions(s->host);
+	v[12] = s->end;
+	for (size_t i = 0; i < sizeof(id) / sizeof(id[0]); i++)
+		stats_set(s->st, id[i], v[i]);
+	for (uint32_t i = 0; i < s->n; i++)
+		vcpu_publish_stats(s->vcpus[i], s->st, s->end);
+}
+
+int sim_run(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		vcpu_start(s->vcpus[i], s->end);
+	engine_wake(s->e, &s->vmm, 0);
+	engine_wake(s->e, &s->sampler, 0);
+	engine_run(s->e, s->end);
+	publish(s);
+	s->finished = true;
+	return 0;
+}
+
+json_t *sim_results_json(struct sim *s)
+{
+	json_t *doc = json_object();
+	json_object_set_new(doc, "eptsim_version", json_string(EPTSIM_VERSION));
+	json_object_set_new(doc, "git", json_string(EPTSIM_GIT_HASH));
+	json_object_set_new(doc, "complete", json_boolean(s->finished));
+	json_object_set_new(doc, "seed", json_integer((json_int_t)s->sc->seed));
+	json_object_set_new(doc, "config_file", json_string(s->sc->source));
+	json_object_set_new(doc, "config", config_to_json(s->sc));
+	json_object_set_new(doc, "stats", stats_to_json(s->st));
+	json_object_set_new(doc, "stat_info", stats_schema_json(s->st));
+	return doc;
+}
+
+int write_json_atomic(json_t *doc, const char *path)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if (json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	if (rename(tmp, path)) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0777) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int sim_write_results(struct sim *s, const char *dir)
+{
+	char path[4200];
+	int r = mkdir_p(dir);
+	if (r)
+		return r;
+	if (s->sc->series && (r = stats_write_series(s->st, dir)))
+		return r;
+	json_t *doc = sim_results_json(s);
+	snprintf(path, sizeof(path), "%s/stats.json", dir);
+	r = write_json_atomic(doc, path);
+	json_decref(doc);
+	if (r)
+		return r;
+	FILE *f;
+	char tmp[4300];
+	snprintf(path, sizeof(path), "%s/config.ini", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if (!(f = fopen(tmp, "w")))
+		return -errno;
+	config_dump(s->sc, f);
+	if (fclose(f) || rename(tmp, path))
+		return -errno;
+	return 0;
+}

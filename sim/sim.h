@@ -1,0 +1,37 @@
+/* sim/sim — one simulation: owns the engine, the host, the KVM model, the guest and its
+ * vCPUs, the VMM thread that runs the [events] schedule, and the stats (DESIGN §10: no
+ * globals, a struct sim is passed explicitly). */
+#ifndef EPTSIM_SIM_SIM_H
+#define EPTSIM_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct scenario;
+struct stats;
+struct sim;
+
+enum engine_mode { ENGINE_BATCHED, ENGINE_PER_ACCESS };
+
+/* Called every output.sample_us of simulated time with (now, end) in cycles. */
+typedef void (*sim_progress_fn)(void *ctx, uint64_t now, uint64_t end);
+
+/* Build everything.  NULL with a message in err on failure. */
+struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen);
+void sim_free(struct sim *s);
+void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx);
+/* Run to workload.duration_ms. */
+int sim_run(struct sim *s);
+
+struct stats *sim_stats(struct sim *s);
+struct kvm *sim_kvm(struct sim *s);
+/* The whole stats.json document.  New reference. */
+json_t *sim_results_json(struct sim *s);
+/* Write DIR/stats.json (atomically) and DIR/series/ *.dat.  0 or -errno. */
+int sim_write_results(struct sim *s, const char *dir);
+/* Write a JSON document to path atomically (temp file + rename). */
+int write_json_atomic(json_t *doc, const char *path);
+
+#endif

@@ -1,0 +1,33 @@
+/* traces/record — one record of a memory-access trace, as generators produce it and the vCPU
+ * consumes it (DESIGN §3, §6).  The on-disk trace format (issue 3) encodes exactly these.
+ *
+ * A memory record: `icount` instructions of non-memory work, then one access of `kind` to
+ * `addr` (a GVA, or a GPA when guest.paging = none).  Control records carry guest-side
+ * events that change the guest's own state, e.g. a process exit unmapping [addr, addr+len).
+ */
+#ifndef EPTSIM_TRACES_RECORD_H
+#define EPTSIM_TRACES_RECORD_H
+
+#include <stdint.h>
+
+enum rec_kind {
+	REC_READ = 0,
+	REC_WRITE = 1,
+	REC_FETCH = 2,
+	REC_MMIO_READ = 3,
+	REC_MMIO_WRITE = 4,
+	REC_UNMAP = 5,      /* control: the guest unmaps [addr, addr + len) (process exit) */
+	REC_END = 6,        /* control: the stream is over */
+	REC_NR_KINDS
+};
+
+struct trace_record {
+	uint8_t kind;        /* enum rec_kind */
+	uint16_t vcpu;
+	uint32_t size;       /* bytes accessed */
+	uint64_t icount;     /* instructions since the previous record of this vCPU */
+	uint64_t addr;
+	uint64_t len;        /* REC_UNMAP */
+};
+
+#endif

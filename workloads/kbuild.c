@@ -1,0 +1,167 @@
+/* workloads/kbuild — a kernel-build-like guest (the seed 002 scenario): on every vCPU a
+ * sequence of short-lived compiler processes.  Each process fetches from program text shared
+ * through the page cache, grows its private memory by touching fresh pages, reuses its
+ * recent pages more than old ones, and reads headers and writes objects through the kernel's
+ * page cache.  When it exits, its memory is unmapped and freed: the next process gets
+ * recycled frames and fresh ones, so the guest keeps touching new memory.
+ */
+#include "workloads/workload.h"
+
+#include "cpu/guest.h"
+#include "sim/config.h"
+#include "sim/rng.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORKLOAD_RNG_STREAM 0x10000ULL
+#define PAGE 4096ULL
+#define MIN_PROC_PAGES 16
+#define WARMUP_PAGES 16       /* a new process touches its first pages right away */
+
+struct workload {
+	const struct workload_ops *ops;
+	const struct scenario *sc;
+	const struct guest_layout *l;
+	uint32_t vcpu;
+	struct rng rng;
+	/* the running process */
+	uint32_t slot;
+	uint64_t pages, touched, life;
+	/* page cache: this vCPU's write area and its cursor */
+	uint64_t wbase, wpages, wcursor;
+	uint64_t text_pages, cache_pages;
+	double records_per_ms;
+	int pending_unmaps;
+};
+
+static void new_process(struct workload *w)
+{
+	const struct scenario *sc = w->sc;
+	double mean_pages = sc->proc_mem_mb * (1 << 20) / PAGE;
+	uint64_t max_pages = GUEST_SLOT_SPAN / PAGE;
+
+	w->slot = w->slot % GUEST_PROC_SLOTS + 1;
+	w->pages = MIN_PROC_PAGES + (uint64_t)rng_exp(&w->rng, mean_pages);
+	if (w->pages > max_pages)
+		w->pages = max_pages;
+	w->touched = 0;
+	w->life = 1 + (uint64_t)rng_exp(&w->rng, sc->proc_life_ms * w->records_per_ms);
+}
+
+static struct workload *kbuild_create(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu)
+{
+	struct workload *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->sc = sc;
+	w->l = l;
+	w->vcpu = vcpu;
+	rng_seed(&w->rng, sc->seed, WORKLOAD_RNG_STREAM + vcpu);
+	w->text_pages = l->text_size / PAGE;
+	w->cache_pages = l->cache_size / PAGE;
+	w->wpages = w->cache_pages / l->vcpus / 2;
+	w->wbase = w->cache_pages / 2 + vcpu * w->wpages;
+	/* records per ms of guest time, for lifetimes given in ms */
+	w->records_per_ms = sc->freq_mhz * 1000.0 / (sc->insns_per_access * sc->cpi + 1);
+	new_process(w);
+	return w;
+}
+
+static uint64_t skewed(struct workload *w, uint64_t n, double skew)
+{
+	uint64_t k = (uint64_t)((double)n * pow(rng_double(&w->rng), skew));
+	return k < n ? k : n - 1;
+}
+
+static bool kbuild_next(struct workload *w, struct trace_record *r)
+{
+	const struct scenario *sc = w->sc;
+
+	r->vcpu = (uint16_t)w->vcpu;
+	r->size = 8;
+	r->len = 0;
+	if (w->pending_unmaps) {
+		/* process exit: unmap its data, then its text (munmap at exit_mmap()) */
+		r->kind = REC_UNMAP;
+		r->icount = 0;
+		if (w->pending_unmaps == 2) {
+			r->addr = GUEST_DATA_BASE(w->slot);
+			r->len = GUEST_SLOT_SPAN;
+		} else {
+			r->addr = GUEST_TEXT_BASE(w->slot);
+			r->len = w->l->text_size;
+		}
+		if (--w->pending_unmaps == 0)
+			new_process(w);
+		return true;
+	}
+	if (!w->life--) {
+		w->pending_unmaps = 2;
+		return kbuild_next(w, r);
+	}
+	r->icount = rng_geom(&w->rng, sc->insns_per_access);
+	uint64_t off = rng_next(&w->rng) & (PAGE - 8);
+	double u = rng_double(&w->rng);
+	if (u < sc->fetch_fraction) {
+		r->kind = REC_FETCH;
+		r->addr = GUEST_TEXT_BASE(w->slot) + skewed(w, w->text_pages, 3.0) * PAGE + off;
+		return true;
+	}
+	bool write = rng_double(&w->rng) < sc->write_fraction;
+	r->kind = write ? REC_WRITE : REC_READ;
+	if (u < sc->fetch_fraction + sc->kernel_fraction) {
+		uint64_t page;
+		if (write) {
+			/* object files and logs: sequential fresh page-cache pages */
+			if (rng_double(&w->rng) < 0.05)
+				w->wcursor = (w->wcursor + 1) % w->wpages;
+			page = w->wbase + w->wcursor;
+		} else {
+			page = skewed(w, w->cache_pages / 2, 4.0);  /* headers: hot set */
+		}
+		r->addr = GUEST_DIRECTMAP + w->l->cache_gpa + page * PAGE + off;
+		return true;
+	}
+	uint64_t page;
+	if (w->touched < w->pages &&
+	    (w->touched < WARMUP_PAGES || rng_double(&w->rng) < sc->new_page_fraction))
+		page = w->touched++;
+	else if (w->touched)
+		page = w->touched - 1 - skewed(w, w->touched, sc->reuse_skew);
+	else
+		page = w->touched++;
+	r->addr = GUEST_DATA_BASE(w->slot) + page * PAGE + off;
+	return true;
+}
+
+static void kbuild_destroy(struct workload *w) { free(w); }
+
+const struct workload_ops workload_generators[] = {
+	{ "kbuild", "kernel-build-like: short-lived processes, shared text, page cache, fresh memory",
+	  kbuild_create, kbuild_next, kbuild_destroy },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+struct workload *workload_new(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu)
+{
+	for (const struct workload_ops *o = workload_generators; o->name; o++) {
+		if (strcmp(o->name, sc->generator))
+			continue;
+		struct workload *w = o->create(sc, l, vcpu);
+		if (w)
+			w->ops = o;
+		return w;
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
+bool workload_next(struct workload *w, struct trace_record *r) { return w->ops->next(w, r); }
+void workload_free(struct workload *w)
+{
+	if (w)
+		w->ops->destroy(w);
+}
