@@ -1,5 +1,7 @@
 #include "cpu/gpt.h"
 
+#include "sim/rng.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@ struct gpa_pool {
 	uint64_t next4k;          /* fresh 4K frames grow up from base */
 	uint64_t next2m;          /* fresh 2M frames grow down from end */
 	struct frame_stack free4k, free2m;
+	bool scatter;
+	struct rng rng;
 };
 
 static void push(struct frame_stack *s, uint64_t v)
@@ -48,11 +52,30 @@ void gpa_pool_free(struct gpa_pool *p)
 	free(p);
 }
 
+void gpa_pool_scatter(struct gpa_pool *p, uint64_t seed, uint64_t stream)
+{
+	p->scatter = true;
+	rng_seed(&p->rng, seed, stream);
+}
+
+/* Take a free frame: the most recently freed one, or with scatter any one at random. */
+static uint64_t take(struct gpa_pool *p, struct frame_stack *s)
+{
+	if (p->scatter && s->n > 1) {
+		size_t i = (size_t)rng_below(&p->rng, s->n);
+		uint64_t v = s->v[i];
+		s->v[i] = s->v[s->n - 1];
+		s->n--;
+		return v;
+	}
+	return s->v[--s->n];
+}
+
 int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa)
 {
 	if (large) {
 		if (p->free2m.n) {
-			*gpa = p->free2m.v[--p->free2m.n];
+			*gpa = take(p, &p->free2m);
 			return 0;
 		}
 		if (p->next2m >= SZ_2M && p->next2m - SZ_2M >= p->next4k) {
@@ -63,7 +86,7 @@ int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa)
 		return -ENOMEM;
 	}
 	if (p->free4k.n) {
-		*gpa = p->free4k.v[--p->free4k.n];
+		*gpa = take(p, &p->free4k);
 		return 0;
 	}
 	if (p->next4k + SZ_4K <= p->next2m) {

@@ -26,6 +26,9 @@ struct gpa_pool;
 
 struct gpa_pool *gpa_pool_new(uint64_t base, uint64_t size);
 void gpa_pool_free(struct gpa_pool *p);
+/* Hand out freed frames in random order instead of LIFO: the buddy allocator's mixing under
+ * page-cache pressure, which spreads a long-running guest over all of its memory. */
+void gpa_pool_scatter(struct gpa_pool *p, uint64_t seed, uint64_t stream);
 /* A frame of 4K (large = false) or 2M.  Returns 0 and the GPA, or -ENOMEM. */
 int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa);
 void gpa_pool_put(struct gpa_pool *p, uint64_t gpa, bool large);

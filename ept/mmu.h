@@ -136,6 +136,10 @@ struct kvm {
 	 * before the v7 series); since v7 the reload was done when the generation was bumped. */
 	bool reload_on_obsolete_root_zap;
 
+	/* Called at the end of every zap-all, mmu_lock still held (tests, invariant checks). */
+	void (*zap_done_hook)(struct kvm *kvm, void *ctx);
+	void *zap_done_ctx;
+
 	struct kvm_stats_ids sid;
 	uint64_t flushes;              /* kvm_flush_remote_tlbs() calls that IPI'd or requested */
 };

@@ -175,6 +175,8 @@ void kvm_mmu_zap_all(struct kvm *kvm, struct zap_run *out)
 	if (kvm->zap_ops->reload_upfront)
 		kvm_reload_remote_mmus(kvm);
 	zap_walk(kvm, &run);
+	if (kvm->zap_done_hook)
+		kvm->zap_done_hook(kvm, kvm->zap_done_ctx);
 	spin_unlock(kvm->host, me);
 	/* every hold of this run, including those between lock-breaks */
 	uint64_t hold = me->lock_hold - hold0;

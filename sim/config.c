@@ -410,6 +410,9 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 
 struct load_ctx {
 	struct scenario *sc;
+	FILE *f;
+	int line;                     /* lines read so far: inih's line number of the current line */
+	int msg_line;                 /* line of the first handler error (msg), 0 if none */
 	char msg[CONFIG_ERR_MAX];
 	char (*seen)[2 * CONFIG_NAME_MAX + 64];
 	size_t nr_seen, cap_seen;
@@ -420,10 +423,14 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	struct load_ctx *c = user;
 	char full[2 * CONFIG_NAME_MAX + 64];
 
+	/* inih goes on after an error and returns the first error's line: keep the first message. */
+	if (c->msg_line)
+		return 0;
 	snprintf(full, sizeof(full), "%s.%s", section, name);
 	for (size_t i = 0; i < c->nr_seen; i++) {
 		if (!strcmp(c->seen[i], full)) {
 			snprintf(c->msg, sizeof(c->msg), "%s: duplicate key", full);
+			c->msg_line = c->line;
 			return 0;
 		}
 	}
@@ -434,7 +441,26 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 			abort();
 	}
 	memcpy(c->seen[c->nr_seen++], full, sizeof(full));
-	return assign(c->sc, section, name, value, c->msg, sizeof(c->msg)) ? 0 : 1;
+	if (assign(c->sc, section, name, value, c->msg, sizeof(c->msg))) {
+		c->msg_line = c->line;
+		return 0;
+	}
+	return 1;
+}
+
+/* fgets for inih, counting its calls as inih counts lines.  Leading blanks are dropped: inih
+ * would take an indented line after a key as a continuation of that key's value. */
+static char *config_ini_reader(char *str, int num, void *stream)
+{
+	struct load_ctx *c = stream;
+	char *r = fgets(str, num, c->f);
+	if (r) {
+		c->line++;
+		size_t n = strspn(r, " \t");
+		if (n)
+			memmove(r, r + n, strlen(r + n) + 1);
+	}
+	return r;
 }
 
 int config_load(struct scenario *sc, const char *path, struct config_error *err)
@@ -455,12 +481,12 @@ int config_load(struct scenario *sc, const char *path, struct config_error *err)
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
 		return -e;
 	}
-	struct load_ctx c = { .sc = sc };
-	int line = ini_parse_file(f, config_ini_handler, &c);
+	struct load_ctx c = { .sc = sc, .f = f };
+	int line = ini_parse_stream(config_ini_reader, &c, config_ini_handler, &c);
 	fclose(f);
 	free(c.seen);
 	if (line) {
-		if (c.msg[0])
+		if (c.msg_line == line)   /* else a syntax error came first */
 			snprintf(err->msg, sizeof(err->msg), "%s:%d: %s", path, line, c.msg);
 		else
 			snprintf(err->msg, sizeof(err->msg), "%s:%d: syntax error (expected [section] or key = value)",

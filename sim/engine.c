@@ -22,6 +22,7 @@ struct engine {
 	uint64_t seq;
 	uint64_t now;
 	uint64_t lookahead;
+	uint64_t until;            /* engine_run's end: nothing starts at or after it */
 	uint64_t events;
 	bool per_access;
 	bool stopped;
@@ -29,9 +30,17 @@ struct engine {
 	uint32_t nr_actors;
 };
 
+/* Ties at the same cycle go to the lower actor id.  Each actor has at most one live entry, so
+ * (time, actor id) is a total order on live entries that does not depend on the order in
+ * which events were scheduled, which differs between batched and per-access execution.
+ * seq only orders an actor's stale entries after its live one. */
 static bool entry_before(const struct heap_entry *x, const struct heap_entry *y)
 {
-	return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+	if (x->time != y->time)
+		return x->time < y->time;
+	if (x->a->id != y->a->id)
+		return x->a->id < y->a->id;
+	return x->seq < y->seq;
 }
 
 static void heap_push(struct heap *h, struct heap_entry en)
@@ -94,6 +103,7 @@ struct engine *engine_new(bool per_access, uint64_t lookahead)
 		return NULL;
 	e->per_access = per_access;
 	e->lookahead = lookahead;
+	e->until = UINT64_MAX;
 	return e;
 }
 
@@ -136,7 +146,7 @@ uint64_t engine_horizon(struct engine *e, const struct actor *running)
 		return 0;
 	struct heap_entry *m = heap_top(&e->heap[ACTOR_MUTATOR]);
 	struct heap_entry *g = heap_top(&e->heap[ACTOR_GUEST]);
-	uint64_t h = m ? m->time : UINT64_MAX;
+	uint64_t h = m && m->time < e->until ? m->time : e->until;
 
 	if (g) {
 		uint64_t gt = g->time;
@@ -159,6 +169,7 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 	uint64_t n = 0;
 
 	e->stopped = false;
+	e->until = until;
 	while (!e->stopped) {
 		struct heap_entry *m = heap_top(&e->heap[ACTOR_MUTATOR]);
 		struct heap_entry *g = heap_top(&e->heap[ACTOR_GUEST]);

@@ -1,9 +1,10 @@
 /* sim/engine — the discrete-event engine (DESIGN §2).
  *
  * Time is in cycles.  Each actor (a vCPU, the host VMM thread, ...) has at most one pending
- * entry in the event heap, ordered by (time, seq) where seq is a global counter: ties are
- * broken the same way every run.  Re-scheduling an actor replaces its pending entry (lazy
- * deletion by generation).
+ * entry in the event heap, ordered by (time, actor id): ties are broken the same way every
+ * run and in both execution modes.  (A global scheduling counter would not do: the order in
+ * which events get scheduled differs between batched and per-access execution.)
+ * Re-scheduling an actor replaces its pending entry (lazy deletion by generation).
  *
  * Actors come in two classes.  A "mutator" may change shared state (sptes, mmu_lock, request
  * bits); a "guest" actor is a vCPU executing guest code, which only reads shared state.  Two

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define VMM_FIBER_STACK (256 * 1024)
+#define POOL_RNG_STREAM 0x30000ULL
 
 struct sim {
 	const struct scenario *sc;
@@ -132,6 +133,7 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 		s->pools[i] = gpa_pool_new(guest_pool_base(&s->layout, i), s->layout.pool_size);
 		if (!s->pools[i])
 			return -ENOMEM;
+		gpa_pool_scatter(s->pools[i], sc->seed, POOL_RNG_STREAM + i);
 		if (s->kgpt) {
 			s->gpts[i] = gpt_new(s->pools[i]);
 			if (!s->gpts[i])

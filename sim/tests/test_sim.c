@@ -1,0 +1,156 @@
+/* Whole-simulation properties: determinism, batched engine = per-access engine, the vCPU
+ * cycle breakdown accounts for the time, results are written atomically. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "sim/config.h"
+#include "sim/sim.h"
+#include "sim/stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void scenario(struct scenario *sc, uint64_t seed, const char *extra)
+{
+	struct config_error err;
+	config_defaults(sc);
+	const char *sets[] = { "guest.vcpus=3", "guest.mem=128M", "guest.kernel_mem=32M", "guest.thp_fraction=0.5",
+			       "workload.duration_ms=12", "memslot.rom.base=0xfebc0000", "memslot.rom.size=256K",
+			       "events.toggle_slot=rom", "events.toggle_start_ms=3", "events.toggle_period_ms=3",
+			       "events.toggle_count=3", "host.preempt=full", "host.bg_wakeup_hz=2000",
+			       "output.sample_us=500" };
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		assert_int_equal(config_set(sc, sets[i], &err), 0);
+	if (extra)
+		assert_int_equal(config_set(sc, extra, &err), 0);
+	sc->seed = seed;
+	assert_int_equal(config_validate(sc, &err), 0);
+}
+
+/* Run and return the "stats" object serialized (deterministic key order). */
+static char *run_stats(const struct scenario *sc, enum engine_mode mode)
+{
+	char err[256] = "";
+	struct sim *s = sim_new(sc, mode, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(sim_run(s), 0);
+	json_t *doc = sim_results_json(s);
+	char *txt = json_dumps(json_object_get(doc, "stats"), JSON_PRESERVE_ORDER | JSON_COMPACT);
+	json_decref(doc);
+	sim_free(s);
+	return txt;
+}
+
+static void test_deterministic(void **state)
+{
+	static struct scenario sc;
+	(void)state;
+	scenario(&sc, 7, NULL);
+	char *a = run_stats(&sc, ENGINE_BATCHED);
+	char *b = run_stats(&sc, ENGINE_BATCHED);
+	assert_string_equal(a, b);
+	scenario(&sc, 8, NULL);
+	char *c = run_stats(&sc, ENGINE_BATCHED);
+	assert_true(strcmp(a, c) != 0);   /* the seed matters */
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_batched_equals_per_access(void **state)
+{
+	static struct scenario sc;
+	(void)state;
+	for (int v = 0; v < 3; v++) {
+		const char *variant[] = { "mmu.zap_all=legacy", "mmu.zap_all=fast-flush-at-break", "mmu.zap_all=fast-v7" };
+		scenario(&sc, 3, variant[v]);
+		char *a = run_stats(&sc, ENGINE_BATCHED);
+		char *b = run_stats(&sc, ENGINE_PER_ACCESS);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+}
+
+static void test_cycle_breakdown(void **state)
+{
+	static struct scenario sc;
+	char err[256] = "";
+	(void)state;
+
+	scenario(&sc, 1, NULL);
+	struct sim *s = sim_new(&sc, ENGINE_BATCHED, err, sizeof(err));
+	assert_non_null(s);
+	sim_run(s);
+	struct stats *st = sim_stats(s);
+	uint64_t end = stats_counter(st, stats_lookup(st, "sim.cycles"));
+	for (unsigned v = 0; v < sc.vcpus; v++) {
+		char name[64];
+		snprintf(name, sizeof(name), "vcpu.%u.cycles.total", v);
+		uint64_t total = stats_counter(st, stats_lookup(st, name));
+		snprintf(name, sizeof(name), "vcpu.%u.cycles.guest", v);
+		uint64_t guest = stats_counter(st, stats_lookup(st, name));
+		/* The breakdown covers the run: the vCPU stops at the end or at most one step
+		 * past it, or was blocked at the end (its last wait not yet accounted). */
+		assert_true(total <= end + end / 100);
+		assert_true(total >= end - end / 20);
+		assert_true(guest > 0 && guest < total);
+	}
+	sim_free(s);
+}
+
+static void test_results_written(void **state)
+{
+	static struct scenario sc;
+	char dir[] = "/tmp/eptsim-test-XXXXXX", path[512], err[256] = "";
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	scenario(&sc, 1, NULL);
+	struct sim *s = sim_new(&sc, ENGINE_BATCHED, err, sizeof(err));
+	sim_run(s);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	assert_int_equal(sim_write_results(s, path), 0);
+	snprintf(path, sizeof(path), "%s/run/stats.json", dir);
+	json_error_t je;
+	json_t *doc = json_load_file(path, 0, &je);
+	assert_non_null(doc);
+	assert_true(json_is_true(json_object_get(doc, "complete")));
+	assert_int_equal(json_integer_value(json_object_get(doc, "seed")), 1);
+	json_t *stats = json_object_get(doc, "stats");
+	const char *keys[] = { "zap.count", "zap.lock_breaks", "zap.pages_zapped", "zap.duration_cycles",
+			       "tlb_flush.count", "tlb_flush.requester_cycles", "tlb_flush.vcpu_stall_cycles",
+			       "tlb_flush.refill_misses", "mmu_lock.wait_cycles", "mmu_lock.hold_cycles",
+			       "vcpu.reloads", "ept.faults", "vcpu.0.cycles.guest", "vcpu.0.cycles.walk",
+			       "vcpu.0.cycles.exit", "vcpu.0.cycles.lock_wait", "vcpu.0.cycles.request" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!json_object_get(stats, keys[i]))
+			fail_msg("stats.json lacks %s", keys[i]);
+	assert_int_equal(json_array_size(json_object_get(stats, "zap.lock_breaks")), 3);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(doc, "config"), "mmu"),
+							      "zap_all")), "fast-v7");
+	json_decref(doc);
+	snprintf(path, sizeof(path), "%s/run/series/series.ept.shadow_pages.dat", dir);
+	assert_int_equal(access(path, R_OK), 0);
+	sim_free(s);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_batched_equals_per_access),
+		cmocka_unit_test(test_cycle_breakdown),
+		cmocka_unit_test(test_results_written),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
