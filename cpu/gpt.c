@@ -56,6 +56,15 @@ void gpa_pool_scatter(struct gpa_pool *p, uint64_t seed, uint64_t stream)
 {
 	p->scatter = true;
 	rng_seed(&p->rng, seed, stream);
+	/* Every never-used 4K frame below the 2M reserve joins the free set: picks land anywhere
+	 * in the pool, as they do in a guest whose page cache filled its memory. */
+	uint64_t top = p->base + (p->end - p->base) / 4 * 3;
+	top &= ~(SZ_2M - 1);
+	if (top < p->next4k)
+		return;
+	for (uint64_t gpa = top; gpa > p->next4k; gpa -= SZ_4K)
+		push(&p->free4k, gpa - SZ_4K);
+	p->next4k = top;
 }
 
 /* Take a free frame: the most recently freed one, or with scatter any one at random. */

@@ -26,8 +26,9 @@ struct gpa_pool;
 
 struct gpa_pool *gpa_pool_new(uint64_t base, uint64_t size);
 void gpa_pool_free(struct gpa_pool *p);
-/* Hand out freed frames in random order instead of LIFO: the buddy allocator's mixing under
- * page-cache pressure, which spreads a long-running guest over all of its memory. */
+/* Hand out frames at random from every frame not in use (the lower three quarters of the
+ * pool; 2M frames still come from the top) instead of LIFO: the mixing of a guest whose page
+ * cache filled its memory, so a long-running guest touches all of it over time. */
 void gpa_pool_scatter(struct gpa_pool *p, uint64_t seed, uint64_t stream);
 /* A frame of 4K (large = false) or 2M.  Returns 0 and the GPA, or -ENOMEM. */
 int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa);

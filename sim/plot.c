@@ -389,9 +389,7 @@ static void plot_config_names(const struct plot_run *runs, int n, char *buf, siz
 			seen = !strcmp(runs[i].cfg, runs[j].cfg);
 		if (seen)
 			continue;
-		if (used)
-			used += snprintf(buf + used, used < len ? len - used : 0, ", ");
-		used += snprintf(buf + used, used < len ? len - used : 0, "%s", runs[i].cfg);
+		used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", runs[i].cfg);
 		if (used >= len)
 			break;
 	}
@@ -537,10 +535,11 @@ static int plot_write_script(const char *tmp, const char *img, bool png,
 	fprintf(f, "# eptsim plot — generated, gnuplot 5\n"
 		   "set encoding utf8\n");
 	if (png)
-		fprintf(f, "set terminal pngcairo size 1600,560 font 'sans,10' noenhanced\n");
+		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n",
+			PLOT_W, PLOT_H);
 	else
-		fprintf(f, "set terminal svg size 1600,560 dynamic font 'sans,10' noenhanced "
-			   "background rgb 'white'\n");
+		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
+			   "background rgb 'white'\n", PLOT_W, PLOT_H);
 	fprintf(f, "set output '%s'\n", img);
 	fprintf(f, "set multiplot layout 1,3 title 'eptsim: zap-all variants — %s' "
 		   "font 'sans,14' margins %g,%g,%.4f,%.4f spacing %g,0\n", cfg, PLOT_LEFT,

@@ -20,6 +20,10 @@
 #define PAGE 4096ULL
 #define MIN_PROC_PAGES 16
 #define WARMUP_PAGES 16       /* a new process touches its first pages right away */
+/* Distributions are sampled through 1024-entry quantile tables: a table look-up per draw
+ * instead of log() and pow() on the generator's hot path. */
+#define QBITS 10
+#define QN (1u << QBITS)
 
 struct workload {
 	const struct workload_ops *ops;
@@ -35,7 +39,25 @@ struct workload {
 	uint64_t text_pages, cache_pages;
 	double records_per_ms;
 	int pending_unmaps;
+	uint32_t q_icount[QN];          /* geometric, mean insns_per_access */
+	float q_text[QN], q_cache[QN], q_reuse[QN];   /* u^3, u^4, u^reuse_skew */
 };
+
+static void quantiles(struct workload *w)
+{
+	const struct scenario *sc = w->sc;
+	double p = 1.0 / sc->insns_per_access;
+
+	for (unsigned i = 0; i < QN; i++) {
+		double u = (i + 0.5) / QN;
+		w->q_icount[i] = sc->insns_per_access <= 1 ? 1 : 1 + (uint32_t)floor(log1p(-u) / log1p(-p));
+		w->q_text[i] = (float)pow(u, 3.0);
+		w->q_cache[i] = (float)pow(u, 4.0);
+		w->q_reuse[i] = (float)pow(u, sc->reuse_skew);
+	}
+}
+
+static inline unsigned qidx(struct workload *w) { return (unsigned)(rng_next(&w->rng) >> (64 - QBITS)); }
 
 static void new_process(struct workload *w)
 {
@@ -66,13 +88,15 @@ static struct workload *kbuild_create(const struct scenario *sc, const struct gu
 	w->wbase = w->cache_pages / 2 + vcpu * w->wpages;
 	/* records per ms of guest time, for lifetimes given in ms */
 	w->records_per_ms = sc->freq_mhz * 1000.0 / (sc->insns_per_access * sc->cpi + 1);
+	quantiles(w);
 	new_process(w);
 	return w;
 }
 
-static uint64_t skewed(struct workload *w, uint64_t n, double skew)
+/* An index in [0, n) drawn as n * u^skew: small indexes (hot pages) are likely. */
+static uint64_t skewed(struct workload *w, uint64_t n, const float *q)
 {
-	uint64_t k = (uint64_t)((double)n * pow(rng_double(&w->rng), skew));
+	uint64_t k = (uint64_t)((double)n * q[qidx(w)]);
 	return k < n ? k : n - 1;
 }
 
@@ -102,12 +126,12 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 		w->pending_unmaps = 2;
 		return kbuild_next(w, r);
 	}
-	r->icount = rng_geom(&w->rng, sc->insns_per_access);
+	r->icount = w->q_icount[qidx(w)];
 	uint64_t off = rng_next(&w->rng) & (PAGE - 8);
 	double u = rng_double(&w->rng);
 	if (u < sc->fetch_fraction) {
 		r->kind = REC_FETCH;
-		r->addr = GUEST_TEXT_BASE(w->slot) + skewed(w, w->text_pages, 3.0) * PAGE + off;
+		r->addr = GUEST_TEXT_BASE(w->slot) + skewed(w, w->text_pages, w->q_text) * PAGE + off;
 		return true;
 	}
 	bool write = rng_double(&w->rng) < sc->write_fraction;
@@ -120,7 +144,7 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 				w->wcursor = (w->wcursor + 1) % w->wpages;
 			page = w->wbase + w->wcursor;
 		} else {
-			page = skewed(w, w->cache_pages / 2, 4.0);  /* headers: hot set */
+			page = skewed(w, w->cache_pages / 2, w->q_cache);  /* headers: hot set */
 		}
 		r->addr = GUEST_DIRECTMAP + w->l->cache_gpa + page * PAGE + off;
 		return true;
@@ -130,7 +154,7 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 	    (w->touched < WARMUP_PAGES || rng_double(&w->rng) < sc->new_page_fraction))
 		page = w->touched++;
 	else if (w->touched)
-		page = w->touched - 1 - skewed(w, w->touched, sc->reuse_skew);
+		page = w->touched - 1 - skewed(w, w->touched, w->q_reuse);
 	else
 		page = w->touched++;
 	r->addr = GUEST_DATA_BASE(w->slot) + page * PAGE + off;

@@ -174,17 +174,23 @@ static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	const char *t = getenv("TMPDIR");
+	char root[sizeof(fx->root)] = "/tmp/test_plot-XXXXXX";
 
 	if (!fx)
 		return -1;
-	snprintf(fx->root, sizeof(fx->root), "/tmp/test_plot-XXXXXX");
-	if (!mkdtemp(fx->root))
+	if (!mkdtemp(root)) {
+		free(fx);
 		return -1;
-	snprintf(fx->tmp, sizeof(fx->tmp), "%s/tmp", fx->root);
-	if (mkdir(fx->tmp, 0700))
+	}
+	memcpy(fx->root, root, sizeof(root));
+	snprintf(fx->tmp, sizeof(fx->tmp), "%s/tmp", root);
+	if (mkdir(fx->tmp, 0700)) {
+		rmdir(root);
+		free(fx);
 		return -1;
+	}
 	for (int i = 0; i < NRUNS3; i++) {
-		snprintf(fx->dir[i], sizeof(fx->dir[i]), "%s/%s", fx->root, runs3[i].name);
+		snprintf(fx->dir[i], sizeof(fx->dir[i]), "%s/%s", root, runs3[i].name);
 		write_run(fx->dir[i], &runs3[i]);
 		fx->dirs[i] = fx->dir[i];
 	}
@@ -418,15 +424,15 @@ static void test_bad_destination(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_png),
-		cmocka_unit_test(test_svg),
-		cmocka_unit_test(test_dup_labels_no_zaps),
-		cmocka_unit_test(test_missing_dir),
-		cmocka_unit_test(test_bad_json),
-		cmocka_unit_test(test_bad_extension),
-		cmocka_unit_test(test_no_gnuplot),
-		cmocka_unit_test(test_bad_destination),
+		cmocka_unit_test_setup_teardown(test_png, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_svg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dup_labels_no_zaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_extension, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_gnuplot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_destination, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
