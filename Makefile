@@ -75,6 +75,11 @@ test: deps
 
 test-plain: $(TEST_BIN) $(B)/eptsim
 	@./sim/tests/run-tests.sh $(B) $(TEST_BIN)
+	@./sim/tests/readme-keys.sh $(B)/eptsim --check
+
+# Regenerate the README's config key table from the schema.
+readme-keys: $(B)/eptsim
+	./sim/tests/readme-keys.sh $(B)/eptsim
 
 test-san:
 	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-plain

@@ -108,6 +108,10 @@ int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa)
 
 void gpa_pool_put(struct gpa_pool *p, uint64_t gpa, bool large)
 {
+	/* Only the pool's own frames come back: a process exit unmaps its text too, whose
+	 * frames are the page cache's (shared), not free process memory. */
+	if (gpa < p->base || gpa + (large ? SZ_2M : SZ_4K) > p->end)
+		return;
 	push(large ? &p->free2m : &p->free4k, gpa);
 }
 

@@ -34,11 +34,7 @@ static struct pwc *pwc_mk(void)
 static void ctx_init(struct walk_ctx *w, struct kvm *kvm, struct kvm_mmu_page *root,
 		     const struct gpt_node *groot, struct rng *rng, struct scenario *sc)
 {
-	memset(w, 0, sizeof(*w));
-	w->kvm = kvm;
-	w->root = root;
-	w->groot = groot;
-	w->rng = rng;
+	*w = (struct walk_ctx){ .kvm = kvm, .root = root, .groot = groot, .rng = rng };
 	walk_ctx_costs(w, &sc->costs);
 }
 
@@ -50,8 +46,7 @@ static struct kvm_mmu_page *fake_page(struct fake *f, gfn_t gfn, int level)
 {
 	struct kvm_mmu_page *sp = calloc(1, sizeof(*sp));
 	assert_true(sp && f->n < 64);
-	sp->spt = calloc(512, sizeof(uint64_t));
-	*sp = (struct kvm_mmu_page){ .spt = sp->spt, .id = f->n, .gfn = gfn,
+	*sp = (struct kvm_mmu_page){ .spt = calloc(512, sizeof(uint64_t)), .id = f->n, .gfn = gfn,
 				     .role = { .level = (unsigned)level, .direct = 1 } };
 	f->pg[f->n++] = sp;
 	return sp;
@@ -61,22 +56,21 @@ static struct kvm_mmu_page *fake_page(struct fake *f, gfn_t gfn, int level)
 static void fake_map(struct fake *f, uint64_t gpa, int level)
 {
 	struct kvm_mmu_page *sp = f->pg[0];
-	for (int l = PT64_ROOT_LEVEL; l > level; sp = mmu_page(&f->kvm, spte_child_id(sp->spt[spte_index(gpa, l--)]))) {
+	for (int l = PT64_ROOT_LEVEL; l > level; l--) {
 		unsigned i = spte_index(gpa, l), sh = 12 + 9 * (unsigned)(l - 1);
 		if (!is_shadow_present_pte(sp->spt[i]))
 			sp->spt[i] = SPTE_PRESENT | SPTE_WRITABLE |
 				     (uint64_t)fake_page(f, ((gpa >> sh) << sh) >> 12, l - 1)->id << SPTE_CHILD_SHIFT;
 		assert_false(is_large_pte(sp->spt[i]));
+		sp = mmu_page(&f->kvm, spte_child_id(sp->spt[i]));
 	}
 	sp->spt[spte_index(gpa, level)] = SPTE_PRESENT | SPTE_WRITABLE | (level > 1 ? SPTE_LARGE : 0);
 }
 
 static void fake_free(struct fake *f)
 {
-	for (uint32_t i = 0; i < f->n; i++) {
-		free(f->pg[i]->spt);
-		free(f->pg[i]);
-	}
+	for (uint32_t i = 0; i < f->n; i++)
+		free(f->pg[i]->spt), free(f->pg[i]);
 }
 
 #define expect(...) expect_at(__FILE__, __LINE__, __VA_ARGS__)
@@ -101,8 +95,7 @@ static void test_walk_hand(void **state)
 	struct walk_ctx w;
 
 	config_defaults(&sc);
-	sc.costs.ref_p_l1 = 1;
-	sc.costs.ref_l1 = 4;
+	sc.costs.ref_p_l1 = 1, sc.costs.ref_p_l2 = sc.costs.ref_p_l3 = 0, sc.costs.ref_l1 = 4;
 	rng_seed(&rng, 1, 1);
 	f.kvm.pages = f.pg;
 	struct kvm_mmu_page *root = fake_page(&f, 0, PT64_ROOT_LEVEL);
@@ -158,20 +151,17 @@ static void test_walk_hand(void **state)
 
 	/* paging-structure caches */
 	ctx_init(&w, &f.kvm, root, gpt_root(g), &rng, &sc);
-	w.gpwc = pwc_mk();
-	w.epwc = pwc_mk();
+	w.gpwc = pwc_mk(), w.epwc = pwc_mk();
 	/* even cold, the EPT PWC fills within the walk: the root's GPA costs 4 + 1, the other
 	 * tables share its EPT PDE (1 + 1 each), the data GPA its EPT PDPTE (2) */
 	expect(&w, VA, WALK_OK, 0x300000, PS_4K, 5 + 3 * 2 + 2);
 	expect(&w, VA + 0x18, WALK_OK, 0x300018, PS_4K, 3);   /* warm: 1 + 1, data 1 */
 	expect(&w, VA + K4, WALK_OK, 0x600000, PS_4K, 3);   /* same PT; data: EPT PDPTE cached */
-	pwc_flush(w.gpwc);
-	pwc_flush(w.epwc);
+	pwc_flush(w.gpwc), pwc_flush(w.epwc);
 	expect(&w, VA, WALK_OK, 0x300000, PS_4K, 13);
 	pwc_flush(w.gpwc);   /* guest PWC only cold: the EPT PWC serves every table */
 	expect(&w, VA, WALK_OK, 0x300000, PS_4K, 4 * 2 + 1);
-	pwc_free(w.gpwc);
-	pwc_free(w.epwc);
+	pwc_free(w.gpwc), pwc_free(w.epwc);
 
 	/* the latency model: all DRAM, then a mix within [l1, dram] per reference */
 	sc.costs.ref_p_l1 = sc.costs.ref_p_l2 = sc.costs.ref_p_l3 = 0;
@@ -187,10 +177,8 @@ static void test_walk_hand(void **state)
 		hi = r.cycles > hi ? r.cycles : hi;
 	}
 	assert_true(lo < hi);
-	gpt_free(g);
-	gpt_free(g2);
-	gpa_pool_free(tp);
-	gpa_pool_free(tp2);
+	gpt_free(g), gpt_free(g2);
+	gpa_pool_free(tp), gpa_pool_free(tp2);
 	fake_free(&f);
 }
 
@@ -257,15 +245,11 @@ static struct ref ref_walk(const struct kvm *kvm, const struct kvm_mmu_page *roo
 
 /* ------------------------------------------------------------ the differential test */
 
-struct leaves { uint64_t *a; size_t n, cap; };   /* (start << 2 | level), sorted */
+struct leaves { uint64_t a[1 << 16]; size_t n; };   /* (start << 2 | level) */
 
 static void leaf_add(struct leaves *l, uint64_t start, int level)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 1024;
-		l->a = realloc(l->a, l->cap * sizeof(*l->a));
-		assert_non_null(l->a);
-	}
+	assert_true(l->n < sizeof(l->a) / sizeof(l->a[0]));
 	l->a[l->n++] = start << 2 | (uint64_t)level;
 }
 
@@ -301,7 +285,10 @@ static int leaf_level(const struct leaves *l, uint64_t gpa)
 	size_t lo = 0, hi = l->n;
 	while (lo < hi) {   /* past the last entry with start <= gpa */
 		size_t m = (lo + hi) / 2;
-		*((l->a[m] >> 2) <= gpa ? &lo : &hi) = (l->a[m] >> 2) <= gpa ? m + 1 : m;
+		if ((l->a[m] >> 2) <= gpa)
+			lo = m + 1;
+		else
+			hi = m;
 	}
 	if (!lo)
 		return 0;
@@ -323,9 +310,8 @@ static void check_one(struct walk_ctx *w, struct walk_ctx *wc, const struct leav
 	assert_int_equal(r.cycles, 4ULL * r.refs);
 	if (ref.st != WALK_GUEST_FAULT) {
 		assert_int_equal(r.gpa, ref.gpa);
-		unsigned junk = 0;
-		int lvl = ref_ept(w->kvm, w->root, PT64_ROOT_LEVEL, ref.gpa, &junk);
-		assert_int_equal(lvl, leaf_level(el, ref.gpa));   /* the EPT reference is right */
+		unsigned junk = 0;   /* the EPT reference agrees with the MMU's own leaf walk */
+		assert_int_equal(ref_ept(w->kvm, w->root, 4, ref.gpa, &junk), leaf_level(el, ref.gpa));
 	}
 	if (ref.st == WALK_OK)
 		assert_int_equal(r.ps, ref.level - 1);
@@ -369,7 +355,7 @@ static void run_differential(int page_size, int kernel_page_size, uint64_t seed)
 	sc.text_mb = 2, sc.proc_mem_mb = 4;
 	sc.proc_life_ms = 0.4;   /* processes exit: freed tables and frames are reused */
 	sc.duration_ms = 2, sc.series = false, sc.seed = seed;
-	sc.costs.ref_p_l1 = 1, sc.costs.ref_l1 = 4;
+	sc.costs.ref_p_l1 = 1, sc.costs.ref_p_l2 = sc.costs.ref_p_l3 = 0, sc.costs.ref_l1 = 4;
 	assert_int_equal(config_validate(&sc, &err), 0);
 	struct sim *s = sim_new(&sc, ENGINE_BATCHED, msg, sizeof(msg));
 	assert_non_null(s);
@@ -380,7 +366,8 @@ static void run_differential(int page_size, int kernel_page_size, uint64_t seed)
 	struct vcpu *v = kvm->vcpus[0];
 	assert_true(v->root && v->gpt);
 	assert_true(v->n.records > 10000 && v->n.exits > 50 && v->n.guest_pfs > 100);
-	struct leaves el = { 0 }, gl = { 0 };
+	static struct leaves el, gl;
+	el.n = gl.n = 0;
 	kvm_mmu_for_each_leaf(kvm, v->root, ept_leaf, &el);
 	qsort(el.a, el.n, sizeof(*el.a), cmp_u64);
 	guest_leaves(&gl, gpt_root(v->gpt), GPT_LEVELS, 0);
@@ -423,21 +410,15 @@ static void run_differential(int page_size, int kernel_page_size, uint64_t seed)
 	for (int i = 0; i < 3000; i++)
 		check_one(&w, &wc, &el, NULL, rng_below(&pick, sc.mem + (8ULL << 20)), &t);
 
-	print_message("%llu records, %zu EPT leaves, %zu guest leaves\n",
-		      (unsigned long long)v->n.records, el.n, gl.n);
-	print_message("page_size=%d kernel_page_size=%d: %u walks: ok %u guest-fault %u ept-violation %u; "
-		      "ps 4K %u 2M %u; fewer refs with PWC %u\n", page_size, kernel_page_size, t.n,
-		      t.st[WALK_OK], t.st[WALK_GUEST_FAULT], t.st[WALK_EPT_VIOLATION], t.ps[0], t.ps[1],
-		      t.cached_fewer);
+	print_message("%zu EPT leaves, %zu guest leaves, %u walks: ok %u guest-fault %u ept-violation %u;"
+		      " 4K %u 2M %u; fewer refs with PWC %u\n", el.n, gl.n, t.n, t.st[WALK_OK],
+		      t.st[WALK_GUEST_FAULT], t.st[WALK_EPT_VIOLATION], t.ps[0], t.ps[1], t.cached_fewer);
 	/* the inputs cover every outcome and both combined page sizes */
 	for (int k = 0; k < 3; k++)
 		assert_true(t.st[k] > 50);
 	assert_true(t.ps[0] > 50 && t.ps[1] > 50);
 	assert_true(t.cached_fewer > t.n / 2);
-	pwc_free(wc.gpwc);
-	pwc_free(wc.epwc);
-	free(el.a);
-	free(gl.a);
+	pwc_free(wc.gpwc), pwc_free(wc.epwc);
 	sim_free(s);
 }
 

@@ -53,8 +53,10 @@ static int fx_teardown(void **state)
 static const char *write_file(struct fx *f, const char *name, const char *text)
 {
 	assert_true(f->nfiles < MAX_FILES);
+	char buf[sizeof(f->files[0])];
+	snprintf(buf, sizeof(buf), "%s/%s", f->dir, name);
 	char *path = f->files[f->nfiles++];
-	snprintf(path, sizeof(f->files[0]), "%s/%s", f->dir, name);
+	memcpy(path, buf, sizeof(buf));
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	assert_int_equal(fputs(text, fp) >= 0, 1);
