@@ -268,6 +268,7 @@ static void vcpu_main(void *arg)
 		vcpu_take_ipis(v);
 		v->cat = VC_EXIT;
 		if (v->exit_reason == EXIT_EPT_VIOLATION) {
+			v->n.ept_violations++;
 			enum pf_result r = kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
 			if (r == PF_EMULATE) {
 				/* emulated access: the record is done */
@@ -378,7 +379,7 @@ void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end)
 	stats_set(st, stats_register_one(st, name, STAT_COUNTER, "cycles", "sum of the breakdown"), total);
 	struct { const char *n; uint64_t v; } per[] = {
 		{ "records", v->n.records }, { "tlb_misses", tc->misses }, { "walk_refs", v->n.walk_refs },
-		{ "exits", v->n.exits }, { "reloads", v->n.reloads },
+		{ "exits", v->n.exits }, { "ept_violations", v->n.ept_violations }, { "reloads", v->n.reloads },
 	};
 	for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
 		snprintf(name, sizeof(name), "vcpu.%u.%s", v->id, per[i].n);
