@@ -102,7 +102,9 @@ static struct argp run_argp = {
 	NULL, NULL, NULL
 };
 
-struct progress { struct timespec start; bool shown; double freq_mhz; };
+struct progress { struct timespec start; bool shown; double freq_mhz, last; };
+
+#define PROGRESS_EVERY_S 0.25
 
 static double elapsed_s(const struct timespec *t0)
 {
@@ -115,9 +117,10 @@ static void show_progress(void *ctx, uint64_t now, uint64_t end)
 {
 	struct progress *p = ctx;
 	double s = elapsed_s(&p->start);
-	if (s < PROGRESS_AFTER_S)
+	if (s < PROGRESS_AFTER_S || (p->shown && s - p->last < PROGRESS_EVERY_S))
 		return;
 	p->shown = true;
+	p->last = s;
 	double f = end ? (double)now / (double)end : 1.0;
 	fprintf(stderr, "\r[eptsim] %.1f / %.1f ms simulated (%3.0f%%), %.1f s elapsed, ~%.0f s left ",
 		(double)now / (p->freq_mhz * 1000.0), (double)end / (p->freq_mhz * 1000.0), 100 * f, s,
