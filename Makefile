@@ -74,8 +74,8 @@ test: deps
 	$(MAKE) --no-print-directory test-san
 
 test-plain: $(TEST_BIN) $(B)/eptsim
-	@./sim/tests/run-tests.sh $(B) $(TEST_BIN)
 	@./sim/tests/readme-keys.sh $(B)/eptsim --check
+	@./sim/tests/run-tests.sh $(B) $(TEST_BIN)
 
 # Regenerate the README's config key table from the schema.
 readme-keys: $(B)/eptsim

@@ -122,24 +122,21 @@ static void vcpu_handle_requests(struct vcpu *v)
 	}
 }
 
+static inline void guest_charge(struct vcpu *v, enum vcpu_cycles cat, uint64_t c)
+{
+	v->cycles[cat] += c;
+	v->actor.clock += c;
+}
+
 /* Guest-side process exit: the guest unmaps the range and flushes its own TLB (a range this
  * large is a full flush in Linux: tlb_single_page_flush_ceiling). */
 static void vcpu_guest_unmap(struct vcpu *v, uint64_t gva, uint64_t len)
 {
 	uint64_t n = gpt_unmap_range(v->gpt, gva, len, v->pool, v->pool);
-	uint64_t c = n * GUEST_UNMAP_PAGE_CYCLES + v->sc->costs.tlb_flush_local;
-
-	v->cycles[VC_GUEST] += c;
-	v->actor.clock += c;
+	guest_charge(v, VC_GUEST, n * GUEST_UNMAP_PAGE_CYCLES + v->sc->costs.tlb_flush_local);
 	tlb_flush(v->tlb, TLB_CAUSE_OTHER);
 	if (v->gpwc)
 		pwc_flush(v->gpwc);
-}
-
-static inline void guest_charge(struct vcpu *v, enum vcpu_cycles cat, uint64_t c)
-{
-	v->cycles[cat] += c;
-	v->actor.clock += c;
 }
 
 /* Execute v->rec in guest mode.  Returns false if it needs a VM exit (EPT violation). */

@@ -743,13 +743,10 @@ unsigned kvm_rmap_count(struct kvm *kvm, gfn_t gfn, int level)
 int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 {
 	struct kvm_mmu_page *sp;
-	uint32_t active = 0;
 
 	list_for_each_entry(sp, &kvm->active_mmu_pages, link) {
 		unsigned present = 0;
-		if (!sp->role.invalid)
-			active++;
-		else if (!sp->root_count) {
+		if (sp->role.invalid && !sp->root_count) {
 			snprintf(buf, n, "page %u: invalid, root_count 0, still on active_mmu_pages", sp->id);
 			return -1;
 		}
@@ -780,7 +777,6 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 			return -1;
 		}
 	}
-	(void)active;
 	/* every rmap entry names a present leaf of the right gfn */
 	for (uint32_t s = 0; s < kvm->nr_slots; s++) {
 		struct kvm_memory_slot *slot = &kvm->slots[s];

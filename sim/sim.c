@@ -75,13 +75,8 @@ static void vmm_main(void *arg)
 		/* A PCI ROM read: the ROM BAR's slot goes away or comes back.  A deleted slot is
 		 * invalid before the zap (KVM_MEMSLOT_INVALID), so no fault maps it meanwhile. */
 		s->kvm->memslots_generation++;
-		if (slot->present) {
-			slot->present = false;
-			kvm_mmu_zap_all(s->kvm, NULL);
-		} else {
-			slot->present = true;
-			kvm_mmu_zap_all(s->kvm, NULL);
-		}
+		slot->present = !slot->present;
+		kvm_mmu_zap_all(s->kvm, NULL);
 		stats_add(s->st, s->s_toggles, 1);
 	}
 }

@@ -11,9 +11,9 @@ awk -v table="$("$eptsim" config --markdown)" '
 	!skip { print }' README > "$new"
 if [ "${2:-}" = --check ]; then
 	if cmp -s README "$new"; then
-		echo "README key table matches the schema: 1 passed, 0 failed"
+		echo "README key table matches the schema"
 	else
-		echo "README key table is out of date (run: make readme-keys): 0 passed, 1 failed"
+		echo "README key table is out of date: run make readme-keys"
 		exit 1
 	fi
 else
