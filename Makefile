@@ -15,7 +15,7 @@ GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
             -Wno-format-truncation
-CPPFLAGS := -I. -D_GNU_SOURCE -DEPTSIM_VERSION='"$(VERSION)"' -DEPTSIM_GIT_HASH='"$(GIT_HASH)"'
+CPPFLAGS  = -I. -I$(B) -D_GNU_SOURCE -DEPTSIM_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -28,8 +28,17 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard */tests/test_*.c)
 TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
 
-.PHONY: all deps run test test-plain test-san bench clean readme-keys
+.PHONY: all deps run test test-plain test-san bench clean readme-keys FORCE
 all: $(B)/eptsim
+
+# The git hash lives in a generated header that changes only when HEAD does, so only the
+# files that print it are rebuilt.
+$(B)/version.h: FORCE
+	@mkdir -p $(B)
+	@echo '#define EPTSIM_GIT_HASH "$(GIT_HASH)"' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@
+	@rm -f $@.tmp
+$(B)/sim/main.o $(B)/sim/sim.o: $(B)/version.h
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

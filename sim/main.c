@@ -1,6 +1,7 @@
 /* eptsim — command line (argp).  Subcommands: run, plot, config.  Only this file and the
  * report layer print.  Exit status: 0 success, 1 failure while running, 2 bad input. */
 #include "sim/config.h"
+#include "version.h"
 #include "sim/plot.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
@@ -358,9 +359,9 @@ static struct argp top_argp = {
 	NULL, top_parse, "COMMAND [ARGS...]",
 	"eptsim: a cycle-approximate simulator of x86 EPT virtualization and KVM's MMU.\v"
 	"Commands:\n"
-	"  run CONFIG [--out DIR] [--seed N] [--set SECTION.KEY=VALUE]... [--dump-config] [--quiet]\n"
-	"  plot DIR... --out FILE.png|.svg\n"
-	"  config [--markdown]\n"
+	"  run CONFIG [OPTION...]       run one simulation\n"
+	"  plot DIR... --out FILE       plot result folders side by side\n"
+	"  config [--markdown]          print the config schema\n"
 	"'eptsim COMMAND --help' describes each.  Exit status: 0 ok, 1 failure, 2 bad input.",
 	NULL, NULL, NULL
 };

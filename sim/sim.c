@@ -7,6 +7,7 @@
 #include "ept/mmu.h"
 #include "ept/zap.h"
 #include "sim/config.h"
+#include "version.h"
 #include "sim/engine.h"
 #include "sim/fiber.h"
 #include "sim/host.h"
