@@ -195,9 +195,15 @@ static uint64_t gfn_to_index(gfn_t gfn, gfn_t base_gfn, int level)
 	return (gfn >> s) - (base_gfn >> s);
 }
 
+/* The slot is found even when it is not present: a slot being deleted is still in memslots
+ * (KVM_MEMSLOT_INVALID) while the zap drops its sptes; only the fault path skips it. */
 static uint64_t *gfn_to_rmap(struct kvm *kvm, gfn_t gfn, int level)
 {
-	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	struct kvm_memory_slot *slot = NULL;
+
+	for (uint32_t i = 0; i < kvm->nr_slots && !slot; i++)
+		if (gfn >= kvm->slots[i].base_gfn && gfn < kvm->slots[i].base_gfn + kvm->slots[i].npages)
+			slot = &kvm->slots[i];
 	assert(slot);
 	return &slot->rmap[level - 1][gfn_to_index(gfn, slot->base_gfn, level)];
 }

@@ -1,0 +1,568 @@
+/* Unit tests for ept/mmu: mapping levels, kvm_mmu_get_page, the TDP fault path, prepare /
+ * commit zap, and random faults, zaps and generations against a naive model.
+ *
+ * The MMU runs in the fiber of a test actor (mmu_lock is asserted): the `actor` of a zeroed
+ * struct vcpu with ctx NULL, so kvm_spend() charges it through actor_spend().  Both vCPUs
+ * stay OUTSIDE_GUEST_MODE: requests set bits, no IPI.  Checks in the fiber record the first
+ * failure and return; the test fails after engine_run (no longjmp out of a fiber). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/vcpu.h"
+#include "ept/mmu.h"
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/fiber.h"
+#include "sim/host.h"
+#include "sim/rng.h"
+#include "sim/stats.h"
+
+struct menv {
+	struct scenario sc;
+	struct engine *e;
+	struct stats *st;
+	struct host *h;
+	struct kvm *kvm;
+	struct vcpu vc[2], *vp[2];
+	void (*body)(struct menv *m);
+	bool failed, done;
+	char why[384];
+};
+
+static void fail_at(struct menv *m, int line, const char *what, const char *detail)
+{
+	if (!m->failed)
+		snprintf(m->why, sizeof(m->why), "line %d: %s %s", line, what, detail);
+	m->failed = true;
+}
+
+static bool mmu_ok(struct menv *m, int line)
+{
+	char buf[256];
+	if (!kvm_mmu_check(m->kvm, buf, sizeof(buf)))
+		return true;
+	fail_at(m, line, "kvm_mmu_check:", buf);
+	return false;
+}
+
+#define CHECK(m, c) do { if (!(c)) { fail_at(m, __LINE__, #c, ""); return; } } while (0)
+#define CHECK_MMU(m) do { if (!mmu_ok(m, __LINE__)) return; } while (0)
+
+/* ram 4K; 2M slots: THP (all / none), hugetlb-2m, one not 2M aligned; 1G slots: aligned, not */
+static const char *const big_slots[] = {
+	"memslot.thp1.base=0x40000000", "memslot.thp1.size=8M", "memslot.thp1.backing=thp",
+	"memslot.thp1.thp_fraction=1", "memslot.thp0.base=0x41000000", "memslot.thp0.size=8M",
+	"memslot.thp0.backing=thp", "memslot.thp0.thp_fraction=0", "memslot.h2m.base=0x42000000",
+	"memslot.h2m.size=8M", "memslot.h2m.backing=hugetlb-2m", "memslot.odd.base=0x43001000",
+	"memslot.odd.size=8M", "memslot.odd.backing=hugetlb-2m", "memslot.h1g.base=0x80000000",
+	"memslot.h1g.size=1G", "memslot.h1g.backing=hugetlb-1g", "memslot.g1odd.base=0xc0200000",
+	"memslot.g1odd.size=1G", "memslot.g1odd.backing=hugetlb-1g",
+};
+#define NBIG (sizeof(big_slots) / sizeof(big_slots[0]))
+
+static void fiber_main(void *arg)
+{
+	((struct menv *)arg)->body(arg);
+	((struct menv *)arg)->done = true;
+}
+static void actor_run_fiber(struct actor *a) { fiber_resume(a->fiber); }
+
+/* Build a small guest with the given extra keys, run body in the test actor's fiber, free
+ * everything, then fail with the first failure the body recorded. */
+static void run(void (*body)(struct menv *), const char *const *sets, size_t n)
+{
+	static struct menv mm;
+	struct menv *m = &mm;
+	struct config_error err;
+	const char *base[] = { "guest.mem=64M", "guest.kernel_mem=16M", "guest.vcpus=2", "guest.backing=4k" };
+
+	memset(m, 0, sizeof(*m));
+	config_defaults(&m->sc);
+	for (size_t i = 0; i < 4 + n; i++)
+		assert_int_equal(config_set(&m->sc, i < 4 ? base[i] : sets[i - 4], &err), 0);
+	assert_int_equal(config_validate(&m->sc, &err), 0);
+	m->e = engine_new(false, 1);
+	m->st = stats_new();
+	assert_true(m->e && m->st);
+	m->h = host_new(&m->sc, m->e, m->st, 8);
+	assert_non_null(m->h);
+	m->kvm = kvm_new(&m->sc, m->e, m->h, m->st);
+	assert_non_null(m->kvm);
+	for (int i = 0; i < 2; i++) {
+		m->vc[i] = (struct vcpu){ .kvm = m->kvm, .sc = &m->sc, .id = (uint32_t)i };   /* OUTSIDE_GUEST */
+		m->vp[i] = &m->vc[i];
+	}
+	kvm_attach_vcpus(m->kvm, m->vp, 2);
+	m->vc[0].actor = (struct actor){ .name = "t", .run = actor_run_fiber, .fiber = fiber_new(fiber_main, m, 0) };
+	assert_non_null(m->vc[0].actor.fiber);
+	assert_int_equal(engine_add_actor(m->e, &m->vc[0].actor), 0);
+	m->body = body;
+	engine_wake(m->e, &m->vc[0].actor, 0);
+	engine_run(m->e, UINT64_MAX);
+	bool locked = spin_is_locked_by(m->h, &m->vc[0].actor);
+	kvm_free(m->kvm);
+	fiber_free(m->vc[0].actor.fiber);
+	host_free(m->h);
+	stats_free(m->st);
+	engine_free(m->e);
+	if (m->failed)
+		fail_msg("%s", m->why);
+	assert_true(m->done);
+	assert_false(locked);
+}
+
+/* a counter by name (UINT64_MAX if unknown: fails any comparison) */
+static uint64_t ctr(struct menv *m, const char *name)
+{
+	stat_id id = stats_lookup(m->st, name);
+	return id == STAT_NONE ? UINT64_MAX : stats_counter(m->st, id);
+}
+
+/* The page at `level` on gpa's path from root (NULL: not linked, or a large leaf above). */
+static struct kvm_mmu_page *walk_to(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t gpa, int level)
+{
+	for (int l = PT64_ROOT_LEVEL; sp && l > level; l--) {
+		uint64_t spte = sp->spt[spte_index(gpa, l)];
+		if (!is_shadow_present_pte(spte) || is_last_spte(spte, l))
+			return NULL;
+		sp = mmu_page(kvm, spte_child_id(spte));
+	}
+	return sp;
+}
+
+/* leaves reachable from vCPU 0's root: how many, and the last one's gfn and level */
+struct leaves { unsigned n; gfn_t gfn; int level; };
+static void count_leaf(void *ctx, struct kvm_mmu_page *sp, unsigned idx, gfn_t gfn, int level)
+{
+	struct leaves *l = ctx;
+	*l = (struct leaves){ l->n + 1, gfn, level };
+}
+static struct leaves leaves_of(struct menv *m)
+{
+	struct leaves l = { 0, 0, 0 };
+	kvm_mmu_for_each_leaf(m->kvm, m->vc[0].root, count_leaf, &l);
+	return l;
+}
+
+/* ---------------------------------------------------------------- mapping levels */
+
+static void body_mapping_level(struct menv *m)
+{
+	static const struct { const char *slot; gfn_t gfn; int host, level[3]; } cases[] = {
+		/* level[] under mmu.max_mapping 4k, 2m, 1g */
+		{ "ram", 0x123, 1, { 1, 1, 1 } }, { "h2m", 0x42345, 2, { 1, 2, 2 } },
+		{ "thp1", 0x40000, 2, { 1, 2, 2 } }, { "thp1", 0x405ff, 2, { 1, 2, 2 } },
+		{ "thp0", 0x41000, 1, { 1, 1, 1 } }, { "thp0", 0x417ff, 1, { 1, 1, 1 } },
+		{ "h1g", 0x92345, 3, { 1, 2, 3 } }, { "h1g", 0xbffff, 3, { 1, 2, 3 } },
+		/* odd: [0x43001, 0x43801): the first and the last 2M frame cross the edges */
+		{ "odd", 0x43001, 2, { 1, 1, 1 } }, { "odd", 0x431ff, 2, { 1, 1, 1 } }, { "odd", 0x43200, 2, { 1, 2, 2 } },
+		{ "odd", 0x437ff, 2, { 1, 2, 2 } }, { "odd", 0x43800, 2, { 1, 1, 1 } },
+		/* g1odd: [0xc0200, 0x100200) holds no whole 1G frame */
+		{ "g1odd", 0xc0200, 3, { 1, 2, 2 } }, { "g1odd", 0xf1234, 3, { 1, 2, 2 } },
+		{ "g1odd", 0x1001ff, 3, { 1, 2, 2 } },
+	};
+	CHECK(m, gfn_to_memslot(m->kvm, 0x50000) == NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kvm_memory_slot *s = kvm_slot_by_name(m->kvm, cases[i].slot);
+		char what[96];
+		snprintf(what, sizeof(what), "%s gfn 0x%llx:", cases[i].slot, (unsigned long long)cases[i].gfn);
+		CHECK(m, s && gfn_to_memslot(m->kvm, cases[i].gfn) == s);
+		if (host_mapping_level(s, cases[i].gfn) != cases[i].host)
+			fail_at(m, __LINE__, what, "host_mapping_level");
+		for (int max = MAP_4K; max <= MAP_1G; max++) {
+			m->sc.max_mapping = max;
+			if (mapping_level(m->kvm, s, cases[i].gfn) != cases[i].level[max])
+				fail_at(m, __LINE__, what, (const char *[]){ "max 4k", "max 2m", "max 1g" }[max]);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- kvm_mmu_get_page */
+
+static void body_get_page(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct kvm_mmu_page *sp, *a, *c, *d, *f, *g;
+	int i = 0;
+
+	spin_lock(m->h, &m->vc[0].actor);
+	a = kvm_mmu_get_page(kvm, 0x200, 2);
+	CHECK(m, a && a->gfn == 0x200 && a->role.level == 2 && a->role.direct && !a->role.invalid);
+	c = kvm_mmu_get_page(kvm, 0x200, 1);
+	CHECK(m, kvm_mmu_get_page(kvm, 0x200, 2) == a && c != a && c->role.level == 1);
+	/* same hash bucket, other gfn: at the chain's head, a and c still found behind it */
+	d = kvm_mmu_get_page(kvm, 0x200 + 1024, 2);
+	CHECK(m, kvm->hash_mask == 1023 && d != a && d != c && d->gfn == 0x600);
+	CHECK(m, kvm_mmu_get_page(kvm, 0x200, 2) == a && kvm_mmu_get_page(kvm, 0x200, 1) == c);
+	CHECK(m, ctr(m, "ept.pages_created") == 3 && kvm->n_used_mmu_pages == 3);
+	/* new pages at the head of active_mmu_pages */
+	struct kvm_mmu_page *order[3] = { d, c, a };
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link)
+		CHECK(m, i < 3 && sp == order[i++]);
+	CHECK(m, i == 3);
+	CHECK_MMU(m);
+
+	/* a new generation: the obsolete page is ignored, a new one made and put first */
+	kvm->mmu_valid_gen++;
+	CHECK(m, is_obsolete_sp(kvm, a) && is_obsolete_sp(kvm, c));
+	f = kvm_mmu_get_page(kvm, 0x200, 2);
+	CHECK(m, f != a && f->gfn == 0x200 && f->mmu_valid_gen == kvm->mmu_valid_gen);
+	CHECK(m, list_first_entry(&kvm->active_mmu_pages, struct kvm_mmu_page, link) == f);
+	CHECK(m, kvm_mmu_get_page(kvm, 0x200, 2) == f && ctr(m, "ept.pages_created") == 4);
+
+	/* nor is an invalid (zapped) one */
+	LIST_HEAD(inv);
+	CHECK(m, kvm_mmu_prepare_zap_page(kvm, f, &inv) == 1);
+	g = kvm_mmu_get_page(kvm, 0x200, 2);
+	kvm_mmu_commit_zap_page(kvm, &inv);
+	CHECK(m, g != f && !g->role.invalid);
+	CHECK(m, list_empty(&inv) && ctr(m, "ept.pages_freed") == 1);
+	CHECK_MMU(m);
+	spin_unlock(m->h, &m->vc[0].actor);
+}
+
+/* ---------------------------------------------------------------- fault path */
+
+static void body_faults(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	const uint64_t A = 0x2345000, T = 0x40345000, G = 0x92345000, H = 0x42567000;
+
+	kvm_mmu_load(v);
+	struct kvm_mmu_page *root = v->root;
+	CHECK(m, root && root->role.level == 4 && root->root_count == 1 && root->gfn == 0);
+
+	/* 4K-backed RAM: tables at 3, 2, 1 and one level-1 leaf */
+	CHECK(m, kvm_tdp_page_fault(v, A, true) == PF_FIXED && kvm->n_used_mmu_pages == 4);
+	CHECK(m, ctr(m, "ept.pages_created") == 4 && ctr(m, "ept.faults") == 1);
+	for (int l = 3; l >= 1; l--) {
+		struct kvm_mmu_page *sp = walk_to(kvm, root, A, l);
+		CHECK(m, sp && sp->role.level == (unsigned)l && sp->nr_present == 1);
+		CHECK(m, sp->gfn == ((A >> (12 + 9 * l)) << (9 * l)));
+	}
+	uint64_t leaf = walk_to(kvm, root, A, 1)->spt[spte_index(A, 1)];
+	CHECK(m, is_shadow_present_pte(leaf) && (leaf & SPTE_WRITABLE) && !is_large_pte(leaf));
+	CHECK(m, kvm_rmap_count(kvm, A >> 12, 1) == 1 && kvm_rmap_count(kvm, (A >> 12) + 1, 1) == 0);
+	struct leaves lv = leaves_of(m);
+	CHECK(m, lv.n == 1 && lv.gfn == A >> 12 && lv.level == 1);
+	CHECK_MMU(m);
+
+	/* again: spurious */
+	CHECK(m, kvm_tdp_page_fault(v, A, false) == PF_FIXED && ctr(m, "ept.spurious_faults") == 1);
+	CHECK(m, ctr(m, "ept.faults") == 2 && kvm_rmap_count(kvm, A >> 12, 1) == 1);
+	CHECK(m, kvm->n_used_mmu_pages == 4 && ctr(m, "ept.pages_created") == 4);
+	CHECK_MMU(m);
+
+	/* THP region: a 2M leaf (one new level-2 table for the second 1G) */
+	CHECK(m, kvm_tdp_page_fault(v, T, true) == PF_FIXED && ctr(m, "ept.pages_created") == 5);
+	CHECK(m, kvm_rmap_count(kvm, 0x40200, 2) == 1 && kvm_rmap_count(kvm, 0x40345, 1) == 0);
+	struct kvm_mmu_page *t2 = walk_to(kvm, root, T, 2);
+	CHECK(m, t2 && t2->gfn == 0x40000 && is_large_pte(t2->spt[spte_index(T, 2)]) && leaves_of(m).n == 2);
+	CHECK_MMU(m);
+
+	/* hugetlb-1g: a 1G leaf in the existing level-3 table */
+	CHECK(m, kvm_tdp_page_fault(v, G, true) == PF_FIXED && ctr(m, "ept.pages_created") == 5);
+	CHECK(m, kvm_rmap_count(kvm, 0x80000, 3) == 1 && kvm_rmap_count(kvm, 0x80000, 2) == 0);
+	CHECK(m, leaves_of(m).n == 3);
+	CHECK_MMU(m);
+
+	/* a 4K mapping in a hugetlb-2m slot (CPU limited to 4K), then a 2M fault over its table */
+	m->sc.max_mapping = MAP_4K;
+	CHECK(m, kvm_tdp_page_fault(v, H, true) == PF_FIXED);
+	m->sc.max_mapping = MAP_1G;
+	struct kvm_mmu_page *ht = walk_to(kvm, root, H, 1), *hp = walk_to(kvm, root, H, 2);
+	CHECK(m, ht && ht->gfn == 0x42400 && hp == t2 && kvm_rmap_count(kvm, 0x42567, 1) == 1);
+	uint64_t flushes = ctr(m, "tlb_flush.count"), hp_present = hp->nr_present;
+	CHECK(m, kvm_tdp_page_fault(v, H, true) == PF_FIXED);
+	CHECK(m, ctr(m, "ept.large_replaced_table") == 1 && ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK(m, is_large_pte(hp->spt[spte_index(H, 2)]) && hp->nr_present == hp_present);
+	CHECK(m, kvm_rmap_count(kvm, 0x42400, 2) == 1);
+	CHECK(m, ht->parent_ptes == 0 && walk_to(kvm, root, H, 1) == NULL);   /* unlinked */
+	/* the unlinked table keeps its leaf (and rmap entry) until it is zapped, as in KVM */
+	CHECK(m, ht->nr_present == 1 && kvm_rmap_count(kvm, 0x42567, 1) == 1 && leaves_of(m).n == 4);
+	CHECK_MMU(m);
+
+	/* 4K under the large spte: the spte is dropped, the table found again by its hash */
+	m->sc.max_mapping = MAP_4K;
+	CHECK(m, kvm_tdp_page_fault(v, 0x42407000, true) == PF_FIXED);
+	m->sc.max_mapping = MAP_1G;
+	CHECK(m, ctr(m, "ept.pages_created") == 6 && ctr(m, "tlb_flush.count") == flushes + 2);
+	CHECK(m, walk_to(kvm, root, H, 1) == ht && ht->nr_present == 2 && leaves_of(m).n == 5);
+	CHECK(m, kvm_rmap_count(kvm, 0x42400, 2) == 0 && kvm_rmap_count(kvm, 0x42407, 1) == 1);
+	CHECK_MMU(m);
+
+	/* unloading a valid root keeps it (and its tables); the next load finds it */
+	kvm_mmu_unload(v);
+	CHECK(m, !v->root && root->root_count == 0 && !root->role.invalid && ctr(m, "ept.pages_freed") == 0);
+	kvm_mmu_load(v);
+	CHECK(m, v->root == root && root->root_count == 1 && ctr(m, "ept.pages_created") == 6);
+
+	/* a slot deleted (not present: no fault maps it) and then zapped: its rmaps are found */
+	struct kvm_memory_slot *s0 = kvm_slot_by_name(kvm, "thp0");
+	CHECK(m, kvm_tdp_page_fault(v, 0x41234000, false) == PF_FIXED && kvm_rmap_count(kvm, 0x41234, 1) == 1);
+	s0->present = false;
+	CHECK(m, kvm_tdp_page_fault(v, 0x41235000, false) == PF_EMULATE);
+	LIST_HEAD(inv);
+	spin_lock(m->h, &v->actor);
+	CHECK(m, kvm_mmu_prepare_zap_page(kvm, walk_to(kvm, root, 0x41234000, 1), &inv) == 1);
+	kvm_mmu_commit_zap_page(kvm, &inv);
+	spin_unlock(m->h, &v->actor);
+	s0->present = true;
+	CHECK(m, kvm_rmap_count(kvm, 0x41234, 1) == 0);
+	CHECK_MMU(m);
+}
+
+/* ---------------------------------------------------------------- prepare / commit zap */
+
+static void body_zap(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	const uint64_t A = 0x2345000, B = 0x2346000, C = 0x400000;
+	LIST_HEAD(inv);
+	LIST_HEAD(empty);
+
+	kvm_mmu_load(v);
+	struct kvm_mmu_page *root = v->root;
+	CHECK(m, kvm_tdp_page_fault(v, A, 1) == PF_FIXED && kvm_tdp_page_fault(v, B, 1) == PF_FIXED &&
+		 kvm_tdp_page_fault(v, C, 1) == PF_FIXED);
+	spin_lock(m->h, &v->actor);
+
+	/* a leaf table */
+	struct kvm_mmu_page *sp = walk_to(kvm, root, A, 1), *parent = walk_to(kvm, root, A, 2);
+	CHECK(m, sp && parent && sp->nr_present == 2 && sp != walk_to(kvm, root, C, 1));
+	uint32_t used = kvm->n_used_mmu_pages, pnr = parent->nr_present;
+	uint64_t flushes = ctr(m, "tlb_flush.count");
+	CHECK(m, kvm_mmu_prepare_zap_page(kvm, sp, &inv) == 1);
+	CHECK(m, kvm_rmap_count(kvm, A >> 12, 1) == 0 && kvm_rmap_count(kvm, B >> 12, 1) == 0 &&
+		 kvm_rmap_count(kvm, C >> 12, 1) == 1);
+	CHECK(m, sp->nr_present == 0 && sp->parent_ptes == 0 && sp->role.invalid);
+	CHECK(m, parent->spt[spte_index(A, 2)] == 0 && parent->nr_present == pnr - 1);
+	/* alone on the invalid list (so off active_mmu_pages) */
+	CHECK(m, inv.next == &sp->link && sp->link.next == &inv && kvm->n_used_mmu_pages == used - 1);
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes);   /* prepare does not flush */
+	CHECK_MMU(m);
+	kvm_mmu_commit_zap_page(kvm, &empty);
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes && ctr(m, "ept.pages_freed") == 0);
+	kvm_mmu_commit_zap_page(kvm, &inv);
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes + 1 && kvm->flushes == flushes + 1);
+	CHECK(m, ctr(m, "ept.pages_freed") == 1 && list_empty(&inv) && leaves_of(m).n == 1);
+	CHECK_MMU(m);
+
+	/* a root in use: stays on active_mmu_pages, invalid, and the vCPUs must reload */
+	used = kvm->n_used_mmu_pages;
+	m->vc[0].requests = m->vc[1].requests = 0;
+	struct kvm_mmu_page *l3 = walk_to(kvm, root, A, 3);
+	CHECK(m, kvm_mmu_prepare_zap_page(kvm, root, &inv) == 0);
+	CHECK(m, list_empty(&inv) && root->role.invalid && root->root_count == 1 && root->nr_present == 0);
+	CHECK(m, list_first_entry(&kvm->active_mmu_pages, struct kvm_mmu_page, link) == root);
+	CHECK(m, kvm->n_used_mmu_pages == used && l3->parent_ptes == 0 && !l3->role.invalid);
+	CHECK(m, m->vc[0].requests == KVM_REQ_MMU_RELOAD && m->vc[1].requests == KVM_REQ_MMU_RELOAD &&
+		 ctr(m, "vcpu.reload_requests") == 1);
+	kvm_mmu_commit_zap_page(kvm, &inv);
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK_MMU(m);
+	spin_unlock(m->h, &v->actor);
+
+	/* the last user drops it: zapped and freed on the spot */
+	kvm_mmu_unload(v);
+	CHECK(m, v->root == NULL && ctr(m, "ept.pages_freed") == 2);
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes + 2 && kvm->n_used_mmu_pages == used - 1);
+	CHECK_MMU(m);
+}
+
+/* ---------------------------------------------------------------- random, against a model */
+
+/* Naive model: leaves of RAM gfns [0, 4096) (leaf[i], 4K) and of the THP slot's 4 regions
+ * (leaf[4096 + r], 2M) per generation g = mmu_valid_gen % NG; tables keyed (g, level, key:
+ * 2M region / 1G region / 0) with ex (exists, valid) and ln (linked).  A zap drops a table's
+ * leaves or unlinks its children; unlinked tables keep their leaves (a current one is found
+ * again by the next fault), so an rmap holds up to one leaf per generation. */
+#define NG 4
+static const int nkeys[4] = { 0, 8, 2, 1 };
+struct model {
+	bool leaf[NG][4096 + 4], ex[NG][4][8], ln[NG][4][8];
+	unsigned cur;
+	uint64_t created, spurious, flushes, freed;
+};
+
+static void model_link(struct model *o, int l, int k)
+{
+	if (!o->ln[o->cur][l][k]) {
+		o->created += !o->ex[o->cur][l][k];
+		o->ex[o->cur][l][k] = o->ln[o->cur][l][k] = true;
+	}
+}
+
+static void model_fault(struct model *o, bool thp, unsigned i)
+{
+	model_link(o, 3, 0);
+	model_link(o, 2, thp);
+	if (!thp)
+		model_link(o, 1, (int)(i >> 9));
+	bool *leaf = &o->leaf[o->cur][thp ? 4096 + i : i];
+	o->spurious += *leaf;
+	*leaf = true;
+}
+
+static void model_zap(struct model *o, unsigned g, int l, int k)
+{
+	if (l == 1)
+		memset(&o->leaf[g][k * 512], 0, 512);
+	else if (l == 2 && k)
+		memset(&o->leaf[g][4096], 0, 4);
+	else
+		memset(o->ln[g][l - 1], 0, sizeof(o->ln[g][l - 1]));
+	o->ex[g][l][k] = o->ln[g][l][k] = false;
+	o->freed++;
+}
+
+/* (g, level, key) of every existing table; returns how many */
+static int model_tables(const struct model *o, int t[][3])
+{
+	int n = 0;
+	for (int g = 0; g < NG; g++)
+		for (int l = 1; l <= 3; l++)
+			for (int k = 0; k < nkeys[l]; k++)
+				if (o->ex[g][l][k])
+					t[n][0] = g, t[n][1] = l, t[n++][2] = k;
+	return n;
+}
+
+static void model_compare(struct menv *m, const struct model *o)
+{
+	const unsigned c = o->cur;
+	unsigned reach = 0;
+	int t[NG * 11][3];
+	for (unsigned i = 0; i < 4096 + 4; i++) {
+		unsigned n = 0;
+		for (int g = 0; g < NG; g++)
+			n += o->leaf[g][i];
+		bool thp = i >= 4096;
+		gfn_t gfn = thp ? 0x40000 + 512 * (i - 4096) : i;
+		CHECK(m, kvm_rmap_count(m->kvm, gfn, thp ? 2 : 1) == n);
+		CHECK(m, kvm_rmap_count(m->kvm, gfn, thp ? 1 : 2) == 0);
+		reach += o->leaf[c][i] && o->ln[c][3][0] && o->ln[c][2][thp] && (thp || o->ln[c][1][i >> 9]);
+	}
+	CHECK(m, m->kvm->n_used_mmu_pages == 1 + (unsigned)model_tables(o, t) && leaves_of(m).n == reach);
+	CHECK(m, ctr(m, "ept.pages_created") == o->created && ctr(m, "ept.spurious_faults") == o->spurious);
+	CHECK(m, ctr(m, "tlb_flush.count") == o->flushes && ctr(m, "ept.pages_freed") == o->freed);
+}
+
+static struct kvm_mmu_page *find_page(struct kvm *kvm, unsigned g, int l, int k)
+{
+	struct kvm_mmu_page *sp;
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link)
+		if (!sp->role.invalid && sp->role.level == (unsigned)l && sp->mmu_valid_gen % NG == g &&
+		    sp->gfn == (l == 1 ? 512 : 0x40000) * (gfn_t)k)
+			return sp;
+	return NULL;
+}
+
+/* zap 1-3 random tables of any generation, then commit */
+static void random_zaps(struct menv *m, struct model *o, struct rng *r)
+{
+	int t[NG * 11][3], n = 1 + (int)rng_below(r, 3), zapped = 0;
+	LIST_HEAD(inv);
+
+	spin_lock(m->h, &m->vc[0].actor);
+	for (int nt; zapped < n && (nt = model_tables(o, t)) > 0; zapped++) {
+		int *z = t[rng_below(r, (uint64_t)nt)];
+		struct kvm_mmu_page *sp = find_page(m->kvm, (unsigned)z[0], z[1], z[2]);
+		CHECK(m, sp != NULL);
+		if ((unsigned)z[0] == o->cur)   /* the hash finds it: nothing is made */
+			CHECK(m, kvm_mmu_get_page(m->kvm, sp->gfn, z[1]) == sp &&
+				 ctr(m, "ept.pages_created") == o->created);
+		CHECK(m, kvm_mmu_prepare_zap_page(m->kvm, sp, &inv) == 1);
+		model_zap(o, (unsigned)z[0], z[1], z[2]);
+	}
+	kvm_mmu_commit_zap_page(m->kvm, &inv);
+	o->flushes += zapped > 0;
+	spin_unlock(m->h, &m->vc[0].actor);
+}
+
+/* a new generation once the next slot is empty: the root is zapped (unlinking the rest),
+ * the vCPU reloads, the obsolete tables stay */
+static bool random_bump(struct menv *m, struct model *o)
+{
+	struct vcpu *v = &m->vc[0];
+	unsigned next = (o->cur + 1) % NG;
+	LIST_HEAD(inv);
+
+	for (int l = 1; l <= 3; l++)
+		for (int k = 0; k < nkeys[l]; k++)
+			if (o->ex[next][l][k])
+				return false;
+	spin_lock(m->h, &v->actor);
+	bool ok = kvm_mmu_prepare_zap_page(m->kvm, v->root, &inv) == 0 && list_empty(&inv);
+	m->kvm->mmu_valid_gen++;
+	spin_unlock(m->h, &v->actor);
+	kvm_mmu_unload(v);
+	kvm_mmu_load(v);
+	o->ln[o->cur][3][0] = false;   /* the old root is freed, a new one made */
+	o->cur = next;
+	o->freed++, o->flushes++, o->created++;
+	return ok && v->root->mmu_valid_gen % NG == next;
+}
+
+static void body_random(struct menv *m)
+{
+	static struct model o;
+	struct rng r;
+	uint64_t bumps = 0, multi = 0, most = 0;
+
+	memset(&o, 0, sizeof(o));
+	rng_seed(&r, 3, 7);
+	kvm_mmu_load(&m->vc[0]);
+	o.created = 1;
+	for (int step = 0; step < 4000; step++) {
+		uint64_t op = rng_below(&r, 100);
+		if (op < 85) {   /* a fault: half of the RAM ones on 24 hot gfns */
+			bool thp = rng_below(&r, 4) == 0, hot = rng_below(&r, 2);
+			unsigned i = thp ? (unsigned)rng_below(&r, 4) : hot ? 167 * (unsigned)rng_below(&r, 24)
+									: (unsigned)rng_below(&r, 4096);
+			uint64_t gpa = thp ? 0x40000000 + ((uint64_t)i << 21) + 4096 * rng_below(&r, 512)
+					   : (uint64_t)i << 12;
+			CHECK(m, kvm_tdp_page_fault(&m->vc[0], gpa, rng_below(&r, 2)) == PF_FIXED);
+			model_fault(&o, thp, i);
+			uint64_t n = kvm_rmap_count(m->kvm, thp ? 0x40000 + 512 * i : i, thp ? 2 : 1);
+			multi += n > 2, most = n > most ? n : most;
+		} else if (op < 95) {
+			random_zaps(m, &o, &r);
+		} else if (random_bump(m, &o)) {
+			bumps++;
+		}
+		CHECK(m, !m->failed);
+		CHECK_MMU(m);
+		if (step % 16 == 0 || step == 3999)
+			model_compare(m, &o);
+	}
+	/* the mix did exercise zaps, spurious faults, generations and multi-entry rmaps */
+	CHECK(m, o.freed > 300 && o.spurious > 300 && bumps > 10 && multi > 50 && most == NG);
+}
+
+static void test_mapping_level(void **state) { run(body_mapping_level, big_slots, NBIG); }
+static void test_get_page(void **state) { run(body_get_page, NULL, 0); }
+static void test_faults(void **state) { run(body_faults, big_slots, NBIG); }
+static void test_zap(void **state) { run(body_zap, NULL, 0); }
+static void test_random_against_model(void **state) { run(body_random, big_slots, 4); }   /* ram + thp1 */
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mapping_level),
+		cmocka_unit_test(test_get_page),
+		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_zap),
+		cmocka_unit_test(test_random_against_model),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
