@@ -284,6 +284,20 @@ static void publish(struct sim *s)
 		stats_set(s->st, id[i], v[i]);
 	for (uint32_t i = 0; i < s->n; i++)
 		vcpu_publish_stats(s->vcpus[i], s->st, s->end);
+	/* mmu_lock per actor: wait, hold, acquisitions */
+	for (uint32_t i = 0; i <= s->n; i++) {
+		const struct actor *a = i < s->n ? &s->vcpus[i]->actor : &s->vmm;
+		struct { const char *what, *unit; uint64_t v; } per[] = {
+			{ "wait_cycles", "cycles", a->lock_wait }, { "hold_cycles", "cycles", a->lock_hold },
+			{ "acquisitions", "events", a->lock_acquisitions },
+		};
+		for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
+			char name[96];
+			snprintf(name, sizeof(name), "mmu_lock.%s.%s", a->name, per[k].what);
+			stats_set(s->st, stats_register_one(s->st, name, STAT_COUNTER, per[k].unit,
+							    "mmu_lock per actor"), per[k].v);
+		}
+	}
 }
 
 int sim_run(struct sim *s)
