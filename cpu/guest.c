@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #define SZ_2M (1ULL << 21)
 
@@ -22,6 +23,7 @@ void guest_layout_init(struct guest_layout *l, const struct scenario *sc)
 	l->pool_size = ((sc->mem - sc->kernel_mem) / sc->vcpus) & ~(SZ_2M - 1);
 	l->kernel_large = sc->kernel_page_size == MAP_2M;
 	l->proc_large = sc->page_size == MAP_2M;
+	l->shared_text = !sc->trace[0] && !strcmp(sc->generator, "kbuild");
 }
 
 struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool **pt_pool)
@@ -41,14 +43,14 @@ struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool *
 
 int guest_page_fault(const struct guest_layout *l, struct gpt *g, struct gpa_pool *pool, uint64_t gva)
 {
-	if (gva >= GUEST_TEXT_BASE(1) && gva < GUEST_TEXT_BASE(GUEST_PROC_SLOTS + 1)) {
+	if (l->shared_text && gva >= GUEST_TEXT_BASE(1) && gva < GUEST_TEXT_BASE(GUEST_PROC_SLOTS + 1)) {
 		uint64_t off = gva & (GUEST_SLOT_SPAN - 1);
 		if (off >= l->text_size)
 			return -EFAULT;
 		int r = gpt_map(g, gva & ~4095ULL, l->text_gpa + (off & ~4095ULL), false, pool);
 		return r == -EEXIST ? 0 : r;
 	}
-	if (gva >= GUEST_DATA_BASE(1) && gva < GUEST_DATA_BASE(GUEST_PROC_SLOTS + 1)) {
+	if (gva < GUEST_USER_TOP) {
 		uint64_t gpa;
 		bool large = l->proc_large;
 		int r = gpa_pool_alloc(pool, large, &gpa);

@@ -7,8 +7,9 @@
  *   [8M + text, kernel_mem)       the rest of the page cache, one write area per vCPU
  *   [kernel_mem, mem)             process memory, one frame pool per vCPU
  * Guest-virtual layout: the direct map at GUEST_DIRECTMAP maps [0, kernel_mem) with
- * guest.kernel_page_size pages; process slot s has its text at GUEST_TEXT_BASE(s) and its
- * data at GUEST_DATA_BASE(s).
+ * guest.kernel_page_size pages; kbuild's process slot s has its text at GUEST_TEXT_BASE(s)
+ * and its data at GUEST_DATA_BASE(s); any other user address (a replayed trace's) is
+ * anonymous memory.
  */
 #ifndef EPTSIM_CPU_GUEST_H
 #define EPTSIM_CPU_GUEST_H
@@ -27,6 +28,7 @@ struct gpa_pool;
 #define GUEST_TEXT_BASE(s) ((uint64_t)(s) << 30)
 #define GUEST_DATA_BASE(s) ((1ULL << 40) + ((uint64_t)(s) << 30))
 #define GUEST_KERNEL_PML4 256   /* root entries 256..511 are the kernel's */
+#define GUEST_USER_TOP (1ULL << 47)
 
 struct guest_layout {
 	uint64_t mem, kernel_mem;
@@ -35,6 +37,7 @@ struct guest_layout {
 	uint64_t pool_size;               /* per vCPU, 2M multiple */
 	uint32_t vcpus;
 	bool kernel_large, proc_large;
+	bool shared_text;                 /* the text window maps the page cache (kbuild) */
 };
 
 void guest_layout_init(struct guest_layout *l, const struct scenario *sc);
@@ -45,8 +48,11 @@ static inline uint64_t guest_pool_base(const struct guest_layout *l, uint32_t vc
 /* The kernel's page tables for the direct map (pages from a pool over [0, 8M)). */
 struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool **pt_pool);
 
-/* The guest's page-fault handler for a user address.  Returns 0 when the page is mapped
- * now, -EFAULT for an address no process region covers, -ENOMEM if the pool is empty. */
+/* The guest's page-fault handler for a user address.  With shared_text, the text window
+ * maps program text from the page cache; every other user address (below 2^47) is anonymous
+ * memory from the vCPU's pool.  Returns 0 when the page is mapped now, -EFAULT for an
+ * address no user mapping can cover (kernel half, beyond the text), -ENOMEM if the pool is
+ * empty. */
 int guest_page_fault(const struct guest_layout *l, struct gpt *g, struct gpa_pool *pool, uint64_t gva);
 
 #endif

@@ -9,6 +9,7 @@
 #include "sim/config.h"
 #include "sim/fiber.h"
 #include "sim/stats.h"
+#include "workloads/elfsym.h"
 #include "workloads/workload.h"
 
 #include <assert.h>
@@ -155,6 +156,8 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 		return true;
 	}
 	bool fetch = r->kind == REC_FETCH;
+	if (v->attr && fetch)
+		v->cur_sym = elfsym_lookup(v->syms, r->addr);
 	for (;;) {
 		struct tlb_result t = tlb_lookup(v->tlb, fetch, r->addr);
 		if (t.level == TLB_HIT_L1) {
@@ -169,6 +172,10 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 		struct walk_result wr = walk_2d(w, r->addr);
 		v->n.walks++;
 		v->n.walk_refs += wr.refs;
+		if (v->attr) {
+			attribution_add(v->attr, v->cur_sym, ATTR_TLB_MISSES, 1);
+			attribution_add(v->attr, v->cur_sym, ATTR_WALK_REFS, wr.refs);
+		}
 		guest_charge(v, VC_WALK, c->stlb_hit + wr.cycles);
 		switch (wr.status) {
 		case WALK_OK:
@@ -206,7 +213,9 @@ static void vcpu_run_guest(struct vcpu *v)
 			break;
 		}
 		if (!v->have_rec) {
-			if (!workload_next(v->wl, &v->rec)) {
+			int r = workload_next(v->wl, &v->rec);
+			if (r <= 0) {
+				v->wl_failed = r < 0;
 				v->exit_reason = EXIT_HALT;
 				break;
 			}
@@ -217,6 +226,8 @@ static void vcpu_run_guest(struct vcpu *v)
 			break;
 		v->have_rec = false;
 		v->n.records++;
+		if (v->attr)
+			attribution_add(v->attr, v->cur_sym, ATTR_RECORDS, 1);
 		if (a->clock >= horizon) {
 			engine_wake(eng(v), a, a->clock);
 			return;
@@ -266,7 +277,12 @@ static void vcpu_main(void *arg)
 		v->cat = VC_EXIT;
 		if (v->exit_reason == EXIT_EPT_VIOLATION) {
 			v->n.ept_violations++;
+			uint64_t wait0 = a->lock_wait;
 			enum pf_result r = kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
+			if (v->attr) {
+				attribution_add(v->attr, v->cur_sym, ATTR_EPT_FAULTS, 1);
+				attribution_add(v->attr, v->cur_sym, ATTR_LOCK_WAIT_CYCLES, a->lock_wait - wait0);
+			}
 			if (r == PF_EMULATE) {
 				/* emulated access: the record is done */
 				v->have_rec = false;
@@ -298,6 +314,7 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	v->pool = pool;
 	v->wl = wl;
 	v->ipi_at = UINT64_MAX;
+	v->cur_sym = ELFSYM_UNKNOWN;
 	v->max_ipis = sc->vcpus + 4;
 	v->ipis = calloc(v->max_ipis, sizeof(*v->ipis));
 	for (int s = 0; s < 3; s++) {

@@ -25,6 +25,8 @@ struct gpa_pool;
 struct workload;
 struct guest_layout;
 struct fiber;
+struct elfsym;
+struct attribution;
 struct scenario;
 struct stats;
 
@@ -90,11 +92,17 @@ struct vcpu {
 	/* the record being executed (kept across an exit: it retries) */
 	struct trace_record rec;
 	bool have_rec, rec_insns_done, done;
+	bool wl_failed;                     /* the workload returned an error: halted */
 	enum exit_reason exit_reason;
 	uint64_t exit_gpa;
 	bool exit_write;
 	uint64_t end_time;
 	uint64_t halted_at;
+
+	/* ELF attribution (workload.elf): the function of the last instruction fetched */
+	const struct elfsym *syms;
+	struct attribution *attr;
+	uint32_t cur_sym;
 
 	enum vcpu_cycles cat;               /* category charged by vcpu_spend() */
 	uint64_t cycles[VC_NR];

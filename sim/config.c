@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum ktype { K_U32, K_U64, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_STR };
+enum ktype { K_U32, K_U64, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_STR, K_PATH };
 
 struct key_def {
 	const char *section;          /* "memslot.*" rows apply to every [memslot.NAME] */
@@ -29,7 +29,8 @@ static const char *const preempt_names[] = { "none", "voluntary", "full", NULL }
 static const char *const zap_names[] = { "legacy", "fast-flush-at-break", "fast-v7", NULL };
 static const char *const paging_names[] = { "4-level", "none", NULL };
 static const char *const size_names[] = { "4k", "2m", "1g", NULL };
-static const char *const gen_names[] = { "kbuild", NULL };
+static const char *const gen_names[] = { "kbuild", "random", "stream", "zipf-kv", "touch-all", NULL };
+static const char *const trace_end_names[] = { "loop", "stop", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -136,7 +137,17 @@ static const struct key_def config_schema[] = {
 	  "wake-ups per second of short tasks on the VMM thread's CPU (Poisson); each preempts (need_resched)" },
 	{ "host", "bg_run_us", K_DOUBLE, S(bg_run_us), "30", 0, 1e9, NULL, "mean run time of a woken task before the VMM thread gets the CPU back" },
 	/* [workload] */
-	{ "workload", "generator", K_STR, S(generator), "kbuild", NOLIM, gen_names, "synthetic generator" },
+	{ "workload", "generator", K_STR, S(generator), "kbuild", NOLIM, gen_names,
+	  "synthetic generator (README, Workloads), used when workload.trace is empty" },
+	{ "workload", "trace", K_PATH, S(trace), "", NOLIM, NULL,
+	  "replay this trace: one multi-vCPU file, or FILE,FILE,... one single-vCPU trace per vCPU" },
+	{ "workload", "trace_end", K_ENUM, S(trace_end), "loop", NOLIM, trace_end_names,
+	  "when a vCPU's trace ends before workload.duration_ms: start it again, or halt the vCPU" },
+	{ "workload", "elf", K_PATH, S(elf), "", NOLIM, NULL,
+	  "ELF files for attribution: PATH[@LOADBIAS],... (the traced binary, shared objects)" },
+	{ "workload", "wss_mb", K_DOUBLE, S(wss_mb), "64", 0.004, 1e7, NULL,
+	  "working set of the random, stream, zipf-kv and touch-all generators (per vCPU)" },
+	{ "workload", "zipf_s", K_DOUBLE, S(zipf_s), "0.99", 0.01, 10, NULL, "zipf-kv: exponent of key popularity" },
 	{ "workload", "duration_ms", K_DOUBLE, S(duration_ms), "1000", 0.001, 1e9, NULL, "simulated time to run" },
 	{ "workload", "insns_per_access", K_DOUBLE, S(insns_per_access), "40", 1, 1e9, NULL,
 	  "mean instructions between records (accesses within the same page are folded into it)" },
@@ -170,7 +181,7 @@ static const struct key_def config_schema[] = {
 };
 #define NR_KEYS (sizeof(config_schema) / sizeof(config_schema[0]))
 
-static const char *const type_names[] = { "u32", "u64", "size", "real", "bool", "enum", "string" };
+static const char *const type_names[] = { "u32", "u64", "size", "real", "bool", "enum", "string", "path" };
 
 static bool is_slot_row(const struct key_def *k) { return strcmp(k->section, "memslot.*") == 0; }
 
@@ -289,6 +300,13 @@ static int set_value(void *base, const struct key_def *k, const char *raw, char 
 					n += snprintf(msg + n, msz - (size_t)n, " %s", k->names[i]);
 		}
 		return -EINVAL;
+	case K_PATH:
+		if (strlen(v) >= CONFIG_PATH_MAX) {
+			snprintf(msg, msz, "'%s' is longer than %d characters", v, CONFIG_PATH_MAX - 1);
+			return -EINVAL;
+		}
+		snprintf((char *)field(base, k), CONFIG_PATH_MAX, "%s", v);
+		return 0;
 	case K_STR:
 		if (strlen(v) >= CONFIG_NAME_MAX) {
 			snprintf(msg, msz, "'%s' is longer than %d characters", v, CONFIG_NAME_MAX - 1);
@@ -409,6 +427,33 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 	return r;
 }
 
+/* Append ",value" to a list key (a path list such as workload.elf or workload.trace). */
+static int config_append(struct scenario *sc, const char *section, const char *key, const char *value,
+			 char *msg, size_t msz)
+{
+	const struct key_def *k = section_known(section) ? find_key(section, key) : NULL;
+	if (!k || k->type != K_PATH || is_slot_row(k)) {
+		snprintf(msg, msz, "%s.%s: += works on list keys only (workload.trace, workload.elf)", section, key);
+		return -EINVAL;
+	}
+	char *cur = (char *)field(sc, k);
+	char buf[CONFIG_PATH_MAX];
+	const char *v = value;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	int n = snprintf(buf, sizeof(buf), "%s%s%s", cur, cur[0] ? "," : "", v);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		snprintf(msg, msz, "%s.%s: the list grows past %d characters", section, key, CONFIG_PATH_MAX - 1);
+		return -EINVAL;
+	}
+	char what[CONFIG_ERR_MAX];
+	if (set_value(sc, k, buf, what, sizeof(what))) {
+		snprintf(msg, msz, "%s.%s: %s", section, key, what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct load_ctx {
 	struct scenario *sc;
 	FILE *f;
@@ -427,6 +472,20 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	/* inih goes on after an error and returns the first error's line: keep the first message. */
 	if (c->msg_line)
 		return 0;
+	/* "key += value" appends to a list key (inih hands us the name "key +") */
+	size_t nl = strlen(name);
+	if (nl > 1 && name[nl - 1] == '+') {
+		char key[CONFIG_NAME_MAX + 8];
+		snprintf(key, sizeof(key), "%.*s", (int)(nl - 1), name);
+		char *e = key + strlen(key);
+		while (e > key && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		if (config_append(c->sc, section, key, value, c->msg, sizeof(c->msg))) {
+			c->msg_line = c->line;
+			return 0;
+		}
+		return 1;
+	}
 	snprintf(full, sizeof(full), "%s.%s", section, name);
 	for (size_t i = 0; i < c->nr_seen; i++) {
 		if (!strcmp(c->seen[i], full)) {
@@ -457,6 +516,21 @@ static char *config_ini_reader(char *str, int num, void *stream)
 	char *r = fgets(str, num, c->f);
 	if (r) {
 		c->line++;
+		size_t len = strlen(r);
+		if (len == (size_t)num - 1 && r[len - 1] != '\n' && !feof(c->f)) {
+			/* inih's line limit: say so, skip the rest, and make inih report this line */
+			int ch;
+			while ((ch = fgetc(c->f)) != EOF && ch != '\n')
+				;
+			if (!c->msg_line) {
+				snprintf(c->msg, sizeof(c->msg),
+					 "line longer than %d characters; split a list over several 'key += value' lines",
+					 num - 2);
+				c->msg_line = c->line;
+			}
+			snprintf(str, (size_t)num, "[\n");
+			return str;
+		}
 		size_t n = strspn(r, " \t");
 		if (n)
 			memmove(r, r + n, strlen(r + n) + 1);
@@ -595,11 +669,16 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	case K_DOUBLE: snprintf(out, n, "%.17g", *(const double *)p); break;
 	case K_BOOL: snprintf(out, n, "%s", *(const bool *)p ? "true" : "false"); break;
 	case K_ENUM: snprintf(out, n, "%s", k->names[*(const int *)p]); break;
-	case K_STR: snprintf(out, n, "%s", (const char *)p); break;
+	case K_STR:
+	case K_PATH: snprintf(out, n, "%s", (const char *)p); break;
 	}
 	/* %.17g gives the shortest exact form only sometimes; prefer a short one that parses back equal. */
 	if (k->type == K_DOUBLE) {
 		double d = *(const double *)p;
+		if (d == (double)(int64_t)d && d < 1e15 && d > -1e15) {
+			snprintf(out, n, "%.0f", d);
+			return;
+		}
 		for (int prec = 1; prec <= 17; prec++) {
 			char t[64];
 			snprintf(t, sizeof(t), "%.*g", prec, d);
@@ -649,7 +728,8 @@ static json_t *value_json(const void *base, const struct key_def *k)
 	case K_DOUBLE: return json_real(*(const double *)p);
 	case K_BOOL: return json_boolean(*(const bool *)p);
 	case K_ENUM: return json_string(k->names[*(const int *)p]);
-	case K_STR: return json_string((const char *)p);
+	case K_STR:
+	case K_PATH: return json_string((const char *)p);
 	}
 	return json_null();
 }

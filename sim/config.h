@@ -21,12 +21,14 @@
 #define CONFIG_MAX_MEMSLOTS 16
 #define CONFIG_NAME_MAX 32
 #define CONFIG_ERR_MAX 512
+#define CONFIG_PATH_MAX 1024
 
 enum backing { BACKING_4K, BACKING_THP, BACKING_HUGETLB_2M, BACKING_HUGETLB_1G };
 enum preempt_model { PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT_FULL };
 enum zap_all_variant { ZAP_ALL_LEGACY, ZAP_ALL_FAST_FLUSH_AT_BREAK, ZAP_ALL_FAST_V7 };
 enum guest_paging { GUEST_PAGING_4LEVEL, GUEST_PAGING_NONE };
 enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
+enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -86,6 +88,10 @@ struct scenario {
 	double bg_run_us;
 	/* [workload] */
 	char generator[CONFIG_NAME_MAX];
+	char trace[CONFIG_PATH_MAX];
+	int trace_end;                 /* enum trace_end */
+	char elf[CONFIG_PATH_MAX];
+	double wss_mb, zipf_s;
 	double duration_ms;
 	double insns_per_access;
 	double fetch_fraction, write_fraction, kernel_fraction;

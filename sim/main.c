@@ -5,6 +5,12 @@
 #include "sim/plot.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
+#include "cpu/guest.h"
+#include "traces/lackey.h"
+#include "traces/tools.h"
+#include "traces/trace.h"
+#include "workloads/elfsym.h"
+#include "workloads/workload.h"
 
 #include <argp.h>
 #include <errno.h>
@@ -158,6 +164,13 @@ static void print_summary(struct sim *s, const struct scenario *sc, const char *
 	if (w != STAT_NONE)
 		printf("%-22s p50 %llu, p99 %llu, max %llu cycles\n", "mmu_lock.wait", (unsigned long long)stats_hist_percentile(st, w, 50),
 		       (unsigned long long)stats_hist_percentile(st, w, 99), (unsigned long long)stats_hist_max(st, w));
+	const struct attribution *at = sim_attribution(s);
+	if (at) {
+		printf("\nTop functions by walk references%s:\n\n",
+		       sim_has_symbols(s) ? "" : " (no symbols: attributed by mapping)");
+		attribution_markdown(at, 10, stdout);
+		printf("\n");
+	}
 	printf("results in %s/\n", dir);
 }
 
@@ -209,9 +222,14 @@ static int cmd_run(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	if (!a.quiet && isatty(STDERR_FILENO))
 		sim_set_progress(s, show_progress, &p);
-	sim_run(s);
+	int rr = sim_run(s);
 	if (p.shown)
 		fprintf(stderr, "\n");
+	if (rr) {
+		fprintf(stderr, "eptsim: %s\n", sim_error(s));
+		sim_free(s);
+		return EXIT_BAD_INPUT;
+	}
 	int r = sim_write_results(s, a.out);
 	if (r) {
 		fprintf(stderr, "eptsim: writing results to %s: %s\n", a.out, strerror(-r));
@@ -279,6 +297,308 @@ static int cmd_plot(int argc, char **argv)
 	return 0;
 }
 
+
+/* ------------------------------------------------------------------ trace */
+
+static int trace_fail(const char *verb, int r, const struct trace_error *err)
+{
+	fprintf(stderr, "eptsim trace %s: %s\n", verb, err->msg[0] ? err->msg : strerror(-r));
+	return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES ? EXIT_BAD_INPUT : 1;
+}
+
+struct trace_args {
+	const char *verb;
+	const char *files[MAX_DIRS];
+	int n;
+	const char *format, *source;
+	unsigned vcpu;
+};
+
+static struct argp_option trace_options[] = {
+	{ "format", 'f', "FORMAT", 0, "import: the foreign format (lackey)", 0 },
+	{ "vcpu", 'c', "N", 0, "import: the vCPU the records belong to (default 0)", 0 },
+	{ "source", 'S', "TEXT", 0, "import: the header's source description", 0 },
+	{ 0 }
+};
+
+static error_t trace_parse(int key, char *arg, struct argp_state *state)
+{
+	struct trace_args *a = state->input;
+	char *end;
+	switch (key) {
+	case 'f': a->format = arg; break;
+	case 'S': a->source = arg; break;
+	case 'c':
+		errno = 0;
+		a->vcpu = (unsigned)strtoul(arg, &end, 0);
+		if (errno || *end || !*arg || a->vcpu >= TRACE_MAX_VCPUS)
+			argp_error(state, "--vcpu: '%s' is not a vCPU number below %d", arg, TRACE_MAX_VCPUS);
+		break;
+	case ARGP_KEY_ARG:
+		if (!a->verb)
+			a->verb = arg;
+		else if (a->n == MAX_DIRS)
+			argp_error(state, "too many files");
+		else
+			a->files[a->n++] = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->verb)
+			argp_error(state, "which: info, cat, convert, import or merge?");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp trace_argp = {
+	trace_options, trace_parse, "info TRACE\ncat TRACE\nconvert IN.txt OUT\nimport --format lackey IN|- OUT\nmerge IN... OUT",
+	"Inspect, convert and import traces (eptsim's format: README, Traces).\v"
+	"info: header, records by kind and vCPU, address range, distinct 4K/2M pages, bytes per record.\n"
+	"cat: one record a line (text form).  convert: the text form back to a trace (cat | convert round-trips).\n"
+	"import: Valgrind lackey --trace-mem=yes output ('-' reads standard input).\n"
+	"merge: single-vCPU traces -> one multi-vCPU trace (input i is vCPU i), interleaved by instruction count.",
+	NULL, NULL, NULL
+};
+
+static int cmd_trace(int argc, char **argv)
+{
+	struct trace_args a = { .vcpu = 0 };
+	struct trace_error err = { "" };
+	int r;
+
+	argp_parse(&trace_argp, argc, argv, 0, NULL, &a);
+	if (!strcmp(a.verb, "info") && a.n == 1) {
+		struct trace_info info;
+		if ((r = trace_info_read(a.files[0], &info, &err)))
+			return trace_fail(a.verb, r, &err);
+		trace_info_print(&info, stdout);
+		trace_info_free(&info);
+		return 0;
+	}
+	if (!strcmp(a.verb, "cat") && a.n == 1) {
+		if ((r = trace_cat(a.files[0], stdout, &err)))
+			return trace_fail(a.verb, r, &err);
+		return 0;
+	}
+	if (!strcmp(a.verb, "convert") && a.n == 2) {
+		if ((r = trace_convert(a.files[0], a.files[1], &err)))
+			return trace_fail(a.verb, r, &err);
+		return 0;
+	}
+	if (!strcmp(a.verb, "merge") && a.n >= 3) {
+		if ((r = trace_merge(a.files, a.n - 1, a.files[a.n - 1], &err)))
+			return trace_fail(a.verb, r, &err);
+		return 0;
+	}
+	if (!strcmp(a.verb, "import") && a.n == 2) {
+		if (!a.format || strcmp(a.format, "lackey")) {
+			fprintf(stderr, "eptsim trace import: --format lackey is required (the only importer so far)\n");
+			return EXIT_BAD_INPUT;
+		}
+		FILE *in = strcmp(a.files[0], "-") ? fopen(a.files[0], "r") : stdin;
+		if (!in) {
+			fprintf(stderr, "eptsim trace import: %s: %s\n", a.files[0], strerror(errno));
+			return EXIT_BAD_INPUT;
+		}
+		struct trace_header h = { .version = TRACE_VERSION, .nr_vcpus = a.vcpu + 1,
+					  .addr_kind = TRACE_ADDR_GVA, .paging = TRACE_PAGING_4LEVEL };
+		snprintf(h.source, sizeof(h.source), "%s", a.source ? a.source : "valgrind lackey");
+		struct trace_writer *w;
+		struct lackey_stats st;
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((r = trace_create(a.files[1], &h, &w, &err))) {
+			if (in != stdin)
+				fclose(in);
+			return trace_fail(a.verb, r, &err);
+		}
+		r = lackey_import(in, a.files[0], w, (uint16_t)a.vcpu, &st, &err);
+		if (in != stdin)
+			fclose(in);
+		if (r) {
+			trace_abort(w);
+			return trace_fail(a.verb, r, &err);
+		}
+		if ((r = trace_finish(w, &err)))
+			return trace_fail(a.verb, r, &err);
+		double s = elapsed_s(&t0);
+		fprintf(stderr, "imported %llu lines (%llu ignored) into %llu records in %.2f s (%.1f M lines/s)\n",
+			(unsigned long long)st.lines, (unsigned long long)st.ignored, (unsigned long long)st.records, s,
+			s > 0 ? (double)st.lines / s / 1e6 : 0.0);
+		return 0;
+	}
+	fprintf(stderr, "eptsim trace: wrong arguments for '%s' (try eptsim trace --help)\n", a.verb);
+	return EXIT_BAD_INPUT;
+}
+
+/* ------------------------------------------------------------------ workload */
+
+struct workload_args {
+	const char *name, *out, *config;
+	const char *sets[MAX_SETS];
+	int nsets;
+	uint64_t records, seed;
+	bool seed_set;
+};
+
+static struct argp_option workload_options[] = {
+	{ "out", 'o', "FILE", 0, "The trace to write (required)", 0 },
+	{ "records", 'n', "N", 0, "Records to write, all vCPUs together (default 1000000)", 0 },
+	{ "config", 'C', "CONFIG", 0, "Take guest and workload keys from this config (else the defaults)", 0 },
+	{ "set", 'S', "SECTION.KEY=VALUE", 0, "Override one config key (repeatable)", 0 },
+	{ "seed", 's', "N", 0, "Random seed (default 1)", 0 },
+	{ 0 }
+};
+
+static error_t workload_parse(int key, char *arg, struct argp_state *state)
+{
+	struct workload_args *a = state->input;
+	char *end;
+	switch (key) {
+	case 'o': a->out = arg; break;
+	case 'C': a->config = arg; break;
+	case 'S':
+		if (a->nsets == MAX_SETS)
+			argp_error(state, "more than %d --set options", MAX_SETS);
+		a->sets[a->nsets++] = arg;
+		break;
+	case 'n':
+	case 's':
+		errno = 0;
+		uint64_t v = strtoull(arg, &end, 0);
+		if (errno || *end || !*arg || *arg == '-')
+			argp_error(state, "'%s' is not a non-negative integer", arg);
+		if (key == 'n')
+			a->records = v;
+		else {
+			a->seed = v;
+			a->seed_set = true;
+		}
+		break;
+	case ARGP_KEY_ARG:
+		if (a->name)
+			argp_error(state, "one generator NAME only");
+		a->name = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->name)
+			argp_error(state, "generator NAME missing (kbuild, random, stream, zipf-kv, touch-all)");
+		if (!a->out)
+			argp_error(state, "--out FILE is required");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp workload_argp = {
+	workload_options, workload_parse, "NAME",
+	"Write a synthetic generator's records as a trace file (NAME: kbuild, random, stream, zipf-kv, touch-all).\v"
+	"The vCPUs' streams are interleaved by instruction count; the guest layout (guest.*) and the "
+	"workload.* keys shape the addresses, exactly as in a run.",
+	NULL, NULL, NULL
+};
+
+static int cmd_workload(int argc, char **argv)
+{
+	struct workload_args a = { .records = 1000000 };
+	static struct scenario sc;
+	struct config_error cerr;
+	struct trace_error terr = { "" };
+	char err[512] = "";
+	int r = 0;
+
+	argp_parse(&workload_argp, argc, argv, 0, NULL, &a);
+	config_defaults(&sc);
+	if (a.config && config_load(&sc, a.config, &cerr)) {
+		fprintf(stderr, "eptsim workload: %s\n", cerr.msg);
+		return EXIT_BAD_INPUT;
+	}
+	for (int i = 0; i < a.nsets; i++)
+		if (config_set(&sc, a.sets[i], &cerr)) {
+			fprintf(stderr, "eptsim workload: %s\n", cerr.msg);
+			return EXIT_BAD_INPUT;
+		}
+	if (a.seed_set)
+		sc.seed = a.seed;
+	if (!workload_find(a.name) || !strcmp(a.name, "trace")) {
+		fprintf(stderr, "eptsim workload: no generator named '%s'\n", a.name);
+		return EXIT_BAD_INPUT;
+	}
+	snprintf(sc.generator, sizeof(sc.generator), "%s", a.name);
+	sc.trace[0] = '\0';
+	if (config_validate(&sc, &cerr)) {
+		fprintf(stderr, "eptsim workload: %s\n", cerr.msg);
+		return EXIT_BAD_INPUT;
+	}
+	struct guest_layout layout;
+	guest_layout_init(&layout, &sc);
+	struct workload **w = calloc(sc.vcpus, sizeof(*w));
+	struct trace_record *next = calloc(sc.vcpus, sizeof(*next));
+	uint64_t *clock = calloc(sc.vcpus, sizeof(*clock));
+	struct trace_writer *tw = NULL;
+	struct trace_header h = { .version = TRACE_VERSION, .nr_vcpus = sc.vcpus,
+				  .addr_kind = sc.paging == GUEST_PAGING_NONE ? TRACE_ADDR_GPA : TRACE_ADDR_GVA,
+				  .paging = sc.paging == GUEST_PAGING_NONE ? TRACE_PAGING_NONE : TRACE_PAGING_4LEVEL };
+	snprintf(h.source, sizeof(h.source), "eptsim workload %s, seed %llu, %u vCPUs", a.name,
+		 (unsigned long long)sc.seed, sc.vcpus);
+	if (!w || !next || !clock) {
+		fprintf(stderr, "eptsim workload: out of memory\n");
+		r = 1;
+		goto out;
+	}
+	for (uint32_t i = 0; i < sc.vcpus; i++) {
+		if (!(w[i] = workload_new(&sc, &layout, i, err, sizeof(err)))) {
+			fprintf(stderr, "eptsim workload: %s\n", err);
+			r = EXIT_BAD_INPUT;
+			goto out;
+		}
+		if (workload_next(w[i], &next[i]) <= 0) {
+			fprintf(stderr, "eptsim workload: %s: %s\n", a.name, w[i]->err);
+			r = 1;
+			goto out;
+		}
+	}
+	if (trace_create(a.out, &h, &tw, &terr)) {
+		r = trace_fail("write", -EIO, &terr);
+		goto out;
+	}
+	for (uint64_t k = 0; k < a.records; k++) {
+		uint32_t best = 0;   /* the vCPU that has executed the fewest instructions */
+		for (uint32_t i = 1; i < sc.vcpus; i++)
+			if (clock[i] + next[i].icount < clock[best] + next[best].icount)
+				best = i;
+		clock[best] += next[best].icount;
+		next[best].vcpu = (uint16_t)best;
+		if (trace_write(tw, &next[best], &terr) || workload_next(w[best], &next[best]) <= 0) {
+			fprintf(stderr, "eptsim workload: %s\n", terr.msg[0] ? terr.msg : w[best]->err);
+			trace_abort(tw);
+			tw = NULL;
+			r = 1;
+			goto out;
+		}
+	}
+	if (trace_finish(tw, &terr)) {
+		tw = NULL;
+		r = trace_fail("write", -EIO, &terr);
+		goto out;
+	}
+	tw = NULL;
+	printf("wrote %llu records of %s to %s\n", (unsigned long long)a.records, a.name, a.out);
+out:
+	if (tw)
+		trace_abort(tw);
+	for (uint32_t i = 0; w && i < sc.vcpus; i++)
+		workload_free(w[i]);
+	free(w);
+	free(next);
+	free(clock);
+	return r;
+}
+
 /* ------------------------------------------------------------------ config */
 
 struct config_args { bool markdown, defaults; };
@@ -326,6 +646,8 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
 	{ "run", cmd_run, "run one simulation from an INI config" },
 	{ "plot", cmd_plot, "plot result folders side by side" },
 	{ "config", cmd_config, "print the config schema (defaults, or --markdown)" },
+	{ "trace", cmd_trace, "inspect, convert, import and merge traces" },
+	{ "workload", cmd_workload, "write a synthetic workload as a trace" },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -362,6 +684,8 @@ static struct argp top_argp = {
 	"  run CONFIG [OPTION...]       run one simulation\n"
 	"  plot DIR... --out FILE       plot result folders side by side\n"
 	"  config [--markdown]          print the config schema\n"
+	"  trace info|cat|convert|import|merge ...   work with trace files\n"
+	"  workload NAME --out FILE     write a generator's records as a trace\n"
 	"'eptsim COMMAND --help' describes each.  Exit status: 0 ok, 1 failure, 2 bad input.",
 	NULL, NULL, NULL
 };

@@ -12,6 +12,7 @@
 #include "sim/fiber.h"
 #include "sim/host.h"
 #include "sim/stats.h"
+#include "workloads/elfsym.h"
 #include "workloads/workload.h"
 
 #include <errno.h>
@@ -46,7 +47,10 @@ struct sim {
 	void *progress_ctx;
 	stat_id s_pages, s_records, s_waiters, s_toggles;
 	uint64_t last_records;
+	struct elfsym *syms;
+	struct attribution *attr;
 	bool finished;
+	char error[512];
 };
 
 static const struct stat_def sim_stats_defs[] = {
@@ -136,11 +140,9 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 				return -ENOMEM;
 			gpt_share(s->gpts[i], s->kgpt, GUEST_KERNEL_PML4, 511);
 		}
-		s->wls[i] = workload_new(sc, &s->layout, i);
-		if (!s->wls[i]) {
-			snprintf(err, errlen, "workload.generator: no generator named '%s'", sc->generator);
+		s->wls[i] = workload_new(sc, &s->layout, i, err, errlen);
+		if (!s->wls[i])
 			return -EINVAL;
-		}
 		s->vcpus[i] = vcpu_new(s->kvm, sc, i, s->e, &s->layout, s->gpts[i], s->pools[i], s->wls[i]);
 		if (!s->vcpus[i]) {
 			snprintf(err, errlen, "cannot create vCPU %u (TLB geometry: entries/ways must be a power of two)", i);
@@ -148,6 +150,33 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 		}
 	}
 	kvm_attach_vcpus(s->kvm, s->vcpus, s->n);
+	return 0;
+}
+
+/* workload.elf: PATH[@BIAS],... */
+static int load_elf(struct sim *s, char *err, size_t errlen)
+{
+	char spec[CONFIG_PATH_MAX];
+	const char *p = s->sc->elf;
+
+	s->syms = elfsym_new();
+	if (!s->syms)
+		return -ENOMEM;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		snprintf(spec, sizeof(spec), "%.*s", (int)len, p);
+		int r = elfsym_add_spec(s->syms, spec, err, errlen);
+		if (r)
+			return r;
+		p += len + (p[len] == ',');
+	}
+	s->attr = attribution_new(s->syms);
+	if (!s->attr)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->n; i++) {
+		s->vcpus[i]->syms = s->syms;
+		s->vcpus[i]->attr = s->attr;
+	}
 	return 0;
 }
 
@@ -183,7 +212,7 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	s->s_waiters = ids[2];
 	s->s_toggles = ids[3];
 	guest_layout_init(&s->layout, sc);
-	if (build_vcpus(s, err, errlen)) {
+	if (build_vcpus(s, err, errlen) || (sc->elf[0] && load_elf(s, err, errlen))) {
 		if (!err[0])
 			snprintf(err, errlen, "out of memory building the guest");
 		sim_free(s);
@@ -223,6 +252,8 @@ void sim_free(struct sim *s)
 	free(s->pools);
 	gpt_free(s->kgpt);
 	gpa_pool_free(s->kpool);
+	attribution_free(s->attr);
+	elfsym_free(s->syms);
 	kvm_free(s->kvm);
 	host_free(s->host);
 	fiber_free(s->vmm.fiber);
@@ -309,8 +340,21 @@ int sim_run(struct sim *s)
 	engine_run(s->e, s->end);
 	publish(s);
 	s->finished = true;
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (s->vcpus[i]->wl_failed) {
+			/* A bad trace stops its vCPU: the run is not a valid measurement. */
+			snprintf(s->error, sizeof(s->error), "%s", s->wls[i]->err);
+			s->finished = false;
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
+
+const char *sim_error(const struct sim *s) { return s->error; }
+
+const struct attribution *sim_attribution(const struct sim *s) { return s->attr; }
+bool sim_has_symbols(const struct sim *s) { return s->syms && elfsym_has_symbols(s->syms); }
 
 json_t *sim_results_json(struct sim *s)
 {
@@ -323,6 +367,16 @@ json_t *sim_results_json(struct sim *s)
 	json_object_set_new(doc, "config", config_to_json(s->sc));
 	json_object_set_new(doc, "stats", stats_to_json(s->st));
 	json_object_set_new(doc, "stat_info", stats_schema_json(s->st));
+	if (s->attr) {
+		json_t *at = json_object();
+		bool sym = elfsym_has_symbols(s->syms);
+		json_object_set_new(at, "elf", json_string(s->sc->elf));
+		json_object_set_new(at, "symbols", json_boolean(sym));
+		if (!sym)
+			json_object_set_new(at, "note", json_string("no symbols: attributed by mapping"));
+		json_object_set_new(at, "functions", attribution_json(s->attr, 0));
+		json_object_set_new(doc, "attribution", at);
+	}
 	return doc;
 }
 

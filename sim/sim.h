@@ -22,10 +22,16 @@ typedef void (*sim_progress_fn)(void *ctx, uint64_t now, uint64_t end);
 struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen);
 void sim_free(struct sim *s);
 void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx);
-/* Run to workload.duration_ms. */
+/* Run to workload.duration_ms.  0, or -EINVAL when a workload failed (a bad trace record):
+ * sim_error() says what, naming the file and the record. */
 int sim_run(struct sim *s);
+const char *sim_error(const struct sim *s);
 
 struct stats *sim_stats(struct sim *s);
+struct attribution;
+/* ELF attribution of the run (NULL without workload.elf). */
+const struct attribution *sim_attribution(const struct sim *s);
+bool sim_has_symbols(const struct sim *s);
 struct kvm *sim_kvm(struct sim *s);
 /* The whole stats.json document.  New reference. */
 json_t *sim_results_json(struct sim *s);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define WORKLOAD_RNG_STREAM 0x10000ULL
@@ -25,8 +26,7 @@
 #define QBITS 10
 #define QN (1u << QBITS)
 
-struct workload {
-	const struct workload_ops *ops;
+struct kbuild {
 	const struct scenario *sc;
 	const struct guest_layout *l;
 	uint32_t vcpu;
@@ -43,7 +43,7 @@ struct workload {
 	float q_text[QN], q_cache[QN], q_reuse[QN];   /* u^3, u^4, u^reuse_skew */
 };
 
-static void quantiles(struct workload *w)
+static void quantiles(struct kbuild *w)
 {
 	const struct scenario *sc = w->sc;
 	double p = 1.0 / sc->insns_per_access;
@@ -57,9 +57,9 @@ static void quantiles(struct workload *w)
 	}
 }
 
-static inline unsigned qidx(struct workload *w) { return (unsigned)(rng_next(&w->rng) >> (64 - QBITS)); }
+static inline unsigned qidx(struct kbuild *w) { return (unsigned)(rng_next(&w->rng) >> (64 - QBITS)); }
 
-static void new_process(struct workload *w)
+static void new_process(struct kbuild *w)
 {
 	const struct scenario *sc = w->sc;
 	double mean_pages = sc->proc_mem_mb * (1 << 20) / PAGE;
@@ -73,11 +73,18 @@ static void new_process(struct workload *w)
 	w->life = 1 + (uint64_t)rng_exp(&w->rng, sc->proc_life_ms * w->records_per_ms);
 }
 
-static struct workload *kbuild_create(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu)
+static void *kbuild_create(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu,
+			   char *err, size_t errlen)
 {
-	struct workload *w = calloc(1, sizeof(*w));
-	if (!w)
+	if (sc->paging != GUEST_PAGING_4LEVEL) {
+		snprintf(err, errlen, "workload.generator = kbuild needs guest.paging = 4-level");
 		return NULL;
+	}
+	struct kbuild *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	w->sc = sc;
 	w->l = l;
 	w->vcpu = vcpu;
@@ -94,13 +101,13 @@ static struct workload *kbuild_create(const struct scenario *sc, const struct gu
 }
 
 /* An index in [0, n) drawn as n * u^skew: small indexes (hot pages) are likely. */
-static uint64_t skewed(struct workload *w, uint64_t n, const float *q)
+static uint64_t skewed(struct kbuild *w, uint64_t n, const float *q)
 {
 	uint64_t k = (uint64_t)((double)n * q[qidx(w)]);
 	return k < n ? k : n - 1;
 }
 
-static bool kbuild_next(struct workload *w, struct trace_record *r)
+static int kbuild_emit(struct kbuild *w, struct trace_record *r)
 {
 	const struct scenario *sc = w->sc;
 
@@ -120,11 +127,11 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 		}
 		if (--w->pending_unmaps == 0)
 			new_process(w);
-		return true;
+		return 1;
 	}
 	if (!w->life--) {
 		w->pending_unmaps = 2;
-		return kbuild_next(w, r);
+		return kbuild_emit(w, r);
 	}
 	r->icount = w->q_icount[qidx(w)];
 	uint64_t off = rng_next(&w->rng) & (PAGE - 8);
@@ -132,7 +139,7 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 	if (u < sc->fetch_fraction) {
 		r->kind = REC_FETCH;
 		r->addr = GUEST_TEXT_BASE(w->slot) + skewed(w, w->text_pages, w->q_text) * PAGE + off;
-		return true;
+		return 1;
 	}
 	bool write = rng_double(&w->rng) < sc->write_fraction;
 	r->kind = write ? REC_WRITE : REC_READ;
@@ -147,7 +154,7 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 			page = skewed(w, w->cache_pages / 2, w->q_cache);  /* headers: hot set */
 		}
 		r->addr = GUEST_DIRECTMAP + w->l->cache_gpa + page * PAGE + off;
-		return true;
+		return 1;
 	}
 	uint64_t page;
 	if (w->touched < w->pages &&
@@ -158,34 +165,19 @@ static bool kbuild_next(struct workload *w, struct trace_record *r)
 	else
 		page = w->touched++;
 	r->addr = GUEST_DATA_BASE(w->slot) + page * PAGE + off;
-	return true;
+	return 1;
 }
 
-static void kbuild_destroy(struct workload *w) { free(w); }
+static int kbuild_next(void *priv, struct trace_record *r, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return kbuild_emit(priv, r);
+}
 
-const struct workload_ops workload_generators[] = {
-	{ "kbuild", "kernel-build-like: short-lived processes, shared text, page cache, fresh memory",
-	  kbuild_create, kbuild_next, kbuild_destroy },
-	{ NULL, NULL, NULL, NULL, NULL },
+static void kbuild_destroy(void *priv) { free(priv); }
+
+const struct workload_ops workload_kbuild = {
+	"kbuild", "kernel-build-like: short-lived processes, shared text, page cache, fresh memory",
+	kbuild_create, kbuild_next, kbuild_destroy,
 };
-
-struct workload *workload_new(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu)
-{
-	for (const struct workload_ops *o = workload_generators; o->name; o++) {
-		if (strcmp(o->name, sc->generator))
-			continue;
-		struct workload *w = o->create(sc, l, vcpu);
-		if (w)
-			w->ops = o;
-		return w;
-	}
-	errno = ENOENT;
-	return NULL;
-}
-
-bool workload_next(struct workload *w, struct trace_record *r) { return w->ops->next(w, r); }
-void workload_free(struct workload *w)
-{
-	if (w)
-		w->ops->destroy(w);
-}

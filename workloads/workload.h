@@ -1,36 +1,57 @@
-/* workloads/workload — synthetic sources of trace records, one stream per vCPU.
+/* workloads/workload — sources of trace records, one stream per vCPU.
  *
- * A generator is a named row of workload_generators[]: it makes the records one vCPU
- * executes, in the same struct trace_record a captured trace decodes to, so generated and
- * captured workloads are interchangeable.  Each stream draws from its own random stream
- * (seed, vCPU), so streams never depend on how the engine interleaves vCPUs.
+ * A source is a named row of workload_sources[]: the synthetic generators, and "trace",
+ * which replays a trace file.  Every source yields the same struct trace_record a trace
+ * decodes to, so generated and captured workloads are interchangeable (and
+ * `eptsim workload NAME --out FILE` writes any generator as a trace).  Each generator draws
+ * from its own random stream (seed, vCPU), so streams never depend on how the engine
+ * interleaves vCPUs.
  */
 #ifndef EPTSIM_WORKLOADS_WORKLOAD_H
 #define EPTSIM_WORKLOADS_WORKLOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "traces/record.h"
 
 struct scenario;
 struct guest_layout;
-struct workload;
 
 struct workload_ops {
 	const char *name;
 	const char *help;
-	struct workload *(*create)(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu);
-	bool (*next)(struct workload *w, struct trace_record *r);
-	void (*destroy)(struct workload *w);
+	/* NULL with a message in err on failure. */
+	void *(*create)(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu,
+			char *err, size_t errlen);
+	/* 1: a record; 0: the stream is over; < 0: error (message in err). */
+	int (*next)(void *priv, struct trace_record *r, char *err, size_t errlen);
+	void (*destroy)(void *priv);
 };
 
-extern const struct workload_ops workload_generators[];
+struct workload {
+	const struct workload_ops *ops;
+	void *priv;
+	char err[512];       /* the last error of next() */
+};
 
-/* NULL with errno = ENOENT if sc->generator names no generator. */
-struct workload *workload_new(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu);
-/* false when the stream is over (generators never end; traces do). */
-bool workload_next(struct workload *w, struct trace_record *r);
+extern const struct workload_ops workload_kbuild, workload_random, workload_stream,
+	workload_zipf_kv, workload_touch_all, workload_trace;
+/* NULL-terminated list of every source, generators first. */
+extern const struct workload_ops *const workload_sources[];
+
+const struct workload_ops *workload_find(const char *name);
+/* The source for vCPU vcpu: the trace if sc->trace is set, else sc->generator.  NULL with a
+ * message in err. */
+struct workload *workload_new(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu,
+			      char *err, size_t errlen);
+/* 1: a record; 0: over; < 0: error (w->err). */
+int workload_next(struct workload *w, struct trace_record *r);
 void workload_free(struct workload *w);
+
+/* Where a generator's private data lives for this vCPU: GVA in the process data region when
+ * the guest pages, else the GPA of the vCPU's pool. */
+uint64_t workload_data_base(const struct scenario *sc, const struct guest_layout *l, uint32_t vcpu);
 
 #endif

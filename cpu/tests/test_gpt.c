@@ -329,16 +329,28 @@ static void test_guest_fault_text_and_bad(void **state)
 	assert_int_equal(guest_page_fault(&l, g, pool, last), 0);
 	assert_int_equal(xlate(g, last), l.text_gpa + l.text_size - 8);
 
-	const uint64_t bad[] = { 0, GUEST_TEXT_BASE(1) - 8, GUEST_TEXT_BASE(7) + l.text_size,
-				 GUEST_TEXT_BASE(256), GUEST_DATA_BASE(0), GUEST_DATA_BASE(1) - K4,
-				 GUEST_DATA_BASE(256), GUEST_DATA_BASE(300), GUEST_DIRECTMAP,
-				 GUEST_DIRECTMAP + 0x1000000 };
+	/* beyond the program text in the text window, and the kernel's half: no user mapping */
+	const uint64_t bad[] = { GUEST_TEXT_BASE(7) + l.text_size, GUEST_TEXT_BASE(200) + l.text_size + K4,
+				 GUEST_USER_TOP, GUEST_DIRECTMAP, GUEST_DIRECTMAP + 0x1000000 };
 	left = gpa_pool_fresh_left(pool);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(guest_page_fault(&l, g, pool, bad[i]), -EFAULT);
 		assert_int_equal(gpt_translate(g, bad[i], &gpa, NULL), -ENOENT);
 	}
 	assert_int_equal(gpa_pool_fresh_left(pool), left);
+
+	/* any other user address (a replayed program's stack, say) is anonymous memory */
+	const uint64_t anon[] = { 0x1000, GUEST_TEXT_BASE(1) - 8, GUEST_TEXT_BASE(256), 0x7ffd12345678ULL };
+	for (size_t i = 0; i < sizeof(anon) / sizeof(anon[0]); i++) {
+		assert_int_equal(guest_page_fault(&l, g, pool, anon[i]), 0);
+		uint64_t a = xlate(g, anon[i]);
+		assert_true(a >= guest_pool_base(&l, 1) && a < guest_pool_base(&l, 1) + l.pool_size);
+	}
+	/* without shared text (a replayed trace), the text window is anonymous memory too */
+	l.shared_text = false;
+	assert_int_equal(guest_page_fault(&l, g, pool, GUEST_TEXT_BASE(9) + 0x5000), 0);
+	assert_true(xlate(g, GUEST_TEXT_BASE(9) + 0x5000) >= guest_pool_base(&l, 1));
+	l.shared_text = true;
 
 	/* process exit unmaps the text: its page-cache frames never join the process pool */
 	assert_int_equal(gpt_unmap_range(g, GUEST_TEXT_BASE(3), l.text_size, pool, pool), 1);

@@ -16,6 +16,7 @@
 #include "sim/config.h"
 #include "workloads/workload.h"
 
+static char errbuf[512];
 #define NREC 1000000
 
 static void scenario(struct scenario *sc, struct guest_layout *l, double life_ms)
@@ -54,19 +55,19 @@ static void test_deterministic(void **state)
 	scenario(&sc, &l, 0.05);
 	scenario(&sc2, &l2, 0.05);
 	sc2.seed = 2;
-	struct workload *w1 = workload_new(&sc, &l, 1), *w1b = workload_new(&sc, &l, 1);
-	struct workload *w2 = workload_new(&sc, &l, 2), *w1s = workload_new(&sc2, &l2, 1);
+	struct workload *w1 = workload_new(&sc, &l, 1, errbuf, sizeof(errbuf)), *w1b = workload_new(&sc, &l, 1, errbuf, sizeof(errbuf));
+	struct workload *w2 = workload_new(&sc, &l, 2, errbuf, sizeof(errbuf)), *w1s = workload_new(&sc2, &l2, 1, errbuf, sizeof(errbuf));
 	assert_true(w1 && w1b && w2 && w1s);
 	unsigned diff_vcpu = 0, diff_seed = 0, n = 200000;
 	for (unsigned i = 0; i < n; i++) {
-		assert_true(workload_next(w1, &a));
-		assert_true(workload_next(w1b, &b));
+		assert_int_equal(1, workload_next(w1, &a));
+		assert_int_equal(1, workload_next(w1b, &b));
 		assert_true(same(&a, &b));
 		assert_int_equal(a.vcpu, 1);
-		assert_true(workload_next(w2, &c));
+		assert_int_equal(1, workload_next(w2, &c));
 		assert_int_equal(c.vcpu, 2);
 		diff_vcpu += a.addr != c.addr || a.icount != c.icount;
-		assert_true(workload_next(w1s, &c));
+		assert_int_equal(1, workload_next(w1s, &c));
 		diff_seed += a.addr != c.addr || a.icount != c.icount;
 	}
 	assert_true(diff_vcpu > n * 9 / 10);
@@ -75,9 +76,8 @@ static void test_deterministic(void **state)
 
 	/* an unknown generator */
 	strcpy(sc.generator, "nosuch");
-	errno = 0;
-	assert_null(workload_new(&sc, &l, 0));
-	assert_int_equal(errno, ENOENT);
+	assert_null(workload_new(&sc, &l, 0, errbuf, sizeof(errbuf)));
+	assert_non_null(strstr(errbuf, "nosuch"));
 }
 
 static void check_mix(double fetch, double kernel, double write)
@@ -93,10 +93,10 @@ static void check_mix(double fetch, double kernel, double write)
 	struct config_error err;
 	assert_int_equal(config_validate(&sc, &err), 0);
 	guest_layout_init(&l, &sc);
-	struct workload *w = workload_new(&sc, &l, 0);
+	struct workload *w = workload_new(&sc, &l, 0, errbuf, sizeof(errbuf));
 	assert_non_null(w);
 	for (unsigned i = 0; i < NREC; i++) {
-		assert_true(workload_next(w, &r));
+		assert_int_equal(1, workload_next(w, &r));
 		if (!is_mem(&r)) {
 			unmaps += r.kind == REC_UNMAP;
 			continue;
@@ -135,14 +135,14 @@ static void check_stream(uint32_t vcpu, uint64_t wr_pages[2])
 	uint64_t gpa, pairs = 0, kwrites = 0;
 
 	scenario(&sc, &l, 0.03);
-	struct workload *w = workload_new(&sc, &l, vcpu);
+	struct workload *w = workload_new(&sc, &l, vcpu, errbuf, sizeof(errbuf));
 	struct gpa_pool *pool = gpa_pool_new(guest_pool_base(&l, vcpu), l.pool_size);
 	struct gpt *g = gpt_new(pool);
 	assert_true(w && pool && g);
 	uint32_t slot = 0;   /* the running process's slot, once seen */
 	wr_pages[0] = UINT64_MAX, wr_pages[1] = 0;
 	for (unsigned i = 0; i < NREC; i++) {
-		assert_true(workload_next(w, &r));
+		assert_int_equal(1, workload_next(w, &r));
 		assert_int_equal(r.vcpu, vcpu);
 		if (r.kind == REC_UNMAP) {
 			/* process exit: its data, then its text; the next process has the next slot */
@@ -152,7 +152,7 @@ static void check_stream(uint32_t vcpu, uint64_t wr_pages[2])
 			assert_true(s == slot || !slot);
 			assert_in_range(s, 1, GUEST_PROC_SLOTS);
 			gpt_unmap_range(g, r.addr, r.len, pool, pool);
-			assert_true(workload_next(w, &r));
+			assert_int_equal(1, workload_next(w, &r));
 			assert_int_equal(r.kind, REC_UNMAP);
 			assert_int_equal(r.addr, GUEST_TEXT_BASE(s));
 			assert_int_equal(r.len, l.text_size);
