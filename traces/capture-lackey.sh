@@ -8,6 +8,10 @@
 #   valgrind --tool=lackey --trace-mem=yes --log-fd=3 PROGRAM ARGS 3>&1 1>/dev/null 2>/dev/null \
 #     | eptsim trace import --format lackey --source "lackey: PROGRAM ARGS" - OUT
 #
+# It also writes OUT.elf: the ELF objects of the traced process with their load bias, as one
+# line ready for `workload.elf =` (ELF attribution), read from valgrind -v's "Reading syms
+# from" messages (runtime address = ELF address + bias).  Valgrind's tool itself is left out.
+#
 # The program's own stdout and stderr are discarded; its stdin is this script's stdin (so
 # `capture-lackey.sh out.trace.gz sort < words` works).  Set EPTSIM to use another eptsim
 # binary (default: build/eptsim of this repository).
@@ -53,11 +57,33 @@ if [ ! -d "$outdir" ]; then
 	exit 1
 fi
 
-valgrind --tool=lackey --trace-mem=yes --log-fd=3 "$@" 3>&1 1>/dev/null 2>/dev/null |
+map=$(mktemp)
+trap 'rm -f "$map"' EXIT
+valgrind -v -v --tool=lackey --trace-mem=yes --log-fd=3 "$@" 3>&1 1>/dev/null 2>/dev/null |
+	tee >(grep -E 'Reading syms from|svma 0x' > "$map") |
 	"$EPTSIM" trace import --format lackey --source "lackey: $*" - "$out"
 st=("${PIPESTATUS[@]}")
 vg=${st[0]}
-imp=${st[1]}
+imp=${st[2]}
+wait
+
+# "Reading syms from FILE" then "svma 0xS, avma 0xA": bias = A - S
+elf=""
+file=""
+while read -r line; do
+	case "$line" in
+	*"Reading syms from "*) file=${line##*Reading syms from } ;;
+	*svma*)
+		[ -n "$file" ] || continue
+		case "$file" in */valgrind/*-linux) file=""; continue ;; esac   # the tool, not traced
+		s=$(sed -n 's/.*svma \(0x[0-9a-fA-F]*\).*/\1/p' <<<"$line")
+		a=$(sed -n 's/.*avma \(0x[0-9a-fA-F]*\).*/\1/p' <<<"$line")
+		[ -n "$s" ] && [ -n "$a" ] && elf="${elf:+$elf,}$file@$(printf '0x%x' $((a - s)))"
+		file=""
+		;;
+	esac
+done < "$map"
+[ "$imp" -ne 0 ] || [ -z "$elf" ] || echo "$elf" > "$out.elf"
 
 if [ "$imp" -ne 0 ]; then
 	echo "$me: the import failed (status $imp); no trace written" >&2
