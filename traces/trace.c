@@ -42,15 +42,19 @@
  *
  * Fields a kind does not use (size of a control record; arg and len of a memory record;
  * arg of UNMAP; addr of MARK; len of DIRTY and MARK) are not stored: the writer drops
- * them and they read back as 0.  The writer always writes the shortest form; the reader
- * rejects anything the writer cannot produce except non-shortest varints and a vCPU byte
- * naming the same vCPU.
+ * them and they read back as 0.  The writer always writes the shortest form (so the same
+ * records give the same bytes); the reader accepts longer forms (a varint with extra
+ * bytes, an explicit icount 0 or size, a vCPU that did not change) and rejects everything
+ * else the writer cannot produce.  Like gzip -dc, it also reads a stream that is not
+ * compressed (zlib's transparent mode).
  *
  * Reading: one buffer of TRACE_BUF_SIZE bytes filled by gzread() in big chunks and
  * followed by BUF_PAD zero bytes.  A record is at most REC_MAX_BYTES long and the buffer
  * is topped up whenever less than that is left, so a record is decoded with no bounds
  * check per byte: a varint running into the zero padding stops there, and one compare
- * after the record tells a record cut off by the end of the stream.  Errors are sticky.
+ * after the record tells a record cut off by the end of the stream.  The hot path (memory
+ * records) has no branch that real traces make unpredictable; control records, the end
+ * marker and errors are handled out of line.  Errors are sticky.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +80,6 @@
 /* The longest record: a tag and five varints (control: vCPU, icount, arg, addr, len). */
 #define REC_MAX_BYTES	(1 + 5 * VARINT_MAX)
 #define BUF_PAD		64		/* zero bytes after the data: >= REC_MAX_BYTES */
-#define DEC_BATCH	128		/* records decoded at a time (5 KiB) */
 #define HEADER_MAX_BYTES (MAGIC_LEN + 3 * VARINT_MAX + 2 + TRACE_SOURCE_MAX)
 
 #define TAG_KIND_MASK	0x0fu
@@ -110,8 +113,7 @@ enum reader_state { RD_RECORDS, RD_DONE, RD_FAILED };
 struct trace_reader {
 	const uint8_t *p;		/* next byte to decode */
 	const uint8_t *end;		/* end of the valid bytes (BUF_PAD zeros follow) */
-	const uint8_t *fast_end;	/* a whole record is buffered below it (r->buf when
-					 * not reading records) */
+	const uint8_t *fast_end;	/* trace_next's fast path runs while p < fast_end */
 	struct vcpu_state *vs;		/* [h.nr_vcpus] */
 	uint64_t count;			/* records returned */
 	uint32_t prev_vcpu;
@@ -123,8 +125,6 @@ struct trace_reader {
 	char *name;			/* for messages */
 	struct trace_header h;
 	struct trace_error fail;	/* RD_FAILED: the message */
-	unsigned dec_i, dec_n;		/* dec[dec_i .. dec_n) are decoded, not yet returned */
-	struct trace_record dec[DEC_BATCH];
 	uint8_t buf[TRACE_BUF_SIZE + BUF_PAD];
 };
 
@@ -184,45 +184,37 @@ static inline const uint8_t *get_varint(const uint8_t *p, uint64_t *out, unsigne
 	return p + VARINT_MAX;
 }
 
-static inline uint64_t load64(const uint8_t *p)
+/* 8 bytes at p as a little-endian number (byte 0 lowest). */
+static inline uint64_t load_le64(const uint8_t *p)
 {
 	uint64_t x;
 
 	memcpy(&x, p, sizeof(x));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
 	return x;
 }
 
-/* Squeeze the 7-bit groups of a little-endian varint's bytes (continuation bits included,
- * bytes past its end zeroed) into its value: 7-bit groups -> 14 -> 28 -> 56. */
-static inline uint64_t varint_compact(uint64_t x)
-{
-	x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
-	x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
-	return ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
-}
-
-#define HIGH_BITS	0x8080808080808080ull
-
 /* The same without a branch on the length, for varints of up to 8 bytes (56 bits), which
  * is nearly all of them; longer ones take the loop.  Loads 8 bytes: the padding after the
- * buffer makes that safe.  An address delta's length varies record to record, so a
- * byte-at-a-time loop mispredicts its exit about once a record. */
+ * buffer makes that safe.  An address delta's length changes record to record, so a
+ * byte-at-a-time loop would mispredict its exit about once a record. */
 static inline const uint8_t *get_varint_fast(const uint8_t *p, uint64_t *out, unsigned *bad)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t x, stop;
+	uint64_t x = load_le64(p), stop = ~x & 0x8080808080808080ull;
 	unsigned bit;
 
-	memcpy(&x, p, sizeof(x));
-	stop = ~x & HIGH_BITS;	/* the high bit of each byte that ends it */
 	if (unlikely(!stop))
 		return get_varint(p, out, bad);
 	bit = (unsigned)__builtin_ctzll(stop);	/* 8 * (length - 1) + 7 */
-	*out = varint_compact(x & ((2ull << bit) - 1));	/* 2 << 63 wraps to 0: all bytes */
+	x &= (2ull << bit) - 1;			/* its bytes only (2 << 63 wraps to 0: all) */
+	/* squeeze out the continuation bits: 7-bit groups -> 14 -> 28 -> 56 */
+	x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
+	x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
+	x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
+	*out = x;
 	return p + (bit >> 3) + 1;
-#else
-	return get_varint(p, out, bad);
-#endif
 }
 
 static uint8_t size_code(uint32_t size)
@@ -405,7 +397,6 @@ static int read_header(struct trace_reader *r, struct trace_error *err)
 	r->eof = false;
 	r->p = r->end = r->fast_end = r->buf;
 	r->count = 0;
-	r->dec_i = r->dec_n = 0;
 	r->prev_vcpu = 0;
 	ret = reader_fill(r, HEADER_MAX_BYTES, err);
 	if (ret)
@@ -499,11 +490,7 @@ fail:
 }
 
 const struct trace_header *trace_reader_header(const struct trace_reader *r) { return &r->h; }
-/* r->count counts decoded records, some of which may wait in r->dec */
-uint64_t trace_reader_count(const struct trace_reader *r)
-{
-	return r->count - (r->dec_n - r->dec_i);
-}
+uint64_t trace_reader_count(const struct trace_reader *r) { return r->count; }
 
 /* The end marker: the count, then nothing. */
 static int read_end(struct trace_reader *r, const uint8_t *p, unsigned tag,
@@ -603,57 +590,49 @@ read_control(struct trace_reader *r, const uint8_t *p, unsigned tag, struct trac
 	return 1;
 }
 
-/* A memory record's fields after its tag and vCPU: icount, size, address delta.  p has
- * REC_MAX_BYTES readable bytes (data or padding) after it.
+/* One record at r->p, which has REC_MAX_BYTES readable bytes (data or padding) after it.
  *
- * This avoids branches that real traces make unpredictable: whether an icount is there (a
- * coin toss record to record), whether the size is explicit (instruction lengths vary), how
- * long an address delta is.  What stays are branches that nearly always go one way: an
- * icount or an explicit size over 127, a delta over 8 bytes. */
-static inline __attribute__((always_inline)) const uint8_t *
-decode_memory(const uint8_t *p, unsigned tag, uint64_t *icount, uint64_t *size, uint64_t *z,
-	      unsigned *bad)
-{
-	uint64_t has = !(tag & TAG_ICOUNT0), b = *p;
-	unsigned code = (tag & TAG_SIZE_MASK) >> TAG_SIZE_SHIFT;
-	uint64_t is_varint = code == SIZE_CODE_VARINT;
-
-	/* icount: when absent, *p is the next field, so its high bit counts only if present */
-	if (likely(!(b & (has << 7)))) {
-		*icount = b & (0 - has);
-		p += has;
-	} else {
-		p = get_varint(p, icount, bad);
-	}
-	b = *p;
-	if (likely(!(b & (is_varint << 7)))) {
-		*size = code_size[code] | (b & (0 - is_varint));
-		p += is_varint;
-	} else {
-		p = get_varint(p, size, bad);
-		if (*size > UINT32_MAX)
-			*bad |= SIZE_TOO_BIG;
-	}
-	return get_varint_fast(p, z, bad);
-}
-
-/* One record at r->p, the careful way (any kind, errors reported), when at least one byte
- * is left and REC_MAX_BYTES readable bytes (data or padding) follow r->p. */
-static int read_record(struct trace_reader *r, struct trace_record *rec, struct trace_error *err)
+ * The hot path avoids branches that real traces make unpredictable: whether an icount is
+ * there (a coin toss record to record), how long an address delta is, which stream a
+ * record belongs to.  What stays are branches that are nearly always one way: a vCPU
+ * switch, an icount or an explicit size over 127, a control record, an error. */
+static inline __attribute__((always_inline)) int
+read_record(struct trace_reader *r, struct trace_record *rec, struct trace_error *err)
 {
 	const uint8_t *p = r->p;
-	unsigned tag = *p++, kind = tag & TAG_KIND_MASK, bad = 0;
-	uint64_t vcpu = r->prev_vcpu, icount, size, z, addr, *prev;
+	unsigned tag = *p++, kind = tag & TAG_KIND_MASK, bad = 0, code;
+	uint64_t vcpu = r->prev_vcpu, has, is_varint, b, icount, size, z, addr, *prev;
 
-	if (!rec_is_memory(kind))
+	if (unlikely(!rec_is_memory(kind)))
 		return read_control(r, p, tag, rec, err);
-	if (tag & TAG_VCPU) {
+	if (unlikely(tag & TAG_VCPU)) {
 		p = get_varint(p, &vcpu, &bad);
-		if (vcpu >= r->h.nr_vcpus)
+		if (unlikely(vcpu >= r->h.nr_vcpus))
 			return memory_error(r, p, bad, vcpu, err);
 	}
-	p = decode_memory(p, tag, &icount, &size, &z, &bad);
-	if (p > r->end || bad)
+	/* icount: when absent, *p is the next field, so test its high bit only if present */
+	has = !(tag & TAG_ICOUNT0);
+	b = *p;
+	if (likely(!(b & (has << 7)))) {
+		icount = b & (0 - has);
+		p += has;
+	} else {
+		p = get_varint(p, &icount, &bad);
+	}
+	/* size: from the code, or a varint (usually one byte) for code 3 */
+	code = (tag & TAG_SIZE_MASK) >> TAG_SIZE_SHIFT;
+	is_varint = code == SIZE_CODE_VARINT;
+	b = *p;
+	if (likely(!(b & (is_varint << 7)))) {
+		size = code_size[code] | (b & (0 - is_varint));
+		p += is_varint;
+	} else {
+		p = get_varint(p, &size, &bad);
+		if (size > UINT32_MAX)
+			bad |= SIZE_TOO_BIG;
+	}
+	p = get_varint_fast(p, &z, &bad);
+	if (unlikely(p > r->end || bad))
 		return memory_error(r, p, bad, vcpu, err);
 	prev = &r->vs[vcpu].prev[kind == REC_FETCH];
 	addr = *prev + unzigzag(z);
@@ -671,99 +650,7 @@ static int read_record(struct trace_reader *r, struct trace_record *rec, struct 
 	return 1;
 }
 
-/* The hot loop: decode up to DEC_BATCH memory records into r->dec while a whole record is
- * buffered, keeping the decoder state in registers.  It stops before anything unusual (a
- * control record, the end marker, a bad field), which read_record then handles one at a
- * time with the right message.  Returns the number decoded.
- *
- * Decoding a varint stream is a chain: where a record starts depends on how long the one
- * before it was.  The common record (a vCPU, icount and size of one byte each if present,
- * an address delta of at most 8 bytes) is decoded from two 8-byte loads at its start: its
- * length comes from the stop bits (clear high bits) of those 16 bytes, found with one
- * count-trailing-zeros, so the chain from one record to the next is a load and a few ALU
- * operations; the fields are extracted off that chain.  Other records take
- * decode_memory. */
-static unsigned decode_batch(struct trace_reader *r)
-{
-	const uint8_t *p = r->p, *fast_end = r->fast_end;
-	struct vcpu_state *vs = r->vs;
-	struct trace_record *d = r->dec;
-	uint64_t vcpu = r->prev_vcpu, nr_vcpus = r->h.nr_vcpus;
-	unsigned n = 0;
-
-	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
-		fast_end = p;		/* the word tricks below assume little-endian */
-	while (n < DEC_BATCH && p < fast_end) {
-		uint64_t w0 = load64(p), w1 = load64(p + 8);
-		unsigned tag = (uint8_t)w0, kind = tag & TAG_KIND_MASK, code;
-		uint64_t hv, has, isv, o_ic, o_sz, k, need, s0, s0k, e, v, icount, size, z, *prev;
-		const uint8_t *q;
-
-		if (unlikely(!rec_is_memory(kind)))
-			break;
-		hv = (tag & TAG_VCPU) >> 4;
-		has = !(tag & TAG_ICOUNT0);
-		code = (tag & TAG_SIZE_MASK) >> TAG_SIZE_SHIFT;
-		isv = code == SIZE_CODE_VARINT;
-		o_ic = 1 + hv;			/* where the icount byte would be */
-		o_sz = o_ic + has;		/* the size byte */
-		k = o_sz + isv;			/* the address delta, 1..4 */
-		/* the vCPU, icount and size that are there must be one byte each */
-		need = (hv << 15) | (has << (8 * o_ic + 7)) | (isv << (8 * o_sz + 7));
-		s0 = ~w0 & HIGH_BITS;
-		s0k = s0 & (~0ull << (8 * k));
-		/* the last byte of the delta: the first stop bit from byte k on (bit 63 is
-		 * byte 7's own stop bit, so or-ing it in only keeps ctz defined) */
-		e = s0k ? (unsigned)__builtin_ctzll(s0k) >> 3
-			: 8 + ((unsigned)__builtin_ctzll((~w1 & HIGH_BITS) | (1ull << 63)) >> 3);
-		if (likely((s0 & need) == need && e <= k + 7)) {
-			uint64_t a = (w0 >> (8 * k)) | (w1 << (64 - 8 * k));
-
-			v = hv ? (w0 >> 8) & 0x7f : vcpu;
-			if (unlikely(v >= nr_vcpus))
-				break;
-			icount = (w0 >> (8 * o_ic)) & 0x7f & (0 - has);
-			size = code_size[code] | ((w0 >> (8 * o_sz)) & 0x7f & (0 - isv));
-			z = varint_compact(a & ((2ull << (8 * (e - k) + 7)) - 1));
-			q = p + e + 1;
-		} else {
-			unsigned bad = 0;
-
-			q = p + 1;
-			v = vcpu;
-			if (tag & TAG_VCPU) {
-				q = get_varint(q, &v, &bad);
-				if (v >= nr_vcpus)
-					break;
-			}
-			q = decode_memory(q, tag, &icount, &size, &z, &bad);
-			if (unlikely(bad))
-				break;
-		}
-		prev = &vs[v].prev[kind == REC_FETCH];
-		z = *prev + unzigzag(z);
-		*prev = z;
-		d[n].kind = (uint8_t)kind;
-		d[n].vcpu = (uint16_t)v;
-		d[n].size = (uint32_t)size;
-		d[n].arg = 0;
-		d[n].icount = icount;
-		d[n].addr = z;
-		d[n].len = 0;
-		n++;
-		p = q;
-		vcpu = v;
-	}
-	r->p = p;
-	r->prev_vcpu = (uint32_t)vcpu;
-	r->count += n;
-	r->dec_i = 0;
-	r->dec_n = n;
-	return n;
-}
-
-/* The decoded records are used up: refill, decode the next batch, or one record the
- * careful way (near the end of the buffer, a control record, an error, the end). */
+/* Near the end of the buffer, at the end of the stream, after the end or an error. */
 static int __attribute__((noinline))
 next_slow(struct trace_reader *r, struct trace_record *rec, struct trace_error *err)
 {
@@ -783,21 +670,15 @@ next_slow(struct trace_reader *r, struct trace_record *rec, struct trace_error *
 	if (r->p == r->end)
 		return reader_fail(r, err, -EINVAL, "end of stream without the end marker "
 				   "(truncated trace)");
-	if (r->p < r->fast_end && decode_batch(r)) {
-		*rec = r->dec[0];
-		r->dec_i = 1;
-		return 1;
-	}
 	return read_record(r, rec, err);
 }
 
 int trace_next(struct trace_reader *r, struct trace_record *rec, struct trace_error *err)
 {
-	if (likely(r->dec_i < r->dec_n)) {
-		*rec = r->dec[r->dec_i++];
-		return 1;
-	}
-	return next_slow(r, rec, err);
+	/* fast_end: a whole record is buffered below it (r->buf when not reading records) */
+	if (unlikely(r->p >= r->fast_end))
+		return next_slow(r, rec, err);
+	return read_record(r, rec, err);
 }
 
 int trace_rewind(struct trace_reader *r, struct trace_error *err)
