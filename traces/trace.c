@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: GPL-2.0
 /* traces/trace — eptsim's trace format.  See trace.h for the contract.
  *
  * Byte layout (version 1).  The file is one gzip stream (zlib, level 6); inside it:
