@@ -24,6 +24,7 @@ void guest_layout_init(struct guest_layout *l, const struct scenario *sc)
 	l->kernel_large = sc->kernel_page_size == MAP_2M;
 	l->proc_large = sc->page_size == MAP_2M;
 	l->shared_text = !sc->trace[0] && !strcmp(sc->generator, "kbuild");
+	l->paging = sc->paging == GUEST_PAGING_4LEVEL;
 }
 
 struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool **pt_pool)
@@ -38,6 +39,9 @@ struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool *
 	for (uint64_t gpa = 0; gpa < l->kernel_mem; gpa += step)
 		if (gpt_map(g, GUEST_DIRECTMAP + gpa, gpa, l->kernel_large, *pt_pool))
 			return g;   /* pool too small: the caller sees unmapped addresses fault */
+	for (uint64_t off = 0; off < GUEST_IO_SIZE; off += 4096)
+		if (gpt_map(g, GUEST_IOREMAP + off, GUEST_IO_GPA + off, false, *pt_pool))
+			return g;
 	return g;
 }
 

@@ -29,6 +29,11 @@ struct gpa_pool;
 #define GUEST_DATA_BASE(s) ((1ULL << 40) + ((uint64_t)(s) << 30))
 #define GUEST_KERNEL_PML4 256   /* root entries 256..511 are the kernel's */
 #define GUEST_USER_TOP (1ULL << 47)
+/* The I/O window: device BARs and option ROMs at GPA [GUEST_IO_GPA, + GUEST_IO_SIZE), which
+ * the guest kernel maps (ioremap) at GUEST_IOREMAP with 4K pages. */
+#define GUEST_IO_GPA 0xfe000000ULL
+#define GUEST_IO_SIZE (16ULL << 20)
+#define GUEST_IOREMAP 0xffffc90000000000ULL
 
 struct guest_layout {
 	uint64_t mem, kernel_mem;
@@ -38,14 +43,22 @@ struct guest_layout {
 	uint32_t vcpus;
 	bool kernel_large, proc_large;
 	bool shared_text;                 /* the text window maps the page cache (kbuild) */
+	bool paging;                      /* false: addresses are GPAs */
 };
+
+/* The address a guest access to I/O-window GPA gpa uses (GVA through ioremap, or the GPA). */
+static inline uint64_t guest_io_addr(const struct guest_layout *l, uint64_t gpa)
+{
+	return l->paging ? GUEST_IOREMAP + (gpa - GUEST_IO_GPA) : gpa;
+}
 
 void guest_layout_init(struct guest_layout *l, const struct scenario *sc);
 static inline uint64_t guest_pool_base(const struct guest_layout *l, uint32_t vcpu)
 {
 	return l->kernel_mem + (uint64_t)vcpu * l->pool_size;
 }
-/* The kernel's page tables for the direct map (pages from a pool over [0, 8M)). */
+/* The kernel's page tables for the direct map and the I/O window (pages from a pool over
+ * [0, 8M)). */
 struct gpt *guest_kernel_gpt_new(const struct guest_layout *l, struct gpa_pool **pt_pool);
 
 /* The guest's page-fault handler for a user address.  With shared_text, the text window

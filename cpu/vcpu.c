@@ -5,6 +5,8 @@
 #include "cpu/pwc.h"
 #include "cpu/tlb.h"
 #include "cpu/walk.h"
+#include "ept/memslot.h"
+#include "ept/mmio.h"
 #include "ept/mmu.h"
 #include "sim/config.h"
 #include "sim/fiber.h"
@@ -140,6 +142,24 @@ static void vcpu_guest_unmap(struct vcpu *v, uint64_t gva, uint64_t len)
 		pwc_flush(v->gpwc);
 }
 
+/* A trace's memslot record: arg is the op, addr a GPA in the slot, len the size (create) or
+ * the new base (move).  Records that name no configured slot, or an op that does not apply,
+ * are counted and skipped. */
+static void vcpu_memslot_op(struct vcpu *v)
+{
+	static const enum kvm_mr_change change[] = {
+		[MEMSLOT_CREATE] = KVM_MR_CREATE, [MEMSLOT_DELETE] = KVM_MR_DELETE,
+		[MEMSLOT_MOVE] = KVM_MR_MOVE, [MEMSLOT_FLAGS] = KVM_MR_FLAGS_ONLY,
+	};
+	const struct trace_record *r = &v->rec;
+	struct kvm_memory_slot *slot = kvm_slot_at(v->kvm, r->addr);
+
+	v->n.memslot_ops++;
+	if (!slot || r->arg > MEMSLOT_FLAGS ||
+	    kvm_set_memory_region(v->kvm, slot, change[r->arg], r->arg == MEMSLOT_MOVE ? r->len : 0))
+		v->n.bad_memslot_ops++;
+}
+
 /* Execute v->rec in guest mode.  Returns false if it needs a VM exit (EPT violation). */
 static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 {
@@ -155,6 +175,14 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 			vcpu_guest_unmap(v, r->addr, r->len);
 		return true;
 	}
+	if (r->kind == REC_MEMSLOT) {
+		/* The device model changes the memslots from this vCPU's thread (QEMU does
+		 * that on the vCPU's MMIO exit): exit to the host for the ioctl. */
+		v->exit_reason = EXIT_IOCTL;
+		return false;
+	}
+	if (!rec_is_memory(r->kind))
+		return true;   /* dirty-log records and markers: nothing for the guest to do */
 	bool fetch = r->kind == REC_FETCH;
 	if (v->attr && fetch)
 		v->cur_sym = elfsym_lookup(v->syms, r->addr);
@@ -191,9 +219,10 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 			}
 			continue;
 		case WALK_EPT_VIOLATION:
-			v->exit_reason = EXIT_EPT_VIOLATION;
+		case WALK_EPT_MISCONFIG:
+			v->exit_reason = wr.status == WALK_EPT_VIOLATION ? EXIT_EPT_VIOLATION : EXIT_EPT_MISCONFIG;
 			v->exit_gpa = wr.gpa;
-			v->exit_write = r->kind == REC_WRITE;
+			v->exit_write = r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE;
 			return false;
 		}
 	}
@@ -288,6 +317,25 @@ static void vcpu_main(void *arg)
 				v->have_rec = false;
 				v->n.records++;
 			}
+		} else if (v->exit_reason == EXIT_EPT_MISCONFIG) {
+			/* Mirrors handle_ept_misconfig() of Linux 3.11 (vmx.c). */
+			v->n.mmio_exits++;
+			switch (handle_mmio_page_fault(v, v->exit_gpa)) {
+			case RET_MMIO_PF_EMULATE:
+				vcpu_spend(v, v->sc->costs.mmio_emulate);
+				v->have_rec = false;
+				v->n.records++;
+				break;
+			case RET_MMIO_PF_INVALID:
+				kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
+				break;
+			case RET_MMIO_PF_RETRY:
+				break;
+			}
+		} else if (v->exit_reason == EXIT_IOCTL) {
+			vcpu_memslot_op(v);
+			v->have_rec = false;
+			v->n.records++;
 		} else if (v->exit_reason == EXIT_HALT) {
 			v->done = true;
 			v->halted_at = a->clock;

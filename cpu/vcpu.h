@@ -48,7 +48,7 @@ enum vcpu_cycles {
 	VC_NR
 };
 
-enum exit_reason { EXIT_NONE, EXIT_EPT_VIOLATION, EXIT_IPI, EXIT_HALT };
+enum exit_reason { EXIT_NONE, EXIT_EPT_VIOLATION, EXIT_EPT_MISCONFIG, EXIT_IPI, EXIT_HALT, EXIT_IOCTL };
 
 /* One IPI in flight to this vCPU, and whom to acknowledge. */
 struct ipi_wait {
@@ -60,7 +60,7 @@ struct ipi_wait {
 
 struct vcpu_counters {
 	uint64_t records, walks, walk_refs, guest_pfs, ept_violations, exits, ipis;
-	uint64_t reloads, flush_requests, bad_addrs;
+	uint64_t reloads, flush_requests, bad_addrs, mmio_exits, memslot_ops, bad_memslot_ops;
 };
 
 struct vcpu {

@@ -30,8 +30,8 @@ static inline void mem_ref(struct walk_ctx *w, struct walk_result *r)
 	r->cycles += u < w->thr[0] ? w->lat[0] : u < w->thr[1] ? w->lat[1] : u < w->thr[2] ? w->lat[2] : w->lat[3];
 }
 
-/* Translate gpa through EPT.  Returns the level of the leaf (1..3), or 0 if an spte on the
- * way is not present (EPT violation). */
+/* Translate gpa through EPT.  Returns the level of the leaf (1..3), 0 if an spte on the way
+ * is not present (EPT violation), -1 for an MMIO spte (EPT misconfig). */
 static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r)
 {
 	struct kvm_mmu_page *sp = w->root;
@@ -50,7 +50,7 @@ static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r)
 		mem_ref(w, r);
 		uint64_t spte = sp->spt[spte_index(gpa, level)];
 		if (!is_shadow_present_pte(spte))
-			return 0;
+			return is_mmio_spte(spte) ? -1 : 0;
 		if (is_last_spte(spte, level))
 			return level;
 		if (w->epwc)
@@ -79,8 +79,9 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 		for (;;) {
 			unsigned idx = gpt_index(gva, level);
 			uint64_t entry_gpa = n->gpa + idx * 8;
-			if (!ept_walk(w, entry_gpa, &r)) {
-				r.status = WALK_EPT_VIOLATION;
+			int el = ept_walk(w, entry_gpa, &r);
+			if (el <= 0) {
+				r.status = el ? WALK_EPT_MISCONFIG : WALK_EPT_VIOLATION;
 				r.gpa = entry_gpa;
 				return r;
 			}
@@ -103,8 +104,8 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 		}
 	}
 	int el = ept_walk(w, gpa, &r);
-	if (!el) {
-		r.status = WALK_EPT_VIOLATION;
+	if (el <= 0) {
+		r.status = el ? WALK_EPT_MISCONFIG : WALK_EPT_VIOLATION;
 		r.gpa = gpa;
 		return r;
 	}

@@ -24,11 +24,11 @@ struct costs_cfg;
 
 #define WALK_MAX_REFS 24
 
-enum walk_status { WALK_OK, WALK_GUEST_FAULT, WALK_EPT_VIOLATION };
+enum walk_status { WALK_OK, WALK_GUEST_FAULT, WALK_EPT_VIOLATION, WALK_EPT_MISCONFIG };
 
 struct walk_result {
 	enum walk_status status;
-	uint64_t gpa;          /* OK: the data GPA; EPT_VIOLATION: the GPA that faulted */
+	uint64_t gpa;          /* OK: the data GPA; EPT_VIOLATION / MISCONFIG: the GPA that faulted */
 	enum page_size ps;     /* OK: page size of the combined translation */
 	unsigned refs;         /* memory references made */
 	uint64_t cycles;

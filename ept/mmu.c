@@ -3,12 +3,15 @@
 #include "ept/mmu.h"
 
 #include "cpu/vcpu.h"
+#include "ept/mmio.h"
+#include "ept/zap.h"
 #include "sim/config.h"
 #include "sim/engine.h"
 #include "sim/host.h"
 #include "sim/rng.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +44,7 @@ static const struct stat_def kvm_stats[] = {
 	{ "tlb_flush.requester_cycles", STAT_HIST, "cycles", "requester's wait per remote flush (IPIs + acks)" },
 	{ "tlb_flush.ipis", STAT_COUNTER, "events", "IPIs sent for remote TLB flushes" },
 	{ "vcpu.reload_requests", STAT_COUNTER, "events", "kvm_reload_remote_mmus() calls" },
-	{ "ept.mmio_exits", STAT_COUNTER, "events", "EPT violations on a GPA outside every memslot (emulated)" },
+	{ "ept.noslot_faults", STAT_COUNTER, "events", "EPT violations on a GPA outside every memslot (an MMIO spte is made)" },
 	{ "ept.large_replaced_table", STAT_COUNTER, "events", "a large spte installed over a page table" },
 };
 
@@ -288,6 +291,7 @@ static int slots_init(struct kvm *kvm)
 		}
 		uint64_t n2m = gfn_to_index(s->base_gfn + s->npages - 1, s->base_gfn, 2) + 1;
 		s->thp = calloc(n2m, 1);
+		s->thp_n = n2m;
 		if (!s->thp)
 			return -1;
 		/* Which 2M regions got a THP is fixed per run: one draw per region. */
@@ -327,6 +331,10 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	}
 	kvm->sid = (struct kvm_stats_ids){ ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6],
 					   ids[7], ids[8], ids[9] };
+	if (zap_init(kvm) || mmio_init(kvm)) {
+		kvm_free(kvm);
+		return NULL;
+	}
 	return kvm;
 }
 
@@ -336,6 +344,7 @@ void kvm_free(struct kvm *kvm)
 {
 	if (!kvm)
 		return;
+	mmio_free(kvm);
 	struct kvm_mmu_page *sp, *n;
 	list_for_each_entry_safe(sp, n, &kvm->active_mmu_pages, link)
 		kvm_mmu_free_page(kvm, sp);
@@ -486,11 +495,23 @@ static void drop_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 	sp->nr_present--;
 }
 
-/* Mirrors mmu_page_zap_pte(). */
+void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
+{
+	(void)kvm;
+	assert(is_mmio_spte(sp->spt[idx]));
+	sp->spt[idx] = 0;
+	sp->nr_mmio--;
+}
+
+/* Mirrors mmu_page_zap_pte(): a present spte is dropped or unlinked, an MMIO spte cleared. */
 static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 {
 	uint64_t spte = sp->spt[idx];
 
+	if (is_mmio_spte(spte)) {
+		drop_mmio_spte(kvm, sp, idx);
+		return;
+	}
 	if (!is_shadow_present_pte(spte))
 		return;
 	if (is_last_spte(spte, sp->role.level))
@@ -502,7 +523,7 @@ static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned 
 
 static void kvm_mmu_page_unlink_children(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
-	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && sp->nr_present; i++)
+	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && (sp->nr_present || sp->nr_mmio); i++)
 		mmu_page_zap_pte(kvm, sp, i);
 }
 
@@ -563,6 +584,11 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_mmu_page *sp, uns
 {
 	uint64_t spte = sp->spt[idx];
 
+	if (is_mmio_spte(spte)) {
+		/* the GPA was MMIO and is memory now (its slot was created) */
+		drop_mmio_spte(kvm, sp, idx);
+		spte = 0;
+	}
 	if (is_shadow_present_pte(spte)) {
 		if (level > PT_PAGE_TABLE_LEVEL && !is_large_pte(spte)) {
 			/* A page table is where the large spte goes: unlink it and flush. */
@@ -583,8 +609,10 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_mmu_page *sp, uns
 }
 
 /* Mirrors __direct_map(): walk from the vCPU's root, creating missing tables with
- * kvm_mmu_get_page(), and install the leaf at `level`. */
-static enum pf_result __direct_map(struct vcpu *v, uint64_t gpa, int level, gfn_t gfn, bool writable)
+ * kvm_mmu_get_page(), and install the leaf at `level`: a mapping, or for a GPA in no memslot
+ * (noslot) an MMIO spte (set_mmio_spte()). */
+static enum pf_result __direct_map(struct vcpu *v, uint64_t gpa, int level, gfn_t gfn, bool writable,
+				   bool noslot)
 {
 	struct kvm *kvm = v->kvm;
 	struct kvm_mmu_page *sp = v->root;
@@ -594,9 +622,22 @@ static enum pf_result __direct_map(struct vcpu *v, uint64_t gpa, int level, gfn_
 		unsigned idx = spte_index(gpa, l);
 
 		kvm_spend(kvm, kvm->sc->costs.fault_walk_level);
+		if (l == level && noslot) {
+			if (is_shadow_present_pte(sp->spt[idx])) {
+				stats_add(kvm->st, kvm->sid.spurious, 1);
+				return PF_FIXED;
+			}
+			mark_mmio_spte(kvm, sp, idx);
+			return PF_FIXED;
+		}
 		if (l == level)
 			return mmu_set_spte(kvm, sp, idx, l, gfn, writable);
 		uint64_t spte = sp->spt[idx];
+		if (is_mmio_spte(spte)) {
+			/* a stale MMIO spte where a table must go (the slot came back larger) */
+			drop_mmio_spte(kvm, sp, idx);
+			spte = 0;
+		}
 		if (is_shadow_present_pte(spte) && is_large_pte(spte)) {
 			/* A smaller mapping is wanted under a large one (drop_large_spte()). */
 			drop_spte(kvm, sp, idx);
@@ -621,18 +662,14 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 	gfn_t gfn = gpa >> 12;
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
 
-	if (!slot) {
-		/* No memslot: MMIO, emulated (MMIO sptes are issue 4). */
-		stats_add(kvm->st, kvm->sid.mmio_exits, 1);
-		return PF_EMULATE;
-	}
-	int level = mapping_level(kvm, slot, gfn);
+	/* No memslot: an MMIO access; the fault installs an MMIO spte (is_noslot_pfn()). */
+	int level = slot ? mapping_level(kvm, slot, gfn) : PT_PAGE_TABLE_LEVEL;
 	gfn &= ~(kvm_pages_per_hpage(level) - 1);
 	kvm_spend(kvm, kvm->sc->costs.ept_fault_base);
 
 	spin_lock(kvm->host, &v->actor);
-	stats_add(kvm->st, kvm->sid.faults, 1);
-	enum pf_result r = __direct_map(v, gpa, level, gfn, !slot->readonly);
+	stats_add(kvm->st, slot ? kvm->sid.faults : kvm->sid.mmio_exits, 1);
+	enum pf_result r = __direct_map(v, gpa, level, gfn, slot && !slot->readonly, !slot);
 	spin_unlock(kvm->host, &v->actor);
 	return r;
 }
@@ -738,6 +775,28 @@ void kvm_mmu_for_each_leaf(struct kvm *kvm, struct kvm_mmu_page *root, spte_visi
 		for_each_leaf(kvm, root, fn, ctx);
 }
 
+int kvm_slot_rmaps_realloc(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	(void)kvm;
+	for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+		uint64_t n = gfn_to_index(slot->base_gfn + slot->npages - 1, slot->base_gfn, l) + 1;
+		free(slot->rmap[l - 1]);
+		slot->rmap[l - 1] = calloc(n, sizeof(uint64_t));
+		if (!slot->rmap[l - 1])
+			return -ENOMEM;
+	}
+	/* The host backing moves with the slot: keep the per-region THP draws. */
+	uint64_t n2m = gfn_to_index(slot->base_gfn + slot->npages - 1, slot->base_gfn, 2) + 1;
+	uint8_t *thp = calloc(n2m, 1);
+	if (!thp)
+		return -ENOMEM;
+	memcpy(thp, slot->thp, n2m < slot->thp_n ? n2m : slot->thp_n);
+	free(slot->thp);
+	slot->thp = thp;
+	slot->thp_n = n2m;
+	return 0;
+}
+
 unsigned kvm_rmap_count(struct kvm *kvm, gfn_t gfn, int level)
 {
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
@@ -756,8 +815,18 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 			snprintf(buf, n, "page %u: invalid, root_count 0, still on active_mmu_pages", sp->id);
 			return -1;
 		}
+		unsigned mmio = 0;
 		for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++) {
 			uint64_t spte = sp->spt[i];
+			if (is_mmio_spte(spte)) {
+				mmio++;
+				if (sp->role.level != PT_PAGE_TABLE_LEVEL || gfn_to_memslot(kvm, spte_gfn(sp, i))) {
+					snprintf(buf, n, "page %u idx %u: MMIO spte at level %u or over a memslot", sp->id, i,
+						 sp->role.level);
+					return -1;
+				}
+				continue;
+			}
 			if (!is_shadow_present_pte(spte))
 				continue;
 			present++;
@@ -778,8 +847,9 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 				}
 			}
 		}
-		if (present != sp->nr_present) {
-			snprintf(buf, n, "page %u: nr_present %u, counted %u", sp->id, sp->nr_present, present);
+		if (present != sp->nr_present || mmio != sp->nr_mmio) {
+			snprintf(buf, n, "page %u: nr_present %u / nr_mmio %u, counted %u / %u", sp->id, sp->nr_present,
+				 sp->nr_mmio, present, mmio);
 			return -1;
 		}
 	}

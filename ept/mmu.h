@@ -42,9 +42,19 @@ typedef uint64_t gfn_t;
 #define SPTE_WRITABLE  (1ULL << 1)
 #define SPTE_LARGE     (1ULL << 7)
 #define SPTE_CHILD_SHIFT 12
+/* An MMIO spte (mark_mmio_spte()): not present, so the hardware takes an EPT misconfig;
+ * it carries the low mmu.mmio_gen_bits bits of the memslots generation it was made in. */
+#define SPTE_MMIO      (1ULL << 62)
+#define SPTE_MMIO_GEN_SHIFT 20
+#define SPTE_MMIO_GEN_MAX_BITS 32
 
 static inline bool is_shadow_present_pte(uint64_t spte) { return spte & SPTE_PRESENT; }
 static inline bool is_large_pte(uint64_t spte) { return spte & SPTE_LARGE; }
+static inline bool is_mmio_spte(uint64_t spte) { return spte & SPTE_MMIO; }
+static inline unsigned get_mmio_spte_generation(uint64_t spte)
+{
+	return (unsigned)((spte >> SPTE_MMIO_GEN_SHIFT) & 0xffffffffULL);
+}
 static inline bool is_last_spte(uint64_t spte, int level)
 {
 	return level == PT_PAGE_TABLE_LEVEL || is_large_pte(spte);
@@ -77,6 +87,8 @@ struct kvm_mmu_page {
 	int root_count;
 	unsigned long mmu_valid_gen;
 	uint32_t nr_present;
+	uint32_t nr_mmio;              /* MMIO sptes (not counted in nr_present) */
+	uint64_t scan_stamp;           /* zap-walk: last invalidation that scanned this page */
 };
 
 struct kvm_memory_slot {
@@ -89,6 +101,7 @@ struct kvm_memory_slot {
 	bool present;
 	uint64_t *rmap[KVM_NR_PAGE_SIZES];   /* per level 1..3 */
 	uint8_t *thp;                  /* per 2M region: host backs it with a THP */
+	uint64_t thp_n;                /* entries of thp */
 };
 
 enum pf_result { PF_FIXED, PF_RETRY, PF_EMULATE };
@@ -97,6 +110,8 @@ struct kvm;
 
 /* Zap-all variants (ept/zap.c) fill this in kvm->zap_ops. */
 struct zap_all_ops;
+struct mmio_invalidate_ops;
+struct mmio_stats_ids;
 
 struct kvm_stats_ids {
 	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
@@ -140,6 +155,12 @@ struct kvm {
 	void (*zap_done_hook)(struct kvm *kvm, void *ctx);
 	void *zap_done_ctx;
 
+	/* MMIO invalidation (ept/mmio.c) */
+	const struct mmio_invalidate_ops *mmio_ops;
+	unsigned int mmio_gen_mask;
+	uint64_t mmio_scan_stamp;
+	struct mmio_stats_ids *mmio_sid;
+
 	struct kvm_stats_ids sid;
 	uint64_t flushes;              /* kvm_flush_remote_tlbs() calls that IPI'd or requested */
 };
@@ -167,6 +188,11 @@ static inline bool is_obsolete_sp(const struct kvm *kvm, const struct kvm_mmu_pa
 struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level);
 int kvm_mmu_prepare_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp, struct list_head *invalid_list);
 void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list);
+
+/* Drop one MMIO spte (zap-walk, prepare_zap). */
+void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx);
+/* Resize a slot's rmaps after a move (they are empty: the move zapped everything). */
+int kvm_slot_rmaps_realloc(struct kvm *kvm, struct kvm_memory_slot *slot);
 
 /* the fault path, roots */
 enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write);

@@ -31,6 +31,7 @@ static const char *const paging_names[] = { "4-level", "none", NULL };
 static const char *const size_names[] = { "4k", "2m", "1g", NULL };
 static const char *const gen_names[] = { "kbuild", "random", "stream", "zipf-kv", "touch-all", NULL };
 static const char *const trace_end_names[] = { "loop", "stop", NULL };
+static const char *const mmio_inv_names[] = { "zap-walk", "generation", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -118,7 +119,13 @@ static const struct key_def config_schema[] = {
 	  "per present spte zapped: drop_spte() = mmu_spte_clear_track_bits() (kvm_set_pfn_accessed/dirty on the struct page) + rmap_remove() (gfn_to_memslot)" },
 	{ "costs", "free_page", K_U64, C(free_page), "250", 0, 1e9, NULL, "kvm_mmu_commit_zap_page freeing one page" },
 	{ "costs", "mmu_unload", K_U64, C(mmu_unload), "200", 0, 1e9, NULL, "kvm_mmu_unload bookkeeping" },
-	{ "costs", "gen_bump", K_U64, C(gen_bump), "100", 0, 1e9, NULL, "mmu_valid_gen++ and trace" },
+	{ "costs", "gen_bump", K_U64, C(gen_bump), "100", 0, 1e9, NULL, "a generation increment (mmu_valid_gen, memslots)" },
+	{ "costs", "mmio_walk_level", K_U64, C(mmio_walk_level), "40", 0, 1e9, NULL,
+	  "per level of the lockless walk of handle_mmio_page_fault()" },
+	{ "costs", "mmio_emulate", K_U64, C(mmio_emulate), "2500", 0, 1e9, NULL,
+	  "emulating an MMIO access (instruction decode + in-kernel device, e.g. an ioeventfd doorbell)" },
+	{ "costs", "mmio_scan_page", K_U64, C(mmio_scan_page), "1000", 0, 1e9, NULL,
+	  "zap-walk: reading one shadow page's 512 sptes" },
 	{ "costs", "ioctl_base", K_U64, C(ioctl_base), "20000", 0, 1e12, NULL, "a memslot ioctl's work outside mmu_lock" },
 	/* [mmu] */
 	{ "mmu", "zap_all", K_ENUM, S(zap_all), "fast-v7", NOLIM, zap_names,
@@ -126,6 +133,11 @@ static const struct key_def config_schema[] = {
 	{ "mmu", "batch_zap_pages", K_U32, S(batch_zap_pages), "10", 1, 1 << 20, NULL,
 	  "BATCH_ZAP_PAGES: pages zapped between lock-break checks" },
 	{ "mmu", "max_mapping", K_ENUM, S(max_mapping), "1g", NOLIM, size_names, "largest EPT mapping the CPU supports" },
+	{ "mmu", "mmio_invalidate", K_ENUM, S(mmio_invalidate), "generation", NOLIM, mmio_inv_names,
+	  "MMIO spte invalidation on memslot changes: zap-walk (Linux 3.10) or generation (3.11, seed 004)" },
+	{ "mmu", "mmio_gen_bits", K_U32, S(mmio_gen_bits), "19", 1, 32, NULL, "generation bits an MMIO spte carries (3.11: 19)" },
+	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524138", 0, 4294967295.0, NULL,
+	  "the memslots generation at start; 3.11 starts 150 below the wrap: 2^19 - 150 = 524138" },
 	/* [host] */
 	{ "host", "preempt", K_ENUM, S(preempt), "voluntary", NOLIM, preempt_names,
 	  "host kernel preemption model: spin_needbreak() is spin_is_contended() only under full (CONFIG_PREEMPT)" },
@@ -148,6 +160,12 @@ static const struct key_def config_schema[] = {
 	{ "workload", "wss_mb", K_DOUBLE, S(wss_mb), "64", 0.004, 1e7, NULL,
 	  "working set of the random, stream, zipf-kv and touch-all generators (per vCPU)" },
 	{ "workload", "zipf_s", K_DOUBLE, S(zipf_s), "0.99", 0.01, 10, NULL, "zipf-kv: exponent of key popularity" },
+	{ "workload", "mmio_devices", K_U32, S(mmio_devices), "0", 0, 256, NULL,
+	  "virtio-like devices, each a register page and a doorbell page of MMIO at 0xfe000000 + 16K*i" },
+	{ "workload", "mmio_rate", K_DOUBLE, S(mmio_rate), "0.0001", 0, 1, NULL,
+	  "share of a vCPU's records that are MMIO accesses (a register read or a doorbell write)" },
+	{ "workload", "slot_access_rate", K_DOUBLE, S(slot_access_rate), "0", 0, 1, NULL,
+	  "share of records that read events.toggle_slot's range (a ROM or VGA window: memory or MMIO as it toggles)" },
 	{ "workload", "duration_ms", K_DOUBLE, S(duration_ms), "1000", 0.001, 1e9, NULL, "simulated time to run" },
 	{ "workload", "insns_per_access", K_DOUBLE, S(insns_per_access), "40", 1, 1e9, NULL,
 	  "mean instructions between records (accesses within the same page are folded into it)" },
@@ -633,6 +651,11 @@ int config_validate(struct scenario *sc, struct config_error *err)
 	}
 	if (sc->fetch_fraction + sc->kernel_fraction > 1.0) {
 		snprintf(err->msg, sizeof(err->msg), "%s: workload.fetch_fraction + kernel_fraction exceed 1", src);
+		return -EINVAL;
+	}
+	if (sc->mmio_gen_bits < 32 && sc->mmio_gen_start >> sc->mmio_gen_bits) {
+		snprintf(err->msg, sizeof(err->msg), "%s: mmu.mmio_gen_start (%llu) does not fit in mmu.mmio_gen_bits (%u) bits",
+			 src, (unsigned long long)sc->mmio_gen_start, sc->mmio_gen_bits);
 		return -EINVAL;
 	}
 	if (sc->toggle_slot[0]) {

@@ -29,6 +29,7 @@ enum zap_all_variant { ZAP_ALL_LEGACY, ZAP_ALL_FAST_FLUSH_AT_BREAK, ZAP_ALL_FAST
 enum guest_paging { GUEST_PAGING_4LEVEL, GUEST_PAGING_NONE };
 enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
 enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
+enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -52,6 +53,7 @@ struct costs_cfg {
 	uint64_t fault_walk_level, sp_alloc, spte_set;
 	uint64_t zap_page, zap_spte, free_page;
 	uint64_t mmu_unload, gen_bump;
+	uint64_t mmio_walk_level, mmio_emulate, mmio_scan_page;
 	uint64_t ioctl_base;
 };
 
@@ -79,6 +81,9 @@ struct scenario {
 	int zap_all;                   /* enum zap_all_variant */
 	uint32_t batch_zap_pages;
 	int max_mapping;               /* enum map_size */
+	int mmio_invalidate;           /* enum mmio_invalidate */
+	uint32_t mmio_gen_bits;
+	uint64_t mmio_gen_start;
 	/* [host] */
 	int preempt;                   /* enum preempt_model */
 	uint32_t hz;
@@ -92,6 +97,8 @@ struct scenario {
 	int trace_end;                 /* enum trace_end */
 	char elf[CONFIG_PATH_MAX];
 	double wss_mb, zipf_s;
+	uint32_t mmio_devices;
+	double mmio_rate, slot_access_rate;
 	double duration_ms;
 	double insns_per_access;
 	double fetch_fraction, write_fraction, kernel_fraction;

@@ -5,6 +5,8 @@
 #include "cpu/tlb.h"
 #include "cpu/vcpu.h"
 #include "ept/mmu.h"
+#include "ept/memslot.h"
+#include "ept/mmio.h"
 #include "ept/zap.h"
 #include "sim/config.h"
 #include "version.h"
@@ -76,12 +78,8 @@ static void vmm_main(void *arg)
 			actor_block(s->e, &s->vmm);
 		}
 		host_thread_begin(s->host, &s->vmm);
-		actor_spend(s->e, &s->vmm, sc->costs.ioctl_base);
-		/* A PCI ROM read: the ROM BAR's slot goes away or comes back.  A deleted slot is
-		 * invalid before the zap (KVM_MEMSLOT_INVALID), so no fault maps it meanwhile. */
-		s->kvm->memslots_generation++;
-		slot->present = !slot->present;
-		kvm_mmu_zap_all(s->kvm, NULL);
+		/* A PCI ROM read: the ROM BAR's slot goes away or comes back. */
+		kvm_set_memory_region(s->kvm, slot, slot->present ? KVM_MR_DELETE : KVM_MR_CREATE, 0);
 		stats_add(s->st, s->s_toggles, 1);
 	}
 }
@@ -205,7 +203,7 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	if (!s->host)
 		goto nomem;
 	s->kvm = kvm_new(sc, s->e, s->host, s->st);
-	if (!s->kvm || zap_init(s->kvm) || stats_register(s->st, sim_stats_defs, 4, ids))
+	if (!s->kvm || stats_register(s->st, sim_stats_defs, 4, ids))
 		goto nomem;
 	s->s_pages = ids[0];
 	s->s_records = ids[1];

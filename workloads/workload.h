@@ -30,11 +30,19 @@ struct workload_ops {
 	void (*destroy)(void *priv);
 };
 
+/* Device MMIO and accesses to a toggled slot (workload.mmio_*, slot_access_rate) are mixed
+ * into any source's stream by workload_next(), so every generator and trace can be run
+ * against MMIO and memslot churn. */
+struct workload_mix;
+
 struct workload {
 	const struct workload_ops *ops;
 	void *priv;
+	struct workload_mix *mix;   /* NULL: nothing mixed in */
 	char err[512];       /* the last error of next() */
 };
+
+#define WORKLOAD_DEVICE_STRIDE (16ULL << 10)   /* a device: register page, doorbell page, ... */
 
 extern const struct workload_ops workload_kbuild, workload_random, workload_stream,
 	workload_zipf_kv, workload_touch_all, workload_trace;

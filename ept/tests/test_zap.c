@@ -59,7 +59,7 @@ static void small_scenario(struct scenario *sc, const char *variant, const char 
 	const char *sets[] = { "guest.vcpus=3", "guest.mem=256M", "guest.kernel_mem=64M",
 			       "guest.thp_fraction=0", "workload.duration_ms=40", "memslot.rom.base=0xfebc0000",
 			       "memslot.rom.size=256K", "memslot.rom.present=false", "events.toggle_slot=rom",
-			       "events.toggle_start_ms=8", "events.toggle_period_ms=6", "events.toggle_count=5",
+			       "events.toggle_start_ms=8", "events.toggle_period_ms=3", "events.toggle_count=10",
 			       "costs.zap_spte=250", "host.bg_wakeup_hz=4000" };
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		assert_int_equal(config_set(sc, sets[i], &err), 0);

@@ -22,8 +22,8 @@ static void scenario(struct scenario *sc, uint64_t seed, const char *extra)
 	config_defaults(sc);
 	const char *sets[] = { "guest.vcpus=3", "guest.mem=128M", "guest.kernel_mem=32M", "guest.thp_fraction=0.5",
 			       "workload.duration_ms=12", "memslot.rom.base=0xfebc0000", "memslot.rom.size=256K",
-			       "events.toggle_slot=rom", "events.toggle_start_ms=3", "events.toggle_period_ms=3",
-			       "events.toggle_count=3", "host.preempt=full", "host.bg_wakeup_hz=2000",
+			       "events.toggle_slot=rom", "events.toggle_start_ms=3", "events.toggle_period_ms=1.5",
+			       "events.toggle_count=6", "host.preempt=full", "host.bg_wakeup_hz=2000",
 			       "output.sample_us=500" };
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		assert_int_equal(config_set(sc, sets[i], &err), 0);

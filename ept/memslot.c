@@ -1,0 +1,71 @@
+#include "ept/memslot.h"
+
+#include "ept/mmu.h"
+#include "ept/zap.h"
+#include "sim/config.h"
+
+#include <errno.h>
+
+struct kvm_memory_slot *kvm_slot_at(struct kvm *kvm, uint64_t gpa)
+{
+	gfn_t gfn = gpa >> 12;
+	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
+		struct kvm_memory_slot *s = &kvm->slots[i];
+		if (gfn >= s->base_gfn && gfn < s->base_gfn + s->npages)
+			return s;
+	}
+	return NULL;
+}
+
+static bool overlaps_other(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t base)
+{
+	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
+		const struct kvm_memory_slot *o = &kvm->slots[i];
+		if (o != slot && o->present && base < o->base_gfn + o->npages && o->base_gfn < base + slot->npages)
+			return true;
+	}
+	return false;
+}
+
+/* Mirrors __kvm_set_memory_region() of Linux 3.11 (virt/kvm/kvm_main.c). */
+int kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot, enum kvm_mr_change change,
+			  uint64_t new_base)
+{
+	switch (change) {
+	case KVM_MR_CREATE:
+		if (slot->present || overlaps_other(kvm, slot, slot->base_gfn))
+			return -EINVAL;
+		kvm_spend(kvm, kvm->sc->costs.ioctl_base);
+		slot->present = true;
+		kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+		return 0;
+	case KVM_MR_FLAGS_ONLY:
+		if (!slot->present)
+			return -EINVAL;
+		kvm_spend(kvm, kvm->sc->costs.ioctl_base);
+		slot->readonly = !slot->readonly;
+		kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
+		return 0;
+	case KVM_MR_DELETE:
+	case KVM_MR_MOVE:
+		if (!slot->present || (new_base & 4095) ||
+		    (change == KVM_MR_MOVE && overlaps_other(kvm, slot, new_base >> 12)))
+			return -EINVAL;
+		kvm_spend(kvm, kvm->sc->costs.ioctl_base);
+		/* KVM_MEMSLOT_INVALID: "From this point no new shadow pages pointing to a
+		 * deleted, or moved, memslot will be created." */
+		slot->present = false;
+		kvm_install_new_memslots(kvm, KVM_MR_INVALIDATE);
+		kvm_mmu_zap_all(kvm, NULL);   /* kvm_arch_flush_shadow_memslot() */
+		if (change == KVM_MR_MOVE) {
+			slot->base_gfn = new_base >> 12;
+			if (kvm_slot_rmaps_realloc(kvm, slot))
+				return -ENOMEM;
+			slot->present = true;
+		}
+		kvm_install_new_memslots(kvm, change);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}

@@ -1,0 +1,197 @@
+#include "ept/mmio.h"
+
+#include "cpu/vcpu.h"
+#include "ept/mmu.h"
+#include "ept/zap.h"
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/host.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+static const struct stat_def mmio_stats[] = {
+	{ "mmio.exits", STAT_COUNTER, "events", "EPT misconfig exits on MMIO sptes" },
+	{ "mmio.fast", STAT_COUNTER, "events", "MMIO exits emulated on the lockless fast path" },
+	{ "mmio.slow", STAT_COUNTER, "events", "MMIO exits with a stale generation: back to the fault handler, under mmu_lock" },
+	{ "mmio.retry", STAT_COUNTER, "events", "MMIO exits that found no MMIO spte any more (zapped meanwhile): re-entered" },
+	{ "mmio.sptes_created", STAT_COUNTER, "sptes", "MMIO sptes installed (mark_mmio_spte)" },
+	{ "mmio.gen_bumps", STAT_COUNTER, "events", "memslots generation increments (installs of new memslots)" },
+	{ "mmio.gen_wraps", STAT_COUNTER, "events", "generation wrap-arounds of the MMIO spte bits (each zaps all)" },
+	{ "mmio.invalidations", STAT_COUNTER, "events", "MMIO invalidations: zap-walks (zap-walk), generation bumps (generation)" },
+	{ "mmio.invalidate_cycles", STAT_ARRAY, "cycles", "time of each MMIO invalidation (bump, walk or wrap), lock waits included" },
+	{ "mmio.invalidate_hold_cycles", STAT_ARRAY, "cycles", "mmu_lock hold time of each MMIO invalidation" },
+	{ "mmio.sptes_dropped", STAT_COUNTER, "sptes", "MMIO sptes dropped by zap-walks" },
+	{ "mmio.pages_scanned", STAT_COUNTER, "pages", "shadow pages scanned by zap-walks" },
+};
+#define NR_MMIO_STATS (sizeof(mmio_stats) / sizeof(mmio_stats[0]))
+
+int mmio_init(struct kvm *kvm)
+{
+	stat_id id[NR_MMIO_STATS];
+
+	kvm->mmio_ops = &mmio_invalidate_variants[kvm->sc->mmio_invalidate];
+	kvm->mmio_gen_mask = kvm->sc->mmio_gen_bits >= 32 ? 0xffffffffu : (1u << kvm->sc->mmio_gen_bits) - 1;
+	kvm->memslots_generation = kvm->sc->mmio_gen_start;
+	kvm->mmio_sid = calloc(1, sizeof(*kvm->mmio_sid));
+	if (!kvm->mmio_sid || stats_register(kvm->st, mmio_stats, NR_MMIO_STATS, id))
+		return -1;
+	*kvm->mmio_sid = (struct mmio_stats_ids){ id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8],
+						  id[9], id[10], id[11] };
+	return 0;
+}
+
+void mmio_free(struct kvm *kvm)
+{
+	free(kvm->mmio_sid);
+	kvm->mmio_sid = NULL;
+}
+
+unsigned kvm_current_mmio_generation(const struct kvm *kvm)
+{
+	return (unsigned)(kvm->memslots_generation & kvm->mmio_gen_mask);
+}
+
+/* Mirrors mark_mmio_spte() of Linux 3.11: the generation goes into the spte. */
+void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
+{
+	assert(sp->role.level == PT_PAGE_TABLE_LEVEL && !is_shadow_present_pte(sp->spt[idx]));
+	if (!is_mmio_spte(sp->spt[idx]))
+		sp->nr_mmio++;
+	sp->spt[idx] = SPTE_MMIO | ((uint64_t)kvm_current_mmio_generation(kvm) << SPTE_MMIO_GEN_SHIFT);
+	stats_add(kvm->st, kvm->mmio_sid->sptes_created, 1);
+	kvm_spend(kvm, kvm->sc->costs.spte_set);
+}
+
+/* Mirrors handle_mmio_page_fault_common() of Linux 3.11 with
+ * walk_shadow_page_get_mmio_spte(): no mmu_lock (the walk runs with interrupts off, which
+ * is what the remote flush before freeing pages waits for). */
+enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa)
+{
+	struct kvm *kvm = v->kvm;
+	struct kvm_mmu_page *sp = v->root;
+	uint64_t spte = 0;
+
+	stats_add(kvm->st, kvm->mmio_sid->exits, 1);
+	for (int l = PT64_ROOT_LEVEL; sp; l--) {
+		vcpu_spend(v, kvm->sc->costs.mmio_walk_level);
+		spte = sp->spt[spte_index(gpa, l)];
+		if (!is_shadow_present_pte(spte) || is_last_spte(spte, l))
+			break;
+		sp = mmu_page(kvm, spte_child_id(spte));
+	}
+	if (!is_mmio_spte(spte)) {
+		/* zapped by another CPU meanwhile: let the access fault again */
+		stats_add(kvm->st, kvm->mmio_sid->retry, 1);
+		return RET_MMIO_PF_RETRY;
+	}
+	if (kvm->mmio_ops == &mmio_invalidate_variants[MMIO_INVALIDATE_GENERATION] &&
+	    get_mmio_spte_generation(spte) != kvm_current_mmio_generation(kvm)) {
+		stats_add(kvm->st, kvm->mmio_sid->slow, 1);
+		return RET_MMIO_PF_INVALID;
+	}
+	stats_add(kvm->st, kvm->mmio_sid->fast, 1);
+	return RET_MMIO_PF_EMULATE;
+}
+
+static void record_invalidation(struct kvm *kvm, uint64_t t0, uint64_t hold0)
+{
+	struct actor *me = kvm_current(kvm);
+	stats_add(kvm->st, kvm->mmio_sid->invalidations, 1);
+	stats_array_push(kvm->st, kvm->mmio_sid->invalidate_cycles, (int64_t)(me->clock - t0));
+	stats_array_push(kvm->st, kvm->mmio_sid->invalidate_hold, (int64_t)(me->lock_hold - hold0));
+}
+
+/* Linux 3.11 kvm_mmu_invalidate_mmio_sptes(): the bump alone invalidated every MMIO spte;
+ * at the wrap, zap everything (the issue's rule: when the low bits come back to 0). */
+static void mmio_generation_updated(struct kvm *kvm, enum kvm_mr_change change)
+{
+	struct actor *me = kvm_current(kvm);
+	uint64_t t0 = me->clock - kvm->sc->costs.gen_bump, hold0 = me->lock_hold;
+
+	(void)change;
+	if (kvm_current_mmio_generation(kvm) == 0) {
+		stats_add(kvm->st, kvm->mmio_sid->gen_wraps, 1);
+		kvm_mmu_zap_all(kvm, NULL);
+	}
+	/* every bump is an invalidation: the bump's cost, or the wrap's zap-all */
+	record_invalidation(kvm, t0, hold0);
+}
+
+/* Drop the MMIO sptes of one page; true if any. */
+static bool zap_mmio_sptes_of(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	uint32_t n = sp->nr_mmio;
+
+	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && sp->nr_mmio; i++) {
+		if (!is_mmio_spte(sp->spt[i]))
+			continue;
+		drop_mmio_spte(kvm, sp, i);
+		kvm_spend(kvm, kvm->sc->costs.zap_spte);
+	}
+	stats_add(kvm->st, kvm->mmio_sid->dropped, n);
+	return n > 0;
+}
+
+/* The zap-walk of Linux 3.10 (kvm_mmu_zap_mmio_sptes(), run on a memslot create or move),
+ * dropping MMIO sptes one by one: every shadow page is scanned under mmu_lock, so its cost
+ * grows with the guest.  Every BATCH_ZAP_PAGES pages it may break the lock like
+ * kvm_mmu_zap_collapsible_sptes(): flush first if sptes were dropped, then
+ * cond_resched_lock(), then go on with the pages not scanned yet. */
+static void kvm_mmu_zap_mmio_sptes(struct kvm *kvm)
+{
+	struct actor *me = kvm_current(kvm);
+	struct kvm_mmu_page *sp, *node;
+	uint64_t t0 = me->clock, hold0;
+	uint64_t stamp = ++kvm->mmio_scan_stamp;
+	bool flush = false;
+	uint32_t batch = 0;
+
+	spin_lock(kvm->host, me);
+	hold0 = me->lock_hold;
+restart:
+	list_for_each_entry_safe_reverse(sp, node, &kvm->active_mmu_pages, link) {
+		if (sp->scan_stamp == stamp)
+			continue;
+		if (batch >= kvm->sc->batch_zap_pages && (need_resched(kvm->host, me) || spin_needbreak(kvm->host))) {
+			if (flush) {
+				kvm_flush_remote_tlbs(kvm);
+				flush = false;
+			}
+			batch = 0;
+			if (cond_resched_lock(kvm->host, me))
+				goto restart;   /* the list changed while the lock was dropped */
+		}
+		sp->scan_stamp = stamp;
+		batch++;
+		stats_add(kvm->st, kvm->mmio_sid->scanned, 1);
+		kvm_spend(kvm, kvm->sc->costs.mmio_scan_page);
+		flush |= zap_mmio_sptes_of(kvm, sp);
+	}
+	if (flush)
+		kvm_flush_remote_tlbs(kvm);
+	spin_unlock(kvm->host, me);
+	record_invalidation(kvm, t0, hold0);
+}
+
+static void mmio_zap_walk_updated(struct kvm *kvm, enum kvm_mr_change change)
+{
+	/* 3.10 kvm_arch_commit_memory_region(): "If memory slot is created, or moved, we need
+	 * to clear all mmio sptes." */
+	if (change == KVM_MR_CREATE || change == KVM_MR_MOVE)
+		kvm_mmu_zap_mmio_sptes(kvm);
+}
+
+const struct mmio_invalidate_ops mmio_invalidate_variants[] = {
+	[MMIO_INVALIDATE_ZAP_WALK] = { "zap-walk", mmio_zap_walk_updated },
+	[MMIO_INVALIDATE_GENERATION] = { "generation", mmio_generation_updated },
+};
+
+void kvm_install_new_memslots(struct kvm *kvm, enum kvm_mr_change change)
+{
+	/* install_new_memslots(): slots->generation++, then kvm_arch_memslots_updated() */
+	kvm->memslots_generation++;
+	stats_add(kvm->st, kvm->mmio_sid->gen_bumps, 1);
+	kvm_spend(kvm, kvm->sc->costs.gen_bump);
+	kvm->mmio_ops->memslots_updated(kvm, change);
+}

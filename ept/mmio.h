@@ -1,0 +1,64 @@
+/* ept/mmio — MMIO sptes and their invalidation when the memslots change (seed 004).
+ *
+ * A guest access to a GPA in no memslot faults once under mmu_lock and installs an MMIO
+ * spte carrying the low mmu.mmio_gen_bits bits of the memslots generation
+ * (mark_mmio_spte()).  Later accesses take an EPT misconfig exit and the lockless
+ * handle_mmio_page_fault(): if the spte's generation is current the access is emulated
+ * with no lock (fast path); if it is stale, the exit goes back to the fault handler under
+ * mmu_lock, which installs a fresh MMIO spte (slow path).
+ *
+ * When the memslots change, MMIO sptes must go (the GPA may now be memory).  Two variants,
+ * a row each of mmio_invalidate_variants[] (mmu.mmio_invalidate):
+ *   zap-walk    Linux 3.10: on a memslot create or move, take mmu_lock, walk every shadow
+ *               page's sptes and drop the MMIO ones, flush if any were dropped, breaking the
+ *               lock as cond_resched_lock() allows (flush first if a flush is pending).
+ *   generation  Linux 3.11: every install of new memslots bumps the generation, which makes
+ *               every MMIO spte stale at once; when the generation's low bits wrap to 0,
+ *               zap all (mmu.zap_all) so an ancient spte cannot match again.
+ * The memslots generation starts at mmu.mmio_gen_start (the source starts 150 below the wrap).
+ */
+#ifndef EPTSIM_EPT_MMIO_H
+#define EPTSIM_EPT_MMIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/stats.h"
+
+struct kvm;
+struct kvm_mmu_page;
+struct vcpu;
+
+/* What kind of memslot change an install of new memslots completes (enum kvm_mr_change). */
+enum kvm_mr_change { KVM_MR_CREATE, KVM_MR_DELETE, KVM_MR_MOVE, KVM_MR_FLAGS_ONLY, KVM_MR_INVALIDATE };
+
+struct mmio_invalidate_ops {
+	const char *name;
+	/* kvm_arch_memslots_updated(): called after every install of new memslots. */
+	void (*memslots_updated)(struct kvm *kvm, enum kvm_mr_change change);
+};
+
+extern const struct mmio_invalidate_ops mmio_invalidate_variants[];   /* enum mmio_invalidate */
+
+struct mmio_stats_ids {
+	stat_id exits, fast, slow, retry, sptes_created, gen_bumps, gen_wraps, invalidations,
+		invalidate_cycles, invalidate_hold, dropped, scanned;
+};
+
+int mmio_init(struct kvm *kvm);
+void mmio_free(struct kvm *kvm);
+
+/* kvm_current_mmio_generation(): the low mmu.mmio_gen_bits bits of the generation. */
+unsigned kvm_current_mmio_generation(const struct kvm *kvm);
+/* mark_mmio_spte(): under mmu_lock. */
+void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx);
+
+enum mmio_pf { RET_MMIO_PF_EMULATE, RET_MMIO_PF_INVALID, RET_MMIO_PF_RETRY };
+/* handle_ept_misconfig() -> handle_mmio_page_fault_common(): the lockless walk from the
+ * vCPU's root to gpa's spte and the generation check.  Charges the vCPU. */
+enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa);
+
+/* Install new memslots: generation++ and the variant's invalidation. */
+void kvm_install_new_memslots(struct kvm *kvm, enum kvm_mr_change change);
+
+#endif
