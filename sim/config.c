@@ -1,4 +1,5 @@
 #include "sim/config.h"
+#include "cpu/guest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -634,6 +635,12 @@ int config_validate(struct scenario *sc, struct config_error *err)
 				return -EINVAL;
 			}
 		}
+	}
+	if (sc->mem > GUEST_IO_GPA) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: guest.mem above %llu MiB would cover the I/O window at 0x%llx (the PCI hole below "
+			 "4 GiB is not modelled yet)", src, GUEST_IO_GPA >> 20, GUEST_IO_GPA);
+		return -EINVAL;
 	}
 	if (sc->kernel_mem >= sc->mem) {
 		snprintf(err->msg, sizeof(err->msg), "%s: guest.kernel_mem (%llu) must be below guest.mem (%llu)",
