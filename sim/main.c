@@ -246,10 +246,15 @@ static int cmd_run(int argc, char **argv)
 
 /* ------------------------------------------------------------------ plot */
 
-struct plot_args { const char *dirs[MAX_DIRS]; int n; const char *out; };
+enum plot_kind { PLOT_KIND_ZAP, PLOT_KIND_MMIO };
+
+struct plot_args { const char *dirs[MAX_DIRS]; int n; const char *out; enum plot_kind kind; };
 
 static struct argp_option plot_options[] = {
 	{ "out", 'o', "FILE", 0, "Output image, .png or .svg (required)", 0 },
+	{ "kind", 'k', "zap|mmio", 0,
+	  "zap (default): the zap-all comparison; mmio: the MMIO-spte invalidation variants "
+	  "over guest size", 0 },
 	{ 0 }
 };
 
@@ -258,6 +263,14 @@ static error_t plot_parse(int key, char *arg, struct argp_state *state)
 	struct plot_args *a = state->input;
 	switch (key) {
 	case 'o': a->out = arg; break;
+	case 'k':
+		if (!strcmp(arg, "zap"))
+			a->kind = PLOT_KIND_ZAP;
+		else if (!strcmp(arg, "mmio"))
+			a->kind = PLOT_KIND_MMIO;
+		else
+			argp_error(state, "unknown --kind '%s' (zap or mmio)", arg);
+		break;
 	case ARGP_KEY_ARG:
 		if (a->n == MAX_DIRS)
 			argp_error(state, "more than %d result folders", MAX_DIRS);
@@ -278,17 +291,20 @@ static error_t plot_parse(int key, char *arg, struct argp_state *state)
 static struct argp plot_argp = {
 	plot_options, plot_parse, "DIR...",
 	"Draw lock-breaks per zap, remote flushes per zap and the vCPU time breakdown of one or "
-	"more result folders side by side (gnuplot).",
+	"more result folders side by side (gnuplot).  With --kind mmio: the mmu_lock hold per "
+	"MMIO invalidation, the vCPU stall behind mmu_lock and the slow-path MMIO refaults "
+	"against shadow pages, one line per mmu.mmio_invalidate variant.",
 	NULL, NULL, NULL
 };
 
 static int cmd_plot(int argc, char **argv)
 {
-	struct plot_args a = { .n = 0 };
+	struct plot_args a = { .n = 0, .kind = PLOT_KIND_ZAP };
 	char err[1024] = "";
 
 	argp_parse(&plot_argp, argc, argv, 0, NULL, &a);
-	int r = plot_runs(a.dirs, a.n, a.out, err, sizeof(err));
+	int r = a.kind == PLOT_KIND_MMIO ? plot_mmio(a.dirs, a.n, a.out, err, sizeof(err))
+					 : plot_runs(a.dirs, a.n, a.out, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "eptsim plot: %s\n", err);
 		return r == -EINVAL || r == -ENOENT ? EXIT_BAD_INPUT : 1;
@@ -682,7 +698,7 @@ static struct argp top_argp = {
 	"eptsim: a cycle-approximate simulator of x86 EPT virtualization and KVM's MMU.\v"
 	"Commands:\n"
 	"  run CONFIG [OPTION...]       run one simulation\n"
-	"  plot DIR... --out FILE       plot result folders side by side\n"
+	"  plot DIR... --out FILE [--kind zap|mmio]   plot result folders side by side\n"
 	"  config [--markdown]          print the config schema\n"
 	"  trace info|cat|convert|import|merge ...   work with trace files\n"
 	"  workload NAME --out FILE     write a generator's records as a trace\n"

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -200,15 +201,17 @@ static void plot_load_cycles(struct plot_run *r, json_t *doc, json_t *stats)
 	}
 }
 
-static int plot_load(struct plot_run *r, const char *dir, char *err, size_t errlen)
+/* Read dir/stats.json into *doc (the caller json_decref()s it) and point *stats at its
+ * "stats" object.  The path goes to path[len] for the caller's own messages. */
+static int plot_read_stats(const char *dir, char *path, size_t len, json_t **doc,
+			   json_t **stats, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
 	json_error_t je;
-	json_t *doc, *stats, *v;
 	FILE *f;
-	int ret = 0;
+	int ret;
 
-	if (snprintf(path, sizeof(path), "%s/stats.json", dir) >= (int)sizeof(path)) {
+	*doc = *stats = NULL;
+	if (snprintf(path, len, "%s/stats.json", dir) >= (int)len) {
 		plot_err(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
@@ -218,18 +221,31 @@ static int plot_load(struct plot_run *r, const char *dir, char *err, size_t errl
 		plot_err(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	doc = json_loadf(f, 0, &je);
+	*doc = json_loadf(f, 0, &je);
 	fclose(f);
-	if (!doc) {
+	if (!*doc) {
 		plot_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
 		return -EINVAL;
 	}
-	stats = json_object_get(doc, "stats");
-	if (!json_is_object(stats)) {
+	*stats = json_object_get(*doc, "stats");
+	if (!json_is_object(*stats)) {
 		plot_err(err, errlen, "%s: no \"stats\" object", path);
-		ret = -EINVAL;
-		goto out;
+		json_decref(*doc);
+		*doc = *stats = NULL;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+static int plot_load(struct plot_run *r, const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	json_t *doc, *stats, *v;
+	int ret;
+
+	ret = plot_read_stats(dir, path, sizeof(path), &doc, &stats, err, errlen);
+	if (ret)
+		return ret;
 	for (int z = 0; z < PLOT_NZAP && !ret; z++)
 		ret = plot_load_array(stats, plot_zap[z].stat, &r->zap[z], &r->nzap[z], path,
 				      err, errlen);
@@ -701,15 +717,10 @@ static void plot_rmtree(const char *dir)
 	rmdir(dir);
 }
 
-int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen)
+/* The checks every plot entry point starts with; *png tells the terminal. */
+static int plot_check_args(const char *const *dirs, int ndirs, const char *out, bool *png,
+			   char *err, size_t errlen)
 {
-	struct plot_run *runs;
-	char tmp[PATH_MAX], img[PATH_MAX];
-	const char *tmpdir = getenv("TMPDIR");
-	size_t maxz = 0;
-	bool png;
-	int ret = 0;
-
 	if (err && errlen)
 		err[0] = '\0';
 	if (!dirs || ndirs < 1) {
@@ -720,21 +731,68 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 		plot_err(err, errlen, "output must end in .png or .svg");
 		return -EINVAL;
 	}
-	png = plot_has_suffix(out, ".png");
+	for (int i = 0; i < ndirs; i++)
+		if (!dirs[i]) {
+			plot_err(err, errlen, "result folder %d is NULL", i);
+			return -EINVAL;
+		}
+	*png = plot_has_suffix(out, ".png");
+	return 0;
+}
 
+/* A private directory for data, script and image: $TMPDIR (or /tmp)/eptsim-plot-XXXXXX.
+ * img gets the path gnuplot draws to. */
+static int plot_mktmp(char *tmp, size_t len, char *img, size_t imglen, bool png,
+		      char *err, size_t errlen)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	int ret;
+
+	if (!tmpdir || !*tmpdir)
+		tmpdir = "/tmp";
+	/* leave room for the file names inside */
+	if (snprintf(tmp, len, "%s/eptsim-plot-XXXXXX", tmpdir) >= (int)len - 32) {
+		plot_err(err, errlen, "%s: TMPDIR path too long", tmpdir);
+		return -ENAMETOOLONG;
+	}
+	if (!mkdtemp(tmp)) {
+		ret = -errno;
+		plot_err(err, errlen, "%s: %s", tmp, strerror(-ret));
+		return ret;
+	}
+	snprintf(img, imglen, "%s/plot.%s", tmp, png ? "png" : "svg");
+	return 0;
+}
+
+/* Run the script tmp/plot.gp and copy the image to out; tmp is removed either way. */
+static int plot_finish(const char *tmp, const char *img, const char *out, int ret,
+		       char *err, size_t errlen)
+{
+	if (!ret)
+		ret = plot_gnuplot(tmp, err, errlen);
+	if (!ret)
+		ret = plot_install(img, out, err, errlen);
+	plot_rmtree(tmp);
+	return ret;
+}
+
+int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen)
+{
+	struct plot_run *runs;
+	char tmp[PATH_MAX], img[PATH_MAX];
+	size_t maxz = 0;
+	bool png;
+	int ret = plot_check_args(dirs, ndirs, out, &png, err, errlen);
+
+	if (ret)
+		return ret;
 	runs = calloc(ndirs, sizeof(*runs));
 	if (!runs) {
 		plot_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (int i = 0; i < ndirs && !ret; i++) {
-		if (!dirs[i]) {
-			plot_err(err, errlen, "result folder %d is NULL", i);
-			ret = -EINVAL;
-			break;
-		}
+	for (int i = 0; i < ndirs && !ret; i++)
 		ret = plot_load(&runs[i], dirs[i], err, errlen);
-	}
 	if (ret)
 		goto out_free;
 	plot_dedup_labels(runs, ndirs);
@@ -743,34 +801,442 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 			if (runs[i].nzap[z] > maxz)
 				maxz = runs[i].nzap[z];
 
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	/* leave room for the file names inside */
-	if (snprintf(tmp, sizeof(tmp), "%s/eptsim-plot-XXXXXX", tmpdir) >= (int)sizeof(tmp) - 32) {
-		plot_err(err, errlen, "%s: TMPDIR path too long", tmpdir);
-		ret = -ENAMETOOLONG;
+	ret = plot_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
+	if (ret)
 		goto out_free;
-	}
-	if (!mkdtemp(tmp)) {
-		ret = -errno;
-		plot_err(err, errlen, "%s: %s", tmp, strerror(-ret));
-		goto out_free;
-	}
-	snprintf(img, sizeof(img), "%s/plot.%s", tmp, png ? "png" : "svg");
 	ret = plot_write_zaps(tmp, runs, ndirs, maxz, err, errlen);
 	if (!ret)
 		ret = plot_write_vcpu(tmp, runs, ndirs, err, errlen);
 	if (!ret)
 		ret = plot_write_script(tmp, img, png, runs, ndirs, err, errlen);
-	if (!ret)
-		ret = plot_gnuplot(tmp, err, errlen);
-	if (!ret)
-		ret = plot_install(img, out, err, errlen);
-	plot_rmtree(tmp);
+	ret = plot_finish(tmp, img, out, ret, err, errlen);
 out_free:
 	for (int i = 0; i < ndirs; i++)
 		for (int z = 0; z < PLOT_NZAP; z++)
 			free(runs[i].zap[z]);
+	free(runs);
+	return ret;
+}
+
+/* ================================================================ plot_mmio
+ *
+ * One point per run: x = ept.shadow_pages_end, y = the panel's figure; runs grouped into
+ * one line per config.mmu.mmio_invalidate, each group sorted by x and written to its own
+ * data file (mmio-G.dat).  Every point is labelled with the guest size in GiB: the labels
+ * of the group that is highest in a panel sit above-left of its points, the others'
+ * below-right, so two lines over the same guest sizes do not label on top of each other
+ * (and a rising line never runs through its own labels).
+ */
+
+#define PLOT_MMIO_NPANEL	3
+
+struct plot_mrun {
+	char variant[64];	/* config.mmu.mmio_invalidate */
+	double pages;		/* ept.shadow_pages_end */
+	double mem_gib;		/* config.guest.mem */
+	double y[PLOT_MMIO_NPANEL];	/* hold µs, stall ms, slow refaults */
+	int group;
+};
+
+struct plot_mgroup {
+	const char *variant;
+	int n;			/* runs in it */
+	double ymean[PLOT_MMIO_NPANEL];
+	bool above[PLOT_MMIO_NPANEL];	/* its labels go above its points */
+	bool zero[PLOT_MMIO_NPANEL];	/* all its values are 0 */
+};
+
+static const struct {
+	const char *title;
+	const char *ylabel;
+} plot_mmio_panel[PLOT_MMIO_NPANEL] = {
+	{ "mmu_lock hold per invalidation", "mean mmu_lock hold per invalidation (µs)" },
+	{ "vCPU stall behind mmu_lock", "mmu_lock wait, all vCPUs summed (ms)" },
+	{ "slow-path MMIO refaults", "slow-path MMIO exits (count)" },
+};
+
+/* The variants in the order they are drawn; others follow in order of appearance. */
+static const char *const plot_mmio_known[] = { "zap-walk", "generation" };
+
+static json_t *plot_cfg(json_t *doc, const char *section, const char *key)
+{
+	return json_object_get(json_object_get(json_object_get(doc, "config"), section), key);
+}
+
+/* Sum of vcpu.N.cycles.<what> over every vCPU (config.guest.vcpus of them, or until the
+ * first missing one when the count is not known). */
+static double plot_vcpu_sum(json_t *doc, json_t *stats, const char *what)
+{
+	json_t *nv = plot_cfg(doc, "guest", "vcpus");
+	bool known = json_is_integer(nv) && json_integer_value(nv) >= 0;
+	long n = known ? (long)json_integer_value(nv) : LONG_MAX;
+	double sum = 0;
+	char key[96];
+
+	for (long i = 0; i < n; i++) {
+		json_t *v;
+
+		snprintf(key, sizeof(key), "vcpu.%ld.cycles.%s", i, what);
+		v = json_object_get(stats, key);
+		if (!json_is_number(v)) {
+			if (!known)
+				break;
+			continue;
+		}
+		if (json_number_value(v) > 0)
+			sum += json_number_value(v);
+	}
+	return sum;
+}
+
+static int plot_mmio_load(struct plot_mrun *r, const char *dir, char *err, size_t errlen)
+{
+	static const char *const need[] = {
+		"mmio.invalidations", "mmio.invalidate_hold_cycles", "mmio.slow",
+	};
+	char path[PATH_MAX];
+	json_t *doc, *stats, *v;
+	double *hold = NULL, mhz, sum = 0;
+	size_t nhold = 0;
+	int ret;
+
+	ret = plot_read_stats(dir, path, sizeof(path), &doc, &stats, err, errlen);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!json_object_get(stats, need[i])) {
+			plot_err(err, errlen, "%s: no MMIO stats (run with eptsim >= this version)",
+				 dir);
+			ret = -EINVAL;
+			goto out;
+		}
+	v = plot_cfg(doc, "mmu", "mmio_invalidate");
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		plot_err(err, errlen, "%s: no config.mmu.mmio_invalidate", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	snprintf(r->variant, sizeof(r->variant), "%s", json_string_value(v));
+	plot_sanitize(r->variant);
+
+	v = plot_cfg(doc, "cpu", "freq_mhz");
+	mhz = json_is_number(v) ? json_number_value(v) : 0;
+	if (!(mhz > 0)) {
+		plot_err(err, errlen, "%s: no config.cpu.freq_mhz", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	v = plot_cfg(doc, "guest", "mem");
+	if (!json_is_number(v) || json_number_value(v) <= 0) {
+		plot_err(err, errlen, "%s: no config.guest.mem", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	r->mem_gib = json_number_value(v) / (1024.0 * 1024 * 1024);
+	v = json_object_get(stats, "ept.shadow_pages_end");
+	if (!json_is_number(v)) {
+		plot_err(err, errlen, "%s: \"ept.shadow_pages_end\" missing or not a number", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	r->pages = json_number_value(v);
+	v = json_object_get(stats, "mmio.slow");
+	if (!json_is_number(v)) {
+		plot_err(err, errlen, "%s: \"mmio.slow\" is not a number", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	r->y[2] = json_number_value(v);
+
+	ret = plot_load_array(stats, "mmio.invalidate_hold_cycles", &hold, &nhold, path,
+			      err, errlen);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < nhold; i++)
+		sum += hold[i];
+	r->y[0] = nhold ? sum / nhold / mhz : 0;			/* cycles -> µs */
+	r->y[1] = plot_vcpu_sum(doc, stats, "lock_wait") / mhz / 1000;	/* cycles -> ms */
+out:
+	free(hold);
+	json_decref(doc);
+	return ret;
+}
+
+static int plot_mrun_cmp(const void *a, const void *b)
+{
+	const struct plot_mrun *x = a, *y = b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->pages != y->pages)
+		return x->pages < y->pages ? -1 : 1;
+	if (x->mem_gib != y->mem_gib)
+		return x->mem_gib < y->mem_gib ? -1 : 1;
+	return 0;
+}
+
+/* Assign each run its group (known variants first, in plot_mmio_known order), sort the
+ * runs by group then x, and fill in the groups.  Returns the number of groups. */
+static int plot_mmio_group(struct plot_mrun *runs, int n, struct plot_mgroup *g)
+{
+	int ng = 0;
+	size_t nk = sizeof(plot_mmio_known) / sizeof(plot_mmio_known[0]);
+
+	for (size_t k = 0; k < nk; k++)
+		for (int i = 0; i < n; i++)
+			if (!strcmp(runs[i].variant, plot_mmio_known[k])) {
+				g[ng++].variant = plot_mmio_known[k];
+				break;
+			}
+	for (int i = 0; i < n; i++) {
+		int j;
+
+		for (j = 0; j < ng && strcmp(g[j].variant, runs[i].variant); j++)
+			;
+		if (j == ng)
+			g[ng++].variant = runs[i].variant;
+		runs[i].group = j;
+	}
+	qsort(runs, n, sizeof(*runs), plot_mrun_cmp);
+	/* qsort moved the runs: point the variant names at their new home */
+	for (int j = 0; j < ng; j++)
+		for (int i = 0; i < n; i++)
+			if (runs[i].group == j) {
+				g[j].variant = runs[i].variant;
+				break;
+			}
+	for (int j = 0; j < ng; j++)
+		for (int p = 0; p < PLOT_MMIO_NPANEL; p++)
+			g[j].zero[p] = true;
+	for (int i = 0; i < n; i++) {
+		struct plot_mgroup *gr = &g[runs[i].group];
+
+		gr->n++;
+		for (int p = 0; p < PLOT_MMIO_NPANEL; p++) {
+			gr->ymean[p] += runs[i].y[p];
+			if (runs[i].y[p] != 0)
+				gr->zero[p] = false;
+		}
+	}
+	for (int p = 0; p < PLOT_MMIO_NPANEL; p++) {
+		int top = 0;
+
+		for (int j = 0; j < ng; j++) {
+			g[j].ymean[p] /= g[j].n;
+			if (g[j].ymean[p] > g[top].ymean[p])
+				top = j;
+		}
+		for (int j = 0; j < ng; j++)
+			g[j].above[p] = j == top;
+	}
+	return ng;
+}
+
+/* mmio-G.dat: "pages  mem_GiB  hold_us  stall_ms  slow", sorted by pages. */
+static int plot_mmio_write_data(const char *tmp, const struct plot_mrun *runs, int n, int ng,
+				char *err, size_t errlen)
+{
+	for (int j = 0; j < ng; j++) {
+		char path[PATH_MAX], name[32];
+		int ret = 0;
+		FILE *f;
+
+		snprintf(name, sizeof(name), "mmio-%d.dat", j);
+		f = plot_create(tmp, name, path, sizeof(path), err, errlen, &ret);
+		if (!f)
+			return ret;
+		fprintf(f, "# shadow_pages mem_GiB hold_us stall_ms slow_refaults\n");
+		for (int i = 0; i < n; i++)
+			if (runs[i].group == j)
+				fprintf(f, "%.15g %.6g %.9g %.9g %.15g\n", runs[i].pages,
+					runs[i].mem_gib, runs[i].y[0], runs[i].y[1], runs[i].y[2]);
+		ret = plot_close(f, path, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A tic step of 1, 2 or 5 times a power of ten giving at most about nticks tics. */
+static double plot_nice_step(double range, int nticks)
+{
+	double raw = range / nticks, mag;
+
+	if (!(raw > 0))
+		return 1;
+	mag = pow(10, floor(log10(raw)));
+	if (raw <= mag * 1.0001)
+		return mag;
+	if (raw <= 2 * mag)
+		return 2 * mag;
+	if (raw <= 5 * mag)
+		return 5 * mag;
+	return 10 * mag;
+}
+
+static void plot_mmio_range(const struct plot_mrun *runs, int n, int p, double *lo,
+			    double *hi)
+{
+	*lo = HUGE_VAL;
+	*hi = 0;
+	for (int i = 0; i < n; i++) {
+		if (runs[i].y[p] < *lo)
+			*lo = runs[i].y[p];
+		if (runs[i].y[p] > *hi)
+			*hi = runs[i].y[p];
+	}
+}
+
+/* Log y only where it helps: every value positive and more than a decade apart. */
+static bool plot_mmio_logy(const struct plot_mrun *runs, int n, int p)
+{
+	double lo, hi;
+
+	plot_mmio_range(runs, n, p, &lo, &hi);
+	return lo > 0 && hi / lo >= 10;
+}
+
+/* In a linear panel 1, a line of zeros lies on the 0 tic: its key entry says so. */
+#define PLOT_MMIO_ZERO_NOTE	" (0 µs: no mmu_lock hold)"
+
+static bool plot_mmio_note(const struct plot_mrun *runs, int n, const struct plot_mgroup *g,
+			   int p)
+{
+	return p == 0 && g->zero[p] && !plot_mmio_logy(runs, n, p);
+}
+
+static void plot_mmio_script_panel(FILE *f, const char *tmp, const struct plot_mrun *runs,
+				   int n, const struct plot_mgroup *g, int ng, int p,
+				   double xhi, double title_up, int key_cols)
+{
+	double lo, hi;
+	bool logy = plot_mmio_logy(runs, n, p);
+
+	plot_mmio_range(runs, n, p, &lo, &hi);
+
+	fprintf(f, "\n# ---- panel: %s\n", plot_mmio_panel[p].title);
+	fprintf(f, "set title '%s' font 'sans,12' offset 0,%.2f\n", plot_mmio_panel[p].title,
+		title_up);
+	fprintf(f, "set key maxcols %d maxrows %d\n", key_cols, (ng + key_cols - 1) / key_cols);
+	fprintf(f, "set xlabel 'shadow pages (guest size in GiB annotated at each point)'\n");
+	fprintf(f, "set ylabel '%s'\n", plot_mmio_panel[p].ylabel);
+	fprintf(f, "set xrange [0:%.15g]\nset xtics autofreq nomirror out\n", xhi);
+	if (logy) {
+		fprintf(f, "set logscale y\nset yrange [%.15g:%.15g]\n"
+			   "set ytics autofreq nomirror out\nset format y '%%g'\n", lo / 2, hi * 2);
+	} else {
+		/* room above the top labels, and below 0 for the labels under a line near 0 */
+		bool count = p == 2;	/* whole tics only */
+		double top = hi > 0 ? hi * 1.14 : count ? 5 : 1;
+		double step = plot_nice_step(top, 6);
+
+		if (count && step < 1)
+			step = 1;
+		fprintf(f, "unset logscale y\nset yrange [%.15g:%.15g]\n"
+			   "set ytics 0,%.15g nomirror out\nset format y '%%g'\n",
+			lo < 0.15 * top ? -0.1 * top : 0, top, step);
+	}
+	fprintf(f, "plot \\\n");
+	for (int j = 0; j < ng; j++) {
+		const char *color = plot_run_color[j % PLOT_NCOLOR];
+		fprintf(f, "  '%s/mmio-%d.dat' using 1:%d with linespoints lw 2 pt %d ps 1.3 "
+			   "lc rgb '%s' title '%s%s', \\\n", tmp, j, 3 + p, j % 2 ? 5 : 7, color,
+			g[j].variant, plot_mmio_note(runs, n, &g[j], p) ? PLOT_MMIO_ZERO_NOTE : "");
+		fprintf(f, "  '' using 1:%d:(sprintf('%%g', $2)) with labels %s offset char %s "
+			   "font 'sans,8' tc rgb '%s' notitle%s\n", 3 + p,
+			g[j].above[p] ? "right" : "left", g[j].above[p] ? "-0.4,0.75" : "0.4,-0.75",
+			color, j + 1 < ng ? ", \\" : "");
+	}
+	fprintf(f, "unset logscale y\n");
+}
+
+static int plot_mmio_write_script(const char *tmp, const char *img, bool png,
+				  const struct plot_mrun *runs, int n,
+				  const struct plot_mgroup *g, int ng, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t maxlen = 0;
+	double xmax = 0, top;
+	int ret = 0, cols, rows;
+	FILE *f = plot_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
+
+	if (!f)
+		return ret;
+	/* one key layout for every panel, so the plot areas line up */
+	for (int j = 0; j < ng; j++) {
+		/* the note's µ is two bytes but one character */
+		size_t l = strlen(g[j].variant) +
+			   (plot_mmio_note(runs, n, &g[j], 0) ? strlen(PLOT_MMIO_ZERO_NOTE) - 1 : 0);
+
+		if (l > maxlen)
+			maxlen = l;
+	}
+	cols = plot_key_cols(ng, maxlen);
+	rows = (ng + cols - 1) / cols;
+	top = 1.0 - (84.0 + 16.0 * rows) / PLOT_H;
+	if (top < 0.45)
+		top = 0.45;
+	for (int i = 0; i < n; i++)
+		if (runs[i].pages > xmax)
+			xmax = runs[i].pages;
+
+	fprintf(f, "# eptsim plot --kind mmio — generated, gnuplot 5\n"
+		   "set encoding utf8\n");
+	if (png)
+		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n",
+			PLOT_W, PLOT_H);
+	else
+		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
+			   "background rgb 'white'\n", PLOT_W, PLOT_H);
+	fprintf(f, "set output '%s'\n", img);
+	fprintf(f, "set multiplot layout 1,3 title 'eptsim: MMIO spte invalidation — zap-walk vs "
+		   "generation' font 'sans,14' margins %g,%g,%.4f,%.4f spacing %g,0\n",
+		PLOT_LEFT, PLOT_RIGHT, PLOT_BOTTOM, top, PLOT_HSPACE);
+	fprintf(f, "set key at graph 0.5,graph 1.02 center bottom horizontal Left reverse "
+		   "samplen 2.5 width 1 spacing 1.1\n"
+		   "set border 3 lw 1\n"
+		   "set grid xtics ytics back lc rgb '#e4e4e4' lw 1 dt 1\n"
+		   "set mxtics 1\nset mytics 1\n"
+		   "set style data linespoints\n");
+	for (int p = 0; p < PLOT_MMIO_NPANEL; p++)
+		plot_mmio_script_panel(f, tmp, runs, n, g, ng, p, xmax > 0 ? xmax * 1.07 : 1,
+				       rows + 0.1, cols);
+	fprintf(f, "\nunset multiplot\nunset output\n");
+	return plot_close(f, path, err, errlen);
+}
+
+int plot_mmio(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen)
+{
+	struct plot_mrun *runs;
+	struct plot_mgroup *groups;
+	char tmp[PATH_MAX], img[PATH_MAX];
+	bool png;
+	int ret = plot_check_args(dirs, ndirs, out, &png, err, errlen), ng;
+
+	if (ret)
+		return ret;
+	runs = calloc(ndirs, sizeof(*runs));
+	groups = calloc(ndirs, sizeof(*groups));
+	if (!runs || !groups) {
+		plot_err(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (int i = 0; i < ndirs && !ret; i++)
+		ret = plot_mmio_load(&runs[i], dirs[i], err, errlen);
+	if (ret)
+		goto out_free;
+	ng = plot_mmio_group(runs, ndirs, groups);
+
+	ret = plot_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
+	if (ret)
+		goto out_free;
+	ret = plot_mmio_write_data(tmp, runs, ndirs, ng, err, errlen);
+	if (!ret)
+		ret = plot_mmio_write_script(tmp, img, png, runs, ndirs, groups, ng, err, errlen);
+	ret = plot_finish(tmp, img, out, ret, err, errlen);
+out_free:
+	free(groups);
 	free(runs);
 	return ret;
 }

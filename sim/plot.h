@@ -13,6 +13,20 @@
  * "no zap-all runs" instead of failing.  The figure is drawn by gnuplot (data and script go
  * to a private mkdtemp() directory under $TMPDIR or /tmp, removed afterwards) and then
  * copied to out, so a failed plot never leaves a half-written image behind.
+ *
+ * plot_mmio() (`eptsim plot --kind mmio`) compares the two MMIO-spte invalidation variants
+ * (config.mmu.mmio_invalidate: zap-walk, generation) as the guest grows: one line per
+ * variant over x = ept.shadow_pages_end, each point labelled with config.guest.mem in GiB,
+ * in three panels side by side:
+ *
+ *   1. mean mmu_lock hold per invalidation (mmio.invalidate_hold_cycles, µs; 0 for a run
+ *      without invalidations).  Log y only when every value is positive and they span more
+ *      than a decade; otherwise linear, and a variant that is 0 throughout says so in the key;
+ *   2. vCPU stall behind mmu_lock: vcpu.N.cycles.lock_wait summed over every vCPU, ms;
+ *   3. slow-path MMIO refaults (mmio.slow).
+ *
+ * Cycles become time with config.cpu.freq_mhz.  A run without the MMIO stats (an older
+ * eptsim) is -EINVAL "DIR: no MMIO stats (...)".  Temporary files and output as above.
  */
 #ifndef EPTSIM_SIM_PLOT_H
 #define EPTSIM_SIM_PLOT_H
@@ -23,5 +37,9 @@
  * ends in .png (pngcairo) or .svg (svg terminal).  Returns 0, or -errno / -EINVAL with a
  * one-line message in err. */
 int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen);
+
+/* Draw the MMIO-invalidation comparison of result folders (see above); same conventions
+ * as plot_runs(). */
+int plot_mmio(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen);
 
 #endif /* EPTSIM_SIM_PLOT_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Tests for sim/plot: a real gnuplot run over hand-written result folders (PNG and SVG),
  * what ends up in the figure (labels, percentages, the empty-panel note), and the error
- * paths (missing folder, bad JSON, bad extension, no gnuplot). */
+ * paths (missing folder, bad JSON, bad extension, no gnuplot); then the same for
+ * plot_mmio() (2 variants x 3 guest sizes; linear and log hold axes; no MMIO stats). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -421,6 +422,295 @@ static void test_bad_destination(void **state)
 	assert_clean(fx, 0);
 }
 
+/* ---------------------------------------------------------------- plot_mmio */
+
+#define MHZ 2600.0
+#define NMMIO 6
+
+struct mmio_def {
+	const char *name;	/* folder under root/mmio */
+	const char *variant;	/* config.mmu.mmio_invalidate */
+	const char *mem;	/* config.guest.mem, bytes */
+	long pages;		/* ept.shadow_pages_end */
+	int nhold;
+	long hold[4];		/* mmio.invalidate_hold_cycles */
+	long slow;
+	long lock_wait;		/* vcpu.N.cycles.lock_wait, each vCPU */
+};
+
+/* 2 variants x 3 guest sizes, listed out of order on purpose: zap-walk holds mmu_lock for a
+ * walk of every shadow page, generation never takes it (one run with no invalidation at
+ * all: an empty array) but pays slow-path refaults. */
+static const struct mmio_def mmio6[NMMIO] = {
+	{ "gen-3", "generation", "3221225472", 1598, 3, { 0, 0, 0 }, 5900, 31000000 },
+	{ "zw-0.75", "zap-walk", "805306368", 400, 3, { 400000, 390000, 410000 }, 0, 26000000 },
+	{ "gen-0.75", "generation", "805306368", 401, 0, { 0 }, 6000, 25000000 },
+	{ "zw-3", "zap-walk", "3221225472", 1600, 2, { 1600000, 1610000 }, 0, 38000000 },
+	{ "gen-1.5", "generation", "1610612736", 803, 2, { 0, 0 }, 6100, 27000000 },
+	{ "zw-1.5", "zap-walk", "1610612736", 800, 4, { 800000, 800000, 790000, 810000 }, 0,
+	  30000000 },
+};
+
+static void write_mmio_run(const char *dir, const struct mmio_def *r)
+{
+	char path[256];
+	FILE *f;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/stats.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\n \"eptsim_version\": \"0.1.0\",\n \"complete\": true,\n"
+		   " \"config_file\": \"configs/mmio-churn.ini\",\n"
+		   " \"config\": {\"guest\": {\"vcpus\": %d, \"mem\": %s},"
+		   " \"cpu\": {\"freq_mhz\": %.1f, \"cpi\": 0.8},"
+		   " \"mmu\": {\"zap_all\": \"fast-v7\", \"mmio_invalidate\": \"%s\"}},\n"
+		   " \"stats\": {\n  \"ept.shadow_pages_end\": %ld,\n", NVCPU, r->mem, MHZ,
+		r->variant, r->pages);
+	fprintf(f, "  \"mmio.exits\": 20000,\n  \"mmio.fast\": %ld,\n  \"mmio.slow\": %ld,\n"
+		   "  \"mmio.invalidations\": %d,\n  \"mmio.pages_scanned\": %ld,\n",
+		20000 - r->slow, r->slow, r->nhold, r->slow ? 0 : r->pages * r->nhold);
+	for (int a = 0; a < 2; a++) {
+		fprintf(f, "  \"%s\": [", a ? "mmio.invalidate_hold_cycles" : "mmio.invalidate_cycles");
+		for (int i = 0; i < r->nhold; i++)
+			fprintf(f, "%s%ld", i ? ", " : "", r->hold[i] + (a ? 0 : 100));
+		fprintf(f, "],\n");
+	}
+	for (int v = 0; v < NVCPU; v++)
+		fprintf(f, "  \"vcpu.%d.cycles.lock_wait\": %ld,\n"
+			   "  \"vcpu.%d.cycles.request\": 5000,\n", v, r->lock_wait + v * 1000, v);
+	fprintf(f, "  \"zap.count\": 0\n }\n}\n");
+	assert_int_equal(fclose(f), 0);
+}
+
+struct mmio_fixture {
+	char dir[NMMIO][192];
+	const char *dirs[NMMIO];
+	char sub[160];		/* root/mmio */
+};
+
+static void mmio_setup(const struct fixture *fx, struct mmio_fixture *m,
+		       const struct mmio_def *defs)
+{
+	snprintf(m->sub, sizeof(m->sub), "%s/mmio", fx->root);
+	assert_int_equal(mkdir(m->sub, 0755), 0);
+	for (int i = 0; i < NMMIO; i++) {
+		snprintf(m->dir[i], sizeof(m->dir[i]), "%s/%s", m->sub, defs[i].name);
+		write_mmio_run(m->dir[i], &defs[i]);
+		m->dirs[i] = m->dir[i];
+	}
+}
+
+/* plot_mmio() leaves nothing behind in TMPDIR, and only out next to out. */
+static void mmio_assert_clean(const struct fixture *fx, const struct mmio_fixture *m,
+			      int outputs)
+{
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(count_entries(m->sub), NMMIO + outputs);
+	assert_int_equal(count_entries(fx->root), NRUNS3 + 1 + 1);
+}
+
+static int count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static void test_mmio_png(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	struct mmio_fixture m;
+	char out[224], err[512] = "x";
+	const char *keep = getenv("PLOT_MMIO_KEEP");	/* copy the image there, to look at */
+	size_t len = 0;
+	char *img;
+
+	mmio_setup(fx, &m, mmio6);
+	snprintf(out, sizeof(out), "%s/mmio.png", m.sub);
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	img = read_all(out, &len);
+	assert_non_null(img);
+	assert_true(len > 10 * 1024);
+	assert_memory_equal(img, sig, sizeof(sig));
+	assert_int_equal(((unsigned char)img[16] << 24 | (unsigned char)img[17] << 16 |
+			  (unsigned char)img[18] << 8 | (unsigned char)img[19]), 1600);
+	assert_int_equal(((unsigned char)img[20] << 24 | (unsigned char)img[21] << 16 |
+			  (unsigned char)img[22] << 8 | (unsigned char)img[23]), 560);
+	if (keep) {
+		FILE *f = fopen(keep, "wb");
+
+		if (f) {
+			fwrite(img, 1, len, f);
+			fclose(f);
+		}
+	}
+	free(img);
+	mmio_assert_clean(fx, &m, 1);
+}
+
+static void test_mmio_svg(void **state)
+{
+	struct fixture *fx = *state;
+	struct mmio_fixture m;
+	char out[224], err[512];
+	size_t len = 0;
+	char *svg;
+
+	mmio_setup(fx, &m, mmio6);
+	snprintf(out, sizeof(out), "%s/mmio.svg", m.sub);
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), 0);
+	svg = read_all(out, &len);
+	assert_non_null(svg);
+	assert_non_null(strstr(svg, "<svg"));
+	assert_non_null(strstr(svg, "eptsim: MMIO spte invalidation — zap-walk vs generation"));
+	assert_non_null(strstr(svg, ">mmu_lock hold per invalidation<"));
+	assert_non_null(strstr(svg, ">vCPU stall behind mmu_lock<"));
+	assert_non_null(strstr(svg, ">slow-path MMIO refaults<"));
+	assert_non_null(strstr(svg, "shadow pages (guest size in GiB annotated at each point)"));
+	assert_non_null(strstr(svg, "(µs)"));
+	assert_non_null(strstr(svg, "(ms)"));
+	/* a key entry per variant and panel; generation's zero hold is explained in panel 1 */
+	assert_int_equal(count_str(svg, ">zap-walk<"), 3);
+	assert_int_equal(count_str(svg, ">generation<"), 2);
+	assert_int_equal(count_str(svg, ">generation (0 µs: no mmu_lock hold)<"), 1);
+	/* every point carries its guest size: 2 variants x 3 panels */
+	assert_int_equal(count_str(svg, ">0.75<"), 6);
+	assert_int_equal(count_str(svg, ">1.5<"), 6);
+	assert_int_equal(count_str(svg, ">3<"), 6);
+	/* y axes, in their units: hold up to 1605000 cycles = 617 µs (tics by 200), stall up
+	 * to 4 x 38e6 cycles = 58 ms (tics by 20), slow refaults up to 6100 (tics by 2000) */
+	assert_non_null(strstr(svg, ">600<"));
+	assert_non_null(strstr(svg, ">60<"));
+	assert_non_null(strstr(svg, ">6000<"));
+	free(svg);
+	mmio_assert_clean(fx, &m, 1);
+}
+
+/* The order of the folders does not matter: runs are grouped and sorted. */
+static void test_mmio_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct mmio_fixture m;
+	const char *rev[NMMIO];
+	char a[224], b[224], err[512];
+	size_t la = 0, lb = 0;
+	char *sa, *sb;
+
+	mmio_setup(fx, &m, mmio6);
+	for (int i = 0; i < NMMIO; i++)
+		rev[i] = m.dirs[NMMIO - 1 - i];
+	snprintf(a, sizeof(a), "%s/a.svg", m.sub);
+	snprintf(b, sizeof(b), "%s/b.svg", m.sub);
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, a, err, sizeof(err)), 0);
+	assert_int_equal(plot_mmio(rev, NMMIO, b, err, sizeof(err)), 0);
+	sa = read_all(a, &la);
+	sb = read_all(b, &lb);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(sa, sb, la);
+	free(sa);
+	free(sb);
+	mmio_assert_clean(fx, &m, 2);
+}
+
+/* generation holding mmu_lock a little (zap-all at generation wraps): values over four
+ * decades, all positive, go on a log axis, and no zero note. */
+static void test_mmio_log(void **state)
+{
+	struct fixture *fx = *state;
+	struct mmio_def defs[NMMIO];
+	struct mmio_fixture m;
+	char out[224], err[512];
+	size_t len = 0;
+	char *svg;
+
+	memcpy(defs, mmio6, sizeof(defs));
+	for (int i = 0; i < NMMIO; i++)
+		if (!strcmp(defs[i].variant, "generation")) {
+			defs[i].nhold = 2;
+			defs[i].hold[0] = 100;
+			defs[i].hold[1] = 300;
+		}
+	mmio_setup(fx, &m, defs);
+	snprintf(out, sizeof(out), "%s/log.svg", m.sub);
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), 0);
+	svg = read_all(out, &len);
+	assert_non_null(svg);
+	assert_int_equal(count_str(svg, ">generation<"), 3);
+	assert_null(strstr(svg, "no mmu_lock hold"));
+	/* decade tics from 0.1 us to 1000 us */
+	assert_non_null(strstr(svg, ">0.1<"));
+	assert_non_null(strstr(svg, ">1000<"));
+	free(svg);
+	mmio_assert_clean(fx, &m, 1);
+}
+
+static void test_mmio_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct mmio_fixture m;
+	char out[224], err[512], expect[512], path[256], nope[224];
+	const char *dirs[NMMIO + 1];
+	int ret;
+
+	mmio_setup(fx, &m, mmio6);
+	snprintf(out, sizeof(out), "%s/x.png", m.sub);
+	memcpy(dirs, m.dirs, sizeof(m.dirs));
+
+	/* a zap-all run folder of an older eptsim: no MMIO stats */
+	dirs[NMMIO] = fx->dir[1];
+	ret = plot_mmio(dirs, NMMIO + 1, out, err, sizeof(err));
+	assert_int_equal(ret, -EINVAL);
+	snprintf(expect, sizeof(expect), "%s: no MMIO stats (run with eptsim >= this version)",
+		 fx->dir[1]);
+	assert_string_equal(err, expect);
+
+	/* missing folder, as plot_runs */
+	snprintf(nope, sizeof(nope), "%s/nope", m.sub);
+	dirs[NMMIO] = nope;
+	assert_int_equal(plot_mmio(dirs, NMMIO + 1, out, err, sizeof(err)), -ENOENT);
+	snprintf(path, sizeof(path), "%s/stats.json", nope);
+	assert_non_null(strstr(err, path));
+
+	/* bad JSON */
+	snprintf(path, sizeof(path), "%s/stats.json", m.dir[2]);
+	write_file(path, "{\n \"stats\": {\n  \"mmio.slow\": 3,,\n }\n}\n");
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "line 3"));
+	assert_null(strchr(err, '\n'));
+
+	/* MMIO stats but no variant in the config */
+	write_file(path, "{\"config\": {\"cpu\": {\"freq_mhz\": 2600}, \"guest\": {\"mem\": 1}},"
+		   " \"stats\": {\"mmio.invalidations\": 0, \"mmio.slow\": 0,"
+		   " \"mmio.invalidate_hold_cycles\": [], \"ept.shadow_pages_end\": 3}}\n");
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "mmio_invalidate"));
+
+	/* a hold array that is not one */
+	write_file(path, "{\"config\": {\"cpu\": {\"freq_mhz\": 2600}, \"guest\": {\"mem\": 1},"
+		   " \"mmu\": {\"mmio_invalidate\": \"generation\"}},"
+		   " \"stats\": {\"mmio.invalidations\": 0, \"mmio.slow\": 0,"
+		   " \"mmio.invalidate_hold_cycles\": 7, \"ept.shadow_pages_end\": 3}}\n");
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "mmio.invalidate_hold_cycles"));
+
+	/* arguments, as plot_runs */
+	assert_int_equal(plot_mmio(m.dirs, NMMIO, "x.pdf", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "output must end in .png or .svg");
+	assert_int_equal(plot_mmio(m.dirs, 0, out, err, sizeof(err)), -EINVAL);
+	assert_int_equal(plot_mmio(NULL, 1, out, err, sizeof(err)), -EINVAL);
+
+	assert_int_equal(access(out, F_OK), -1);
+	mmio_assert_clean(fx, &m, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +722,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_extension, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_gnuplot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_destination, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_png, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_svg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
