@@ -16,8 +16,10 @@ GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
             -Wno-format-truncation
 CPPFLAGS  = -I. -I$(B) -D_GNU_SOURCE -DEPTSIM_VERSION='"$(VERSION)"'
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -MMD -MP
+# OPT is what a caller overrides (test-san: the sanitizers); CFLAGS keeps the warnings,
+# -Werror and the dependency files whatever OPT is.
+OPT      ?= -O2 -g
+override CFLAGS := $(OPT) -std=gnu11 $(WARN) -MMD -MP $(CFLAGS)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -91,7 +93,7 @@ readme-keys: $(B)/eptsim
 	./sim/tests/readme-keys.sh $(B)/eptsim
 
 test-san:
-	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-plain
+	$(MAKE) --no-print-directory B=build-san OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-plain
 
 bench: deps all
 	@./sim/tests/bench.sh $(B)

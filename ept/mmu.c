@@ -660,6 +660,7 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 {
 	struct kvm *kvm = v->kvm;
 	gfn_t gfn = gpa >> 12;
+	uint64_t slots_gen = kvm->memslots_generation;
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
 
 	/* No memslot: an MMIO access; the fault installs an MMIO spte (is_noslot_pfn()). */
@@ -668,6 +669,13 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 	kvm_spend(kvm, kvm->sc->costs.ept_fault_base);
 
 	spin_lock(kvm->host, &v->actor);
+	/* KVM deletes or moves a slot only after synchronize_srcu() has waited for the faults
+	 * that found it, then zaps.  With no SRCU here, a fault that found a slot before the
+	 * memslots changed must not map it (a deleted slot would stay mapped): retry. */
+	if (slot && kvm->memslots_generation != slots_gen) {
+		spin_unlock(kvm->host, &v->actor);
+		return PF_RETRY;
+	}
 	stats_add(kvm->st, slot ? kvm->sid.faults : kvm->sid.mmio_exits, 1);
 	enum pf_result r = __direct_map(v, gpa, level, gfn, slot && !slot->readonly, !slot);
 	spin_unlock(kvm->host, &v->actor);

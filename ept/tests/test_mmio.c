@@ -1,0 +1,607 @@
+/* Tests of ept/mmio and ept/memslot: MMIO sptes, their invalidation by the zap-walk (3.10)
+ * and generation (3.11) variants, generation wraps, memslot delete / create / move, and
+ * whole simulations with memslot churn.
+ *
+ * As in test_mmu.c, the MMU runs in the fiber of a test actor (the `actor` of a zeroed
+ * struct vcpu, ctx NULL); both vCPUs stay OUTSIDE_GUEST_MODE, so requests only set bits and
+ * reload() plays vcpu_handle_requests().  A second actor (vmm_main) updates memslots while
+ * a fault is in flight.  Checks in a fiber record the first failure and return. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpu/vcpu.h"
+#include "ept/memslot.h"
+#include "ept/mmio.h"
+#include "ept/mmu.h"
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/fiber.h"
+#include "sim/host.h"
+#include "sim/sim.h"
+#include "sim/stats.h"
+#include "traces/trace.h"
+
+struct menv {
+	struct scenario sc;
+	struct engine *e;
+	struct stats *st;
+	struct host *h;
+	struct kvm *kvm;
+	struct vcpu vc[2], *vp[2];
+	struct actor vmm;
+	void (*body)(struct menv *m);
+	bool failed, done;
+	char why[384];
+};
+
+/* Record the first failure (what NULL: run kvm_mmu_check); returns ok. */
+static bool note(struct menv *m, bool ok, int line, const char *what)
+{
+	char buf[256] = "";
+	if (!what) {
+		ok = !kvm_mmu_check(m->kvm, buf, sizeof(buf));
+		what = "kvm_mmu_check:";
+	}
+	if (!ok && !m->failed)
+		snprintf(m->why, sizeof(m->why), "line %d: %s %s", line, what, buf);
+	m->failed |= !ok;
+	return ok;
+}
+#define CHECK(m, c) do { if (!note(m, (c), __LINE__, #c)) return; } while (0)
+#define CHECK_MMU(m) do { if (!note(m, true, __LINE__, NULL)) return; } while (0)
+
+static void fiber_main(void *arg)
+{
+	((struct menv *)arg)->body(arg);
+	((struct menv *)arg)->done = true;
+}
+static void actor_run_fiber(struct actor *a) { fiber_resume(a->fiber); }
+static void vmm_main(void *arg);
+
+/* A 64M guest (4K backing) plus the given keys; body runs in the test actor's fiber. */
+static void run(void (*body)(struct menv *), const char *const *sets, size_t n)
+{
+	static struct menv mm;
+	struct menv *m = &mm;
+	struct config_error err;
+	const char *base[] = { "guest.mem=64M", "guest.kernel_mem=16M", "guest.vcpus=2", "guest.backing=4k" };
+
+	memset(m, 0, sizeof(*m));
+	config_defaults(&m->sc);
+	for (size_t i = 0; i < 4 + n; i++)
+		assert_int_equal(config_set(&m->sc, i < 4 ? base[i] : sets[i - 4], &err), 0);
+	assert_int_equal(config_validate(&m->sc, &err), 0);
+	m->e = engine_new(false, 1);
+	m->st = stats_new();
+	m->h = m->e && m->st ? host_new(&m->sc, m->e, m->st, 8) : NULL;
+	m->kvm = m->h ? kvm_new(&m->sc, m->e, m->h, m->st) : NULL;
+	assert_non_null(m->kvm);
+	for (int i = 0; i < 2; i++) {
+		m->vc[i] = (struct vcpu){ .kvm = m->kvm, .sc = &m->sc, .id = (uint32_t)i };
+		m->vp[i] = &m->vc[i];
+	}
+	kvm_attach_vcpus(m->kvm, m->vp, 2);
+	m->vc[0].actor = (struct actor){ .name = "t", .run = actor_run_fiber, .fiber = fiber_new(fiber_main, m, 0) };
+	m->vmm = (struct actor){ .name = "vmm", .run = actor_run_fiber, .fiber = fiber_new(vmm_main, m, 0) };
+	assert_true(m->vc[0].actor.fiber && m->vmm.fiber);
+	assert_int_equal(engine_add_actor(m->e, &m->vc[0].actor), 0);
+	assert_int_equal(engine_add_actor(m->e, &m->vmm), 0);
+	m->body = body;
+	engine_wake(m->e, &m->vc[0].actor, 0);
+	engine_run(m->e, UINT64_MAX);
+	bool locked = spin_is_locked_by(m->h, &m->vc[0].actor) || spin_is_locked_by(m->h, &m->vmm);
+	kvm_free(m->kvm);
+	fiber_free(m->vc[0].actor.fiber);
+	fiber_free(m->vmm.fiber);
+	host_free(m->h);
+	stats_free(m->st);
+	engine_free(m->e);
+	if (m->failed)
+		fail_msg("%s", m->why);
+	assert_true(m->done);
+	assert_false(locked);
+}
+#define RUN(body, ...) \
+	run(body, (const char *const[]){ __VA_ARGS__ }, sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *))
+
+static uint64_t ctr(struct menv *m, const char *name)
+{
+	stat_id id = stats_lookup(m->st, name);
+	return id == STAT_NONE ? UINT64_MAX : stats_counter(m->st, id);
+}
+
+/* vcpu_handle_requests() for the test vCPU: drop an invalid root, load a current one. */
+static void reload(struct menv *m)
+{
+	if (m->vc[0].requests & KVM_REQ_MMU_RELOAD)
+		kvm_mmu_unload(&m->vc[0]);
+	m->vc[0].requests = m->vc[1].requests = 0;
+	if (!m->vc[0].root)
+		kvm_mmu_load(&m->vc[0]);
+}
+
+/* The last spte on gpa's path from the vCPU's root (a leaf or an MMIO spte), 0 if none. */
+static uint64_t spte_of(struct menv *m, uint64_t gpa)
+{
+	struct kvm_mmu_page *sp = m->vc[0].root;
+	for (int l = PT64_ROOT_LEVEL; sp; l--) {
+		uint64_t spte = sp->spt[spte_index(gpa, l)];
+		if (!is_shadow_present_pte(spte) || is_last_spte(spte, l))
+			return spte;
+		sp = mmu_page(m->kvm, spte_child_id(spte));
+	}
+	return 0;
+}
+
+/* Every spte of every shadow page, reachable or not: MMIO sptes and present leaves, all and
+ * those overlapping the gfns [lo, hi). */
+struct scan { unsigned mmio, mmio_in, leaves, leaves_in; };
+static struct scan scan_pages(struct kvm *kvm, gfn_t lo, gfn_t hi)
+{
+	struct scan s = { 0, 0, 0, 0 };
+	struct kvm_mmu_page *sp;
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link) {
+		for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++) {
+			uint64_t spte = sp->spt[i], n = kvm_pages_per_hpage((int)sp->role.level);
+			bool in = sp->gfn + i * n < hi && lo < sp->gfn + (i + 1) * n;
+			if (is_mmio_spte(spte))
+				s.mmio++, s.mmio_in += in;
+			else if (is_shadow_present_pte(spte) && is_last_spte(spte, (int)sp->role.level))
+				s.leaves++, s.leaves_in += in;
+		}
+	}
+	return s;
+}
+
+/* Leaves reachable from every root (kvm_mmu_for_each_leaf): how many, how many overlap
+ * [lo, hi), and a checksum of which they are. */
+struct leaves { unsigned n, in; uint64_t sum; gfn_t lo, hi; };
+static void visit_leaf(void *ctx, struct kvm_mmu_page *sp, unsigned idx, gfn_t gfn, int level)
+{
+	struct leaves *l = ctx;
+	l->n++;
+	l->in += gfn < l->hi && l->lo < gfn + kvm_pages_per_hpage(level);
+	l->sum += (gfn * 31 + (uint64_t)level) * 2654435761u + sp->id * 7919u + idx;
+}
+static struct leaves leaves_from_roots(struct kvm *kvm, gfn_t lo, gfn_t hi)
+{
+	struct leaves l = { 0, 0, 0, lo, hi };
+	struct kvm_mmu_page *sp;
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link)
+		if (sp->role.level == PT64_ROOT_LEVEL)
+			kvm_mmu_for_each_leaf(kvm, sp, visit_leaf, &l);
+	return l;
+}
+
+/* kvm_rmap_count() sees present slots only: read the arrays of a deleted one directly. */
+static bool rmaps_empty(const struct kvm_memory_slot *s)
+{
+	for (unsigned l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+		unsigned sh = 9 * (l - 1);
+		for (uint64_t k = 0; k <= ((s->base_gfn + s->npages - 1) >> sh) - (s->base_gfn >> sh); k++)
+			if (s->rmap[l - 1][k])
+				return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- 1: slow path once */
+
+#define NMMIO 8
+static uint64_t mmio_gpa(int i) { return 0xfe000000ULL + (uint64_t)i * 0x81000; }   /* 3 tables */
+
+static void body_slow_once(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	const bool gen = kvm->sc->mmio_invalidate == MMIO_INVALIDATE_GENERATION;
+
+	reload(m);
+	for (int i = 0; i < NMMIO; i++) {
+		CHECK(m, kvm_tdp_page_fault(v, mmio_gpa(i), false) == PF_FIXED);
+		uint64_t s = spte_of(m, mmio_gpa(i));
+		CHECK(m, is_mmio_spte(s) && get_mmio_spte_generation(s) == kvm_current_mmio_generation(kvm));
+		CHECK(m, handle_mmio_page_fault(v, mmio_gpa(i)) == RET_MMIO_PF_EMULATE);
+	}
+	CHECK(m, ctr(m, "mmio.fast") == NMMIO && ctr(m, "mmio.slow") == 0 && ctr(m, "ept.noslot_faults") == NMMIO);
+	CHECK(m, scan_pages(kvm, 0, 0).mmio == NMMIO && ctr(m, "mmio.sptes_created") == NMMIO);
+	CHECK_MMU(m);
+
+	for (uint64_t round = 0; round < 2; round++) {
+		uint64_t fast = ctr(m, "mmio.fast"), slow = ctr(m, "mmio.slow"), retry = ctr(m, "mmio.retry");
+		uint64_t flushes = ctr(m, "tlb_flush.count"), created = ctr(m, "mmio.sptes_created");
+		unsigned g0 = kvm_current_mmio_generation(kvm), touched = 0;
+		kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+		CHECK(m, kvm_current_mmio_generation(kvm) == g0 + 1 && ctr(m, "mmio.gen_bumps") == round + 1);
+		/* generation: nothing dropped, no flush; zap-walk: every MMIO spte, one flush */
+		CHECK(m, scan_pages(kvm, 0, 0).mmio == (gen ? NMMIO : 0));
+		CHECK(m, ctr(m, "mmio.sptes_dropped") == (gen ? 0 : NMMIO * (round + 1)));
+		CHECK(m, ctr(m, "tlb_flush.count") == flushes + !gen);
+		CHECK_MMU(m);
+		/* round 0 touches every page again, round 1 only the even ones */
+		for (int i = 0; i < NMMIO; i += 1 + (int)round, touched++) {
+			CHECK(m, handle_mmio_page_fault(v, mmio_gpa(i)) == (gen ? RET_MMIO_PF_INVALID : RET_MMIO_PF_RETRY));
+			CHECK(m, kvm_tdp_page_fault(v, mmio_gpa(i), false) == PF_FIXED);
+			CHECK(m, get_mmio_spte_generation(spte_of(m, mmio_gpa(i))) == g0 + 1);
+			for (int k = 0; k < 3; k++)
+				CHECK(m, handle_mmio_page_fault(v, mmio_gpa(i)) == RET_MMIO_PF_EMULATE);
+		}
+		CHECK(m, ctr(m, "mmio.slow") == slow + (gen ? touched : 0));
+		CHECK(m, ctr(m, "mmio.retry") == retry + (gen ? 0 : touched));
+		CHECK(m, ctr(m, "mmio.fast") == fast + 3 * touched && ctr(m, "mmio.sptes_created") == created + touched);
+		CHECK(m, ctr(m, "mmio.exits") == ctr(m, "mmio.fast") + ctr(m, "mmio.slow") + ctr(m, "mmio.retry"));
+		CHECK(m, scan_pages(kvm, 0, 0).mmio == (gen ? NMMIO : touched));
+		CHECK_MMU(m);
+	}
+	CHECK(m, ctr(m, "mmio.invalidations") == 2 && ctr(m, "mmio.gen_wraps") == 0);
+}
+
+static void test_slow_once_generation(void **state) { RUN(body_slow_once, "mmu.mmio_invalidate=generation"); }
+static void test_slow_once_zap_walk(void **state) { RUN(body_slow_once, "mmu.mmio_invalidate=zap-walk"); }
+
+/* A whole simulation with the given keys, run to its end, its MMU checked. */
+static struct sim *whole_sim(const char *const *sets, size_t n, const char *variant, const char *trace)
+{
+	static struct scenario sc;
+	struct config_error e;
+	char err[512] = "", buf[700];
+
+	config_defaults(&sc);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(config_set(&sc, sets[i], &e), 0);
+	snprintf(buf, sizeof(buf), "mmu.mmio_invalidate=%s", variant);
+	assert_int_equal(config_set(&sc, buf, &e), 0);
+	snprintf(buf, sizeof(buf), "workload.trace=%s", trace);
+	assert_int_equal(config_set(&sc, buf, &e), 0);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	struct sim *s = sim_new(&sc, ENGINE_BATCHED, err, sizeof(err));
+	if (!s)
+		fail_msg("sim_new: %s", err);
+	assert_int_equal(sim_run(s), 0);
+	if (kvm_mmu_check(sim_kvm(s), err, sizeof(err)))
+		fail_msg("%s: kvm_mmu_check at the end: %s", variant, err);
+	return s;
+}
+
+static uint64_t sstat(struct sim *s, const char *name)
+{
+	stat_id id = stats_lookup(sim_stats(s), name);
+	if (id == STAT_NONE)
+		fail_msg("no stat %s", name);
+	return stats_counter(sim_stats(s), id);
+}
+
+/* The same through vcpu.c: a GPA trace reads N MMIO pages, creates the rom slot (a
+ * REC_MEMSLOT record), then reads the N pages again. */
+static void test_slow_once_trace(void **state)
+{
+	static const char *const sets[] = { "guest.vcpus=1", "guest.mem=256M", "guest.kernel_mem=64M",
+					    "guest.paging=none", "workload.trace_end=stop", "workload.duration_ms=5",
+					    "memslot.rom.base=0xfebc0000", "memslot.rom.size=256K",
+					    "memslot.rom.readonly=true", "memslot.rom.present=false" };
+	static const char *const names[6] = { "mmio.slow", "mmio.fast", "mmio.exits", "mmio.gen_bumps",
+					      "mmio.sptes_dropped", "vcpu.records" };
+	char dir[] = "/tmp/eptsim-mmio-XXXXXX", path[600];
+	const uint64_t n = 6;
+	struct trace_header h = { .version = TRACE_VERSION, .nr_vcpus = 1, .addr_kind = TRACE_ADDR_GPA,
+				  .paging = TRACE_PAGING_NONE };
+	struct trace_record c = { .kind = REC_MEMSLOT, .arg = MEMSLOT_CREATE, .addr = 0xfebc0000, .len = 256 << 10 };
+	struct trace_writer *w;
+	struct trace_error te;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mmio.trace.gz", dir);
+	assert_int_equal(trace_create(path, &h, &w, &te), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t i = 0; i < n; i++) {
+			struct trace_record r = { .kind = REC_MMIO_READ, .size = 4, .addr = 0xfe000000 + 0x3000 * i, .icount = 20 };
+			assert_int_equal(trace_write(w, &r, &te), 0);
+		}
+		if (!pass)
+			assert_int_equal(trace_write(w, &c, &te), 0);
+	}
+	assert_int_equal(trace_finish(w, &te), 0);
+	/* Pass 1: a noslot fault, then fast.  Pass 2, generation: slow, fault, fast; zap-walk:
+	 * the walk dropped them all: a noslot fault, then fast. */
+	const uint64_t want[2][6] = { { n, 2 * n, 3 * n, 1, 0, 2 * n + 1 }, { 0, 2 * n, 2 * n, 1, n, 2 * n + 1 } };
+	for (int k = 0; k < 2; k++) {
+		struct sim *s = whole_sim(sets, sizeof(sets) / sizeof(sets[0]), k ? "zap-walk" : "generation", path);
+		for (int i = 0; i < 6; i++)
+			if (sstat(s, names[i]) != want[k][i])
+				fail_msg("%s %s: expected %llu, got %llu", k ? "zap-walk" : "generation", names[i],
+					 (unsigned long long)want[k][i], (unsigned long long)sstat(s, names[i]));
+		sim_free(s);
+	}
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---------------------------------------------------------------- 2: wraps */
+
+static void body_wrap_4_bits(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	const uint64_t A = 0x345000, X = 0xfe000000, Y = 0xfe001000;
+
+	reload(m);
+	CHECK(m, kvm_current_mmio_generation(kvm) == 11);
+	CHECK(m, kvm_tdp_page_fault(v, A, true) == PF_FIXED && kvm_tdp_page_fault(v, X, false) == PF_FIXED);
+	CHECK(m, get_mmio_spte_generation(spte_of(m, X)) == 11);
+	for (unsigned bump = 1; bump <= 21; bump++) {
+		kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+		reload(m);
+		unsigned wraps = bump >= 21 ? 2 : bump >= 5 ? 1 : 0;
+		CHECK(m, kvm_current_mmio_generation(kvm) == ((11 + bump) & 15));
+		CHECK(m, ctr(m, "mmio.gen_wraps") == wraps && ctr(m, "zap.count") == wraps);
+		CHECK(m, ctr(m, "mmio.gen_bumps") == bump && ctr(m, "mmio.invalidations") == bump);
+		/* A and X (made at 11) live until the first wrap, Y (made at 0) until the second */
+		CHECK(m, is_shadow_present_pte(spte_of(m, A)) == (bump < 5) && is_mmio_spte(spte_of(m, X)) == (bump < 5));
+		CHECK(m, is_mmio_spte(spte_of(m, Y)) == (bump > 5 && bump < 21));
+		CHECK_MMU(m);
+		if (bump == 5) {
+			CHECK(m, kvm_tdp_page_fault(v, Y, false) == PF_FIXED && get_mmio_spte_generation(spte_of(m, Y)) == 0);
+			CHECK(m, handle_mmio_page_fault(v, Y) == RET_MMIO_PF_EMULATE);
+		}
+		if (bump == 16)   /* generation 11 again: X's ancient spte must not match */
+			CHECK(m, handle_mmio_page_fault(v, X) == RET_MMIO_PF_RETRY);
+	}
+	/* generation 0 again: Y's spte of generation 0 went with the second wrap */
+	CHECK(m, kvm_current_mmio_generation(kvm) == 0 && spte_of(m, Y) == 0);
+	CHECK(m, handle_mmio_page_fault(v, Y) == RET_MMIO_PF_RETRY && ctr(m, "mmio.fast") == 1);
+	CHECK(m, ctr(m, "mmio.slow") == 0);
+}
+
+static void body_wrap_19_bits(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	reload(m);
+	for (unsigned bump = 0; bump <= 151; bump++) {   /* the default start: 2^19 - 150 */
+		if (bump)
+			kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
+		CHECK(m, kvm_current_mmio_generation(kvm) == (((1u << 19) - 150 + bump) & ((1u << 19) - 1)));
+		CHECK(m, ctr(m, "mmio.gen_wraps") == (bump >= 150) && ctr(m, "zap.count") == (bump >= 150));
+	}
+	CHECK(m, kvm->memslots_generation == (1u << 19) + 1 && ctr(m, "mmio.gen_bumps") == 151);
+}
+
+static void test_wrap_4_bits(void **state) { RUN(body_wrap_4_bits, "mmu.mmio_gen_bits=4", "mmu.mmio_gen_start=11"); }
+static void test_wrap_19_bits(void **state) { RUN(body_wrap_19_bits, "mmu.mmio_gen_bits=19"); }
+
+/* ---------------------------------------------------------------- 3: the zap-walk */
+
+static void body_zap_walk(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	uint64_t ram[48], mmio[40];
+	unsigned nram = 0, nmmio = 0;
+
+	reload(m);
+	/* RAM over the guest and in the half slot; MMIO next to it (the same level-1 tables)
+	 * and far away */
+	for (uint64_t i = 0; i < 32; i++)
+		ram[nram++] = i * 0x1f3000;
+	for (uint64_t i = 0; i < 16; i++) {
+		ram[nram++] = 0x5000000 + i * 0x11000;
+		mmio[nmmio++] = 0x5100000 + i * 0x9000;
+	}
+	for (uint64_t i = 0; i < 24; i++)
+		mmio[nmmio++] = 0xfe000000 + i * 0x25000;
+	for (unsigned i = 0; i < nram; i++)
+		CHECK(m, kvm_tdp_page_fault(v, ram[i], i & 1) == PF_FIXED);
+	for (unsigned i = 0; i < nmmio; i++)
+		CHECK(m, kvm_tdp_page_fault(v, mmio[i], false) == PF_FIXED && is_mmio_spte(spte_of(m, mmio[i])));
+	struct leaves before = leaves_from_roots(kvm, 0, 0);
+	CHECK(m, before.n == nram && scan_pages(kvm, 0, 0).leaves == nram && scan_pages(kvm, 0, 0).mmio == nmmio);
+	CHECK_MMU(m);
+
+	uint64_t flushes = ctr(m, "tlb_flush.count"), pages = kvm->n_used_mmu_pages;
+	kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+	struct leaves after = leaves_from_roots(kvm, 0, 0);
+	CHECK(m, scan_pages(kvm, 0, 0).mmio == 0 && scan_pages(kvm, 0, 0).leaves == nram);
+	CHECK(m, after.n == before.n && after.sum == before.sum);
+	for (unsigned i = 0; i < nram; i++)
+		CHECK(m, kvm_rmap_count(kvm, ram[i] >> 12, 1) == 1 && is_shadow_present_pte(spte_of(m, ram[i])));
+	for (unsigned i = 0; i < nmmio; i++)
+		CHECK(m, spte_of(m, mmio[i]) == 0);
+	CHECK(m, ctr(m, "mmio.sptes_dropped") == nmmio && ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK(m, ctr(m, "mmio.pages_scanned") == pages && kvm->n_used_mmu_pages == pages);
+	CHECK(m, ctr(m, "mmio.invalidations") == 1 && ctr(m, "zap.count") == 0);
+	CHECK_MMU(m);
+
+	/* nothing left to drop: a walk without a flush */
+	kvm_install_new_memslots(kvm, KVM_MR_MOVE);
+	CHECK(m, ctr(m, "mmio.sptes_dropped") == nmmio && ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK(m, ctr(m, "mmio.invalidations") == 2 && leaves_from_roots(kvm, 0, 0).sum == before.sum);
+	/* a delete or a flags change walks nothing: the MMIO sptes stay, still fast */
+	CHECK(m, kvm_tdp_page_fault(v, mmio[0], false) == PF_FIXED);
+	kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
+	kvm_install_new_memslots(kvm, KVM_MR_DELETE);
+	CHECK(m, ctr(m, "mmio.invalidations") == 2 && scan_pages(kvm, 0, 0).mmio == 1);
+	CHECK(m, handle_mmio_page_fault(v, mmio[0]) == RET_MMIO_PF_EMULATE && ctr(m, "mmio.slow") == 0);
+}
+
+static void test_zap_walk(void **state)
+{ RUN(body_zap_walk, "mmu.mmio_invalidate=zap-walk", "memslot.half.base=0x5000000", "memslot.half.size=1M"); }
+
+/* ---------------------------------------------------------------- 4: memslot updates */
+
+#define D 0x10000000ULL        /* the dev slot, 4M */
+#define NEW 0x30000000ULL      /* where it moves */
+#define DEV_LO (D >> 12)
+#define DEV_HI ((D + (4 << 20)) >> 12)
+
+static void body_memslots(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	struct kvm_memory_slot *dev = kvm_slot_by_name(kvm, "dev"), *rom = kvm_slot_by_name(kvm, "rom");
+
+	CHECK(m, dev && rom && dev->present && !rom->present);
+	reload(m);
+	for (uint64_t i = 0; i < 24; i++)
+		CHECK(m, kvm_tdp_page_fault(v, D + i * 0x2b000, true) == PF_FIXED);
+	CHECK(m, kvm_tdp_page_fault(v, 0x123000, true) == PF_FIXED);
+	CHECK(m, leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 24 && !rmaps_empty(dev));
+
+	/* bad updates change nothing */
+	struct leaves l0 = leaves_from_roots(kvm, 0, 0);
+	uint64_t gen0 = kvm->memslots_generation;
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_CREATE, 0) == -EINVAL);
+	CHECK(m, kvm_set_memory_region(kvm, rom, KVM_MR_DELETE, 0) == -EINVAL);
+	CHECK(m, kvm_set_memory_region(kvm, rom, KVM_MR_MOVE, NEW) == -EINVAL);
+	CHECK(m, kvm_set_memory_region(kvm, rom, KVM_MR_FLAGS_ONLY, 0) == -EINVAL);
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, 0x20100000) == -EINVAL);   /* onto other */
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, 0x1ff00000) == -EINVAL);   /* over its start */
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, NEW + 0x800) == -EINVAL);  /* unaligned */
+	CHECK(m, kvm->memslots_generation == gen0 && ctr(m, "zap.count") == 0 && ctr(m, "mmio.gen_bumps") == 0);
+	CHECK(m, dev->present && dev->base_gfn == DEV_LO && !rom->present && v->requests == 0);
+	CHECK(m, leaves_from_roots(kvm, 0, 0).n == l0.n && leaves_from_roots(kvm, 0, 0).sum == l0.sum);
+	CHECK_MMU(m);
+
+	/* delete: two installs and a zap-all; nothing maps into the range, the rmaps are empty */
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_DELETE, 0) == 0);
+	CHECK(m, !dev->present && kvm->memslots_generation == gen0 + 2 && ctr(m, "zap.count") == 1);
+	for (int k = 0; k < 2; k++, reload(m)) {   /* the invalid root still held, then a new one */
+		CHECK(m, leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 0 && scan_pages(kvm, DEV_LO, DEV_HI).leaves_in == 0);
+		CHECK(m, rmaps_empty(dev));
+		CHECK_MMU(m);
+	}
+	uint64_t faults = ctr(m, "ept.faults");
+	CHECK(m, kvm_tdp_page_fault(v, D + 0x2b000, true) == PF_FIXED && is_mmio_spte(spte_of(m, D + 0x2b000)));
+	CHECK(m, ctr(m, "ept.faults") == faults && ctr(m, "ept.noslot_faults") == 1);
+	CHECK(m, rmaps_empty(dev) && leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 0);
+
+	/* create again: the fault maps memory over the MMIO spte */
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_CREATE, 0) == 0);
+	CHECK(m, dev->present && kvm->memslots_generation == gen0 + 3 && ctr(m, "zap.count") == 1);
+	CHECK_MMU(m);
+	CHECK(m, kvm_tdp_page_fault(v, D + 0x2b000, true) == PF_FIXED);
+	uint64_t s = spte_of(m, D + 0x2b000);
+	CHECK(m, is_shadow_present_pte(s) && !is_mmio_spte(s) && kvm_rmap_count(kvm, DEV_LO + 0x2b, 1) == 1);
+	CHECK(m, scan_pages(kvm, DEV_LO, DEV_HI).mmio_in == 0 && leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 1);
+	CHECK_MMU(m);
+
+	/* move: the old range is no slot (MMIO), the new one maps */
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, NEW) == 0);
+	CHECK(m, dev->present && dev->base_gfn == NEW >> 12 && ctr(m, "zap.count") == 2);
+	CHECK(m, kvm->memslots_generation == gen0 + 5 && rmaps_empty(dev));
+	reload(m);
+	CHECK(m, kvm_tdp_page_fault(v, D + 0x5000, true) == PF_FIXED && is_mmio_spte(spte_of(m, D + 0x5000)));
+	CHECK(m, kvm_tdp_page_fault(v, NEW + 0x5000, true) == PF_FIXED);
+	CHECK(m, is_shadow_present_pte(spte_of(m, NEW + 0x5000)) && kvm_rmap_count(kvm, (NEW >> 12) + 5, 1) == 1);
+	CHECK(m, leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 0 && scan_pages(kvm, DEV_LO, DEV_HI).leaves_in == 0);
+	CHECK(m, leaves_from_roots(kvm, NEW >> 12, (NEW >> 12) + 1024).in == 1);
+	CHECK(m, kvm_slot_at(kvm, D) == NULL && kvm_slot_at(kvm, NEW + (4 << 20) - 1) == dev);
+	CHECK_MMU(m);
+}
+
+#define DEV_SLOT "memslot.dev.base=0x10000000", "memslot.dev.size=4M"
+#define SLOTS DEV_SLOT, "memslot.other.base=0x20000000", "memslot.other.size=2M", "memslot.rom.base=0xfebc0000", \
+	"memslot.rom.size=256K", "memslot.rom.present=false", "memslot.rom.readonly=true"
+static void test_memslots_generation(void **state) { RUN(body_memslots, SLOTS, "mmu.mmio_invalidate=generation"); }
+static void test_memslots_zap_walk(void **state) { RUN(body_memslots, SLOTS, "mmu.mmio_invalidate=zap-walk"); }
+
+/* A fault that found the slot before a delete or a move must not map it afterwards (KVM's
+ * synchronize_srcu() waits for such faults before the zap).  With a long ept_fault_base the
+ * VMM actor, woken 1000 cycles into the fault, runs the whole update meanwhile. */
+static void vmm_main(void *arg)
+{
+	static const enum kvm_mr_change ops[] = { KVM_MR_DELETE, KVM_MR_CREATE, KVM_MR_MOVE };
+	struct menv *m = arg;
+	for (int k = 0; k < 3; k++) {
+		note(m, !kvm_set_memory_region(m->kvm, kvm_slot_by_name(m->kvm, "dev"), ops[k], NEW), __LINE__, "vmm op");
+		actor_block(m->e, &m->vmm);
+	}
+}
+
+static void body_fault_races_update(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	struct kvm_memory_slot *dev = kvm_slot_by_name(kvm, "dev");
+
+	reload(m);
+	engine_wake(m->e, &m->vmm, v->actor.clock + 1000);
+	CHECK(m, kvm_tdp_page_fault(v, D, true) == PF_RETRY);
+	CHECK(m, !dev->present && ctr(m, "zap.count") == 1 && ctr(m, "ept.faults") == 0);
+	CHECK(m, scan_pages(kvm, DEV_LO, DEV_HI).leaves_in == 0 && rmaps_empty(dev));
+	CHECK_MMU(m);
+	reload(m);
+	CHECK(m, kvm_tdp_page_fault(v, D, true) == PF_FIXED && is_mmio_spte(spte_of(m, D)));
+
+	engine_wake(m->e, &m->vmm, v->actor.clock + 1000);
+	kvm_spend(kvm, 5000);   /* the create runs */
+	CHECK(m, dev->present && kvm_tdp_page_fault(v, D, true) == PF_FIXED);
+	CHECK(m, is_shadow_present_pte(spte_of(m, D)) && kvm_rmap_count(kvm, DEV_LO, 1) == 1);
+
+	engine_wake(m->e, &m->vmm, v->actor.clock + 1000);
+	CHECK(m, kvm_tdp_page_fault(v, D + 0x1000, true) == PF_RETRY);
+	CHECK(m, dev->base_gfn == NEW >> 12 && scan_pages(kvm, DEV_LO, DEV_HI).leaves_in == 0 && rmaps_empty(dev));
+	CHECK_MMU(m);
+	reload(m);
+	CHECK(m, kvm_tdp_page_fault(v, NEW + 0x1000, true) == PF_FIXED && kvm_rmap_count(kvm, (NEW >> 12) + 1, 1) == 1);
+	CHECK_MMU(m);
+}
+
+static void test_fault_races_update(void **state)
+{ RUN(body_fault_races_update, DEV_SLOT, "costs.ept_fault_base=1000000", "costs.ioctl_base=0"); }
+
+/* ---------------------------------------------------------------- 5: whole-sim smoke */
+
+static void smoke(const char *variant)
+{
+	static const char *const sets[] = {
+		"guest.vcpus=2", "guest.mem=256M", "guest.kernel_mem=64M", "guest.backing=4k", "mmu.zap_all=fast-v7",
+		"host.preempt=voluntary", "host.bg_wakeup_hz=1000", "workload.generator=kbuild",
+		"workload.duration_ms=20", "workload.mmio_devices=2", "workload.mmio_rate=0.001",
+		"workload.slot_access_rate=0.0005", "memslot.rom.base=0xfebc0000", "memslot.rom.size=256K",
+		"memslot.rom.readonly=true", "memslot.rom.present=false", "events.toggle_slot=rom",
+		"events.toggle_start_ms=2", "events.toggle_period_ms=2", "events.toggle_count=1000" };
+	struct sim *s = whole_sim(sets, sizeof(sets) / sizeof(sets[0]), variant, "");
+	uint64_t exits = sstat(s, "mmio.exits"), fast = sstat(s, "mmio.fast"), slow = sstat(s, "mmio.slow");
+	uint64_t toggles = sstat(s, "events.memslot_toggles"), creates = (toggles + 1) / 2, deletes = toggles / 2;
+
+	assert_int_equal(toggles, 9);   /* at 2, 4, ..., 18 ms; the rom starts absent */
+	assert_int_equal(exits, fast + slow + sstat(s, "mmio.retry"));
+	assert_true(exits > 0 && fast > 0);
+	assert_int_equal(sstat(s, "mmio.gen_bumps"), creates + 2 * deletes);   /* a delete installs twice */
+	assert_int_equal(sstat(s, "mmio.gen_wraps"), 0);
+	if (!strcmp(variant, "zap-walk")) {
+		assert_int_equal(slow, 0);
+		assert_int_equal(sstat(s, "mmio.invalidations"), creates);
+		assert_true(sstat(s, "mmio.sptes_dropped") > 0);
+	} else {
+		assert_int_equal(sstat(s, "mmio.invalidations"), sstat(s, "mmio.gen_bumps"));
+		assert_true(slow > 0);
+		assert_int_equal(sstat(s, "mmio.sptes_dropped"), 0);
+	}
+	sim_free(s);
+}
+
+static void test_smoke_zap_walk(void **state) { smoke("zap-walk"); }
+static void test_smoke_generation(void **state) { smoke("generation"); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slow_once_generation), cmocka_unit_test(test_slow_once_zap_walk),
+		cmocka_unit_test(test_slow_once_trace),      cmocka_unit_test(test_wrap_4_bits),
+		cmocka_unit_test(test_wrap_19_bits),         cmocka_unit_test(test_zap_walk),
+		cmocka_unit_test(test_memslots_generation),  cmocka_unit_test(test_memslots_zap_walk),
+		cmocka_unit_test(test_fault_races_update),   cmocka_unit_test(test_smoke_zap_walk),
+		cmocka_unit_test(test_smoke_generation),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
