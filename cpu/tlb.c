@@ -6,11 +6,21 @@
  * nothing else.  The set index is a mask (sets is a power of two), the set base a multiply
  * (ways need not be a power of two: 12-way STLBs exist).
  *
- * An entry's tag and epoch are packed into one 64-bit "ctx" word (tag << 32 | epoch) so a
- * hit is two 64-bit compares against the TLB's current ctx.  Epoch 0 marks an empty way
- * (never filled, or removed by tlb_invalidate_page); live epochs start at 1.  An entry whose
- * vpn and tag match but whose epoch is non-zero and not current was flushed: it makes a miss
- * a refill miss, and it is a victim before any live way.
+ * An entry's tag, epoch and writable bit are packed into one 64-bit "ctx" word
+ * (tag << 32 | epoch << 1 | W, a 31-bit epoch) so a hit is a compare and a subtract-compare
+ * against the TLB's current ctx, which never has W set.  With base = current ctx for a read
+ * and current ctx + 1 (= | W) for a write, an entry matches iff ctx - base < 2 (unsigned):
+ *   read:  ctx is cur or cur | W: any live entry;
+ *   write: ctx is cur | W or cur + 2; cur + 2 would be the next epoch, which no entry has
+ *          (epochs only grow; the wrap squashes them all below the current one), and it
+ *          cannot carry into the tag because the epoch stops at TLB_EPOCH_MAX: so exactly
+ *          the writable live entries.
+ * So the hit path keeps one word (base) and has no extra load or branch for the bit, and a
+ * write skips read-only entries for free.  Epoch 0 marks an empty way (never filled, or
+ * removed by tlb_invalidate_page); live epochs start at 1.  An entry whose vpn and tag match
+ * but whose epoch is non-zero and not current was flushed: it makes a miss a refill miss, and
+ * it is a victim before any live way.  One whose epoch is current but that a write did not
+ * match is read-only: it makes the miss a permission miss.
  *
  * LRU is exact: every touch stamps the entry with a per-TLB 64-bit clock, the victim is the
  * smallest stamp.  Stamps are unique, so there are no ties between live entries.
@@ -31,11 +41,16 @@
 
 enum { TLB_L1D = 0, TLB_L1I = 1, TLB_STLB = 2, TLB_STRUCT_NR = 3 };
 
-#define TLB_EPOCH_MASK	0xffffffffull
+#define TLB_W		1ull		/* the entry's translation permits writes */
+#define TLB_EPOCH_ONE	2ull		/* epoch 1 in a ctx word */
+#define TLB_LOW_MASK	0xffffffffull	/* epoch and writable bit */
+/* The largest epoch: one below the field's, so that current ctx + 2 cannot carry into the
+ * tag (see above). */
+#define TLB_EPOCH_MAX	0x7ffffffeu
 
 struct tlb_entry {
 	uint64_t vpn;
-	uint64_t ctx;		/* tag << 32 | epoch; epoch 0 = empty way */
+	uint64_t ctx;		/* tag << 32 | epoch << 1 | W; epoch 0 = empty way */
 	uint64_t lru;		/* clock value at the last touch */
 };
 
@@ -48,7 +63,7 @@ struct tlb_array {
 
 struct tlb {
 	struct tlb_array arr[TLB_STRUCT_NR][PS_NR];
-	uint64_t ctx;		/* current tag << 32 | current epoch */
+	uint64_t ctx;		/* current tag << 32 | current epoch << 1 (never TLB_W) */
 	uint64_t clock;		/* LRU clock */
 	enum tlb_flush_cause last_cause;
 	struct tlb_entry *slots;	/* backing store of every array */
@@ -58,7 +73,7 @@ struct tlb {
 
 static inline uint32_t ctx_epoch(uint64_t ctx)
 {
-	return (uint32_t)(ctx & TLB_EPOCH_MASK);
+	return (uint32_t)(ctx & TLB_LOW_MASK) >> 1;
 }
 
 static inline uint32_t ctx_tag(uint64_t ctx)
@@ -125,7 +140,7 @@ struct tlb *tlb_new(const struct tlb_config *cfg)
 			off += g->entries;
 		}
 	}
-	t->ctx = 1;		/* tag 0, epoch 1: epoch 0 is reserved for empty ways */
+	t->ctx = TLB_EPOCH_ONE;	/* tag 0, epoch 1: epoch 0 is reserved for empty ways */
 	t->last_cause = TLB_CAUSE_OTHER;
 	return t;
 }
@@ -143,23 +158,28 @@ static inline struct tlb_entry *tlb_set(const struct tlb_array *a, uint64_t vpn)
 	return a->e + (size_t)(vpn & a->set_mask) * a->ways;
 }
 
-/* Returns the live entry for vpn in a, or NULL. */
+/* Returns the live entry for vpn in a that the access may use, or NULL.  base is the current
+ * ctx for a read (any live entry), the current ctx + 1 for a write (writable ones only). */
 static inline struct tlb_entry *tlb_probe(const struct tlb_array *a, uint64_t vpn,
-					  uint64_t ctx)
+					  uint64_t base)
 {
 	struct tlb_entry *set = tlb_set(a, vpn);
 	uint32_t w;
 
 	for (w = 0; w < a->ways; w++) {
-		if (set[w].vpn == vpn && set[w].ctx == ctx)
+		if (set[w].vpn == vpn && set[w].ctx - base < 2)
 			return &set[w];
 	}
 	return NULL;
 }
 
-/* Whether a holds a flushed copy of vpn: same tag, non-zero (so older) epoch.  Only asked
- * on a miss, to keep it off the hit path. */
-static bool tlb_has_stale(const struct tlb_array *a, uint64_t vpn, uint64_t ctx)
+enum { TLB_MISS_PLAIN = 0, TLB_MISS_REFILL = 1, TLB_MISS_PERM = 2 };
+
+/* What copy of vpn a holds, with the current tag, that the look-up could not use: a live one
+ * (current epoch; the probes skipped it, so the look-up was a write and it is read-only) makes
+ * TLB_MISS_PERM, a flushed one (non-zero, older epoch) TLB_MISS_REFILL.  One set holds at most
+ * one copy of a vpn + tag.  Only asked on a miss, to keep it off the hit path. */
+static int tlb_miss_kind(const struct tlb_array *a, uint64_t vpn, uint64_t ctx)
 {
 	const struct tlb_entry *set = tlb_set(a, vpn);
 	uint32_t w;
@@ -168,12 +188,13 @@ static bool tlb_has_stale(const struct tlb_array *a, uint64_t vpn, uint64_t ctx)
 		const struct tlb_entry *e = &set[w];
 
 		if (e->vpn == vpn && !((e->ctx ^ ctx) >> 32) && ctx_epoch(e->ctx))
-			return true;
+			return ctx_epoch(e->ctx) == ctx_epoch(ctx) ? TLB_MISS_PERM : TLB_MISS_REFILL;
 	}
-	return false;
+	return TLB_MISS_PLAIN;
 }
 
-static void tlb_insert(struct tlb *t, struct tlb_array *a, uint64_t vpn)
+/* Make vpn live in a with writable bit wbit (TLB_W or 0), most recently used. */
+static void tlb_insert(struct tlb *t, struct tlb_array *a, uint64_t vpn, uint64_t wbit)
 {
 	struct tlb_entry *set = tlb_set(a, vpn);
 	/* ways >= 1; if way 0 is empty, an empty victim wins over lru anyway. */
@@ -201,7 +222,7 @@ static void tlb_insert(struct tlb *t, struct tlb_array *a, uint64_t vpn)
 		victim = lru;
 store:
 	victim->vpn = vpn;
-	victim->ctx = t->ctx;
+	victim->ctx = t->ctx | wbit;
 	victim->lru = ++t->clock;
 }
 
@@ -209,24 +230,27 @@ store:
  * makes GCC assemble it on the stack with narrow stores and reload it wide, a store-forwarding
  * stall that cost more than the whole look-up (~15 ns vs ~2.5 ns per call, GCC 12 -O2). */
 static const struct tlb_result tlb_res_hit[2][PS_NR] = {
-	{ { TLB_HIT_L1, PS_4K, false }, { TLB_HIT_L1, PS_2M, false }, { TLB_HIT_L1, PS_1G, false } },
-	{ { TLB_HIT_L2, PS_4K, false }, { TLB_HIT_L2, PS_2M, false }, { TLB_HIT_L2, PS_1G, false } },
+	{ { TLB_HIT_L1, PS_4K, false, false }, { TLB_HIT_L1, PS_2M, false, false },
+	  { TLB_HIT_L1, PS_1G, false, false } },
+	{ { TLB_HIT_L2, PS_4K, false, false }, { TLB_HIT_L2, PS_2M, false, false },
+	  { TLB_HIT_L2, PS_1G, false, false } },
 };
-static const struct tlb_result tlb_res_miss[2] = {
-	{ TLB_MISS, PS_4K, false }, { TLB_MISS, PS_4K, true },
+static const struct tlb_result tlb_res_miss[3] = {	/* indexed by TLB_MISS_* */
+	[TLB_MISS_PLAIN] = { TLB_MISS, PS_4K, false, false },
+	[TLB_MISS_REFILL] = { TLB_MISS, PS_4K, true, false },
+	[TLB_MISS_PERM] = { TLB_MISS, PS_4K, false, true },
 };
 
 /* The STLB probe and the miss path, kept out of line so that the L1 hit path needs no
  * stack frame. */
 static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 								 struct tlb_array *l1,
-								 uint64_t gva)
+								 uint64_t gva, uint64_t base)
 {
 	struct tlb_array *l2 = t->arr[TLB_STLB];
 	uint64_t ctx = t->ctx;
 	struct tlb_entry *e;
-	bool stale = false;
-	int ps;
+	int kind = TLB_MISS_PLAIN, k, ps;
 
 	for (ps = 0; ps < PS_NR; ps++) {
 		uint64_t vpn;
@@ -234,33 +258,42 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 		if (!l2[ps].ways)
 			continue;
 		vpn = gva >> l2[ps].shift;
-		e = tlb_probe(&l2[ps], vpn, ctx);
+		e = tlb_probe(&l2[ps], vpn, base);
 		if (e) {
 			e->lru = ++t->clock;
 			t->cnt.l2_hits++;
 			if (l1[ps].ways)
-				tlb_insert(t, &l1[ps], vpn);
+				tlb_insert(t, &l1[ps], vpn, e->ctx & TLB_W);
 			return tlb_res_hit[1][ps];
 		}
 	}
 
-	/* A miss: was it only because of a flush?  Searched here rather than during the
-	 * probes above, to keep that work off the hit paths. */
+	/* A miss: was it only because of write protection, or of a flush?  Searched here
+	 * rather than during the probes above, to keep that work off the hit paths.  A live
+	 * read-only copy anywhere wins over a flushed copy anywhere. */
 	t->cnt.misses++;
-	for (ps = 0; ps < PS_NR && !stale; ps++) {
-		if (l1[ps].ways)
-			stale = tlb_has_stale(&l1[ps], gva >> l1[ps].shift, ctx);
-		if (!stale && l2[ps].ways)
-			stale = tlb_has_stale(&l2[ps], gva >> l2[ps].shift, ctx);
+	for (ps = 0; ps < PS_NR && kind != TLB_MISS_PERM; ps++) {
+		if (l1[ps].ways) {
+			k = tlb_miss_kind(&l1[ps], gva >> l1[ps].shift, ctx);
+			kind = k > kind ? k : kind;
+		}
+		if (l2[ps].ways) {
+			k = tlb_miss_kind(&l2[ps], gva >> l2[ps].shift, ctx);
+			kind = k > kind ? k : kind;
+		}
 	}
-	if (stale)
+	if (kind == TLB_MISS_PERM)
+		t->cnt.perm_misses++;
+	else if (kind == TLB_MISS_REFILL)
 		t->cnt.refill_misses[t->last_cause]++;
-	return tlb_res_miss[stale];
+	return tlb_res_miss[kind];
 }
 
-struct tlb_result tlb_lookup(struct tlb *t, bool fetch, uint64_t gva)
+struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva)
 {
 	struct tlb_array *l1 = t->arr[fetch ? TLB_L1I : TLB_L1D];
+	/* A read (or fetch) ignores an entry's writable bit, a write needs it (tlb_probe). */
+	uint64_t base = t->ctx + (write && !fetch);
 	struct tlb_entry *e;
 	int ps;
 
@@ -268,33 +301,35 @@ struct tlb_result tlb_lookup(struct tlb *t, bool fetch, uint64_t gva)
 	for (ps = 0; ps < PS_NR; ps++) {
 		if (!l1[ps].ways)
 			continue;
-		e = tlb_probe(&l1[ps], gva >> l1[ps].shift, t->ctx);
+		e = tlb_probe(&l1[ps], gva >> l1[ps].shift, base);
 		if (e) {
 			e->lru = ++t->clock;
 			t->cnt.l1_hits++;
 			return tlb_res_hit[0][ps];
 		}
 	}
-	return tlb_lookup_l2(t, l1, gva);
+	return tlb_lookup_l2(t, l1, gva, base);
 }
 
-void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps)
+void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps, bool writable)
 {
 	struct tlb_array *l1, *l2;
+	uint64_t wbit = writable ? TLB_W : 0;
 
 	if ((unsigned)ps >= PS_NR)
 		return;
 	l1 = &t->arr[fetch ? TLB_L1I : TLB_L1D][ps];
 	l2 = &t->arr[TLB_STLB][ps];
 	if (l1->ways)
-		tlb_insert(t, l1, gva >> l1->shift);
+		tlb_insert(t, l1, gva >> l1->shift, wbit);
 	if (l2->ways)
-		tlb_insert(t, l2, gva >> l2->shift);
+		tlb_insert(t, l2, gva >> l2->shift, wbit);
 }
 
-/* The 32-bit epoch is about to wrap (after 2^32 flushes).  Every entry is then either empty
+/* The epoch is about to reach its limit (after 2^31 - 3 flushes).  Every entry is then either empty
  * or flushed, so squash all flushed epochs to 1 and continue from 2: which entries are stale
- * is preserved exactly, and refill accounting does not notice the wrap. */
+ * is preserved exactly, and refill accounting does not notice the wrap.  (A flushed entry's
+ * writable bit means nothing: only a fill makes it live again, and the fill sets the bit.) */
 static void tlb_rebase_epochs(struct tlb *t)
 {
 	size_t i;
@@ -303,18 +338,18 @@ static void tlb_rebase_epochs(struct tlb *t)
 		struct tlb_entry *e = &t->slots[i];
 
 		if (ctx_epoch(e->ctx))
-			e->ctx = (e->ctx & ~TLB_EPOCH_MASK) | 1;
+			e->ctx = (e->ctx & ~TLB_LOW_MASK) | TLB_EPOCH_ONE;
 	}
-	t->ctx = (t->ctx & ~TLB_EPOCH_MASK) | 1;
+	t->ctx = (t->ctx & ~TLB_LOW_MASK) | TLB_EPOCH_ONE;
 }
 
 void tlb_flush(struct tlb *t, enum tlb_flush_cause cause)
 {
 	if ((unsigned)cause >= TLB_CAUSE_NR)
 		cause = TLB_CAUSE_OTHER;
-	if (ctx_epoch(t->ctx) == UINT32_MAX)
+	if (ctx_epoch(t->ctx) == TLB_EPOCH_MAX)
 		tlb_rebase_epochs(t);
-	t->ctx++;
+	t->ctx += TLB_EPOCH_ONE;
 	t->last_cause = cause;
 	t->cnt.flushes[cause]++;
 }
@@ -340,7 +375,7 @@ void tlb_invalidate_page(struct tlb *t, uint64_t gva)
 				struct tlb_entry *e = &set[w];
 
 				if (e->vpn == vpn && ctx_tag(e->ctx) == tag && ctx_epoch(e->ctx))
-					e->ctx &= ~TLB_EPOCH_MASK;
+					e->ctx &= ~TLB_LOW_MASK;
 			}
 		}
 	}
@@ -348,7 +383,7 @@ void tlb_invalidate_page(struct tlb *t, uint64_t gva)
 
 void tlb_set_tag(struct tlb *t, uint32_t tag)
 {
-	t->ctx = (uint64_t)tag << 32 | ctx_epoch(t->ctx);
+	t->ctx = (uint64_t)tag << 32 | (t->ctx & TLB_LOW_MASK);
 }
 
 const struct tlb_counters *tlb_counters(const struct tlb *t)

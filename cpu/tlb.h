@@ -9,6 +9,14 @@
  * AND a "refill miss": a miss that exists only because of the flush.  Refill misses are
  * counted per flush cause so that the cost of a remote flush can be told apart from the cost
  * of a root reload.
+ *
+ * Each entry also remembers whether its translation permits writes (with EPT: the guest and
+ * the EPT permissions combined; the walker decides).  A write does not match a read-only
+ * entry: if no writable entry covers the address but a live read-only one does, the look-up is
+ * a "permission miss" (the CPU walks again, and takes an EPT violation if the EPT still says
+ * read-only).  That is how a write after KVM write-protects a page for dirty logging (and
+ * flushes) and a read refills the entry read-only comes to exit.  The read-only entry stays:
+ * reads still hit it, and the fill after a walk that found the page writable upgrades it.
  */
 #ifndef EPTSIM_CPU_TLB_H
 #define EPTSIM_CPU_TLB_H
@@ -41,10 +49,12 @@ struct tlb_result {
 	enum tlb_level level;
 	enum page_size ps;  /* page size of the hit entry (undefined on a miss) */
 	bool refill;        /* a miss that found a flushed (older-epoch) copy of the entry */
+	bool perm;          /* a write miss that found only live read-only copies (never also refill) */
 };
 
 struct tlb_counters {
 	uint64_t lookups, l1_hits, l2_hits, misses;
+	uint64_t perm_misses;   /* permission misses: also counted in misses, not in refill_misses */
 	uint64_t refill_misses[TLB_CAUSE_NR];
 	uint64_t flushes[TLB_CAUSE_NR];
 };
@@ -55,13 +65,21 @@ struct tlb;
 struct tlb *tlb_new(const struct tlb_config *cfg);
 void tlb_free(struct tlb *t);
 
-/* Look up gva for a data access (fetch = false) or an instruction fetch (fetch = true) with
- * the current tag.  Searches L1 (D or I) for every page size, then the STLB.  An STLB hit
- * refills the L1 (LRU victim).  LRU is updated on every hit. */
-struct tlb_result tlb_lookup(struct tlb *t, bool fetch, uint64_t gva);
+/* Look up gva for a data read (fetch = false, write = false), a data write (write = true) or
+ * an instruction fetch (fetch = true; write is then ignored: fetches never write) with the
+ * current tag.  Searches L1 (D or I) for every page size, then the STLB; a write skips
+ * read-only entries (see above: perm).  An STLB hit refills the L1 (LRU victim) with the
+ * STLB entry's writable bit.  LRU is updated on every hit, and on no miss.
+ *
+ * A miss is refill or perm or neither, never both: a live read-only copy makes it perm,
+ * otherwise a flushed copy makes it refill.  Every miss counts in misses; perm ones also in
+ * perm_misses, refill ones also in refill_misses[cause of the last flush]. */
+struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva);
 /* Insert after a walk: fills the L1 (D or I) and the STLB for page size ps (a structure with
- * 0 entries for ps is skipped). */
-void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps);
+ * 0 entries for ps is skipped), writable or read-only.  Filling a vpn + tag + size that is
+ * already there (live or flushed) reuses that entry: it becomes live, most recently used, and
+ * takes the new writable bit (so a fill upgrades a read-only entry, or downgrades). */
+void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps, bool writable);
 /* Invalidate everything (epoch bump): INVEPT single-context / a root change. */
 void tlb_flush(struct tlb *t, enum tlb_flush_cause cause);
 /* Invalidate the entries covering one guest-virtual page of any size (INVLPG). */

@@ -187,7 +187,8 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 	if (v->attr && fetch)
 		v->cur_sym = elfsym_lookup(v->syms, r->addr);
 	for (;;) {
-		struct tlb_result t = tlb_lookup(v->tlb, fetch, r->addr);
+		struct tlb_result t = tlb_lookup(v->tlb, fetch,
+						 r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE, r->addr);
 		if (t.level == TLB_HIT_L1) {
 			guest_charge(v, VC_GUEST, c->l1_tlb_hit);
 			return true;
@@ -207,7 +208,14 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 		guest_charge(v, VC_WALK, c->stlb_hit + wr.cycles);
 		switch (wr.status) {
 		case WALK_OK:
-			tlb_fill(v->tlb, fetch, r->addr, wr.ps);
+			tlb_fill(v->tlb, fetch, r->addr, wr.ps, wr.writable);
+			if ((r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE) && !wr.writable) {
+				/* a write through a read-only spte (dirty logging): EPT violation */
+				v->exit_reason = EXIT_EPT_VIOLATION;
+				v->exit_gpa = wr.gpa;
+				v->exit_write = true;
+				return false;
+			}
 			return true;
 		case WALK_GUEST_FAULT:
 			v->n.guest_pfs++;
@@ -307,7 +315,10 @@ static void vcpu_main(void *arg)
 		if (v->exit_reason == EXIT_EPT_VIOLATION) {
 			v->n.ept_violations++;
 			uint64_t wait0 = a->lock_wait;
-			enum pf_result r = kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
+			/* fast_page_fault(): a write-protected 4K page of a dirty-logged slot is
+			 * made writable without mmu_lock */
+			enum pf_result r = v->exit_write && kvm_fast_page_fault(v, v->exit_gpa) ?
+					   PF_FIXED : kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
 			if (v->attr) {
 				attribution_add(v->attr, v->cur_sym, ATTR_EPT_FAULTS, 1);
 				attribution_add(v->attr, v->cur_sym, ATTR_LOCK_WAIT_CYCLES, a->lock_wait - wait0);

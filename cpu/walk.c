@@ -31,8 +31,9 @@ static inline void mem_ref(struct walk_ctx *w, struct walk_result *r)
 }
 
 /* Translate gpa through EPT.  Returns the level of the leaf (1..3), 0 if an spte on the way
- * is not present (EPT violation), -1 for an MMIO spte (EPT misconfig). */
-static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r)
+ * is not present (EPT violation), -1 for an MMIO spte (EPT misconfig).  *leaf gets the leaf
+ * spte when there is one. */
+static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r, uint64_t *leaf)
 {
 	struct kvm_mmu_page *sp = w->root;
 	int level = PT64_ROOT_LEVEL;
@@ -51,8 +52,10 @@ static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r)
 		uint64_t spte = sp->spt[spte_index(gpa, level)];
 		if (!is_shadow_present_pte(spte))
 			return is_mmio_spte(spte) ? -1 : 0;
-		if (is_last_spte(spte, level))
+		if (is_last_spte(spte, level)) {
+			*leaf = spte;
 			return level;
+		}
 		if (w->epwc)
 			pwc_fill(w->epwc, level, gpa, spte_child_id(spte));
 		sp = mmu_page(w->kvm, spte_child_id(spte));
@@ -64,7 +67,7 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 {
 	struct walk_result r = { .status = WALK_OK };
 	enum page_size gps = PS_1G;
-	uint64_t gpa = gva;
+	uint64_t gpa = gva, leaf = 0;
 
 	if (w->groot) {
 		const struct gpt_node *n = w->groot;
@@ -79,7 +82,7 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 		for (;;) {
 			unsigned idx = gpt_index(gva, level);
 			uint64_t entry_gpa = n->gpa + idx * 8;
-			int el = ept_walk(w, entry_gpa, &r);
+			int el = ept_walk(w, entry_gpa, &r, &leaf);
 			if (el <= 0) {
 				r.status = el ? WALK_EPT_MISCONFIG : WALK_EPT_VIOLATION;
 				r.gpa = entry_gpa;
@@ -103,7 +106,7 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 			level--;
 		}
 	}
-	int el = ept_walk(w, gpa, &r);
+	int el = ept_walk(w, gpa, &r, &leaf);
 	if (el <= 0) {
 		r.status = el ? WALK_EPT_MISCONFIG : WALK_EPT_VIOLATION;
 		r.gpa = gpa;
@@ -111,6 +114,7 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 	}
 	r.gpa = gpa;
 	r.ps = (enum page_size)(el - 1) < gps ? (enum page_size)(el - 1) : gps;
+	r.writable = leaf & SPTE_WRITABLE;
 	assert(r.refs <= WALK_MAX_REFS);
 	return r;
 }

@@ -30,6 +30,8 @@ struct walk_result {
 	enum walk_status status;
 	uint64_t gpa;          /* OK: the data GPA; EPT_VIOLATION / MISCONFIG: the GPA that faulted */
 	enum page_size ps;     /* OK: page size of the combined translation */
+	bool writable;         /* OK: the final EPT leaf spte has SPTE_WRITABLE (guest tables are
+	                        * always writable, so this is the combined permission) */
 	unsigned refs;         /* memory references made */
 	uint64_t cycles;
 };

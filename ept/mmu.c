@@ -3,6 +3,7 @@
 #include "ept/mmu.h"
 
 #include "cpu/vcpu.h"
+#include "ept/dirty.h"
 #include "ept/mmio.h"
 #include "ept/zap.h"
 #include "sim/config.h"
@@ -251,6 +252,9 @@ int host_mapping_level(const struct kvm_memory_slot *slot, gfn_t gfn)
  * edges, so they are never mapped large). */
 int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn)
 {
+	/* mapping_level_dirty_bitmap(): dirty logging tracks 4K pages, so it maps 4K */
+	if (slot->dirty_logging)
+		return PT_PAGE_TABLE_LEVEL;
 	int level = host_mapping_level(slot, gfn);
 	int max = kvm->sc->max_mapping + 1;
 
@@ -331,7 +335,7 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	}
 	kvm->sid = (struct kvm_stats_ids){ ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6],
 					   ids[7], ids[8], ids[9] };
-	if (zap_init(kvm) || mmio_init(kvm)) {
+	if (zap_init(kvm) || mmio_init(kvm) || dirty_init(kvm)) {
 		kvm_free(kvm);
 		return NULL;
 	}
@@ -345,6 +349,7 @@ void kvm_free(struct kvm *kvm)
 	if (!kvm)
 		return;
 	mmio_free(kvm);
+	dirty_free(kvm);
 	struct kvm_mmu_page *sp, *n;
 	list_for_each_entry_safe(sp, n, &kvm->active_mmu_pages, link)
 		kvm_mmu_free_page(kvm, sp);
@@ -493,6 +498,7 @@ static void drop_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 	pte_list_remove(kvm, gfn_to_rmap(kvm, gfn, sp->role.level), spte_ref(sp, idx));
 	sp->spt[idx] = 0;
 	sp->nr_present--;
+	kvm->nr_leaves[sp->role.level]--;
 }
 
 void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
@@ -576,13 +582,165 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
 	}
 }
 
+
+/* ---------------------------------------------------------------- dirty logging, collapse */
+
+/* Copy gfn's rmap at level into refs (the list changes while we act on it). */
+static unsigned rmap_refs(struct kvm *kvm, uint64_t head, uint64_t *refs, unsigned max)
+{
+	unsigned n = 0;
+	if (!head)
+		return 0;
+	if (!(head & PTE_LIST_DESC_BIT)) {
+		refs[n++] = head - 1;
+		return n;
+	}
+	for (uint32_t d = (uint32_t)(head & ~PTE_LIST_DESC_BIT) + 1; d; d = kvm->descs[d - 1].more)
+		for (int i = 0; i < PTE_LIST_EXT && n < max; i++)
+			if (kvm->descs[d - 1].refs[i])
+				refs[n++] = kvm->descs[d - 1].refs[i] - 1;
+	return n;
+}
+
+#define RMAP_MAX_REFS 64
+
+void mark_page_dirty(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	if (!slot || !slot->dirty_logging)
+		return;
+	uint64_t i = gfn - slot->base_gfn;
+	slot->dirty_bitmap[i / 64] |= 1ULL << (i % 64);
+	kvm_dirty_write_fault(kvm);
+}
+
+/* Mirrors __rmap_write_protect() / spte_write_protect() of Linux 3.10. */
+bool kvm_rmap_write_protect(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn, int level)
+{
+	uint64_t refs[RMAP_MAX_REFS];
+	uint64_t *head = &slot->rmap[level - 1][gfn_to_index(gfn, slot->base_gfn, level)];
+	unsigned n = rmap_refs(kvm, *head, refs, RMAP_MAX_REFS);
+	bool flush = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_mmu_page *sp = ref_page(kvm, refs[i]);
+		unsigned idx = ref_index(refs[i]);
+		uint64_t spte = sp->spt[idx];
+		if (!(spte & SPTE_WRITABLE))
+			continue;
+		kvm_spend(kvm, kvm->sc->costs.zap_spte);
+		if (is_large_pte(spte)) {
+			/* __drop_large_spte(): a large mapping cannot track 4K dirtiness */
+			drop_spte(kvm, sp, idx);
+		} else {
+			sp->spt[idx] = spte & ~SPTE_WRITABLE;
+		}
+		flush = true;
+	}
+	return flush;
+}
+
+/* Mirrors kvm_mmu_zap_collapsible_spte() of seed 003 (Linux 4.1). */
+unsigned kvm_zap_collapsible_spte(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	uint64_t refs[RMAP_MAX_REFS];
+	uint64_t *head = &slot->rmap[0][gfn_to_index(gfn, slot->base_gfn, PT_PAGE_TABLE_LEVEL)];
+	unsigned n = rmap_refs(kvm, *head, refs, RMAP_MAX_REFS), dropped = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_mmu_page *sp = ref_page(kvm, refs[i]);
+		/* sp->role.direct && PageTransCompound(pfn): the host backs it with a huge page */
+		if (sp->role.direct && host_mapping_level(slot, gfn) > PT_PAGE_TABLE_LEVEL) {
+			drop_spte(kvm, sp, ref_index(refs[i]));
+			kvm_spend(kvm, kvm->sc->costs.zap_spte);
+			dropped++;
+		}
+	}
+	return dropped;
+}
+
+unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
+				    struct list_head *invalid_list)
+{
+	uint64_t refs[RMAP_MAX_REFS];
+	uint64_t *head = &slot->rmap[0][gfn_to_index(gfn, slot->base_gfn, PT_PAGE_TABLE_LEVEL)];
+	unsigned n = rmap_refs(kvm, *head, refs, RMAP_MAX_REFS), replaced = 0;
+	gfn_t base = gfn & ~(kvm_pages_per_hpage(PT_DIRECTORY_LEVEL) - 1);
+
+	if (mapping_level(kvm, slot, base) < PT_DIRECTORY_LEVEL)
+		return 0;   /* 4K backing, or the 2M frame is not all in the slot */
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_mmu_page *sp = ref_page(kvm, refs[i]);
+		uint64_t pref = pte_list_first(kvm, sp->parent_ptes);
+		if (!sp->role.direct || sp->role.invalid || pref == UINT64_MAX || pte_list_count(kvm, sp->parent_ptes) != 1)
+			continue;
+		struct kvm_mmu_page *parent = ref_page(kvm, pref);
+		unsigned pidx = ref_index(pref);
+		/* drop the 4K leaves, unlink the table, put one large leaf where it was */
+		for (unsigned k = 0; k < PT64_ENT_PER_PAGE && (sp->nr_present || sp->nr_mmio); k++) {
+			if (is_shadow_present_pte(sp->spt[k]) || is_mmio_spte(sp->spt[k])) {
+				replaced += is_shadow_present_pte(sp->spt[k]);
+				mmu_page_zap_pte(kvm, sp, k);
+			}
+		}
+		drop_parent_pte(kvm, sp, pref);
+		kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
+		parent->spt[pidx] = SPTE_PRESENT | (slot->readonly ? 0 : SPTE_WRITABLE) | SPTE_LARGE;
+		parent->nr_present++;
+		kvm->nr_leaves[PT_DIRECTORY_LEVEL]++;
+		pte_list_add(kvm, gfn_to_rmap(kvm, base, PT_DIRECTORY_LEVEL), spte_ref(parent, pidx));
+		kvm_spend(kvm, kvm->sc->costs.spte_set);
+		break;   /* one table per region */
+	}
+	return replaced;
+}
+
+/* Mirrors fast_page_fault() of Linux 3.10: the lockless walk finds a present 4K leaf that
+ * dirty logging write-protected, and cmpxchg makes it writable again. */
+bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa)
+{
+	struct kvm *kvm = v->kvm;
+	struct kvm_mmu_page *sp = v->root;
+	gfn_t gfn = gpa >> 12;
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+
+	if (!slot || !slot->dirty_logging || slot->readonly || !sp)
+		return false;
+	for (int l = PT64_ROOT_LEVEL; l >= PT_PAGE_TABLE_LEVEL; l--) {
+		vcpu_spend(v, kvm->sc->costs.mmio_walk_level);
+		unsigned idx = spte_index(gpa, l);
+		uint64_t spte = sp->spt[idx];
+		if (!is_shadow_present_pte(spte))
+			return false;
+		if (is_last_spte(spte, l)) {
+			if (l != PT_PAGE_TABLE_LEVEL || (spte & SPTE_WRITABLE))
+				return false;
+			sp->spt[idx] = spte | SPTE_WRITABLE;
+			mark_page_dirty(kvm, slot, gfn);
+			return true;
+		}
+		sp = mmu_page(kvm, spte_child_id(spte));
+	}
+	return false;
+}
+
 /* ---------------------------------------------------------------- fault path */
 
-/* Mirrors mmu_set_spte() for a TDP leaf. */
-static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx,
-				   int level, gfn_t gfn, bool writable)
+/* Mirrors mmu_set_spte() for a TDP leaf.  In a dirty-logged slot a leaf is writable only
+ * after a write fault, which marks the page dirty (set_spte() -> mark_page_dirty()). */
+static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot, struct kvm_mmu_page *sp,
+				   unsigned idx, int level, gfn_t gfn, bool writable, bool write_fault)
 {
 	uint64_t spte = sp->spt[idx];
+
+	if (slot && slot->dirty_logging && !write_fault)
+		writable = false;
+	if (is_shadow_present_pte(spte) && is_last_spte(spte, level) && writable && !(spte & SPTE_WRITABLE)) {
+		/* a write to a write-protected leaf: make it writable, the page is dirty */
+		sp->spt[idx] = spte | SPTE_WRITABLE;
+		mark_page_dirty(kvm, slot, gfn);
+		kvm_spend(kvm, kvm->sc->costs.spte_set);
+		return PF_FIXED;
+	}
 
 	if (is_mmio_spte(spte)) {
 		/* the GPA was MMIO and is memory now (its slot was created) */
@@ -603,7 +761,10 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_mmu_page *sp, uns
 	sp->spt[idx] = SPTE_PRESENT | (writable ? SPTE_WRITABLE : 0) |
 		       (level > PT_PAGE_TABLE_LEVEL ? SPTE_LARGE : 0);
 	sp->nr_present++;
+	kvm->nr_leaves[level]++;
 	pte_list_add(kvm, gfn_to_rmap(kvm, gfn, level), spte_ref(sp, idx));
+	if (writable && slot && slot->dirty_logging)
+		mark_page_dirty(kvm, slot, gfn);
 	kvm_spend(kvm, kvm->sc->costs.spte_set);
 	return PF_FIXED;
 }
@@ -611,9 +772,10 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_mmu_page *sp, uns
 /* Mirrors __direct_map(): walk from the vCPU's root, creating missing tables with
  * kvm_mmu_get_page(), and install the leaf at `level`: a mapping, or for a GPA in no memslot
  * (noslot) an MMIO spte (set_mmio_spte()). */
-static enum pf_result __direct_map(struct vcpu *v, uint64_t gpa, int level, gfn_t gfn, bool writable,
-				   bool noslot)
+static enum pf_result __direct_map(struct vcpu *v, struct kvm_memory_slot *slot, uint64_t gpa, int level,
+				   gfn_t gfn, bool writable, bool write_fault)
 {
+	bool noslot = !slot;
 	struct kvm *kvm = v->kvm;
 	struct kvm_mmu_page *sp = v->root;
 
@@ -631,7 +793,7 @@ static enum pf_result __direct_map(struct vcpu *v, uint64_t gpa, int level, gfn_
 			return PF_FIXED;
 		}
 		if (l == level)
-			return mmu_set_spte(kvm, sp, idx, l, gfn, writable);
+			return mmu_set_spte(kvm, slot, sp, idx, l, gfn, writable, write_fault);
 		uint64_t spte = sp->spt[idx];
 		if (is_mmio_spte(spte)) {
 			/* a stale MMIO spte where a table must go (the slot came back larger) */
@@ -677,7 +839,12 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 		return PF_RETRY;
 	}
 	stats_add(kvm->st, slot ? kvm->sid.faults : kvm->sid.mmio_exits, 1);
-	enum pf_result r = __direct_map(v, gpa, level, gfn, slot && !slot->readonly, !slot);
+	if (slot && slot->collapsed && slot->collapsed[(gfn >> 9) - (slot->base_gfn >> 9)]) {
+		/* the first fault in a region whose sptes lazy-zap dropped: a refault */
+		slot->collapsed[(gfn >> 9) - (slot->base_gfn >> 9)] = 0;
+		kvm_collapse_refault(kvm);
+	}
+	enum pf_result r = __direct_map(v, slot, gpa, level, gfn, slot && !slot->readonly, write);
 	spin_unlock(kvm->host, &v->actor);
 	return r;
 }

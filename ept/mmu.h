@@ -101,6 +101,9 @@ struct kvm_memory_slot {
 	bool present;
 	uint64_t *rmap[KVM_NR_PAGE_SIZES];   /* per level 1..3 */
 	uint8_t *thp;                  /* per 2M region: host backs it with a THP */
+	bool dirty_logging;            /* KVM_MEM_LOG_DIRTY_PAGES */
+	uint64_t *dirty_bitmap;        /* a bit per 4K page dirtied since the last get */
+	uint8_t *collapsed;            /* per 2M region: lazy-zap dropped its sptes, not refaulted yet */
 	uint64_t thp_n;                /* entries of thp */
 };
 
@@ -111,6 +114,8 @@ struct kvm;
 /* Zap-all variants (ept/zap.c) fill this in kvm->zap_ops. */
 struct zap_all_ops;
 struct mmio_invalidate_ops;
+struct collapse_ops;
+struct dirty_stats_ids;
 struct mmio_stats_ids;
 
 struct kvm_stats_ids {
@@ -161,6 +166,12 @@ struct kvm {
 	uint64_t mmio_scan_stamp;
 	struct mmio_stats_ids *mmio_sid;
 
+	/* leaf sptes by level (1..3), like KVM's pages_4k / pages_2m / pages_1g */
+	uint64_t nr_leaves[KVM_NR_PAGE_SIZES + 1];
+	/* dirty logging and collapse (ept/dirty.c) */
+	const struct collapse_ops *collapse_ops;
+	struct dirty_stats_ids *dirty_sid;
+
 	struct kvm_stats_ids sid;
 	uint64_t flushes;              /* kvm_flush_remote_tlbs() calls that IPI'd or requested */
 };
@@ -193,6 +204,23 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list);
 void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx);
 /* Resize a slot's rmaps after a move (they are empty: the move zapped everything). */
 int kvm_slot_rmaps_realloc(struct kvm *kvm, struct kvm_memory_slot *slot);
+
+/* Dirty logging helpers (ept/dirty.c uses them; mmu_lock held). */
+void mark_page_dirty(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn);
+/* __rmap_write_protect() of the sptes mapping gfn at level: a large spte is dropped, a 4K
+ * one loses its write bit.  Returns true if a flush is needed. */
+bool kvm_rmap_write_protect(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn, int level);
+/* kvm_mmu_zap_collapsible_spte(): drop gfn's 4K sptes if the host backs gfn with a huge page.
+ * Returns the number dropped. */
+unsigned kvm_zap_collapsible_spte(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn);
+/* In place: replace the level-1 table holding gfn's spte by one large spte, if the host
+ * backs the region with a huge page and the table maps only that slot.  The table goes to
+ * invalid_list.  Returns the number of 4K sptes replaced (0: nothing done). */
+unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
+				    struct list_head *invalid_list);
+/* fast_page_fault() of Linux 3.10: a write to a 4K spte write-protected only for dirty
+ * logging is fixed without mmu_lock.  true if fixed. */
+bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa);
 
 /* the fault path, roots */
 enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write);

@@ -33,6 +33,7 @@ static const char *const size_names[] = { "4k", "2m", "1g", NULL };
 static const char *const gen_names[] = { "kbuild", "random", "stream", "zipf-kv", "touch-all", NULL };
 static const char *const trace_end_names[] = { "loop", "stop", NULL };
 static const char *const mmio_inv_names[] = { "zap-walk", "generation", NULL };
+static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -136,6 +137,8 @@ static const struct key_def config_schema[] = {
 	{ "mmu", "max_mapping", K_ENUM, S(max_mapping), "1g", NOLIM, size_names, "largest EPT mapping the CPU supports" },
 	{ "mmu", "mmio_invalidate", K_ENUM, S(mmio_invalidate), "generation", NOLIM, mmio_inv_names,
 	  "MMIO spte invalidation on memslot changes: zap-walk (Linux 3.10) or generation (3.11, seed 004)" },
+	{ "mmu", "collapse", K_ENUM, S(collapse), "lazy-zap", NOLIM, collapse_names,
+	  "when dirty logging stops: none (sptes stay 4K), lazy-zap (seed 003, Linux 4.1), in-place (for comparison)" },
 	{ "mmu", "mmio_gen_bits", K_U32, S(mmio_gen_bits), "19", 1, 32, NULL, "generation bits an MMIO spte carries (3.11: 19)" },
 	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524138", 0, 4294967295.0, NULL,
 	  "the memslots generation at start; 3.11 starts 150 below the wrap: 2^19 - 150 = 524138" },
@@ -186,7 +189,15 @@ static const struct key_def config_schema[] = {
 	  "memslot toggled (deleted / re-created) by the schedule; empty: none" },
 	{ "events", "toggle_start_ms", K_DOUBLE, S(toggle_start_ms), "100", 0, 1e9, NULL, "time of the first toggle" },
 	{ "events", "toggle_period_ms", K_DOUBLE, S(toggle_period_ms), "100", 0.001, 1e9, NULL, "time between toggles" },
-	{ "events", "toggle_count", K_U32, S(toggle_count), "0", 0, 1e6, NULL, "number of toggles (each one zaps all)" },
+	{ "events", "toggle_count", K_U32, S(toggle_count), "0", 0, 1e6, NULL,
+	  "number of toggles (a delete zaps all; a create invalidates MMIO sptes)" },
+	{ "events", "dirty_slot", K_STR, S(dirty_slot), "", NOLIM, NULL,
+	  "memslot to dirty-log (\"ram\" is guest RAM); empty: no dirty logging" },
+	{ "events", "dirty_start_ms", K_DOUBLE, S(dirty_start_ms), "100", 0, 1e9, NULL, "when dirty logging is enabled" },
+	{ "events", "dirty_round_ms", K_DOUBLE, S(dirty_round_ms), "20", 0.001, 1e9, NULL,
+	  "time between KVM_GET_DIRTY_LOG rounds (a migration's copy passes)" },
+	{ "events", "dirty_rounds", K_U32, S(dirty_rounds), "5", 0, 1e6, NULL,
+	  "rounds before logging is disabled (the migration is cancelled)" },
 	/* [output] */
 	{ "output", "series", K_BOOL, S(series), "true", NOLIM, NULL, "write time series under series/" },
 	{ "output", "sample_us", K_DOUBLE, S(sample_us), "1000", 1, 1e9, NULL, "sampling period of the time series" },
@@ -663,6 +674,10 @@ int config_validate(struct scenario *sc, struct config_error *err)
 	if (sc->mmio_gen_bits < 32 && sc->mmio_gen_start >> sc->mmio_gen_bits) {
 		snprintf(err->msg, sizeof(err->msg), "%s: mmu.mmio_gen_start (%llu) does not fit in mmu.mmio_gen_bits (%u) bits",
 			 src, (unsigned long long)sc->mmio_gen_start, sc->mmio_gen_bits);
+		return -EINVAL;
+	}
+	if (sc->dirty_slot[0] && config_slot_index(sc, sc->dirty_slot) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s: events.dirty_slot: no memslot named '%s'", src, sc->dirty_slot);
 		return -EINVAL;
 	}
 	if (sc->toggle_slot[0]) {

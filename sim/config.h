@@ -30,6 +30,7 @@ enum guest_paging { GUEST_PAGING_4LEVEL, GUEST_PAGING_NONE };
 enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
 enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
+enum collapse_variant { COLLAPSE_NONE, COLLAPSE_LAZY_ZAP, COLLAPSE_IN_PLACE };
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -83,6 +84,7 @@ struct scenario {
 	int max_mapping;               /* enum map_size */
 	int mmio_invalidate;           /* enum mmio_invalidate */
 	uint32_t mmio_gen_bits;
+	int collapse;                  /* enum collapse_variant */
 	uint64_t mmio_gen_start;
 	/* [host] */
 	int preempt;                   /* enum preempt_model */
@@ -111,6 +113,9 @@ struct scenario {
 	char toggle_slot[CONFIG_NAME_MAX];
 	double toggle_start_ms, toggle_period_ms;
 	uint32_t toggle_count;
+	char dirty_slot[CONFIG_NAME_MAX];
+	double dirty_start_ms, dirty_round_ms;
+	uint32_t dirty_rounds;
 	/* [output] */
 	bool series;
 	double sample_us;

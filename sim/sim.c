@@ -5,6 +5,7 @@
 #include "cpu/tlb.h"
 #include "cpu/vcpu.h"
 #include "ept/mmu.h"
+#include "ept/dirty.h"
 #include "ept/memslot.h"
 #include "ept/mmio.h"
 #include "ept/zap.h"
@@ -47,8 +48,14 @@ struct sim {
 	uint64_t end, sample_period;
 	sim_progress_fn progress;
 	void *progress_ctx;
-	stat_id s_pages, s_records, s_waiters, s_toggles;
+	stat_id s_pages, s_records, s_waiters, s_toggles, s_p4k, s_p2m, s_p1g, s_cov;
 	uint64_t last_records;
+	/* dirty logging phases: [0, t_enable) before, [t_enable, t_disable) during, after */
+	uint64_t t_enable, t_disable;
+	uint64_t snap[2][3];             /* records, tlb misses, walk refs at enable, disable */
+	bool enabled, disabled;
+	double cov_before;               /* large-page coverage when logging was enabled */
+	int64_t t_recovered;             /* first sample after disable with 90% of it back, -1 */
 	struct elfsym *syms;
 	struct attribution *attr;
 	bool finished;
@@ -60,7 +67,35 @@ static const struct stat_def sim_stats_defs[] = {
 	{ "series.vcpu.records", STAT_SERIES, "records", "records executed by all vCPUs per sample period (t in ms)" },
 	{ "series.mmu_lock.waiters", STAT_SERIES, "actors", "actors waiting for mmu_lock at each sample (t in ms)" },
 	{ "events.memslot_toggles", STAT_COUNTER, "events", "memslot deletions and re-creations run by the VMM thread" },
+	{ "series.ept.pages_4k", STAT_SERIES, "sptes", "4K leaf sptes over time (t in ms)" },
+	{ "series.ept.pages_2m", STAT_SERIES, "sptes", "2M leaf sptes over time (t in ms)" },
+	{ "series.ept.pages_1g", STAT_SERIES, "sptes", "1G leaf sptes over time (t in ms)" },
+	{ "series.ept.large_coverage", STAT_SERIES, "fraction", "share of mapped guest memory mapped by 2M/1G sptes (t in ms)" },
 };
+#define NR_SIM_STATS (sizeof(sim_stats_defs) / sizeof(sim_stats_defs[0]))
+
+/* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
+static double large_coverage(const struct kvm *kvm)
+{
+	double small = (double)kvm->nr_leaves[PT_PAGE_TABLE_LEVEL];
+	double large = (double)kvm->nr_leaves[PT_DIRECTORY_LEVEL] * 512 + (double)kvm->nr_leaves[PT_PDPE_LEVEL] * 262144;
+	return small + large > 0 ? large / (small + large) : 0.0;
+}
+
+static uint64_t total_records(const struct sim *s);
+static void snapshot(struct sim *s, uint64_t *out);
+
+/* The [events] schedule: memslot toggles and dirty logging, in time order. */
+enum vmm_action { VMM_TOGGLE, VMM_DIRTY_ENABLE, VMM_DIRTY_GET, VMM_DIRTY_DISABLE };
+struct vmm_event { uint64_t t; enum vmm_action what; };
+
+static int vmm_event_cmp(const void *a, const void *b)
+{
+	const struct vmm_event *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return (int)x->what - (int)y->what;
+}
 
 /* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
 static void vmm_main(void *arg)
@@ -68,23 +103,71 @@ static void vmm_main(void *arg)
 	struct sim *s = arg;
 	const struct scenario *sc = s->sc;
 	struct kvm_memory_slot *slot = sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL;
+	struct kvm_memory_slot *dslot = sc->dirty_slot[0] ? kvm_slot_by_name(s->kvm, sc->dirty_slot) : NULL;
+	uint32_t n = (slot ? sc->toggle_count : 0) + (dslot ? sc->dirty_rounds + 2 : 0), k = 0;
+	struct vmm_event *ev = calloc(n ? n : 1, sizeof(*ev));
 
-	for (uint32_t k = 0; slot && k < sc->toggle_count; k++) {
-		uint64_t t = config_ms_to_cycles(sc, sc->toggle_start_ms + k * sc->toggle_period_ms);
-		if (t >= s->end)
+	if (!ev)
+		return;
+	for (uint32_t i = 0; slot && i < sc->toggle_count; i++)
+		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->toggle_start_ms + i * sc->toggle_period_ms), VMM_TOGGLE };
+	if (dslot) {
+		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms), VMM_DIRTY_ENABLE };
+		for (uint32_t i = 1; i <= sc->dirty_rounds; i++)
+			ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms + i * sc->dirty_round_ms),
+						      VMM_DIRTY_GET };
+		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms + sc->dirty_rounds * sc->dirty_round_ms),
+					      VMM_DIRTY_DISABLE };
+	}
+	qsort(ev, k, sizeof(*ev), vmm_event_cmp);
+	for (uint32_t i = 0; i < k; i++) {
+		if (ev[i].t >= s->end)
 			break;
-		if (t > s->vmm.clock) {
-			engine_wake(s->e, &s->vmm, t);
+		if (ev[i].t > s->vmm.clock) {
+			engine_wake(s->e, &s->vmm, ev[i].t);
 			actor_block(s->e, &s->vmm);
 		}
 		host_thread_begin(s->host, &s->vmm);
-		/* A PCI ROM read: the ROM BAR's slot goes away or comes back. */
-		kvm_set_memory_region(s->kvm, slot, slot->present ? KVM_MR_DELETE : KVM_MR_CREATE, 0);
-		stats_add(s->st, s->s_toggles, 1);
+		switch (ev[i].what) {
+		case VMM_TOGGLE:
+			/* A PCI ROM read: the ROM BAR's slot goes away or comes back. */
+			kvm_set_memory_region(s->kvm, slot, slot->present ? KVM_MR_DELETE : KVM_MR_CREATE, 0);
+			stats_add(s->st, s->s_toggles, 1);
+			break;
+		case VMM_DIRTY_ENABLE:
+			s->t_enable = s->vmm.clock;
+			s->cov_before = large_coverage(s->kvm);
+			snapshot(s, s->snap[0]);
+			s->enabled = true;
+			kvm_dirty_log_enable(s->kvm, dslot);
+			break;
+		case VMM_DIRTY_GET:
+			kvm_get_dirty_log(s->kvm, dslot, NULL);
+			break;
+		case VMM_DIRTY_DISABLE:
+			/* the "after" phase starts with the ioctl: the collapse is part of it */
+			s->t_disable = s->vmm.clock;
+			snapshot(s, s->snap[1]);
+			s->disabled = true;
+			kvm_dirty_log_disable(s->kvm, dslot);
+			break;
+		}
 	}
+	free(ev);
 }
 
 static void fiber_actor_run(struct actor *a) { fiber_resume(a->fiber); }
+
+/* records, TLB misses and walk references of all vCPUs so far */
+static void snapshot(struct sim *s, uint64_t *out)
+{
+	out[0] = out[1] = out[2] = 0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		out[0] += s->vcpus[i]->n.records;
+		out[1] += tlb_counters(s->vcpus[i]->tlb)->misses;
+		out[2] += s->vcpus[i]->n.walk_refs;
+	}
+}
 
 static uint64_t total_records(const struct sim *s)
 {
@@ -100,7 +183,14 @@ static void sampler_run(struct actor *a)
 	double t_ms = (double)a->clock / (s->sc->freq_mhz * 1000.0);
 	uint64_t rec = total_records(s);
 
+	double cov = large_coverage(s->kvm);
+	if (s->disabled && s->t_recovered < 0 && cov >= 0.9 * s->cov_before)
+		s->t_recovered = (int64_t)a->clock;
 	if (s->sc->series) {
+		stats_series_add(s->st, s->s_p4k, t_ms, (double)s->kvm->nr_leaves[PT_PAGE_TABLE_LEVEL]);
+		stats_series_add(s->st, s->s_p2m, t_ms, (double)s->kvm->nr_leaves[PT_DIRECTORY_LEVEL]);
+		stats_series_add(s->st, s->s_p1g, t_ms, (double)s->kvm->nr_leaves[PT_PDPE_LEVEL]);
+		stats_series_add(s->st, s->s_cov, t_ms, cov);
 		stats_series_add(s->st, s->s_pages, t_ms, s->kvm->n_used_mmu_pages);
 		stats_series_add(s->st, s->s_records, t_ms, (double)(rec - s->last_records));
 		stats_series_add(s->st, s->s_waiters, t_ms, spin_is_contended(s->host) ? 1 : 0);
@@ -131,7 +221,9 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 		s->pools[i] = gpa_pool_new(guest_pool_base(&s->layout, i), s->layout.pool_size);
 		if (!s->pools[i])
 			return -ENOMEM;
-		gpa_pool_scatter(s->pools[i], sc->seed, POOL_RNG_STREAM + i);
+		/* With 2M guest pages the pool is mostly 2M frames: only page tables take 4K. */
+		if (sc->page_size == MAP_4K)
+			gpa_pool_scatter(s->pools[i], sc->seed, POOL_RNG_STREAM + i);
 		if (s->kgpt) {
 			s->gpts[i] = gpt_new(s->pools[i]);
 			if (!s->gpts[i])
@@ -181,7 +273,7 @@ static int load_elf(struct sim *s, char *err, size_t errlen)
 struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen)
 {
 	struct sim *s = calloc(1, sizeof(*s));
-	stat_id ids[4];
+	stat_id ids[NR_SIM_STATS];
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -203,12 +295,17 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	if (!s->host)
 		goto nomem;
 	s->kvm = kvm_new(sc, s->e, s->host, s->st);
-	if (!s->kvm || stats_register(s->st, sim_stats_defs, 4, ids))
+	if (!s->kvm || stats_register(s->st, sim_stats_defs, NR_SIM_STATS, ids))
 		goto nomem;
 	s->s_pages = ids[0];
 	s->s_records = ids[1];
 	s->s_waiters = ids[2];
 	s->s_toggles = ids[3];
+	s->s_p4k = ids[4];
+	s->s_p2m = ids[5];
+	s->s_p1g = ids[6];
+	s->s_cov = ids[7];
+	s->t_recovered = -1;
 	guest_layout_init(&s->layout, sc);
 	if (build_vcpus(s, err, errlen) || (sc->elf[0] && load_elf(s, err, errlen))) {
 		if (!err[0])
@@ -269,6 +366,43 @@ void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx)
 struct stats *sim_stats(struct sim *s) { return s->st; }
 struct kvm *sim_kvm(struct sim *s) { return s->kvm; }
 
+static void set_counter(struct sim *s, const char *name, const char *unit, const char *help, uint64_t v)
+{
+	stats_set(s->st, stats_register_one(s->st, name, STAT_COUNTER, unit, help), v);
+}
+
+/* KVM's pages_4k / pages_2m / pages_1g at the end; with dirty logging, TLB misses and walk
+ * references per 1,000 records in each phase and the time to recover large pages. */
+static void publish_leaves_and_phases(struct sim *s)
+{
+	set_counter(s, "ept.pages_4k", "sptes", "4K leaf sptes at the end", s->kvm->nr_leaves[PT_PAGE_TABLE_LEVEL]);
+	set_counter(s, "ept.pages_2m", "sptes", "2M leaf sptes at the end", s->kvm->nr_leaves[PT_DIRECTORY_LEVEL]);
+	set_counter(s, "ept.pages_1g", "sptes", "1G leaf sptes at the end", s->kvm->nr_leaves[PT_PDPE_LEVEL]);
+	if (!s->enabled)
+		return;
+	uint64_t end[3], zero[3] = { 0, 0, 0 };
+	snapshot(s, end);
+	const uint64_t *from[3] = { zero, s->snap[0], s->disabled ? s->snap[1] : end };
+	const uint64_t *to[3] = { s->snap[0], s->disabled ? s->snap[1] : end, end };
+	const char *phase[3] = { "before", "during", "after" };
+	for (int p = 0; p < 3; p++) {
+		char name[96];
+		uint64_t recs = to[p][0] - from[p][0];
+		snprintf(name, sizeof(name), "phase.%s.records", phase[p]);
+		set_counter(s, name, "records", "records executed in the phase", recs);
+		snprintf(name, sizeof(name), "phase.%s.tlb_misses", phase[p]);
+		set_counter(s, name, "events", "TLB misses in the phase (per 1,000 accesses: / records * 1000)",
+			    to[p][1] - from[p][1]);
+		snprintf(name, sizeof(name), "phase.%s.walk_refs", phase[p]);
+		set_counter(s, name, "events", "2D-walk memory references in the phase", to[p][2] - from[p][2]);
+	}
+	stat_id id = stats_register_one(s->st, "collapse.recover_cycles", STAT_ARRAY, "cycles",
+					"from the ioctl that disables dirty logging to 90% of the large-page coverage "
+					"it had before logging (one sample period resolution; empty: never)");
+	if (s->disabled && s->t_recovered >= 0)
+		stats_array_push(s->st, id, s->t_recovered - (int64_t)s->t_disable);
+}
+
 static void publish(struct sim *s)
 {
 	static const struct stat_def end_defs[] = {
@@ -313,6 +447,7 @@ static void publish(struct sim *s)
 		stats_set(s->st, id[i], v[i]);
 	for (uint32_t i = 0; i < s->n; i++)
 		vcpu_publish_stats(s->vcpus[i], s->st, s->end);
+	publish_leaves_and_phases(s);
 	/* mmu_lock per actor: wait, hold, acquisitions */
 	for (uint32_t i = 0; i <= s->n; i++) {
 		const struct actor *a = i < s->n ? &s->vcpus[i]->actor : &s->vmm;

@@ -30,22 +30,37 @@ static struct tlb *tlb_mk(struct tlb_geom l1d4k, struct tlb_geom stlb4k)
 	return t;
 }
 
-static void expect_hit(struct tlb *t, bool fetch, uint64_t gva, enum tlb_level lvl,
-		       enum page_size ps)
+static void expect_hit_rw(struct tlb *t, bool fetch, bool write, uint64_t gva,
+			  enum tlb_level lvl, enum page_size ps)
 {
-	struct tlb_result r = tlb_lookup(t, fetch, gva);
+	struct tlb_result r = tlb_lookup(t, fetch, write, gva);
 
 	assert_int_equal(r.level, lvl);
 	assert_int_equal(r.ps, ps);
 	assert_false(r.refill);
+	assert_false(r.perm);
+}
+
+static void expect_miss_rw(struct tlb *t, bool fetch, bool write, uint64_t gva, bool refill,
+			   bool perm)
+{
+	struct tlb_result r = tlb_lookup(t, fetch, write, gva);
+
+	assert_int_equal(r.level, TLB_MISS);
+	assert_int_equal(r.refill, refill);
+	assert_int_equal(r.perm, perm);
+}
+
+/* Reads. */
+static void expect_hit(struct tlb *t, bool fetch, uint64_t gva, enum tlb_level lvl,
+		       enum page_size ps)
+{
+	expect_hit_rw(t, fetch, false, gva, lvl, ps);
 }
 
 static void expect_miss(struct tlb *t, bool fetch, uint64_t gva, bool refill)
 {
-	struct tlb_result r = tlb_lookup(t, fetch, gva);
-
-	assert_int_equal(r.level, TLB_MISS);
-	assert_int_equal(r.refill, refill);
+	expect_miss_rw(t, fetch, false, gva, refill, false);
 }
 
 /* ---- directed tests ---- */
@@ -106,17 +121,17 @@ static void test_lru_eviction(void **state)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		tlb_fill(t, false, base + (uint64_t)i * 4 * KB4, PS_4K);
+		tlb_fill(t, false, base + (uint64_t)i * 4 * KB4, PS_4K, true);
 	/* Touch page 0: page 1 (vpn 4) is now the LRU one. */
 	expect_hit(t, false, base, TLB_HIT_L1, PS_4K);
-	tlb_fill(t, false, base + 16 * KB4, PS_4K);
+	tlb_fill(t, false, base + 16 * KB4, PS_4K, true);
 	expect_miss(t, false, base + 4 * KB4, false);
 	expect_hit(t, false, base, TLB_HIT_L1, PS_4K);
 	expect_hit(t, false, base + 8 * KB4, TLB_HIT_L1, PS_4K);
 	expect_hit(t, false, base + 12 * KB4, TLB_HIT_L1, PS_4K);
 	expect_hit(t, false, base + 16 * KB4, TLB_HIT_L1, PS_4K);
 	/* A page of another set is unaffected by all this. */
-	tlb_fill(t, false, base + KB4, PS_4K);
+	tlb_fill(t, false, base + KB4, PS_4K, true);
 	expect_hit(t, false, base + KB4, TLB_HIT_L1, PS_4K);
 	tlb_free(t);
 }
@@ -128,9 +143,9 @@ static void test_refill_existing_touches(void **state)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K);
-	tlb_fill(t, false, 0, PS_4K);
-	tlb_fill(t, false, 4 * KB4, PS_4K);	/* evicts page 1, not page 0 */
+		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K, true);
+	tlb_fill(t, false, 0, PS_4K, true);
+	tlb_fill(t, false, 4 * KB4, PS_4K, true);	/* evicts page 1, not page 0 */
 	expect_miss(t, false, 1 * KB4, false);
 	for (i = 0; i < 5; i++)
 		if (i != 1)
@@ -145,13 +160,13 @@ static void test_stale_victim_first(void **state)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K);
+		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K, true);
 	tlb_flush(t, TLB_CAUSE_OTHER);
 	/* Pages 0..2 come back into their own (flushed) ways; page 3 stays flushed. */
 	for (i = 0; i < 3; i++)
-		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K);
+		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K, true);
 	/* Page 4 must take page 3's flushed way, although page 0 is the LRU live one. */
-	tlb_fill(t, false, 4 * KB4, PS_4K);
+	tlb_fill(t, false, 4 * KB4, PS_4K, true);
 	for (i = 0; i < 3; i++)
 		expect_hit(t, false, (uint64_t)i * KB4, TLB_HIT_L1, PS_4K);
 	expect_hit(t, false, 4 * KB4, TLB_HIT_L1, PS_4K);
@@ -168,7 +183,7 @@ static void test_stlb_refills_l1(void **state)
 	int i;
 
 	for (i = 0; i < 5; i++)
-		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K);
+		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K, true);
 	/* Page 0 fell out of the 4-entry L1D but is in the STLB. */
 	expect_hit(t, false, 0, TLB_HIT_L2, PS_4K);
 	expect_hit(t, false, 0, TLB_HIT_L1, PS_4K);
@@ -187,11 +202,11 @@ static void test_stlb_refills_l1(void **state)
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
 	t = tlb_new(&cfg);
 	assert_non_null(t);
-	tlb_fill(t, false, 0x5000, PS_4K);
+	tlb_fill(t, false, 0x5000, PS_4K, true);
 	expect_hit(t, true, 0x5000, TLB_HIT_L2, PS_4K);
 	expect_hit(t, true, 0x5000, TLB_HIT_L1, PS_4K);
 	expect_hit(t, false, 0x5000, TLB_HIT_L1, PS_4K);
-	tlb_fill(t, false, 3 * MB2 + 0x1000, PS_2M);
+	tlb_fill(t, false, 3 * MB2 + 0x1000, PS_2M, true);
 	expect_hit(t, false, 3 * MB2, TLB_HIT_L2, PS_2M);
 	expect_hit(t, false, 3 * MB2, TLB_HIT_L2, PS_2M);
 	tlb_free(t);
@@ -203,14 +218,14 @@ static void test_flush_refill_cause(void **state)
 	const struct tlb_counters *c = tlb_counters(t);
 	uint64_t a = 0x12345000;
 
-	tlb_fill(t, false, a, PS_4K);
+	tlb_fill(t, false, a, PS_4K, true);
 	expect_hit(t, false, a, TLB_HIT_L1, PS_4K);
 	tlb_flush(t, TLB_CAUSE_REMOTE);
 	expect_miss(t, false, a, true);
 	assert_int_equal(c->refill_misses[TLB_CAUSE_REMOTE], 1);
 	assert_int_equal(c->refill_misses[TLB_CAUSE_RELOAD], 0);
 
-	tlb_fill(t, false, a, PS_4K);
+	tlb_fill(t, false, a, PS_4K, true);
 	expect_hit(t, false, a, TLB_HIT_L1, PS_4K);
 	tlb_flush(t, TLB_CAUSE_RELOAD);
 	expect_miss(t, false, a, true);
@@ -236,7 +251,7 @@ static void test_flush_unseen_plain_miss(void **state)
 	const struct tlb_counters *c = tlb_counters(t);
 
 	/* Same set as the filled page, never seen itself. */
-	tlb_fill(t, false, 0x10000, PS_4K);
+	tlb_fill(t, false, 0x10000, PS_4K, true);
 	tlb_flush(t, TLB_CAUSE_REMOTE);
 	expect_miss(t, false, 0x10000 + 64 * KB4, false);
 	expect_miss(t, false, 0x99999000, false);
@@ -256,7 +271,7 @@ static void test_2m_covers_range(void **state)
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
 	t = tlb_new(&cfg);
 	assert_non_null(t);
-	tlb_fill(t, false, base + 0x12345, PS_2M);
+	tlb_fill(t, false, base + 0x12345, PS_2M, true);
 	for (off = 0; off < MB2; off += KB4)
 		expect_hit(t, false, base + off + (off >> 12 & 0xfff), TLB_HIT_L1, PS_2M);
 	expect_hit(t, false, base + MB2 - 1, TLB_HIT_L1, PS_2M);
@@ -268,7 +283,7 @@ static void test_2m_covers_range(void **state)
 	cfg.stlb[PS_1G] = (struct tlb_geom){ 4, 4 };
 	t = tlb_new(&cfg);
 	assert_non_null(t);
-	tlb_fill(t, true, 3 * GB1 + 77, PS_1G);
+	tlb_fill(t, true, 3 * GB1 + 77, PS_1G, true);
 	expect_hit(t, true, 3 * GB1, TLB_HIT_L2, PS_1G);
 	expect_hit(t, false, 4 * GB1 - 1, TLB_HIT_L2, PS_1G);
 	expect_miss(t, false, 4 * GB1, false);
@@ -287,9 +302,9 @@ static void test_invalidate_page(void **state)
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
 	t = tlb_new(&cfg);
 	assert_non_null(t);
-	tlb_fill(t, false, x, PS_4K);
-	tlb_fill(t, false, y, PS_4K);
-	tlb_fill(t, false, r, PS_2M);
+	tlb_fill(t, false, x, PS_4K, true);
+	tlb_fill(t, false, y, PS_4K, true);
+	tlb_fill(t, false, r, PS_2M, true);
 	expect_hit(t, false, z, TLB_HIT_L1, PS_2M);
 	expect_hit(t, false, x, TLB_HIT_L1, PS_4K);
 
@@ -316,11 +331,11 @@ static void test_tags_isolate(void **state)
 	uint64_t a = 0xabc000;
 
 	tlb_set_tag(t, 1);
-	tlb_fill(t, false, a, PS_4K);
+	tlb_fill(t, false, a, PS_4K, true);
 	expect_hit(t, false, a, TLB_HIT_L1, PS_4K);
 	tlb_set_tag(t, 2);
 	expect_miss(t, false, a, false);
-	tlb_fill(t, false, a, PS_4K);
+	tlb_fill(t, false, a, PS_4K, true);
 	expect_hit(t, false, a, TLB_HIT_L1, PS_4K);
 	/* INVLPG under tag 2 leaves tag 1's entry alone. */
 	tlb_invalidate_page(t, a);
@@ -336,6 +351,163 @@ static void test_tags_isolate(void **state)
 	tlb_free(t);
 }
 
+/* A read-only entry: reads hit it, writes miss with perm (not refill), and it stays; a
+ * writable fill upgrades it in place, a read-only fill downgrades it. */
+static void test_write_protect(void **state)
+{
+	struct tlb *t = tlb_mk((struct tlb_geom){ 16, 4 }, (struct tlb_geom){ 64, 4 });
+	const struct tlb_counters *c = tlb_counters(t);
+	uint64_t a = 0x7f1234567000ull;
+
+	tlb_fill(t, false, a, PS_4K, false);
+	expect_hit_rw(t, false, false, a + 0x10, TLB_HIT_L1, PS_4K);
+	expect_miss_rw(t, false, true, a + 0x20, false, true);
+	assert_int_equal(c->perm_misses, 1);
+	assert_int_equal(c->misses, 1);
+	/* Still there for reads, still a permission miss for writes. */
+	expect_hit_rw(t, false, false, a, TLB_HIT_L1, PS_4K);
+	expect_miss_rw(t, false, true, a, false, true);
+	assert_int_equal(c->perm_misses, 2);
+
+	/* The walk found it writable: the fill upgrades the entry (L1 and STLB). */
+	tlb_fill(t, false, a, PS_4K, true);
+	expect_hit_rw(t, false, true, a, TLB_HIT_L1, PS_4K);
+	expect_hit_rw(t, false, false, a, TLB_HIT_L1, PS_4K);
+	/* And a read-only fill downgrades it again. */
+	tlb_fill(t, false, a, PS_4K, false);
+	expect_miss_rw(t, false, true, a, false, true);
+	expect_hit_rw(t, false, false, a, TLB_HIT_L1, PS_4K);
+
+	/* Dirty logging: write-protect + flush, a read refills read-only, the write misses
+	 * on permission (not as a refill), the walk's writable fill makes writes hit. */
+	tlb_fill(t, false, a, PS_4K, true);
+	tlb_flush(t, TLB_CAUSE_REMOTE);
+	expect_miss_rw(t, false, false, a, true, false);
+	tlb_fill(t, false, a, PS_4K, false);
+	expect_miss_rw(t, false, true, a, false, true);
+	tlb_fill(t, false, a, PS_4K, true);
+	expect_hit_rw(t, false, true, a, TLB_HIT_L1, PS_4K);
+
+	assert_int_equal(c->perm_misses, 4);
+	assert_int_equal(c->misses, 5);
+	assert_int_equal(c->refill_misses[TLB_CAUSE_REMOTE], 1);
+	assert_int_equal(c->l2_hits, 0);
+	assert_int_equal(c->l1_hits, 6);
+	assert_int_equal(c->lookups, 11);
+
+	/* INVLPG drops the read-only entry: a write is then a plain miss. */
+	tlb_fill(t, false, a, PS_4K, false);
+	tlb_invalidate_page(t, a);
+	expect_miss_rw(t, false, true, a, false, false);
+	/* So does another tag: its own read-only entry only. */
+	tlb_fill(t, false, a, PS_4K, false);
+	tlb_set_tag(t, 9);
+	expect_miss_rw(t, false, true, a, false, false);
+	assert_int_equal(c->perm_misses, 4);
+	tlb_free(t);
+}
+
+/* A permission miss is not a hit: it leaves the LRU order alone. */
+static void test_perm_miss_no_touch(void **state)
+{
+	struct tlb *t = tlb_mk((struct tlb_geom){ 4, 4 }, (struct tlb_geom){ 0, 0 });
+	int i;
+
+	tlb_fill(t, false, 0, PS_4K, false);
+	for (i = 1; i < 4; i++)
+		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K, true);
+	expect_miss_rw(t, false, true, 0, false, true);
+	tlb_fill(t, false, 4 * KB4, PS_4K, true);	/* evicts page 0, still the LRU */
+	expect_miss_rw(t, false, true, 0, false, false);
+	expect_miss(t, false, 0, false);
+	for (i = 1; i < 5; i++)
+		expect_hit_rw(t, false, true, (uint64_t)i * KB4, TLB_HIT_L1, PS_4K);
+	tlb_free(t);
+}
+
+/* An STLB hit refills the L1 with the STLB entry's writable bit. */
+static void test_stlb_keeps_writable(void **state)
+{
+	struct tlb *t = tlb_mk((struct tlb_geom){ 4, 4 }, (struct tlb_geom){ 64, 4 });
+	const struct tlb_counters *c = tlb_counters(t);
+	int i;
+
+	tlb_fill(t, false, 0, PS_4K, false);
+	for (i = 1; i < 5; i++)
+		tlb_fill(t, false, (uint64_t)i * KB4, PS_4K, true);
+	/* Page 0 (read-only) fell out of the L1D; the STLB has it.  A write does not hit
+	 * it there either. */
+	expect_miss_rw(t, false, true, 0, false, true);
+	expect_hit_rw(t, false, false, 0, TLB_HIT_L2, PS_4K);
+	/* Now in the L1, still read-only. */
+	expect_miss_rw(t, false, true, 0, false, true);
+	expect_hit_rw(t, false, false, 0, TLB_HIT_L1, PS_4K);
+	/* The refill evicted page 1 (writable) from the L1: a write hits it in the STLB and
+	 * the L1 copy is writable. */
+	expect_hit_rw(t, false, true, KB4, TLB_HIT_L2, PS_4K);
+	expect_hit_rw(t, false, true, KB4, TLB_HIT_L1, PS_4K);
+	/* A read refill copies the writable bit as well. */
+	expect_hit_rw(t, false, false, 2 * KB4, TLB_HIT_L2, PS_4K);
+	expect_hit_rw(t, false, true, 2 * KB4, TLB_HIT_L1, PS_4K);
+	assert_int_equal(c->perm_misses, 2);
+	assert_int_equal(c->l2_hits, 3);
+	tlb_free(t);
+}
+
+/* A write uses any writable entry that covers the address: read-only ones are skipped, in
+ * the L1 or the STLB, at any page size.  Fetches never write. */
+static void test_write_skips_read_only(void **state)
+{
+	struct tlb_config cfg = { 0 };
+	struct tlb *t;
+	const struct tlb_counters *c;
+	uint64_t a = 5 * MB2 + 7 * KB4;
+
+	cfg.l1d[PS_4K] = (struct tlb_geom){ 16, 4 };
+	cfg.l1d[PS_2M] = (struct tlb_geom){ 8, 4 };
+	cfg.l1i[PS_4K] = (struct tlb_geom){ 16, 4 };
+	cfg.stlb[PS_4K] = (struct tlb_geom){ 64, 4 };
+	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
+	t = tlb_new(&cfg);
+	assert_non_null(t);
+	c = tlb_counters(t);
+
+	/* Read-only 4K and writable 2M over the same address (a splintered mapping). */
+	tlb_fill(t, false, a, PS_4K, false);
+	tlb_fill(t, false, a, PS_2M, true);
+	expect_hit_rw(t, false, false, a, TLB_HIT_L1, PS_4K);
+	expect_hit_rw(t, false, true, a, TLB_HIT_L1, PS_2M);
+	tlb_invalidate_page(t, a);
+
+	/* Read-only in the L1D, writable in the STLB (a fetch's fill upgraded the shared
+	 * STLB entry): a write hits the STLB and upgrades the L1D copy. */
+	tlb_fill(t, false, a, PS_4K, false);
+	tlb_fill(t, true, a, PS_4K, true);
+	expect_hit_rw(t, false, true, a, TLB_HIT_L2, PS_4K);
+	expect_hit_rw(t, false, true, a, TLB_HIT_L1, PS_4K);
+	tlb_invalidate_page(t, a);
+
+	/* A fetch with write set is a fetch: it hits a read-only L1I entry. */
+	tlb_fill(t, true, a, PS_4K, false);
+	expect_hit_rw(t, true, true, a, TLB_HIT_L1, PS_4K);
+	expect_miss_rw(t, false, true, a, false, true);	/* the data write: STLB read-only */
+	expect_hit_rw(t, false, false, a, TLB_HIT_L2, PS_4K);
+
+	/* A live read-only copy makes the miss perm, not refill, even with a flushed copy
+	 * around: the 2M one is flushed, the 4K one refilled read-only. */
+	tlb_fill(t, false, a, PS_2M, true);
+	tlb_flush(t, TLB_CAUSE_RELOAD);
+	tlb_fill(t, false, a, PS_4K, false);
+	expect_miss_rw(t, false, true, a, false, true);
+	assert_int_equal(c->refill_misses[TLB_CAUSE_RELOAD], 0);
+	/* A read of another 4K page in the flushed 2M region: a refill miss as usual. */
+	expect_miss_rw(t, false, false, a + KB4, true, false);
+	assert_int_equal(c->refill_misses[TLB_CAUSE_RELOAD], 1);
+	assert_int_equal(c->perm_misses, 2);
+	assert_int_equal(c->misses, 3);
+	tlb_free(t);
+}
+
 /* ---- naive reference model ---- */
 
 #define REF_MAX_WAYS 16
@@ -344,6 +516,7 @@ struct ref_e {
 	uint64_t vpn;
 	uint32_t tag;
 	uint64_t epoch;
+	bool w;			/* writable */
 };
 
 /* One structure at one page size: sets lists, each ordered most recently used first. */
@@ -453,9 +626,9 @@ static void ref_touch(struct ref_arr *a, uint32_t set, uint32_t pos)
 	ref_push_front(a, set, e);
 }
 
-static void ref_insert(struct ref_tlb *r, struct ref_arr *a, uint64_t gva)
+static void ref_insert(struct ref_tlb *r, struct ref_arr *a, uint64_t gva, bool w)
 {
-	struct ref_e ne = { gva / a->page, r->tag, r->epoch };
+	struct ref_e ne = { gva / a->page, r->tag, r->epoch, w };
 	uint32_t set = (uint32_t)(ne.vpn % a->sets), pos, i;
 
 	if (ref_find(a, ne.vpn, r->tag, &set, &pos)) {
@@ -474,48 +647,68 @@ static void ref_insert(struct ref_tlb *r, struct ref_arr *a, uint64_t gva)
 	ref_push_front(a, set, ne);
 }
 
-static struct tlb_result ref_lookup(struct ref_tlb *r, bool fetch, uint64_t gva)
+static struct tlb_result ref_lookup(struct ref_tlb *r, bool fetch, bool write, uint64_t gva)
 {
 	struct ref_arr *l1 = r->a[fetch ? 1 : 0], *l2 = r->a[2];
-	bool stale = false;
+	bool stale = false, ro = false;
 	uint32_t set, pos;
 	int ps;
 
+	if (fetch)
+		write = false;
 	r->cnt.lookups++;
 	for (ps = 0; ps < PS_NR; ps++) {
+		const struct ref_e *e;
+
 		if (!l1[ps].ways || !ref_find(&l1[ps], gva / l1[ps].page, r->tag, &set, &pos))
 			continue;
-		if (l1[ps].e[set * l1[ps].ways + pos].epoch == r->epoch) {
+		e = &l1[ps].e[set * l1[ps].ways + pos];
+		if (e->epoch != r->epoch) {
+			stale = true;
+		} else if (write && !e->w) {
+			ro = true;
+		} else {
 			ref_touch(&l1[ps], set, pos);
 			r->cnt.l1_hits++;
-			return (struct tlb_result){ TLB_HIT_L1, (enum page_size)ps, false };
+			return (struct tlb_result){ TLB_HIT_L1, (enum page_size)ps, false, false };
 		}
-		stale = true;
 	}
 	for (ps = 0; ps < PS_NR; ps++) {
+		const struct ref_e *e;
+		bool w;
+
 		if (!l2[ps].ways || !ref_find(&l2[ps], gva / l2[ps].page, r->tag, &set, &pos))
 			continue;
-		if (l2[ps].e[set * l2[ps].ways + pos].epoch == r->epoch) {
+		e = &l2[ps].e[set * l2[ps].ways + pos];
+		w = e->w;
+		if (e->epoch != r->epoch) {
+			stale = true;
+		} else if (write && !w) {
+			ro = true;
+		} else {
 			ref_touch(&l2[ps], set, pos);
 			if (l1[ps].ways)
-				ref_insert(r, &l1[ps], gva);
+				ref_insert(r, &l1[ps], gva, w);
 			r->cnt.l2_hits++;
-			return (struct tlb_result){ TLB_HIT_L2, (enum page_size)ps, false };
+			return (struct tlb_result){ TLB_HIT_L2, (enum page_size)ps, false, false };
 		}
-		stale = true;
 	}
 	r->cnt.misses++;
+	if (ro) {
+		r->cnt.perm_misses++;
+		return (struct tlb_result){ TLB_MISS, PS_4K, false, true };
+	}
 	if (stale)
 		r->cnt.refill_misses[r->last_cause]++;
-	return (struct tlb_result){ TLB_MISS, PS_4K, stale };
+	return (struct tlb_result){ TLB_MISS, PS_4K, stale, false };
 }
 
-static void ref_fill(struct ref_tlb *r, bool fetch, uint64_t gva, enum page_size ps)
+static void ref_fill(struct ref_tlb *r, bool fetch, uint64_t gva, enum page_size ps, bool w)
 {
 	if (r->a[fetch ? 1 : 0][ps].ways)
-		ref_insert(r, &r->a[fetch ? 1 : 0][ps], gva);
+		ref_insert(r, &r->a[fetch ? 1 : 0][ps], gva, w);
 	if (r->a[2][ps].ways)
-		ref_insert(r, &r->a[2][ps], gva);
+		ref_insert(r, &r->a[2][ps], gva, w);
 }
 
 static void ref_flush(struct ref_tlb *r, int cause)
@@ -599,6 +792,7 @@ static void assert_counters_equal(const struct tlb_counters *a, const struct tlb
 	assert_int_equal(a->l1_hits, b->l1_hits);
 	assert_int_equal(a->l2_hits, b->l2_hits);
 	assert_int_equal(a->misses, b->misses);
+	assert_int_equal(a->perm_misses, b->perm_misses);
 	for (c = 0; c < TLB_CAUSE_NR; c++) {
 		assert_int_equal(a->refill_misses[c], b->refill_misses[c]);
 		assert_int_equal(a->flushes[c], b->flushes[c]);
@@ -621,6 +815,9 @@ static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, uns
 	for (i = 0; i < steps; i++) {
 		unsigned op = (unsigned)(xorshift64(&rng) % 1000);
 		bool fetch = (xorshift64(&rng) & 3) == 0;
+		/* Writes are data accesses, but a fetch with write set must act as a fetch. */
+		bool write = (xorshift64(&rng) % 5) < 2;
+		bool writable = (xorshift64(&rng) % 3) != 0;
 
 		if (op < 2) {
 			cause = (int)(xorshift64(&rng) % TLB_CAUSE_NR);
@@ -634,18 +831,20 @@ static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, uns
 			ref.tag = (uint32_t)(xorshift64(&rng) % 3);
 			tlb_set_tag(t, ref.tag);
 		} else if (op < 25) {
-			/* A fill without a preceding miss (e.g. an already live entry). */
+			/* A fill without a preceding miss (e.g. an already live entry; it
+			 * may upgrade or downgrade its writable bit). */
 			ws_pick(ws, &rng, &gva, &ps);
-			tlb_fill(t, fetch, gva, ps);
-			ref_fill(&ref, fetch, gva, ps);
+			tlb_fill(t, fetch, gva, ps, writable);
+			ref_fill(&ref, fetch, gva, ps, writable);
 		} else {
 			struct tlb_result got, want;
 
 			ws_pick(ws, &rng, &gva, &ps);
-			got = tlb_lookup(t, fetch, gva);
-			want = ref_lookup(&ref, fetch, gva);
+			got = tlb_lookup(t, fetch, write, gva);
+			want = ref_lookup(&ref, fetch, write, gva);
 			assert_int_equal(got.level, want.level);
 			assert_int_equal(got.refill, want.refill);
+			assert_int_equal(got.perm, want.perm);
 			if (want.level != TLB_MISS)
 				assert_int_equal(got.ps, want.ps);
 			if (got.level == TLB_MISS && (xorshift64(&rng) % 10) != 0) {
@@ -653,8 +852,8 @@ static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, uns
 				 * (EPT splintering), which leaves overlapping entries. */
 				if (ps > PS_4K && (xorshift64(&rng) % 8) == 0)
 					ps--;
-				tlb_fill(t, fetch, gva, ps);
-				ref_fill(&ref, fetch, gva, ps);
+				tlb_fill(t, fetch, gva, ps, writable);
+				ref_fill(&ref, fetch, gva, ps, writable);
 			}
 		}
 	}
@@ -664,6 +863,7 @@ static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, uns
 	assert_true(c->l1_hits > 0);
 	assert_true(c->l2_hits > 0);
 	assert_true(c->misses > c->lookups / 100);
+	assert_true(c->perm_misses > c->lookups / 1000);
 	for (cause = 0; cause < TLB_CAUSE_NR; cause++)
 		assert_true(c->refill_misses[cause] > 0);
 	ref_fini(&ref);
@@ -717,6 +917,10 @@ int main(void)
 		cmocka_unit_test(test_2m_covers_range),
 		cmocka_unit_test(test_invalidate_page),
 		cmocka_unit_test(test_tags_isolate),
+		cmocka_unit_test(test_write_protect),
+		cmocka_unit_test(test_perm_miss_no_touch),
+		cmocka_unit_test(test_stlb_keeps_writable),
+		cmocka_unit_test(test_write_skips_read_only),
 		cmocka_unit_test(test_diff_small),
 		cmocka_unit_test(test_diff_large),
 	};

@@ -1,0 +1,53 @@
+/* ept/dirty — dirty logging on a memslot and the collapse of its small sptes when logging
+ * stops (seed 003).
+ *
+ * Enabling logging write-protects the slot (kvm_mmu_slot_remove_write_access(): an rmap walk
+ * under mmu_lock, large sptes dropped, 4K ones made read-only, then a remote flush) and
+ * forbids large mappings; a write to a write-protected 4K page is fixed without the lock
+ * (fast_page_fault()) and marks it dirty; a round of KVM_GET_DIRTY_LOG re-protects the pages
+ * dirtied since the last round and flushes.  Disabling it (a cancelled migration, the end
+ * of a dirty-rate probe) leaves the slot mapped with 4K sptes; mmu.collapse chooses what
+ * happens then, a row of collapse_variants[]:
+ *   none      the sptes stay 4K
+ *   lazy-zap  kvm_mmu_zap_collapsible_sptes() (seed 003, Linux 4.1): walk the slot's 4K
+ *             rmaps, drop the direct sptes the host backs with a huge page, flush before a
+ *             lock-break if a flush is pending and once at the end; later faults map 2M
+ *   in-place  replace each collapsible 4K table by one large spte under the lock, with no
+ *             refault, and flush once (a later upstream idea, for comparison)
+ */
+#ifndef EPTSIM_EPT_DIRTY_H
+#define EPTSIM_EPT_DIRTY_H
+
+#include <stdint.h>
+
+#include "sim/stats.h"
+
+struct kvm;
+struct kvm_memory_slot;
+
+struct collapse_ops {
+	const char *name;
+	void (*collapse)(struct kvm *kvm, struct kvm_memory_slot *slot);
+};
+
+extern const struct collapse_ops collapse_variants[];   /* enum collapse_variant */
+
+struct dirty_stats_ids {
+	stat_id rounds, write_faults, protect_cycles, dirty_pages, scanned, dropped, lock_breaks, flushes,
+		duration, refaults, replaced;
+};
+
+int dirty_init(struct kvm *kvm);
+void dirty_free(struct kvm *kvm);
+
+/* KVM_SET_USER_MEMORY_REGION with KVM_MEM_LOG_DIRTY_PAGES set / cleared, and
+ * KVM_GET_DIRTY_LOG.  From an actor's fiber.  0 or -EINVAL if it does not apply. */
+int kvm_dirty_log_enable(struct kvm *kvm, struct kvm_memory_slot *slot);
+int kvm_get_dirty_log(struct kvm *kvm, struct kvm_memory_slot *slot, uint64_t *dirty);
+int kvm_dirty_log_disable(struct kvm *kvm, struct kvm_memory_slot *slot);
+
+/* Hooks of the fault path. */
+void kvm_dirty_write_fault(struct kvm *kvm);
+void kvm_collapse_refault(struct kvm *kvm);
+
+#endif
