@@ -467,9 +467,30 @@ struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
 	return sp;
 }
 
+static bool sp_linked(const struct kvm_mmu_page *sp) { return sp->parent_ptes || sp->root_count; }
+
+/* Leaf accounting: every leaf in nr_leaves, leaves of linked tables in nr_reach. */
+static void leaf_added(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	sp->nr_leaf++;
+	kvm->nr_leaves[sp->role.level]++;
+	if (sp_linked(sp))
+		kvm->nr_reach[sp->role.level]++;
+}
+
+static void leaf_removed(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	sp->nr_leaf--;
+	kvm->nr_leaves[sp->role.level]--;
+	if (sp_linked(sp))
+		kvm->nr_reach[sp->role.level]--;
+}
+
 static void link_shadow_page(struct kvm *kvm, struct kvm_mmu_page *parent, unsigned idx,
 			     struct kvm_mmu_page *child)
 {
+	if (!sp_linked(child))
+		kvm->nr_reach[child->role.level] += child->nr_leaf;
 	parent->spt[idx] = SPTE_PRESENT | SPTE_WRITABLE | ((uint64_t)child->id << SPTE_CHILD_SHIFT);
 	parent->nr_present++;
 	pte_list_add(kvm, &child->parent_ptes, spte_ref(parent, idx));
@@ -483,6 +504,8 @@ static void drop_parent_pte(struct kvm *kvm, struct kvm_mmu_page *child, uint64_
 	pte_list_remove(kvm, &child->parent_ptes, ref);
 	parent->spt[ref_index(ref)] = 0;
 	parent->nr_present--;
+	if (!sp_linked(child))
+		kvm->nr_reach[child->role.level] -= child->nr_leaf;
 }
 
 static gfn_t spte_gfn(const struct kvm_mmu_page *sp, unsigned idx)
@@ -498,7 +521,7 @@ static void drop_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 	pte_list_remove(kvm, gfn_to_rmap(kvm, gfn, sp->role.level), spte_ref(sp, idx));
 	sp->spt[idx] = 0;
 	sp->nr_present--;
-	kvm->nr_leaves[sp->role.level]--;
+	leaf_removed(kvm, sp);
 }
 
 void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
@@ -686,7 +709,7 @@ unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slo
 		kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
 		parent->spt[pidx] = SPTE_PRESENT | (slot->readonly ? 0 : SPTE_WRITABLE) | SPTE_LARGE;
 		parent->nr_present++;
-		kvm->nr_leaves[PT_DIRECTORY_LEVEL]++;
+		leaf_added(kvm, parent);
 		pte_list_add(kvm, gfn_to_rmap(kvm, base, PT_DIRECTORY_LEVEL), spte_ref(parent, pidx));
 		kvm_spend(kvm, kvm->sc->costs.spte_set);
 		break;   /* one table per region */
@@ -761,7 +784,7 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot
 	sp->spt[idx] = SPTE_PRESENT | (writable ? SPTE_WRITABLE : 0) |
 		       (level > PT_PAGE_TABLE_LEVEL ? SPTE_LARGE : 0);
 	sp->nr_present++;
-	kvm->nr_leaves[level]++;
+	leaf_added(kvm, sp);
 	pte_list_add(kvm, gfn_to_rmap(kvm, gfn, level), spte_ref(sp, idx));
 	if (writable && slot && slot->dirty_logging)
 		mark_page_dirty(kvm, slot, gfn);
@@ -1029,6 +1052,23 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 		if (present != sp->nr_present || mmio != sp->nr_mmio) {
 			snprintf(buf, n, "page %u: nr_present %u / nr_mmio %u, counted %u / %u", sp->id, sp->nr_present,
 				 sp->nr_mmio, present, mmio);
+			return -1;
+		}
+	}
+	/* the leaf counters agree with the pages (invalid lists hold none: they were unlinked) */
+	uint64_t leaves[KVM_NR_PAGE_SIZES + 1] = { 0 }, reach[KVM_NR_PAGE_SIZES + 1] = { 0 };
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link) {
+		if (sp->role.level > KVM_NR_PAGE_SIZES)
+			continue;
+		leaves[sp->role.level] += sp->nr_leaf;
+		if (sp_linked(sp))
+			reach[sp->role.level] += sp->nr_leaf;
+	}
+	for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+		if (leaves[l] != kvm->nr_leaves[l] || reach[l] != kvm->nr_reach[l]) {
+			snprintf(buf, n, "level %d: %llu leaves / %llu reachable counted, counters say %llu / %llu", l,
+				 (unsigned long long)leaves[l], (unsigned long long)reach[l],
+				 (unsigned long long)kvm->nr_leaves[l], (unsigned long long)kvm->nr_reach[l]);
 			return -1;
 		}
 	}

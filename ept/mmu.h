@@ -88,6 +88,7 @@ struct kvm_mmu_page {
 	unsigned long mmu_valid_gen;
 	uint32_t nr_present;
 	uint32_t nr_mmio;              /* MMIO sptes (not counted in nr_present) */
+	uint32_t nr_leaf;              /* present leaf sptes (counted in nr_present too) */
 	uint64_t scan_stamp;           /* zap-walk: last invalidation that scanned this page */
 };
 
@@ -168,6 +169,9 @@ struct kvm {
 
 	/* leaf sptes by level (1..3), like KVM's pages_4k / pages_2m / pages_1g */
 	uint64_t nr_leaves[KVM_NR_PAGE_SIZES + 1];
+	/* the same, in tables that have a parent or are a root: what translations can reach
+	 * (a table unlinked by a large mapping keeps its sptes until it is zapped) */
+	uint64_t nr_reach[KVM_NR_PAGE_SIZES + 1];
 	/* dirty logging and collapse (ept/dirty.c) */
 	const struct collapse_ops *collapse_ops;
 	struct dirty_stats_ids *dirty_sid;

@@ -81,10 +81,19 @@ struct plot_layout {
 	bool short_pct;		/* bars too narrow for "non-guest\nX%": just "X%" */
 };
 
-struct plot_run {
+/* How a run is named in a figure: shared by every kind of plot. */
+struct plot_id {
 	char label[256];
 	char base[128];			/* basename of the result folder */
 	char cfg[128];			/* basename of config_file, "" if absent */
+};
+
+/* The id of element i of an array of structs (stride bytes apart) holding one each. */
+#define PLOT_ID(first, stride, i) \
+	((struct plot_id *)((char *)(first) + (size_t)(i) * (stride)))
+
+struct plot_run {
+	struct plot_id id;
 	double *zap[PLOT_NZAP];
 	size_t nzap[PLOT_NZAP];
 	double cyc[PLOT_NCAT];		/* summed over every vCPU */
@@ -237,10 +246,29 @@ static int plot_read_stats(const char *dir, char *path, size_t len, json_t **doc
 	return 0;
 }
 
+/* Label from config.mmu.<key> (the folder's basename when absent), folder basename and
+ * config file basename, all sanitized. */
+static void plot_load_id(struct plot_id *id, const char *dir, json_t *doc, const char *key)
+{
+	json_t *v;
+
+	plot_basename(dir, id->base, sizeof(id->base));
+	plot_sanitize(id->base);
+	v = json_object_get(json_object_get(json_object_get(doc, "config"), "mmu"), key);
+	snprintf(id->label, sizeof(id->label), "%s",
+		 json_is_string(v) && *json_string_value(v) ? json_string_value(v) : id->base);
+	plot_sanitize(id->label);
+	v = json_object_get(doc, "config_file");
+	if (json_is_string(v)) {
+		plot_basename(json_string_value(v), id->cfg, sizeof(id->cfg));
+		plot_sanitize(id->cfg);
+	}
+}
+
 static int plot_load(struct plot_run *r, const char *dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	json_t *doc, *stats, *v;
+	json_t *doc, *stats;
 	int ret;
 
 	ret = plot_read_stats(dir, path, sizeof(path), &doc, &stats, err, errlen);
@@ -253,24 +281,15 @@ static int plot_load(struct plot_run *r, const char *dir, char *err, size_t errl
 		goto out;
 	plot_load_cycles(r, doc, stats);
 
-	plot_basename(dir, r->base, sizeof(r->base));
-	plot_sanitize(r->base);
-	v = json_object_get(json_object_get(json_object_get(doc, "config"), "mmu"), "zap_all");
-	snprintf(r->label, sizeof(r->label), "%s",
-		 json_is_string(v) && *json_string_value(v) ? json_string_value(v) : r->base);
-	plot_sanitize(r->label);
-	v = json_object_get(doc, "config_file");
-	if (json_is_string(v)) {
-		plot_basename(json_string_value(v), r->cfg, sizeof(r->cfg));
-		plot_sanitize(r->cfg);
-	}
+	plot_load_id(&r->id, dir, doc, "zap_all");
 out:
 	json_decref(doc);
 	return ret;
 }
 
-/* Runs sharing a label all get " (folder)" appended. */
-static void plot_dedup_labels(struct plot_run *runs, int n)
+/* Runs sharing a label all get " (folder)" appended.  The ids are those of an array of
+ * structs, stride bytes apart. */
+static void plot_dedup_labels(struct plot_id *first, size_t stride, int n)
 {
 	bool *dup = calloc(n, sizeof(*dup));
 
@@ -278,13 +297,14 @@ static void plot_dedup_labels(struct plot_run *runs, int n)
 		return;		/* cosmetic: keep the plain labels */
 	for (int i = 0; i < n; i++)
 		for (int j = i + 1; j < n; j++)
-			if (!strcmp(runs[i].label, runs[j].label))
+			if (!strcmp(PLOT_ID(first, stride, i)->label, PLOT_ID(first, stride, j)->label))
 				dup[i] = dup[j] = true;
 	for (int i = 0; i < n; i++) {
-		size_t l = strlen(runs[i].label);
+		struct plot_id *id = PLOT_ID(first, stride, i);
+		size_t l = strlen(id->label);
 
 		if (dup[i])
-			snprintf(runs[i].label + l, sizeof(runs[i].label) - l, " (%s)", runs[i].base);
+			snprintf(id->label + l, sizeof(id->label) - l, " (%s)", id->base);
 	}
 	free(dup);
 }
@@ -382,7 +402,7 @@ static int plot_write_vcpu(const char *tmp, const struct plot_run *runs, int n,
 
 		for (int c = 0; c < PLOT_NCAT; c++)
 			sum += runs[i].cyc[c];
-		fprintf(f, "\"%s\"", runs[i].label);
+		fprintf(f, "\"%s\"", runs[i].id.label);
 		for (int c = 0; c < PLOT_NCAT; c++)
 			fprintf(f, " %.6f", sum > 0 ? 100.0 * runs[i].cyc[c] / sum : 0.0);
 		fprintf(f, " %d\n", sum > 0);
@@ -390,22 +410,25 @@ static int plot_write_vcpu(const char *tmp, const struct plot_run *runs, int n,
 	return plot_close(f, path, err, errlen);
 }
 
-/* "a.ini", or "a.ini, b.ini" when the runs come from different configurations. */
-static void plot_config_names(const struct plot_run *runs, int n, char *buf, size_t len)
+/* "a.ini", or "a.ini, b.ini" when the runs come from different configurations.  The ids
+ * are those of an array of structs, stride bytes apart. */
+static void plot_config_names(const struct plot_id *first, size_t stride, int n, char *buf,
+			      size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (int i = 0; i < n; i++) {
+		const char *cfg = PLOT_ID(first, stride, i)->cfg;
 		bool seen = false;
 
-		if (!runs[i].cfg[0])
+		if (!cfg[0])
 			continue;
 		for (int j = 0; j < i && !seen; j++)
-			seen = !strcmp(runs[i].cfg, runs[j].cfg);
+			seen = !strcmp(cfg, PLOT_ID(first, stride, j)->cfg);
 		if (seen)
 			continue;
-		used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", runs[i].cfg);
+		used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", cfg);
 		if (used >= len)
 			break;
 	}
@@ -435,8 +458,8 @@ static void plot_layout(struct plot_layout *l, const struct plot_run *runs, int 
 	int rows;
 
 	for (int i = 0; i < n; i++)
-		if (strlen(runs[i].label) > maxlen)
-			maxlen = strlen(runs[i].label);
+		if (strlen(runs[i].id.label) > maxlen)
+			maxlen = strlen(runs[i].id.label);
 	l->run_cols = plot_key_cols(n, maxlen);
 	l->run_rows = (n + l->run_cols - 1) / l->run_cols;
 	l->cat_cols = plot_key_cols(PLOT_NCAT, strlen("lock_wait"));
@@ -506,7 +529,7 @@ static void plot_script_zap(FILE *f, const char *tmp, const struct plot_run *run
 	for (int i = 0; i < n; i++)
 		fprintf(f, "  '%s/zaps.dat' using ($1%+.6f):%d with boxes lc rgb '%s' title '%s'%s\n",
 			tmp, (i - (n - 1) / 2.0) * w, 2 + z * n + i,
-			plot_run_color[i % PLOT_NCOLOR], runs[i].label, i + 1 < n ? ", \\" : "");
+			plot_run_color[i % PLOT_NCOLOR], runs[i].id.label, i + 1 < n ? ", \\" : "");
 }
 
 static void plot_script_vcpu(FILE *f, const char *tmp, int n, const struct plot_layout *l)
@@ -546,7 +569,7 @@ static int plot_write_script(const char *tmp, const char *img, bool png,
 	if (!f)
 		return ret;
 	plot_layout(&l, runs, n);
-	plot_config_names(runs, n, cfg, sizeof(cfg));
+	plot_config_names(&runs[0].id, sizeof(runs[0]), n, cfg, sizeof(cfg));
 	plot_sanitize(cfg);
 	fprintf(f, "# eptsim plot — generated, gnuplot 5\n"
 		   "set encoding utf8\n");
@@ -795,7 +818,7 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 		ret = plot_load(&runs[i], dirs[i], err, errlen);
 	if (ret)
 		goto out_free;
-	plot_dedup_labels(runs, ndirs);
+	plot_dedup_labels(&runs[0].id, sizeof(runs[0]), ndirs);
 	for (int i = 0; i < ndirs; i++)
 		for (int z = 0; z < PLOT_NZAP; z++)
 			if (runs[i].nzap[z] > maxz)

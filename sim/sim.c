@@ -77,8 +77,9 @@ static const struct stat_def sim_stats_defs[] = {
 /* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
 static double large_coverage(const struct kvm *kvm)
 {
-	double small = (double)kvm->nr_leaves[PT_PAGE_TABLE_LEVEL];
-	double large = (double)kvm->nr_leaves[PT_DIRECTORY_LEVEL] * 512 + (double)kvm->nr_leaves[PT_PDPE_LEVEL] * 262144;
+	/* reachable leaves only: a 4K table a large mapping unlinked translates nothing */
+	double small = (double)kvm->nr_reach[PT_PAGE_TABLE_LEVEL];
+	double large = (double)kvm->nr_reach[PT_DIRECTORY_LEVEL] * 512 + (double)kvm->nr_reach[PT_PDPE_LEVEL] * 262144;
 	return small + large > 0 ? large / (small + large) : 0.0;
 }
 
