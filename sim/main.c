@@ -246,15 +246,16 @@ static int cmd_run(int argc, char **argv)
 
 /* ------------------------------------------------------------------ plot */
 
-enum plot_kind { PLOT_KIND_ZAP, PLOT_KIND_MMIO };
+enum plot_kind { PLOT_KIND_ZAP, PLOT_KIND_MMIO, PLOT_KIND_COLLAPSE };
 
 struct plot_args { const char *dirs[MAX_DIRS]; int n; const char *out; enum plot_kind kind; };
 
 static struct argp_option plot_options[] = {
 	{ "out", 'o', "FILE", 0, "Output image, .png or .svg (required)", 0 },
-	{ "kind", 'k', "zap|mmio", 0,
+	{ "kind", 'k', "zap|mmio|collapse", 0,
 	  "zap (default): the zap-all comparison; mmio: the MMIO-spte invalidation variants "
-	  "over guest size", 0 },
+	  "over guest size; collapse: large-page coverage and vCPU throughput over time of a "
+	  "cancelled migration, one line per mmu.collapse variant", 0 },
 	{ 0 }
 };
 
@@ -268,8 +269,10 @@ static error_t plot_parse(int key, char *arg, struct argp_state *state)
 			a->kind = PLOT_KIND_ZAP;
 		else if (!strcmp(arg, "mmio"))
 			a->kind = PLOT_KIND_MMIO;
+		else if (!strcmp(arg, "collapse"))
+			a->kind = PLOT_KIND_COLLAPSE;
 		else
-			argp_error(state, "unknown --kind '%s' (zap or mmio)", arg);
+			argp_error(state, "unknown --kind '%s' (zap, mmio or collapse)", arg);
 		break;
 	case ARGP_KEY_ARG:
 		if (a->n == MAX_DIRS)
@@ -293,7 +296,9 @@ static struct argp plot_argp = {
 	"Draw lock-breaks per zap, remote flushes per zap and the vCPU time breakdown of one or "
 	"more result folders side by side (gnuplot).  With --kind mmio: the mmu_lock hold per "
 	"MMIO invalidation, the vCPU stall behind mmu_lock and the slow-path MMIO refaults "
-	"against shadow pages, one line per mmu.mmio_invalidate variant.",
+	"against shadow pages, one line per mmu.mmio_invalidate variant.  With --kind collapse: "
+	"the large-page coverage and vCPU throughput over time (series/, output.series = true) "
+	"before, during and after dirty logging, one line per mmu.collapse variant.",
 	NULL, NULL, NULL
 };
 
@@ -301,10 +306,20 @@ static int cmd_plot(int argc, char **argv)
 {
 	struct plot_args a = { .n = 0, .kind = PLOT_KIND_ZAP };
 	char err[1024] = "";
+	int r;
 
 	argp_parse(&plot_argp, argc, argv, 0, NULL, &a);
-	int r = a.kind == PLOT_KIND_MMIO ? plot_mmio(a.dirs, a.n, a.out, err, sizeof(err))
-					 : plot_runs(a.dirs, a.n, a.out, err, sizeof(err));
+	switch (a.kind) {
+	case PLOT_KIND_MMIO:
+		r = plot_mmio(a.dirs, a.n, a.out, err, sizeof(err));
+		break;
+	case PLOT_KIND_COLLAPSE:
+		r = plot_collapse(a.dirs, a.n, a.out, err, sizeof(err));
+		break;
+	default:
+		r = plot_runs(a.dirs, a.n, a.out, err, sizeof(err));
+		break;
+	}
 	if (r) {
 		fprintf(stderr, "eptsim plot: %s\n", err);
 		return r == -EINVAL || r == -ENOENT ? EXIT_BAD_INPUT : 1;
@@ -698,7 +713,7 @@ static struct argp top_argp = {
 	"eptsim: a cycle-approximate simulator of x86 EPT virtualization and KVM's MMU.\v"
 	"Commands:\n"
 	"  run CONFIG [OPTION...]       run one simulation\n"
-	"  plot DIR... --out FILE [--kind zap|mmio]   plot result folders side by side\n"
+	"  plot DIR... --out FILE [--kind zap|mmio|collapse]   plot result folders\n"
 	"  config [--markdown]          print the config schema\n"
 	"  trace info|cat|convert|import|merge ...   work with trace files\n"
 	"  workload NAME --out FILE     write a generator's records as a trace\n"

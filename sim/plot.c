@@ -1263,3 +1263,586 @@ out_free:
 	free(runs);
 	return ret;
 }
+
+/* ================================================================ plot_collapse
+ *
+ * One line per run over time, in two panels stacked on a shared time axis: the large-page
+ * coverage (series.ept.large_coverage, in %) and the vCPU throughput (series.vcpu.records
+ * over config.output.sample_us: records per µs, that is M records/s).  The throughput of
+ * a run with many noisy samples is a centred running mean over PLOT_COLLAPSE_SMOOTH
+ * samples, and the axis label says so.  The runs are drawn in the order none, lazy-zap,
+ * in-place (others after them, as given), each a thinner line with a longer or shorter dash
+ * than the one before: before and during dirty logging the variants behave alike and their
+ * lines lie on top of each other, and every one of them must still show.
+ *
+ * config.events gives the dirty-logging schedule: a grey band over [start, start + rounds *
+ * round], a dotted line at each KVM_GET_DIRTY_LOG round, and the phase names at the top of
+ * the coverage panel.  Every run must share that schedule, or there is no one band to draw.
+ */
+
+#define PLOT_COLLAPSE_W		1600
+#define PLOT_COLLAPSE_H		900
+#define PLOT_COLLAPSE_LEFT	0.065
+#define PLOT_COLLAPSE_RIGHT	0.985
+#define PLOT_COLLAPSE_BOTTOM	0.075	/* bottom of the throughput panel */
+#define PLOT_COLLAPSE_GAP	0.065	/* between the panels, for the lower panel's title */
+#define PLOT_COLLAPSE_SMOOTH	10	/* samples in the throughput's running mean */
+#define PLOT_COLLAPSE_NOISE	0.003	/* median step above this share of the top: noisy */
+#define PLOT_COLLAPSE_BAND	"#e6e6e6"	/* the dirty-logging band */
+#define PLOT_COLLAPSE_ROUND	"#8a8a8a"	/* the round marks */
+
+#define PLOT_COV_SERIES		"series.ept.large_coverage"
+#define PLOT_REC_SERIES		"series.vcpu.records"
+
+/* The variants in the order they are drawn; others follow in the order given. */
+static const char *const plot_collapse_known[] = { "none", "lazy-zap", "in-place" };
+
+/* Line j: each narrower than the one before, so the lines drawn first still show around
+ * the ones drawn over them: a wide solid line, long dashes on it, a thin solid line down the
+ * middle; then shorter dashes. */
+static const struct {
+	double lw;
+	const char *dt;
+} plot_collapse_style[] = {
+	{ 6.0, "1" }, { 3.5, "(12,8)" }, { 1.6, "1" }, { 1.4, "(8,4,2,4)" },
+	{ 1.2, "(4,4)" }, { 1.0, "(2,3)" },
+};
+#define PLOT_COLLAPSE_NSTYLE (sizeof(plot_collapse_style) / sizeof(plot_collapse_style[0]))
+
+struct plot_series {
+	double *t, *v;
+	size_t n, cap;
+};
+
+struct plot_crun {
+	struct plot_id id;
+	const char *dir;
+	int rank;		/* index in plot_collapse_known, or past them */
+	int index;		/* in the order given */
+	double sample_us;	/* config.output.sample_us */
+	bool dirty;		/* config.events schedules dirty logging */
+	double start_ms, round_ms;	/* config.events.dirty_start_ms, dirty_round_ms */
+	long rounds;		/* config.events.dirty_rounds */
+	struct plot_series cov, rec;
+};
+
+static void plot_series_free(struct plot_series *s)
+{
+	free(s->t);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int plot_series_push(struct plot_series *s, double t, double v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 256;
+		double *nt = realloc(s->t, cap * sizeof(*nt)), *nv;
+
+		if (!nt)
+			return -ENOMEM;
+		s->t = nt;
+		nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->t[s->n] = t;
+	s->v[s->n++] = v;
+	return 0;
+}
+
+/* Read dir/series/<name>.dat ("# t value", then "t v" lines) into *s. */
+static int plot_read_series(const char *dir, const char *name, struct plot_series *s,
+			    char *err, size_t errlen)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0, lineno = 0;
+	int ret = 0;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/series/%s.dat", dir, name) >= (int)sizeof(path)) {
+		plot_err(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		ret = -errno;
+		if (ret == -ENOENT) {
+			plot_err(err, errlen, "%s: no series/%s.dat (run with output.series = true)",
+				 dir, name);
+			return -EINVAL;
+		}
+		plot_err(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char *p = line, *end;
+		double t, v;
+
+		lineno++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
+			continue;
+		t = strtod(p, &end);
+		if (end == p || !isfinite(t))
+			goto bad;
+		p = end;
+		v = strtod(p, &end);
+		if (end == p)
+			goto bad;
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (*end)
+			goto bad;
+		if (plot_series_push(s, t, v)) {
+			plot_err(err, errlen, "%s: out of memory", path);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		plot_err(err, errlen, "%s: read error", path);
+		ret = -EIO;
+	} else if (!s->n) {
+		plot_err(err, errlen, "%s: no samples", path);
+		ret = -EINVAL;
+	}
+	goto out;
+bad:
+	plot_err(err, errlen, "%s:%zu: not a \"t value\" line", path, lineno);
+	ret = -EINVAL;
+out:
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+static bool plot_json_num(json_t *v, double *out)
+{
+	if (!json_is_number(v))
+		return false;
+	*out = json_number_value(v);
+	return true;
+}
+
+static int plot_collapse_load(struct plot_crun *r, const char *dir, int index, char *err,
+			      size_t errlen)
+{
+	size_t nk = sizeof(plot_collapse_known) / sizeof(plot_collapse_known[0]);
+	char path[PATH_MAX];
+	json_t *doc, *stats, *slot;
+	double rounds = 0;
+	int ret;
+
+	ret = plot_read_stats(dir, path, sizeof(path), &doc, &stats, err, errlen);
+	if (ret)
+		return ret;
+	r->dir = dir;
+	r->index = index;
+	plot_load_id(&r->id, dir, doc, "collapse");
+	r->rank = (int)nk;
+	for (size_t k = 0; k < nk; k++)
+		if (json_is_string(plot_cfg(doc, "mmu", "collapse")) &&
+		    !strcmp(json_string_value(plot_cfg(doc, "mmu", "collapse")),
+			    plot_collapse_known[k]))
+			r->rank = (int)k;
+
+	if (!plot_json_num(plot_cfg(doc, "output", "sample_us"), &r->sample_us) ||
+	    !(r->sample_us > 0)) {
+		plot_err(err, errlen, "%s: no config.output.sample_us", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* No dirty_slot (an empty one) or no round: nothing was logged. */
+	slot = plot_cfg(doc, "events", "dirty_slot");
+	r->dirty = (!slot || (json_is_string(slot) && *json_string_value(slot))) &&
+		   plot_json_num(plot_cfg(doc, "events", "dirty_start_ms"), &r->start_ms) &&
+		   plot_json_num(plot_cfg(doc, "events", "dirty_round_ms"), &r->round_ms) &&
+		   plot_json_num(plot_cfg(doc, "events", "dirty_rounds"), &rounds) &&
+		   rounds >= 1 && r->round_ms > 0 && isfinite(r->start_ms) &&
+		   isfinite(r->round_ms) && rounds <= 1e9;
+	r->rounds = r->dirty ? (long)rounds : 0;
+
+	ret = plot_read_series(dir, PLOT_COV_SERIES, &r->cov, err, errlen);
+	if (!ret)
+		ret = plot_read_series(dir, PLOT_REC_SERIES, &r->rec, err, errlen);
+out:
+	json_decref(doc);
+	return ret;
+}
+
+static int plot_crun_cmp(const void *a, const void *b)
+{
+	const struct plot_crun *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int plot_dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A series jitters visibly when its median step from sample to sample is more than
+ * PLOT_COLLAPSE_NOISE of its top (about a pixel in the throughput panel).  Short series
+ * are left alone: a running mean would blur what few points there are. */
+static bool plot_noisy(const struct plot_series *s)
+{
+	double *d, top = 0;
+	size_t n = 0;
+	bool noisy;
+
+	if (s->n < 10 * PLOT_COLLAPSE_SMOOTH)
+		return false;
+	d = malloc(s->n * sizeof(*d));
+	if (!d)
+		return false;	/* cosmetic: draw the raw samples */
+	for (size_t i = 0; i < s->n; i++) {
+		if (isfinite(s->v[i]) && fabs(s->v[i]) > top)
+			top = fabs(s->v[i]);
+		if (i && isfinite(s->v[i]) && isfinite(s->v[i - 1]))
+			d[n++] = fabs(s->v[i] - s->v[i - 1]);
+	}
+	qsort(d, n, sizeof(*d), plot_dbl_cmp);
+	noisy = n && top > 0 && d[n / 2] > PLOT_COLLAPSE_NOISE * top;
+	free(d);
+	return noisy;
+}
+
+/* Mean of the finite values among v[i - w/2 .. i + w - w/2 - 1], clipped to the series. */
+static double plot_mean_at(const double *v, size_t n, size_t i, size_t w)
+{
+	size_t lo = i >= w / 2 ? i - w / 2 : 0, hi = i + (w - w / 2);
+	double sum = 0;
+	size_t k = 0;
+
+	if (hi > n)
+		hi = n;
+	for (size_t j = lo; j < hi; j++)
+		if (isfinite(v[j])) {
+			sum += v[j];
+			k++;
+		}
+	return k ? sum / k : NAN;
+}
+
+/* cov-J.dat "t coverage%" and rate-J.dat "t M records/s" for run J; *ymax gets the top
+ * throughput drawn. */
+static int plot_collapse_write_data(const char *tmp, const struct plot_crun *runs, int n,
+				    bool smooth, double *ymax, char *err, size_t errlen)
+{
+	*ymax = 0;
+	for (int j = 0; j < n; j++) {
+		const struct plot_crun *r = &runs[j];
+		char path[PATH_MAX], name[32];
+		int ret = 0;
+		FILE *f;
+
+		snprintf(name, sizeof(name), "cov-%d.dat", j);
+		f = plot_create(tmp, name, path, sizeof(path), err, errlen, &ret);
+		if (!f)
+			return ret;
+		fprintf(f, "# t_ms large_coverage_pct (%s)\n", r->id.label);
+		for (size_t i = 0; i < r->cov.n; i++)
+			fprintf(f, "%.9g %.9g\n", r->cov.t[i], 100.0 * r->cov.v[i]);
+		ret = plot_close(f, path, err, errlen);
+		if (ret)
+			return ret;
+
+		snprintf(name, sizeof(name), "rate-%d.dat", j);
+		f = plot_create(tmp, name, path, sizeof(path), err, errlen, &ret);
+		if (!f)
+			return ret;
+		fprintf(f, "# t_ms M_records_per_s (%s%s)\n", r->id.label,
+			smooth ? ", running mean" : "");
+		for (size_t i = 0; i < r->rec.n; i++) {
+			double v = smooth ? plot_mean_at(r->rec.v, r->rec.n, i, PLOT_COLLAPSE_SMOOTH)
+					  : r->rec.v[i];
+
+			v /= r->sample_us;	/* records per µs = M records per s */
+			if (isfinite(v) && v > *ymax)
+				*ymax = v;
+			fprintf(f, "%.9g %.9g\n", r->rec.t[i], v);
+		}
+		ret = plot_close(f, path, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+struct plot_clayout {
+	double xlo, xhi, xstep;		/* time axis, ms */
+	double top1, bot1, top2, bot2;	/* plot areas, fraction of the canvas */
+	double key_y;			/* top of the key */
+	int key_cols, key_rows;
+	bool marks;			/* round marks far enough apart to draw */
+};
+
+static void plot_collapse_layout(struct plot_clayout *l, const struct plot_crun *runs, int n,
+				 const struct plot_crun *sched)
+{
+	double area_px = PLOT_COLLAPSE_W * (PLOT_COLLAPSE_RIGHT - PLOT_COLLAPSE_LEFT), h;
+	size_t maxlen = sched ? strlen("GET_DIRTY_LOG round") : 0;
+	int entries = n + (sched ? 2 : 0);
+
+	l->xlo = HUGE_VAL;
+	l->xhi = -HUGE_VAL;
+	for (int j = 0; j < n; j++) {
+		const struct plot_series *s[2] = { &runs[j].cov, &runs[j].rec };
+
+		for (int k = 0; k < 2; k++)
+			for (size_t i = 0; i < s[k]->n; i++) {
+				if (s[k]->t[i] < l->xlo)
+					l->xlo = s[k]->t[i];
+				if (s[k]->t[i] > l->xhi)
+					l->xhi = s[k]->t[i];
+			}
+		if (strlen(runs[j].id.label) > maxlen)
+			maxlen = strlen(runs[j].id.label);
+	}
+	if (l->xlo > 0)		/* time starts at 0 */
+		l->xlo = 0;
+	if (!(l->xhi > l->xlo))
+		l->xhi = l->xlo + 1;
+	/* the time axis ends on a tic: 399.9 ms of samples is a 400 ms run */
+	l->xstep = plot_nice_step(l->xhi - l->xlo, 20);
+	l->xhi = l->xstep * ceil(l->xhi / l->xstep - 1e-9);
+	l->marks = sched && sched->round_ms / (l->xhi - l->xlo) * area_px >= 4;
+
+	l->key_cols = (int)(area_px / (maxlen * PLOT_CHAR_PX + 75));
+	if (l->key_cols < 1)
+		l->key_cols = 1;
+	if (l->key_cols > entries)
+		l->key_cols = entries;
+	l->key_rows = (entries + l->key_cols - 1) / l->key_cols;
+	/* figure title, key rows (22 px each), the upper panel's title */
+	l->key_y = 1.0 - 34.0 / PLOT_COLLAPSE_H;
+	l->top1 = 1.0 - (74.0 + 22.0 * l->key_rows) / PLOT_COLLAPSE_H;
+	if (l->top1 < 0.6)	/* absurdly many runs: keep the panels */
+		l->top1 = 0.6;
+	h = (l->top1 - PLOT_COLLAPSE_BOTTOM - PLOT_COLLAPSE_GAP) / 2;
+	l->bot1 = l->top1 - h;
+	l->top2 = l->bot1 - PLOT_COLLAPSE_GAP;
+	l->bot2 = PLOT_COLLAPSE_BOTTOM;
+}
+
+/* A phase name centred over [a, b] when there is room for it (or for its short form), on
+ * a box of its background (textbox style 1 in the band, 2 outside) hiding the grid lines
+ * under it.  The svg terminal draws bold as a bogus font name and every box white: there
+ * the names are plain, and the one in the band has no box. */
+static void plot_collapse_phase(FILE *f, int tag, double a, double b,
+				const struct plot_clayout *l, const char *name,
+				const char *shortname, bool band, bool png)
+{
+	double px = (b - a) / (l->xhi - l->xlo) *
+		    PLOT_COLLAPSE_W * (PLOT_COLLAPSE_RIGHT - PLOT_COLLAPSE_LEFT);
+	const char *s = px >= strlen(name) * 8.0 + 12 ? name :
+			shortname && px >= strlen(shortname) * 8.0 + 12 ? shortname : NULL;
+
+	if (!s)
+		return;
+	fprintf(f, "set label %d '%s' at first %.9g, graph 0.955 center font '%s' "
+		   "tc rgb '#3c3c3c' %s front\n", tag, s, (a + b) / 2,
+		png ? "sans:Bold,11" : "sans,11",
+		png ? (band ? "boxed bs 1" : "boxed bs 2") : band ? "" : "boxed");
+}
+
+/* A dotted line at each KVM_GET_DIRTY_LOG, from the bottom of the panel to top (graph). */
+static void plot_collapse_marks(FILE *f, const struct plot_crun *sched,
+				const struct plot_clayout *l, double top)
+{
+	for (long k = 1; l->marks && k <= sched->rounds; k++) {
+		double x = sched->start_ms + k * sched->round_ms;
+
+		if (x > l->xhi)
+			break;
+		fprintf(f, "set arrow %ld from first %.9g, graph 0 to first %.9g, graph %g "
+			   "nohead back lc rgb '%s' lw 1 dt (3,3)\n", k, x, x, top,
+			PLOT_COLLAPSE_ROUND);
+	}
+}
+
+/* The plot clauses of the runs' lines; more: a clause follows. */
+static void plot_collapse_lines(FILE *f, const char *tmp, const char *file, int n,
+				const struct plot_crun *runs, bool titles, bool more)
+{
+	/* Drawn widest first, so the narrower dashes lie on top. */
+	for (int j = 0; j < n; j++) {
+		size_t s = (size_t)j < PLOT_COLLAPSE_NSTYLE ? (size_t)j : PLOT_COLLAPSE_NSTYLE - 1;
+
+		fprintf(f, "  '%s/%s-%d.dat' using 1:2 with lines lw %.2f dt %s lc rgb '%s' ",
+			tmp, file, j, plot_collapse_style[s].lw, plot_collapse_style[s].dt,
+			plot_run_color[j % PLOT_NCOLOR]);
+		if (titles)
+			fprintf(f, "title '%s'", runs[j].id.label);
+		else
+			fprintf(f, "notitle");
+		fprintf(f, "%s\n", j + 1 < n || more ? ", \\" : "");
+	}
+}
+
+static int plot_collapse_write_script(const char *tmp, const char *img, bool png,
+				      const struct plot_crun *runs, int n,
+				      const struct plot_crun *sched, bool smooth, double ymax,
+				      char *err, size_t errlen)
+{
+	char path[PATH_MAX], cfg[512];
+	struct plot_clayout l;
+	double ytop, ystep, end = 0;
+	int ret = 0;
+	FILE *f = plot_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
+
+	if (!f)
+		return ret;
+	plot_collapse_layout(&l, runs, n, sched);
+	plot_config_names(&runs[0].id, sizeof(runs[0]), n, cfg, sizeof(cfg));
+	plot_sanitize(cfg);
+
+	fprintf(f, "# eptsim plot --kind collapse — generated, gnuplot 5\n"
+		   "set encoding utf8\n");
+	if (png)
+		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n",
+			PLOT_COLLAPSE_W, PLOT_COLLAPSE_H);
+	else
+		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
+			   "background rgb 'white'\n", PLOT_COLLAPSE_W, PLOT_COLLAPSE_H);
+	fprintf(f, "set output '%s'\n", img);
+	fprintf(f, "set multiplot title 'eptsim: cancelled migration — collapse variants (%s)' "
+		   "font 'sans,14'\n", cfg);
+	fprintf(f, "set border 3 lw 1\n"
+		   "set grid xtics ytics back lc rgb '#d4d4d4' lw 1 dt 1\n"
+		   "set xtics nomirror out %.9g\nset ytics nomirror out\n"
+		   "set xrange [%.9g:%.9g]\n"
+		   "set lmargin at screen %g\nset rmargin at screen %g\n",
+		l.xstep, l.xlo, l.xhi, PLOT_COLLAPSE_LEFT,
+		PLOT_COLLAPSE_RIGHT);
+
+	/* The dirty-logging band, behind the lines of both panels. */
+	if (sched) {
+		end = sched->start_ms + sched->rounds * sched->round_ms;
+		fprintf(f, "set style textbox 1 opaque fc rgb '%s' noborder margins 4,2\n"
+			   "set style textbox 2 opaque fc rgb 'white' noborder margins 4,2\n",
+			PLOT_COLLAPSE_BAND);
+		fprintf(f, "set object 1 rect from first %.9g, graph 0 to first %.9g, graph 1 "
+			   "behind fc rgb '%s' fillstyle solid 1.0 noborder\n",
+			sched->start_ms, end, PLOT_COLLAPSE_BAND);
+	}
+
+	fprintf(f, "\n# ---- panel: large-page coverage\n");
+	fprintf(f, "set tmargin at screen %.4f\nset bmargin at screen %.4f\n", l.top1, l.bot1);
+	fprintf(f, "set title 'large-page coverage' font 'sans,12'\n");
+	fprintf(f, "set key at screen 0.5, screen %.4f center top horizontal Left reverse "
+		   "samplen 6 width 2 spacing 1.3 maxcols %d maxrows %d font 'sans,11'\n",
+		l.key_y, l.key_cols, l.key_rows);
+	fprintf(f, "set format x ''\nunset xlabel\n"
+		   "set ylabel '%% of mapped guest memory in 2M/1G sptes'\n"
+		   "set yrange [-4:122]\nset ytics 0,20,100\n");
+	if (sched) {
+		/* the round marks stop under the phase names */
+		plot_collapse_marks(f, sched, &l, 0.91);
+		plot_collapse_phase(f, 1, l.xlo, sched->start_ms < l.xhi ? sched->start_ms : l.xhi,
+				    &l, "before", NULL, false, png);
+		plot_collapse_phase(f, 2, sched->start_ms > l.xlo ? sched->start_ms : l.xlo,
+				    end < l.xhi ? end : l.xhi, &l, "during (dirty logging)",
+				    "during", true, png);
+		plot_collapse_phase(f, 3, end > l.xlo ? end : l.xlo, l.xhi, &l, "after", NULL,
+				    false, png);
+	}
+	fprintf(f, "plot \\\n");
+	plot_collapse_lines(f, tmp, "cov", n, runs, true, sched);
+	if (sched) {
+		fprintf(f, "  keyentry with boxes fillstyle solid 1.0 border lc rgb '#b4b4b4' "
+			   "fc rgb '%s' title 'dirty logging'", PLOT_COLLAPSE_BAND);
+		if (l.marks)
+			fprintf(f, ", \\\n  keyentry with lines lc rgb '%s' lw 1 dt (3,3) "
+				   "title 'GET_DIRTY_LOG round'", PLOT_COLLAPSE_ROUND);
+		fprintf(f, "\n");
+	}
+
+	fprintf(f, "\n# ---- panel: vCPU throughput\n");
+	ytop = ymax > 0 ? ymax * 1.08 : 1;
+	ystep = plot_nice_step(ytop, 6);
+	ytop = ystep * ceil(ytop / ystep);
+	fprintf(f, "set tmargin at screen %.4f\nset bmargin at screen %.4f\n", l.top2, l.bot2);
+	fprintf(f, "set title 'vCPU throughput' font 'sans,12'\n"
+		   "unset key\nunset label 1\nunset label 2\nunset label 3\n"
+		   "set format x '%%g'\nset xlabel 'time (ms)'\n");
+	if (sched)
+		plot_collapse_marks(f, sched, &l, 1);
+	if (smooth)
+		fprintf(f, "set ylabel 'M records/s (%d-sample mean)'\n", PLOT_COLLAPSE_SMOOTH);
+	else
+		fprintf(f, "set ylabel 'M records/s'\n");
+	/* a little below 0, so a stalled line does not hide in the axis */
+	fprintf(f, "set yrange [%.9g:%.9g]\nset ytics 0,%.9g\n", -0.03 * ytop, ytop, ystep);
+	fprintf(f, "plot \\\n");
+	plot_collapse_lines(f, tmp, "rate", n, runs, false, false);
+	fprintf(f, "\nunset multiplot\nunset output\n");
+	return plot_close(f, path, err, errlen);
+}
+
+int plot_collapse(const char *const *dirs, int ndirs, const char *out, char *err,
+		  size_t errlen)
+{
+	struct plot_crun *runs;
+	const struct plot_crun *sched = NULL;
+	char tmp[PATH_MAX], img[PATH_MAX];
+	bool png, smooth = false;
+	double ymax;
+	int ret = plot_check_args(dirs, ndirs, out, &png, err, errlen);
+
+	if (ret)
+		return ret;
+	runs = calloc(ndirs, sizeof(*runs));
+	if (!runs) {
+		plot_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < ndirs && !ret; i++)
+		ret = plot_collapse_load(&runs[i], dirs[i], i, err, errlen);
+	if (ret)
+		goto out_free;
+	/* one band for every line: the schedules must agree */
+	for (int i = 1; i < ndirs && !ret; i++) {
+		const struct plot_crun *a = &runs[0], *b = &runs[i];
+
+		if (a->dirty != b->dirty || (a->dirty && (a->start_ms != b->start_ms ||
+		    a->round_ms != b->round_ms || a->rounds != b->rounds))) {
+			plot_err(err, errlen, "%s: dirty-logging schedule (config.events) differs "
+				 "from %s's", b->dir, a->dir);
+			ret = -EINVAL;
+		}
+	}
+	if (ret)
+		goto out_free;
+	qsort(runs, ndirs, sizeof(*runs), plot_crun_cmp);
+	plot_dedup_labels(&runs[0].id, sizeof(runs[0]), ndirs);
+	if (runs[0].dirty)
+		sched = &runs[0];
+	for (int i = 0; i < ndirs && !smooth; i++)
+		smooth = plot_noisy(&runs[i].rec);
+
+	ret = plot_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
+	if (ret)
+		goto out_free;
+	ret = plot_collapse_write_data(tmp, runs, ndirs, smooth, &ymax, err, errlen);
+	if (!ret)
+		ret = plot_collapse_write_script(tmp, img, png, runs, ndirs, sched, smooth, ymax,
+						 err, errlen);
+	ret = plot_finish(tmp, img, out, ret, err, errlen);
+out_free:
+	for (int i = 0; i < ndirs; i++) {
+		plot_series_free(&runs[i].cov);
+		plot_series_free(&runs[i].rec);
+	}
+	free(runs);
+	return ret;
+}

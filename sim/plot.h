@@ -27,6 +27,23 @@
  *
  * Cycles become time with config.cpu.freq_mhz.  A run without the MMIO stats (an older
  * eptsim) is -EINVAL "DIR: no MMIO stats (...)".  Temporary files and output as above.
+ *
+ * plot_collapse() (`eptsim plot --kind collapse`) is the timeline of a cancelled migration:
+ * one line per run, labelled by config.mmu.collapse (none, lazy-zap, in-place; duplicates
+ * get the folder name as above) and drawn in that order, in two panels stacked on a shared
+ * time axis (ms), 1600x900:
+ *
+ *   1. large-page coverage: series/series.ept.large_coverage.dat, in % (0-100);
+ *   2. vCPU throughput: series/series.vcpu.records.dat over config.output.sample_us, in
+ *      M records/s; a noisy series (many samples, median step above 0.3% of its top) is
+ *      drawn as a 10-sample running mean, and the axis label says so.
+ *
+ * config.events (dirty_slot, dirty_start_ms, dirty_round_ms, dirty_rounds) gives the
+ * dirty-logging band [start, start + rounds * round] (light grey, "dirty logging" in the
+ * key), a dotted line per KVM_GET_DIRTY_LOG round and the phase names "before", "during
+ * (dirty logging)" and "after" at the top of panel 1; every run must share the schedule.
+ * Missing series are -EINVAL "DIR: no series/<name>.dat (run with output.series = true)";
+ * a missing stats.json, bad JSON and the output as above.
  */
 #ifndef EPTSIM_SIM_PLOT_H
 #define EPTSIM_SIM_PLOT_H
@@ -41,5 +58,10 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 /* Draw the MMIO-invalidation comparison of result folders (see above); same conventions
  * as plot_runs(). */
 int plot_mmio(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen);
+
+/* Draw the cancelled-migration timeline of result folders (see above); same conventions
+ * as plot_runs(). */
+int plot_collapse(const char *const *dirs, int ndirs, const char *out, char *err,
+		  size_t errlen);
 
 #endif /* EPTSIM_SIM_PLOT_H */

@@ -54,7 +54,7 @@ struct sim {
 	uint64_t t_enable, t_disable;
 	uint64_t snap[2][3];             /* records, tlb misses, walk refs at enable, disable */
 	bool enabled, disabled;
-	double cov_before;               /* large-page coverage when logging was enabled */
+	double cov_before;               /* memory mapped large when logging was enabled (4K pages) */
 	int64_t t_recovered;             /* first sample after disable with 90% of it back, -1 */
 	struct elfsym *syms;
 	struct attribution *attr;
@@ -81,6 +81,12 @@ static double large_coverage(const struct kvm *kvm)
 	double small = (double)kvm->nr_reach[PT_PAGE_TABLE_LEVEL];
 	double large = (double)kvm->nr_reach[PT_DIRECTORY_LEVEL] * 512 + (double)kvm->nr_reach[PT_PDPE_LEVEL] * 262144;
 	return small + large > 0 ? large / (small + large) : 0.0;
+}
+
+/* 4K pages mapped by reachable 2M/1G sptes */
+static double large_pages(const struct kvm *kvm)
+{
+	return (double)kvm->nr_reach[PT_DIRECTORY_LEVEL] * 512 + (double)kvm->nr_reach[PT_PDPE_LEVEL] * 262144;
 }
 
 static uint64_t total_records(const struct sim *s);
@@ -137,7 +143,7 @@ static void vmm_main(void *arg)
 			break;
 		case VMM_DIRTY_ENABLE:
 			s->t_enable = s->vmm.clock;
-			s->cov_before = large_coverage(s->kvm);
+			s->cov_before = large_pages(s->kvm);
 			snapshot(s, s->snap[0]);
 			s->enabled = true;
 			kvm_dirty_log_enable(s->kvm, dslot);
@@ -185,7 +191,7 @@ static void sampler_run(struct actor *a)
 	uint64_t rec = total_records(s);
 
 	double cov = large_coverage(s->kvm);
-	if (s->disabled && s->t_recovered < 0 && cov >= 0.9 * s->cov_before)
+	if (s->disabled && s->t_recovered < 0 && large_pages(s->kvm) >= 0.9 * s->cov_before)
 		s->t_recovered = (int64_t)a->clock;
 	if (s->sc->series) {
 		stats_series_add(s->st, s->s_p4k, t_ms, (double)s->kvm->nr_leaves[PT_PAGE_TABLE_LEVEL]);
@@ -398,8 +404,8 @@ static void publish_leaves_and_phases(struct sim *s)
 		set_counter(s, name, "events", "2D-walk memory references in the phase", to[p][2] - from[p][2]);
 	}
 	stat_id id = stats_register_one(s->st, "collapse.recover_cycles", STAT_ARRAY, "cycles",
-					"from the ioctl that disables dirty logging to 90% of the large-page coverage "
-					"it had before logging (one sample period resolution; empty: never)");
+					"from the ioctl that disables dirty logging until 90% of the memory mapped by "
+					"2M/1G sptes before logging is mapped large again (sample resolution; empty: never)");
 	if (s->disabled && s->t_recovered >= 0)
 		stats_array_push(s->st, id, s->t_recovered - (int64_t)s->t_disable);
 }

@@ -2,7 +2,9 @@
 /* Tests for sim/plot: a real gnuplot run over hand-written result folders (PNG and SVG),
  * what ends up in the figure (labels, percentages, the empty-panel note), and the error
  * paths (missing folder, bad JSON, bad extension, no gnuplot); then the same for
- * plot_mmio() (2 variants x 3 guest sizes; linear and log hold axes; no MMIO stats). */
+ * plot_mmio() (2 variants x 3 guest sizes; linear and log hold axes; no MMIO stats) and
+ * plot_collapse() (3 collapse variants over a 60 ms cancelled migration; the running mean
+ * of a noisy throughput; missing series; no dirty logging at all). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +14,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -711,6 +715,389 @@ static void test_mmio_errors(void **state)
 	mmio_assert_clean(fx, &m, 0);
 }
 
+/* ---------------------------------------------------------------- plot_collapse */
+
+#define NCOLL 3
+#define COLL_SAMPLE_US 500.0	/* one sample every 0.5 ms */
+#define COLL_END_MS 60.0
+
+/* A cancelled migration in 60 ms: dirty logging from 20 ms, four rounds 5 ms apart, so
+ * before [0, 20], during [20, 40], after [40, 60]. */
+struct coll_def {
+	const char *name;	/* folder under root/collapse */
+	const char *variant;	/* config.mmu.collapse */
+};
+
+static const struct coll_def coll3[NCOLL] = {
+	{ "c-none", "none" }, { "c-lazy", "lazy-zap" }, { "c-inplace", "in-place" },
+};
+
+/* Large-page coverage at t: all large before, none during; after, none keeps 45%, in-place
+ * rebuilds in 6 ms, lazy-zap waits 3 ms for refaults and then takes 5. */
+static double coll_cov(const char *variant, double t)
+{
+	if (t < 20)
+		return 1;
+	if (t < 40)
+		return 0;
+	if (!strcmp(variant, "none"))
+		return 0.45;
+	if (!strcmp(variant, "in-place"))
+		return t >= 46 ? 1 : (t - 40) / 6;
+	return t < 43 ? 0 : t >= 48 ? 1 : (t - 43) / 5;
+}
+
+/* Records per 0.5 ms sample: 55000 (110 M/s) on large pages, a saw-tooth while logging,
+ * 36000 on 4K pages, nothing while the collapse holds the vCPUs, then 60000 (120 M/s);
+ * noise: +-3% jitter. */
+static double coll_rec(const char *variant, double t, bool noise, long i)
+{
+	double v;
+
+	if (t < 20)
+		v = 55000;
+	else if (t < 40)
+		v = 10000 + 4000 * fmod(t - 20, 5);
+	else if (!strcmp(variant, "none"))
+		v = 36000;
+	else
+		v = coll_cov(variant, t) >= 1 ? 60000 : 0;
+	return noise && v ? v * (i % 2 ? 1.03 : 0.97) : v;
+}
+
+static void write_coll_series(const char *dir, const char *name, const char *variant,
+			      bool rec, bool noise, double step)
+{
+	char path[256];
+	FILE *f;
+	long i = 0;
+
+	snprintf(path, sizeof(path), "%s/series/%s.dat", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "# t value\n");	/* as stats_write_series() writes it */
+	for (double t = 0; t <= COLL_END_MS + 1e-9; t += step, i++)
+		fprintf(f, "%.17g %.17g\n", t,
+			rec ? coll_rec(variant, t, noise, i) : coll_cov(variant, t));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A run folder: stats.json with the config plot_collapse() reads, and both series.  step:
+ * sample period in ms (and config.output.sample_us to match). */
+static void write_coll_run(const char *dir, const struct coll_def *r, bool noise, double step)
+{
+	char path[256];
+	FILE *f;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/series", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/stats.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\n \"eptsim_version\": \"0.1.0\",\n \"complete\": true,\n"
+		   " \"config_file\": \"configs/migration-cancel.ini\",\n"
+		   " \"config\": {\"guest\": {\"vcpus\": %d, \"mem\": 1073741824},"
+		   " \"mmu\": {\"zap_all\": \"fast-v7\", \"collapse\": \"%s\"},"
+		   " \"output\": {\"series\": true, \"sample_us\": %.1f},"
+		   " \"events\": {\"toggle_slot\": \"\", \"dirty_slot\": \"ram\","
+		   " \"dirty_start_ms\": 20.0, \"dirty_round_ms\": 5.0, \"dirty_rounds\": 4}},\n"
+		   " \"stats\": {\n  \"collapse.dropped\": 1000,\n  \"dirty_log.rounds\": 4\n }\n}\n",
+		NVCPU, r->variant, step * 1000);
+	assert_int_equal(fclose(f), 0);
+	write_coll_series(dir, "series.ept.large_coverage", r->variant, false, noise, step);
+	write_coll_series(dir, "series.vcpu.records", r->variant, true, noise, step);
+	/* the other series of a real run, which the plot leaves alone */
+	write_coll_series(dir, "series.ept.pages_4k", r->variant, true, false, step);
+}
+
+struct coll_fixture {
+	char dir[NCOLL][192];
+	const char *dirs[NCOLL];
+	char sub[160];		/* root/collapse */
+};
+
+static void coll_setup(const struct fixture *fx, struct coll_fixture *c, bool noise,
+		       double step)
+{
+	snprintf(c->sub, sizeof(c->sub), "%s/collapse", fx->root);
+	assert_int_equal(mkdir(c->sub, 0755), 0);
+	for (int i = 0; i < NCOLL; i++) {
+		snprintf(c->dir[i], sizeof(c->dir[i]), "%s/%s", c->sub, coll3[i].name);
+		write_coll_run(c->dir[i], &coll3[i], noise, step);
+		c->dirs[i] = c->dir[i];
+	}
+}
+
+/* plot_collapse() leaves nothing behind in TMPDIR, and only out next to out. */
+static void coll_assert_clean(const struct fixture *fx, const struct coll_fixture *c,
+			      int extra)
+{
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(count_entries(c->sub), NCOLL + extra);
+	assert_int_equal(count_entries(fx->root), NRUNS3 + 1 + 1);
+}
+
+static void test_collapse_png(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	struct coll_fixture c;
+	char out[224], err[512] = "x";
+	const char *keep = getenv("PLOT_COLLAPSE_KEEP");	/* copy the image there */
+	size_t len = 0;
+	char *img;
+
+	coll_setup(fx, &c, false, 0.5);
+	snprintf(out, sizeof(out), "%s/collapse.png", c.sub);
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	img = read_all(out, &len);
+	assert_non_null(img);
+	assert_true(len > 10 * 1024);
+	assert_memory_equal(img, sig, sizeof(sig));
+	/* IHDR: 1600 x 900 */
+	assert_int_equal(((unsigned char)img[16] << 24 | (unsigned char)img[17] << 16 |
+			  (unsigned char)img[18] << 8 | (unsigned char)img[19]), 1600);
+	assert_int_equal(((unsigned char)img[20] << 24 | (unsigned char)img[21] << 16 |
+			  (unsigned char)img[22] << 8 | (unsigned char)img[23]), 900);
+	if (keep) {
+		FILE *f = fopen(keep, "wb");
+
+		if (f) {
+			fwrite(img, 1, len, f);
+			fclose(f);
+		}
+	}
+	free(img);
+	coll_assert_clean(fx, &c, 1);
+}
+
+static void test_collapse_svg(void **state)
+{
+	struct fixture *fx = *state;
+	struct coll_fixture c;
+	char out[224], err[512];
+	size_t len = 0;
+	char *svg;
+
+	coll_setup(fx, &c, false, 0.5);
+	snprintf(out, sizeof(out), "%s/collapse.svg", c.sub);
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), 0);
+	svg = read_all(out, &len);
+	assert_non_null(svg);
+	assert_non_null(strstr(svg, "<svg"));
+	assert_non_null(strstr(svg, "eptsim: cancelled migration — collapse variants "
+				    "(migration-cancel.ini)"));
+	assert_non_null(strstr(svg, ">large-page coverage<"));
+	assert_non_null(strstr(svg, ">vCPU throughput<"));
+	assert_non_null(strstr(svg, ">time (ms)<"));
+	assert_non_null(strstr(svg, "% of mapped guest memory"));
+	/* 121 clean samples: drawn as they are, and the axis says nothing of a mean */
+	assert_non_null(strstr(svg, ">M records/s<"));
+	assert_null(strstr(svg, "sample mean"));
+	/* one key entry per variant, no folder names */
+	for (int i = 0; i < NCOLL; i++) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), ">%s<", coll3[i].variant);
+		assert_int_equal(count_str(svg, needle), 1);
+		snprintf(needle, sizeof(needle), "(%s)", coll3[i].name);
+		assert_null(strstr(svg, needle));
+	}
+	/* the band, its rounds and the three phases */
+	assert_non_null(strstr(svg, ">dirty logging<"));
+	assert_non_null(strstr(svg, ">GET_DIRTY_LOG round<"));
+	assert_non_null(strstr(svg, ">before<"));
+	assert_non_null(strstr(svg, ">during (dirty logging)<"));
+	assert_non_null(strstr(svg, ">after<"));
+	/* coverage in %: tics up to 100; throughput in M records/s: 60000 records per 500 us
+	 * is 120, so tics by 50 up to 150 (the time axis stops at 60) */
+	assert_non_null(strstr(svg, "> 100<"));
+	assert_null(strstr(svg, "> 120<"));
+	assert_non_null(strstr(svg, "> 150<"));
+	assert_null(strstr(svg, "60000<"));
+	free(svg);
+	coll_assert_clean(fx, &c, 1);
+}
+
+/* The order of the folders does not matter: none, lazy-zap, in-place always. */
+static void test_collapse_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct coll_fixture c;
+	const char *rev[NCOLL];
+	char a[224], b[224], err[512];
+	size_t la = 0, lb = 0;
+	char *sa, *sb;
+
+	coll_setup(fx, &c, false, 0.5);
+	for (int i = 0; i < NCOLL; i++)
+		rev[i] = c.dirs[NCOLL - 1 - i];
+	snprintf(a, sizeof(a), "%s/a.svg", c.sub);
+	snprintf(b, sizeof(b), "%s/b.svg", c.sub);
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, a, err, sizeof(err)), 0);
+	assert_int_equal(plot_collapse(rev, NCOLL, b, err, sizeof(err)), 0);
+	sa = read_all(a, &la);
+	sb = read_all(b, &lb);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(sa, sb, la);
+	/* key order: none, lazy-zap, in-place */
+	assert_true(strstr(sa, ">none<") < strstr(sa, ">lazy-zap<"));
+	assert_true(strstr(sa, ">lazy-zap<") < strstr(sa, ">in-place<"));
+	free(sa);
+	free(sb);
+	coll_assert_clean(fx, &c, 2);
+}
+
+/* 1201 samples jittering by 3%: the throughput is a running mean, and says so; two runs of
+ * the same variant get their folder names. */
+static void test_collapse_smooth_dup(void **state)
+{
+	struct fixture *fx = *state;
+	struct coll_fixture c;
+	char out[224], err[512], extra[224];
+	const char *dirs[NCOLL + 1];
+	size_t len = 0;
+	char *svg;
+
+	coll_setup(fx, &c, true, 0.05);
+	snprintf(extra, sizeof(extra), "%s/c-inplace-2", c.sub);
+	write_coll_run(extra, &coll3[2], true, 0.05);
+	memcpy(dirs, c.dirs, sizeof(c.dirs));
+	dirs[NCOLL] = extra;
+	snprintf(out, sizeof(out), "%s/smooth.svg", c.sub);
+	assert_int_equal(plot_collapse(dirs, NCOLL + 1, out, err, sizeof(err)), 0);
+	svg = read_all(out, &len);
+	assert_non_null(svg);
+	assert_non_null(strstr(svg, ">M records/s (10-sample mean)<"));
+	assert_non_null(strstr(svg, ">none<"));
+	assert_non_null(strstr(svg, ">in-place (c-inplace)<"));
+	assert_non_null(strstr(svg, ">in-place (c-inplace-2)<"));
+	assert_null(strstr(svg, ">in-place<"));
+	free(svg);
+	nftw(extra, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	coll_assert_clean(fx, &c, 1);
+}
+
+static void test_collapse_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct coll_fixture c;
+	char out[224], err[512], expect[512], path[256], saved[256], nope[224];
+	const char *dirs[NCOLL + 1];
+
+	coll_setup(fx, &c, false, 0.5);
+	snprintf(out, sizeof(out), "%s/x.png", c.sub);
+	memcpy(dirs, c.dirs, sizeof(c.dirs));
+
+	/* no coverage series: a run without output.series */
+	snprintf(path, sizeof(path), "%s/series/series.ept.large_coverage.dat", c.dir[1]);
+	snprintf(saved, sizeof(saved), "%s/cov.saved", c.dir[1]);
+	assert_int_equal(rename(path, saved), 0);
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s: no series/series.ept.large_coverage.dat "
+		 "(run with output.series = true)", c.dir[1]);
+	assert_string_equal(err, expect);
+	assert_int_equal(rename(saved, path), 0);
+
+	/* no throughput series */
+	snprintf(path, sizeof(path), "%s/series/series.vcpu.records.dat", c.dir[2]);
+	snprintf(saved, sizeof(saved), "%s/rec.saved", c.dir[2]);
+	assert_int_equal(rename(path, saved), 0);
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s: no series/series.vcpu.records.dat "
+		 "(run with output.series = true)", c.dir[2]);
+	assert_string_equal(err, expect);
+	assert_int_equal(rename(saved, path), 0);
+
+	/* a series line that is not "t value" */
+	snprintf(path, sizeof(path), "%s/series/series.vcpu.records.dat", c.dir[0]);
+	write_file(path, "# t value\n0 1\n0.5 x\n");
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s:3", path);
+	assert_non_null(strstr(err, expect));
+	/* only the header: no samples */
+	write_file(path, "# t value\n");
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no samples"));
+	write_coll_series(c.dir[0], "series.vcpu.records", "none", true, false, 0.5);
+
+	/* missing folder, as plot_runs */
+	snprintf(nope, sizeof(nope), "%s/nope", c.sub);
+	dirs[NCOLL] = nope;
+	assert_int_equal(plot_collapse(dirs, NCOLL + 1, out, err, sizeof(err)), -ENOENT);
+	snprintf(path, sizeof(path), "%s/stats.json", nope);
+	assert_non_null(strstr(err, path));
+
+	/* bad JSON */
+	snprintf(path, sizeof(path), "%s/stats.json", c.dir[2]);
+	write_file(path, "{\n \"stats\": {\n  \"collapse.dropped\": 3,,\n }\n}\n");
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "line 3"));
+	assert_null(strchr(err, '\n'));
+
+	/* no sample period: no throughput */
+	write_file(path, "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
+		   " \"events\": {\"dirty_slot\": \"ram\", \"dirty_start_ms\": 20,"
+		   " \"dirty_round_ms\": 5, \"dirty_rounds\": 4}}, \"stats\": {}}\n");
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "sample_us"));
+
+	/* another schedule: no one band fits both */
+	write_file(path, "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
+		   " \"output\": {\"sample_us\": 500},"
+		   " \"events\": {\"dirty_slot\": \"ram\", \"dirty_start_ms\": 20,"
+		   " \"dirty_round_ms\": 5, \"dirty_rounds\": 3}}, \"stats\": {}}\n");
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, c.dir[2]));
+	assert_non_null(strstr(err, "schedule"));
+
+	/* arguments, as plot_runs */
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, "x.pdf", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "output must end in .png or .svg");
+	assert_int_equal(plot_collapse(c.dirs, 0, out, err, sizeof(err)), -EINVAL);
+	assert_int_equal(plot_collapse(NULL, 1, out, err, sizeof(err)), -EINVAL);
+
+	assert_int_equal(access(out, F_OK), -1);
+	coll_assert_clean(fx, &c, 0);
+}
+
+/* A run without dirty logging (dirty_slot empty) plots too: no band, no phases. */
+static void test_collapse_no_logging(void **state)
+{
+	struct fixture *fx = *state;
+	struct coll_fixture c;
+	char out[224], err[512], path[256];
+	size_t len = 0;
+	char *svg;
+
+	coll_setup(fx, &c, false, 0.5);
+	for (int i = 0; i < NCOLL; i++) {
+		snprintf(path, sizeof(path), "%s/stats.json", c.dir[i]);
+		write_file(path, i ? "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
+				     " \"output\": {\"sample_us\": 500},"
+				     " \"events\": {\"dirty_slot\": \"\", \"dirty_start_ms\": 20,"
+				     " \"dirty_round_ms\": 5, \"dirty_rounds\": 4}}, \"stats\": {}}\n"
+				   : "{\"config\": {\"output\": {\"sample_us\": 500}},"
+				     " \"stats\": {}}\n");
+	}
+	snprintf(out, sizeof(out), "%s/plain.svg", c.sub);
+	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), 0);
+	svg = read_all(out, &len);
+	assert_non_null(svg);
+	/* no collapse variant: the folder name; no config file: said so */
+	assert_non_null(strstr(svg, ">c-none<"));
+	assert_non_null(strstr(svg, "(unknown configuration)"));
+	assert_null(strstr(svg, "dirty logging"));
+	assert_null(strstr(svg, ">before<"));
+	free(svg);
+	coll_assert_clean(fx, &c, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -727,6 +1114,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mmio_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mmio_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mmio_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collapse_png, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collapse_svg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collapse_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collapse_smooth_dup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collapse_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collapse_no_logging, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
