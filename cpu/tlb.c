@@ -4,7 +4,7 @@
  * Layout: nine arrays (L1D, L1I, STLB x 4K, 2M, 1G), each a flat run of sets * ways entries
  * inside one cache-line aligned allocation, so a probe touches one contiguous set and
  * nothing else.  The set index is a mask (sets is a power of two), the set base a multiply
- * (ways need not be a power of two: 12-way STLBs exist).
+ * by the set's size in bytes (ways need not be a power of two: 12-way STLBs exist).
  *
  * An entry's tag, epoch and writable bit are packed into one 64-bit "ctx" word
  * (tag << 32 | epoch << 1 | W, a 31-bit epoch) so a hit is a compare and a subtract-compare
@@ -59,6 +59,7 @@ struct tlb_array {
 	uint64_t set_mask;	/* sets - 1 */
 	uint32_t ways;		/* 0 = absent */
 	uint32_t shift;		/* page_shift(ps) */
+	uint64_t stride;	/* bytes per set: ways * sizeof(struct tlb_entry) */
 };
 
 struct tlb {
@@ -137,6 +138,7 @@ struct tlb *tlb_new(const struct tlb_config *cfg)
 			a->e = t->slots + off;
 			a->ways = g->ways;
 			a->set_mask = g->entries / g->ways - 1;
+			a->stride = (uint64_t)g->ways * sizeof(struct tlb_entry);
 			off += g->entries;
 		}
 	}
@@ -153,9 +155,10 @@ void tlb_free(struct tlb *t)
 	free(t);
 }
 
+/* Only for a present array (ways != 0). */
 static inline struct tlb_entry *tlb_set(const struct tlb_array *a, uint64_t vpn)
 {
-	return a->e + (size_t)(vpn & a->set_mask) * a->ways;
+	return (struct tlb_entry *)((char *)a->e + (vpn & a->set_mask) * a->stride);
 }
 
 /* Returns the live entry for vpn in a that the access may use, or NULL.  base is the current
@@ -163,12 +166,13 @@ static inline struct tlb_entry *tlb_set(const struct tlb_array *a, uint64_t vpn)
 static inline struct tlb_entry *tlb_probe(const struct tlb_array *a, uint64_t vpn,
 					  uint64_t base)
 {
-	struct tlb_entry *set = tlb_set(a, vpn);
-	uint32_t w;
+	struct tlb_entry *e = tlb_set(a, vpn);
+	/* An end pointer from the stride: cheaper than counting ways (and a second multiply). */
+	const struct tlb_entry *end = (const struct tlb_entry *)((const char *)e + a->stride);
 
-	for (w = 0; w < a->ways; w++) {
-		if (set[w].vpn == vpn && set[w].ctx - base < 2)
-			return &set[w];
+	for (; e != end; e++) {
+		if (e->vpn == vpn && e->ctx - base < 2)
+			return e;
 	}
 	return NULL;
 }

@@ -420,6 +420,7 @@ static void publish(struct sim *s)
 		{ "vcpu.reload_stall_cycles", STAT_COUNTER, "cycles", "vCPU cycles spent unloading and loading roots" },
 		{ "tlb.reload_refill_misses", STAT_COUNTER, "events", "TLB misses that only a root reload caused" },
 		{ "tlb.misses", STAT_COUNTER, "events", "TLB misses, all vCPUs" },
+		{ "tlb.perm_misses", STAT_COUNTER, "events", "writes that found only a read-only TLB entry (dirty logging), all vCPUs" },
 		{ "tlb.lookups", STAT_COUNTER, "events", "TLB look-ups, all vCPUs" },
 		{ "walk.refs", STAT_COUNTER, "events", "memory references made by 2D walks, all vCPUs" },
 		{ "vcpu.records", STAT_COUNTER, "records", "records executed, all vCPUs" },
@@ -442,14 +443,15 @@ static void publish(struct sim *s)
 		v[3] += c->stall_reload;
 		v[4] += tc->refill_misses[TLB_CAUSE_RELOAD];
 		v[5] += tc->misses;
-		v[6] += tc->lookups;
-		v[7] += c->n.walk_refs;
-		v[8] += c->n.records;
-		v[9] += c->n.guest_pfs;
+		v[6] += tc->perm_misses;
+		v[7] += tc->lookups;
+		v[8] += c->n.walk_refs;
+		v[9] += c->n.records;
+		v[10] += c->n.guest_pfs;
 	}
-	v[10] = s->kvm->n_used_mmu_pages;
-	v[11] = host_lock_acquisitions(s->host);
-	v[12] = s->end;
+	v[11] = s->kvm->n_used_mmu_pages;
+	v[12] = host_lock_acquisitions(s->host);
+	v[13] = s->end;
 	for (size_t i = 0; i < sizeof(id) / sizeof(id[0]); i++)
 		stats_set(s->st, id[i], v[i]);
 	for (uint32_t i = 0; i < s->n; i++)
