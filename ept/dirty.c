@@ -100,7 +100,7 @@ int kvm_dirty_log_enable(struct kvm *kvm, struct kvm_memory_slot *slot)
 }
 
 /* Mirrors kvm_vm_ioctl_get_dirty_log() of Linux 3.10: under mmu_lock, re-protect the pages
- * dirtied since the last round (kvm_mmu_write_protect_pt_masked()), clear the bitmap, then
+ * dirtied since the last round (kvm_mmu_write_protect_pt_masked()), clear the bitmap, and
  * flush if anything was dirty. */
 int kvm_get_dirty_log(struct kvm *kvm, struct kvm_memory_slot *slot, uint64_t *dirty)
 {
@@ -121,9 +121,9 @@ int kvm_get_dirty_log(struct kvm *kvm, struct kvm_memory_slot *slot, uint64_t *d
 			n++;
 		}
 	}
-	spin_unlock(kvm->host, me);
 	if (n)
-		kvm_flush_remote_tlbs(kvm);
+		kvm_flush_remote_tlbs(kvm);   /* 3.10 flushes before dropping mmu_lock */
+	spin_unlock(kvm->host, me);
 	stats_add(kvm->st, kvm->dirty_sid->rounds, 1);
 	stats_array_push(kvm->st, kvm->dirty_sid->dirty_pages, (int64_t)n);
 	stats_array_push(kvm->st, kvm->dirty_sid->protect_cycles, (int64_t)(me->clock - t0));

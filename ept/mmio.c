@@ -73,13 +73,16 @@ enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa)
 	uint64_t spte = 0;
 
 	stats_add(kvm->st, kvm->mmio_sid->exits, 1);
+	/* one instant, cost charged after: no pause holding page pointers */
+	int levels = 0;
 	for (int l = PT64_ROOT_LEVEL; sp; l--) {
-		vcpu_spend(v, kvm->sc->costs.mmio_walk_level);
+		levels++;
 		spte = sp->spt[spte_index(gpa, l)];
 		if (!is_shadow_present_pte(spte) || is_last_spte(spte, l))
 			break;
 		sp = mmu_page(kvm, spte_child_id(spte));
 	}
+	vcpu_spend(v, (uint64_t)levels * kvm->sc->costs.mmio_walk_level);
 	if (!is_mmio_spte(spte)) {
 		/* zapped by another CPU meanwhile: let the access fault again */
 		stats_add(kvm->st, kvm->mmio_sid->retry, 1);

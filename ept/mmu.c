@@ -728,22 +728,29 @@ bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa)
 
 	if (!slot || !slot->dirty_logging || slot->readonly || !sp)
 		return false;
+	/* The walk happens at one instant and its cost is charged after it: the vCPU never
+	 * pauses holding page pointers (KVM's lockless walk runs with interrupts off, which the
+	 * flush before freeing pages waits for). */
+	bool fixed = false;
+	int levels = 0;
 	for (int l = PT64_ROOT_LEVEL; l >= PT_PAGE_TABLE_LEVEL; l--) {
-		vcpu_spend(v, kvm->sc->costs.mmio_walk_level);
+		levels++;
 		unsigned idx = spte_index(gpa, l);
 		uint64_t spte = sp->spt[idx];
 		if (!is_shadow_present_pte(spte))
-			return false;
+			break;
 		if (is_last_spte(spte, l)) {
-			if (l != PT_PAGE_TABLE_LEVEL || (spte & SPTE_WRITABLE))
-				return false;
-			sp->spt[idx] = spte | SPTE_WRITABLE;
-			mark_page_dirty(kvm, slot, gfn);
-			return true;
+			if (l == PT_PAGE_TABLE_LEVEL && !(spte & SPTE_WRITABLE)) {
+				sp->spt[idx] = spte | SPTE_WRITABLE;
+				mark_page_dirty(kvm, slot, gfn);
+				fixed = true;
+			}
+			break;
 		}
 		sp = mmu_page(kvm, spte_child_id(spte));
 	}
-	return false;
+	vcpu_spend(v, (uint64_t)levels * kvm->sc->costs.mmio_walk_level);
+	return fixed;
 }
 
 /* ---------------------------------------------------------------- fault path */
@@ -983,6 +990,10 @@ int kvm_slot_rmaps_realloc(struct kvm *kvm, struct kvm_memory_slot *slot)
 		if (!slot->rmap[l - 1])
 			return -ENOMEM;
 	}
+	/* lazy-zap's per-region "emptied, not refaulted yet" flags were sized and indexed for the
+	 * old range, and the move zapped every spte anyway: no fault here is a refault. */
+	free(slot->collapsed);
+	slot->collapsed = NULL;
 	/* The host backing moves with the slot: keep the per-region THP draws. */
 	uint64_t n2m = gfn_to_index(slot->base_gfn + slot->npages - 1, slot->base_gfn, 2) + 1;
 	uint8_t *thp = calloc(n2m, 1);
