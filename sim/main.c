@@ -33,6 +33,33 @@ const char *argp_program_bug_address = "the eptsim issue tracker";
 
 /* ------------------------------------------------------------------ run */
 
+/* Defaults, then CONFIG (if any), the --set assignments, the seed, and for `workload` the
+ * generator (no trace); validated.  0, or prints the error and returns EXIT_BAD_INPUT. */
+static int load_scenario(struct scenario *sc, const char *who, const char *config, const char *const *sets,
+			 int nsets, bool seed_set, uint64_t seed, const char *generator)
+{
+	struct config_error err;
+
+	config_defaults(sc);
+	if (config && config_load(sc, config, &err))
+		goto bad;
+	for (int i = 0; i < nsets; i++)
+		if (config_set(sc, sets[i], &err))
+			goto bad;
+	if (seed_set)
+		sc->seed = seed;
+	if (generator) {
+		snprintf(sc->generator, sizeof(sc->generator), "%s", generator);
+		sc->trace[0] = '\0';
+	}
+	if (config_validate(sc, &err))
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "%s: %s\n", who, err.msg);
+	return EXIT_BAD_INPUT;
+}
+
 struct run_args {
 	const char *config;
 	const char *out;
@@ -178,27 +205,11 @@ static int cmd_run(int argc, char **argv)
 {
 	struct run_args a = { .mode = ENGINE_BATCHED };
 	static struct scenario sc;
-	struct config_error err = { { 0 } };
 	char outbuf[4096], errbuf[512] = "";
 
 	argp_parse(&run_argp, argc, argv, 0, NULL, &a);
-	config_defaults(&sc);
-	if (config_load(&sc, a.config, &err)) {
-		fprintf(stderr, "eptsim: %s\n", err.msg);
+	if (load_scenario(&sc, "eptsim", a.config, a.sets, a.nsets, a.seed_set, a.seed, NULL))
 		return EXIT_BAD_INPUT;
-	}
-	for (int i = 0; i < a.nsets; i++) {
-		if (config_set(&sc, a.sets[i], &err)) {
-			fprintf(stderr, "eptsim: %s\n", err.msg);
-			return EXIT_BAD_INPUT;
-		}
-	}
-	if (a.seed_set)
-		sc.seed = a.seed;
-	if (config_validate(&sc, &err)) {
-		fprintf(stderr, "eptsim: %s\n", err.msg);
-		return EXIT_BAD_INPUT;
-	}
 	if (a.dump) {
 		config_dump(&sc, stdout);
 		return 0;
@@ -537,34 +548,17 @@ static int cmd_workload(int argc, char **argv)
 {
 	struct workload_args a = { .records = 1000000 };
 	static struct scenario sc;
-	struct config_error cerr;
 	struct trace_error terr = { "" };
 	char err[512] = "";
 	int r = 0;
 
 	argp_parse(&workload_argp, argc, argv, 0, NULL, &a);
-	config_defaults(&sc);
-	if (a.config && config_load(&sc, a.config, &cerr)) {
-		fprintf(stderr, "eptsim workload: %s\n", cerr.msg);
-		return EXIT_BAD_INPUT;
-	}
-	for (int i = 0; i < a.nsets; i++)
-		if (config_set(&sc, a.sets[i], &cerr)) {
-			fprintf(stderr, "eptsim workload: %s\n", cerr.msg);
-			return EXIT_BAD_INPUT;
-		}
-	if (a.seed_set)
-		sc.seed = a.seed;
 	if (!workload_find(a.name) || !strcmp(a.name, "trace")) {
 		fprintf(stderr, "eptsim workload: no generator named '%s'\n", a.name);
 		return EXIT_BAD_INPUT;
 	}
-	snprintf(sc.generator, sizeof(sc.generator), "%s", a.name);
-	sc.trace[0] = '\0';
-	if (config_validate(&sc, &cerr)) {
-		fprintf(stderr, "eptsim workload: %s\n", cerr.msg);
+	if (load_scenario(&sc, "eptsim workload", a.config, a.sets, a.nsets, a.seed_set, a.seed, a.name))
 		return EXIT_BAD_INPUT;
-	}
 	struct guest_layout layout;
 	guest_layout_init(&layout, &sc);
 	struct workload **w = calloc(sc.vcpus, sizeof(*w));
