@@ -423,9 +423,8 @@ void vcpu_free(struct vcpu *v)
 	free(v);
 }
 
-void vcpu_start(struct vcpu *v, uint64_t end_time)
+void vcpu_start(struct vcpu *v)
 {
-	v->end_time = end_time;
 	v->actor.cls = ACTOR_MUTATOR;
 	engine_wake(eng(v), &v->actor, 0);
 }
@@ -453,6 +452,8 @@ void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end)
 	struct { const char *n; uint64_t v; } per[] = {
 		{ "records", v->n.records }, { "tlb_misses", tc->misses }, { "walk_refs", v->n.walk_refs },
 		{ "exits", v->n.exits }, { "ept_violations", v->n.ept_violations }, { "reloads", v->n.reloads },
+		{ "mmio_exits", v->n.mmio_exits }, { "memslot_ops", v->n.memslot_ops },
+		{ "bad_memslot_ops", v->n.bad_memslot_ops }, { "bad_addrs", v->n.bad_addrs },
 	};
 	for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
 		snprintf(name, sizeof(name), "vcpu.%u.%s", v->id, per[i].n);

@@ -96,7 +96,6 @@ struct vcpu {
 	enum exit_reason exit_reason;
 	uint64_t exit_gpa;
 	bool exit_write;
-	uint64_t end_time;
 	uint64_t halted_at;
 
 	/* ELF attribution (workload.elf): the function of the last instruction fetched */
@@ -116,7 +115,7 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 		      struct workload *wl);
 void vcpu_free(struct vcpu *v);
 /* Make the vCPU runnable at time 0. */
-void vcpu_start(struct vcpu *v, uint64_t end_time);
+void vcpu_start(struct vcpu *v);
 
 /* kvm_make_request() + kick: set req; if the vCPU is in guest mode, send an IPI that w
  * waits for (w->pending is incremented).  Returns true if an IPI was sent. */

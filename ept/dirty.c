@@ -23,17 +23,13 @@ static const struct stat_def dirty_stats[] = {
 	{ "collapse.refaults", STAT_COUNTER, "events", "faults in 2M regions lazy-zap emptied (they map 2M again)" },
 	{ "collapse.tables_replaced", STAT_COUNTER, "pages", "4K tables replaced by a large spte (in-place)" },
 };
-#define NR_DIRTY_STATS (sizeof(dirty_stats) / sizeof(dirty_stats[0]))
 
 int dirty_init(struct kvm *kvm)
 {
-	stat_id id[NR_DIRTY_STATS];
 	kvm->collapse_ops = &collapse_variants[kvm->sc->collapse];
 	kvm->dirty_sid = calloc(1, sizeof(*kvm->dirty_sid));
-	if (!kvm->dirty_sid || stats_register(kvm->st, dirty_stats, NR_DIRTY_STATS, id))
+	if (!kvm->dirty_sid || STATS_REGISTER_STRUCT(kvm->st, dirty_stats, kvm->dirty_sid))
 		return -1;
-	*kvm->dirty_sid = (struct dirty_stats_ids){ id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8],
-						    id[9], id[10] };
 	return 0;
 }
 

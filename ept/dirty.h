@@ -32,7 +32,7 @@ struct collapse_ops {
 
 extern const struct collapse_ops collapse_variants[];   /* enum collapse_variant */
 
-struct dirty_stats_ids {
+struct dirty_stats_ids {   /* in dirty_stats[] order (dirty.c) */
 	stat_id rounds, write_faults, protect_cycles, dirty_pages, scanned, dropped, lock_breaks, flushes,
 		duration, refaults, replaced;
 };

@@ -24,20 +24,15 @@ static const struct stat_def mmio_stats[] = {
 	{ "mmio.sptes_dropped", STAT_COUNTER, "sptes", "MMIO sptes dropped by zap-walks" },
 	{ "mmio.pages_scanned", STAT_COUNTER, "pages", "shadow pages scanned by zap-walks" },
 };
-#define NR_MMIO_STATS (sizeof(mmio_stats) / sizeof(mmio_stats[0]))
 
 int mmio_init(struct kvm *kvm)
 {
-	stat_id id[NR_MMIO_STATS];
-
 	kvm->mmio_ops = &mmio_invalidate_variants[kvm->sc->mmio_invalidate];
 	kvm->mmio_gen_mask = kvm->sc->mmio_gen_bits >= 32 ? 0xffffffffu : (1u << kvm->sc->mmio_gen_bits) - 1;
 	kvm->memslots_generation = kvm->sc->mmio_gen_start;
 	kvm->mmio_sid = calloc(1, sizeof(*kvm->mmio_sid));
-	if (!kvm->mmio_sid || stats_register(kvm->st, mmio_stats, NR_MMIO_STATS, id))
+	if (!kvm->mmio_sid || STATS_REGISTER_STRUCT(kvm->st, mmio_stats, kvm->mmio_sid))
 		return -1;
-	*kvm->mmio_sid = (struct mmio_stats_ids){ id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8],
-						  id[9], id[10], id[11] };
 	return 0;
 }
 

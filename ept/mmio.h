@@ -40,7 +40,7 @@ struct mmio_invalidate_ops {
 
 extern const struct mmio_invalidate_ops mmio_invalidate_variants[];   /* enum mmio_invalidate */
 
-struct mmio_stats_ids {
+struct mmio_stats_ids {   /* in mmio_stats[] order (mmio.c) */
 	stat_id exits, fast, slow, retry, sptes_created, gen_bumps, gen_wraps, invalidations,
 		invalidate_cycles, invalidate_hold, dropped, scanned;
 };

@@ -312,7 +312,6 @@ static int slots_init(struct kvm *kvm)
 struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h, struct stats *st)
 {
 	struct kvm *kvm = calloc(1, sizeof(*kvm));
-	stat_id ids[sizeof(kvm_stats) / sizeof(kvm_stats[0])];
 
 	if (!kvm)
 		return NULL;
@@ -329,12 +328,10 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	kvm->hash = calloc(n, sizeof(*kvm->hash));
 	kvm->hash_mask = n - 1;
 	if (!kvm->hash || slots_init(kvm) ||
-	    stats_register(st, kvm_stats, sizeof(kvm_stats) / sizeof(kvm_stats[0]), ids)) {
+	    STATS_REGISTER_STRUCT(st, kvm_stats, &kvm->sid)) {
 		kvm_free(kvm);
 		return NULL;
 	}
-	kvm->sid = (struct kvm_stats_ids){ ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6],
-					   ids[7], ids[8], ids[9] };
 	if (zap_init(kvm) || mmio_init(kvm) || dirty_init(kvm)) {
 		kvm_free(kvm);
 		return NULL;

@@ -119,7 +119,7 @@ struct collapse_ops;
 struct dirty_stats_ids;
 struct mmio_stats_ids;
 
-struct kvm_stats_ids {
+struct kvm_stats_ids {   /* in kvm_stats[] order (mmu.c) */
 	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
 		flush_ipis, reloads_requested, mmio_exits, large_replaced;
 };

@@ -32,7 +32,7 @@ struct actor {
 	uint64_t clock;         /* local time, cycles */
 	uint64_t gen;           /* heap-entry generation (lazy deletion) */
 	bool pending;           /* has a live heap entry */
-	uint64_t pending_at;
+	uint64_t pending_at;     /* time of the live entry (inspection, tests) */
 	struct fiber *fiber;    /* when the actor's code runs as a fiber */
 	/* Per-actor accounting kept by the host model (DESIGN §4: wait and hold per actor). */
 	uint64_t lock_wait;     /* cycles spent waiting for mmu_lock */

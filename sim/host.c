@@ -29,7 +29,7 @@ struct host {
 	uint64_t next_wakeup;    /* UINT64_MAX: none */
 	uint64_t tick, slice;
 
-	stat_id s_wait, s_hold, s_resched, s_offcpu;
+	struct { stat_id wait, hold, resched, offcpu; } sid;   /* in host_stats[] order */
 };
 
 static const struct stat_def host_stats[] = {
@@ -43,8 +43,6 @@ struct host *host_new(const struct scenario *sc, struct engine *e, struct stats 
 		      uint32_t max_actors)
 {
 	struct host *h = calloc(1, sizeof(*h));
-	stat_id ids[4];
-
 	if (!h)
 		return NULL;
 	h->sc = sc;
@@ -52,14 +50,10 @@ struct host *host_new(const struct scenario *sc, struct engine *e, struct stats 
 	h->st = st;
 	h->qcap = max_actors;
 	h->q = calloc(max_actors, sizeof(*h->q));
-	if (!h->q || stats_register(st, host_stats, 4, ids)) {
+	if (!h->q || STATS_REGISTER_STRUCT(st, host_stats, &h->sid)) {
 		host_free(h);
 		return NULL;
 	}
-	h->s_wait = ids[0];
-	h->s_hold = ids[1];
-	h->s_resched = ids[2];
-	h->s_offcpu = ids[3];
 	rng_seed(&h->rng, sc->seed, HOST_RNG_STREAM);
 	h->tick = (uint64_t)(sc->freq_mhz * 1e6 / sc->hz + 0.5);
 	h->slice = config_us_to_cycles(sc, sc->sched_slice_us);
@@ -94,7 +88,7 @@ void spin_lock(struct host *h, struct actor *a)
 	a->lock_acquisitions++;
 	h->acquisitions++;
 	h->owner_since = a->clock;
-	stats_hist_add(h->st, h->s_wait, wait);
+	stats_hist_add(h->st, h->sid.wait, wait);
 }
 
 void spin_unlock(struct host *h, struct actor *a)
@@ -102,7 +96,7 @@ void spin_unlock(struct host *h, struct actor *a)
 	assert(h->owner == a);
 	uint64_t hold = a->clock - h->owner_since;
 	a->lock_hold += hold;
-	stats_hist_add(h->st, h->s_hold, hold);
+	stats_hist_add(h->st, h->sid.hold, hold);
 	if (h->qlen) {
 		struct actor *next = h->q[h->qhead];
 		h->qhead = (h->qhead + 1) % h->qcap;
@@ -163,8 +157,8 @@ void host_schedule(struct host *h, struct actor *a)
 		off += (uint64_t)rng_exp(&h->rng, config_us_to_cycles(h->sc, h->sc->bg_run_us));
 	if (a->clock >= slice_expiry(h))
 		off += h->slice * h->sc->bg_hogs;   /* each hog runs a slice before us again */
-	stats_add(h->st, h->s_resched, 1);
-	stats_hist_add(h->st, h->s_offcpu, off);
+	stats_add(h->st, h->sid.resched, 1);
+	stats_hist_add(h->st, h->sid.offcpu, off);
 	a->offcpu += off;
 	if (off) {
 		engine_wake(h->e, a, a->clock + off);

@@ -48,10 +48,10 @@ struct sim {
 	uint64_t end, sample_period;
 	sim_progress_fn progress;
 	void *progress_ctx;
-	stat_id s_pages, s_records, s_waiters, s_toggles, s_p4k, s_p2m, s_p1g, s_cov;
+	struct { stat_id pages, records, waiters, toggles, p4k, p2m, p1g, cov; } sid;   /* sim_stats_defs[] order */
 	uint64_t last_records;
-	/* dirty logging phases: [0, t_enable) before, [t_enable, t_disable) during, after */
-	uint64_t t_enable, t_disable;
+	/* dirty logging phases: before enable, during, after disable (from t_disable) */
+	uint64_t t_disable;
 	uint64_t snap[2][3];             /* records, tlb misses, walk refs at enable, disable */
 	bool enabled, disabled;
 	double cov_before;               /* memory mapped large when logging was enabled (4K pages) */
@@ -72,7 +72,6 @@ static const struct stat_def sim_stats_defs[] = {
 	{ "series.ept.pages_1g", STAT_SERIES, "sptes", "1G leaf sptes over time (t in ms)" },
 	{ "series.ept.large_coverage", STAT_SERIES, "fraction", "share of mapped guest memory mapped by 2M/1G sptes (t in ms)" },
 };
-#define NR_SIM_STATS (sizeof(sim_stats_defs) / sizeof(sim_stats_defs[0]))
 
 /* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
 static double large_coverage(const struct kvm *kvm)
@@ -139,10 +138,9 @@ static void vmm_main(void *arg)
 		case VMM_TOGGLE:
 			/* A PCI ROM read: the ROM BAR's slot goes away or comes back. */
 			kvm_set_memory_region(s->kvm, slot, slot->present ? KVM_MR_DELETE : KVM_MR_CREATE, 0);
-			stats_add(s->st, s->s_toggles, 1);
+			stats_add(s->st, s->sid.toggles, 1);
 			break;
 		case VMM_DIRTY_ENABLE:
-			s->t_enable = s->vmm.clock;
 			s->cov_before = large_pages(s->kvm);
 			snapshot(s, s->snap[0]);
 			s->enabled = true;
@@ -194,13 +192,13 @@ static void sampler_run(struct actor *a)
 	if (s->disabled && s->t_recovered < 0 && large_pages(s->kvm) >= 0.9 * s->cov_before)
 		s->t_recovered = (int64_t)a->clock;
 	if (s->sc->series) {
-		stats_series_add(s->st, s->s_p4k, t_ms, (double)s->kvm->nr_leaves[PT_PAGE_TABLE_LEVEL]);
-		stats_series_add(s->st, s->s_p2m, t_ms, (double)s->kvm->nr_leaves[PT_DIRECTORY_LEVEL]);
-		stats_series_add(s->st, s->s_p1g, t_ms, (double)s->kvm->nr_leaves[PT_PDPE_LEVEL]);
-		stats_series_add(s->st, s->s_cov, t_ms, cov);
-		stats_series_add(s->st, s->s_pages, t_ms, s->kvm->n_used_mmu_pages);
-		stats_series_add(s->st, s->s_records, t_ms, (double)(rec - s->last_records));
-		stats_series_add(s->st, s->s_waiters, t_ms, spin_is_contended(s->host) ? 1 : 0);
+		stats_series_add(s->st, s->sid.p4k, t_ms, (double)s->kvm->nr_leaves[PT_PAGE_TABLE_LEVEL]);
+		stats_series_add(s->st, s->sid.p2m, t_ms, (double)s->kvm->nr_leaves[PT_DIRECTORY_LEVEL]);
+		stats_series_add(s->st, s->sid.p1g, t_ms, (double)s->kvm->nr_leaves[PT_PDPE_LEVEL]);
+		stats_series_add(s->st, s->sid.cov, t_ms, cov);
+		stats_series_add(s->st, s->sid.pages, t_ms, s->kvm->n_used_mmu_pages);
+		stats_series_add(s->st, s->sid.records, t_ms, (double)(rec - s->last_records));
+		stats_series_add(s->st, s->sid.waiters, t_ms, spin_is_contended(s->host) ? 1 : 0);
 	}
 	s->last_records = rec;
 	if (s->progress)
@@ -280,8 +278,6 @@ static int load_elf(struct sim *s, char *err, size_t errlen)
 struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen)
 {
 	struct sim *s = calloc(1, sizeof(*s));
-	stat_id ids[NR_SIM_STATS];
-
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -302,16 +298,8 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	if (!s->host)
 		goto nomem;
 	s->kvm = kvm_new(sc, s->e, s->host, s->st);
-	if (!s->kvm || stats_register(s->st, sim_stats_defs, NR_SIM_STATS, ids))
+	if (!s->kvm || STATS_REGISTER_STRUCT(s->st, sim_stats_defs, &s->sid))
 		goto nomem;
-	s->s_pages = ids[0];
-	s->s_records = ids[1];
-	s->s_waiters = ids[2];
-	s->s_toggles = ids[3];
-	s->s_p4k = ids[4];
-	s->s_p2m = ids[5];
-	s->s_p1g = ids[6];
-	s->s_cov = ids[7];
 	s->t_recovered = -1;
 	guest_layout_init(&s->layout, sc);
 	if (build_vcpus(s, err, errlen) || (sc->elf[0] && load_elf(s, err, errlen))) {
@@ -476,7 +464,7 @@ static void publish(struct sim *s)
 int sim_run(struct sim *s)
 {
 	for (uint32_t i = 0; i < s->n; i++)
-		vcpu_start(s->vcpus[i], s->end);
+		vcpu_start(s->vcpus[i]);
 	engine_wake(s->e, &s->vmm, 0);
 	engine_wake(s->e, &s->sampler, 0);
 	engine_run(s->e, s->end);

@@ -578,3 +578,10 @@ int stats_write_series(const struct stats *st, const char *dir)
 			err = write_one(dir, &st->e[i]);
 	return err;
 }
+
+int stats_register_into(struct stats *st, const struct stat_def *defs, size_t n, void *ids, size_t ids_size)
+{
+	/* the id struct must be exactly one stat_id per definition, in order */
+	assert(ids_size == n * sizeof(stat_id));
+	return stats_register(st, defs, n, (stat_id *)ids);
+}

@@ -50,6 +50,12 @@ int stats_register(struct stats *st, const struct stat_def *defs, size_t n, stat
 stat_id stats_register_one(struct stats *st, const char *name, enum stat_kind kind,
 			   const char *unit, const char *help);
 
+/* Register defs[] and store the ids into *ids, a struct made only of stat_id members in
+ * the order of defs (so a module names its ids instead of indexing an array). */
+#define STATS_REGISTER_STRUCT(st, defs, ids)							\
+	stats_register_into((st), (defs), sizeof(defs) / sizeof((defs)[0]), (ids), sizeof(*(ids)))
+int stats_register_into(struct stats *st, const struct stat_def *defs, size_t n, void *ids, size_t ids_size);
+
 stat_id stats_lookup(const struct stats *st, const char *name);   /* STAT_NONE if unknown */
 size_t stats_count(const struct stats *st);
 const struct stat_def *stats_def(const struct stats *st, stat_id id);
