@@ -104,46 +104,15 @@ static void take_snap(struct kvm *kvm, const struct kvm_memory_slot *slot, struc
 
 /* ================================================================ MMU level */
 
-struct menv {
-	struct scenario sc;
-	struct engine *e;
-	struct stats *st;
-	struct host *h;
-	struct kvm *kvm;
-	struct vcpu vc[2], *vp[2];
-	struct actor helper, contender;
-	void (*body)(struct menv *m);
-	bool failed, done;
-	char why[384];
-	/* body_flush_order: 1 while the collapse runs (vCPU 1 in guest mode, contention) */
-	int phase;
-	unsigned nipis, nhandled, holds;
-	uint64_t rem_at_ipi[4096];      /* droppable 4K leaves left when each IPI arrived */
+/* body_flush_order: phase is 1 while the collapse runs (vCPU 1 in guest mode, contention) */
+#define MENV_EXTRA							\
+	struct actor helper, contender;					\
+	int phase;							\
+	unsigned nipis, nhandled, holds;				\
+	uint64_t rem_at_ipi[4096];      /* droppable 4K leaves left when each IPI arrived */ \
 	uint64_t rem_at_handled;        /* ... when vCPU 1 last handled KVM_REQ_TLB_FLUSH */
-};
+#include "ept/tests/mmu_harness.h"
 
-/* Record the first failure (what NULL: run kvm_mmu_check); returns ok. */
-static bool note(struct menv *m, bool ok, int line, const char *what)
-{
-	char buf[256] = "";
-	if (!what) {
-		ok = !kvm_mmu_check(m->kvm, buf, sizeof(buf));
-		what = "kvm_mmu_check:";
-	}
-	if (!ok && !m->failed)
-		snprintf(m->why, sizeof(m->why), "line %d: %s %s", line, what, buf);
-	m->failed |= !ok;
-	return ok;
-}
-#define CHECK(m, c) do { if (!note(m, (c), __LINE__, #c)) return; } while (0)
-#define CHECK_MMU(m) do { if (!note(m, true, __LINE__, NULL)) return; } while (0)
-
-static void fiber_main(void *arg)
-{
-	((struct menv *)arg)->body(arg);
-	((struct menv *)arg)->done = true;
-}
-static void actor_run_fiber(struct actor *a) { fiber_resume(a->fiber); }
 static void contender_main(void *arg);
 
 /* "mix": 16M of THP-backed RAM at 1G, 8 regions of 2M; "odd": hugetlb-2m RAM whose first and
@@ -159,56 +128,22 @@ static const char *const mix_slots[] = {
 static void run(void (*body)(struct menv *), const char *collapse, const char *preempt)
 {
 	static struct menv mm;
-	struct menv *m = &mm;
-	struct config_error err;
 	char cbuf[64], pbuf[64];
-	const char *base[] = { "guest.mem=64M", "guest.kernel_mem=16M", "guest.vcpus=2", "guest.backing=4k", cbuf, pbuf };
-	const size_t nb = sizeof(base) / sizeof(base[0]), ns = sizeof(mix_slots) / sizeof(mix_slots[0]);
+	const char *sets[2 + sizeof(mix_slots) / sizeof(mix_slots[0])] = { cbuf, pbuf };
+	const size_t n = sizeof(sets) / sizeof(sets[0]);
 
 	snprintf(cbuf, sizeof(cbuf), "mmu.collapse=%s", collapse);
 	snprintf(pbuf, sizeof(pbuf), "host.preempt=%s", preempt);
-	memset(m, 0, sizeof(*m));
-	config_defaults(&m->sc);
-	for (size_t i = 0; i < nb + ns; i++)
-		assert_int_equal(config_set(&m->sc, i < nb ? base[i] : mix_slots[i - nb], &err), 0);
-	assert_int_equal(config_validate(&m->sc, &err), 0);
-	m->e = engine_new(false, 1);
-	m->st = stats_new();
-	m->h = m->e && m->st ? host_new(&m->sc, m->e, m->st, 8) : NULL;
-	m->kvm = m->h ? kvm_new(&m->sc, m->e, m->h, m->st) : NULL;
-	assert_non_null(m->kvm);
-	for (int i = 0; i < 2; i++) {
-		m->vc[i] = (struct vcpu){ .kvm = m->kvm, .sc = &m->sc, .id = (uint32_t)i };   /* OUTSIDE_GUEST */
-		m->vp[i] = &m->vc[i];
-	}
-	kvm_attach_vcpus(m->kvm, m->vp, 2);
-	__typeof__(*m->vc[1].ipis) ipis[4];
-	m->vc[1].ipis = ipis;
-	m->vc[1].max_ipis = 4;
-	m->vc[1].ipi_at = UINT64_MAX;
-	m->vc[0].actor = (struct actor){ .name = "t", .run = actor_run_fiber, .fiber = fiber_new(fiber_main, m, 0) };
-	m->contender = (struct actor){ .name = "contender", .run = actor_run_fiber,
-				       .fiber = fiber_new(contender_main, m, 0) };
-	assert_true(m->vc[0].actor.fiber && m->contender.fiber);
-	assert_int_equal(engine_add_actor(m->e, &m->vc[0].actor), 0);
-	assert_int_equal(engine_add_actor(m->e, &m->contender), 0);
-	m->body = body;
-	engine_wake(m->e, &m->vc[0].actor, 0);
-	engine_run(m->e, UINT64_MAX);
-	bool locked = spin_is_locked_by(m->h, &m->vc[0].actor) || spin_is_locked_by(m->h, &m->contender);
-	kvm_free(m->kvm);
-	fiber_free(m->vc[0].actor.fiber);
-	fiber_free(m->contender.fiber);
-	host_free(m->h);
-	stats_free(m->st);
-	engine_free(m->e);
-	if (m->failed)
-		fail_msg("%s", m->why);
-	assert_true(m->done);
-	assert_false(locked);
+	for (size_t i = 2; i < n; i++)
+		sets[i] = mix_slots[i - 2];
+	menv_build(&mm, body, sets, n, &mm.contender, "contender", contender_main);
+	/* vCPU 1 can take IPIs (body_flush_order puts it in guest mode) */
+	__typeof__(*mm.vc[1].ipis) ipis[4];
+	mm.vc[1].ipis = ipis;
+	mm.vc[1].max_ipis = 4;
+	mm.vc[1].ipi_at = UINT64_MAX;
+	menv_run_and_free(&mm);
 }
-
-static uint64_t ctr(struct menv *m, const char *name) { return counter(m->kvm, name); }
 
 static gfn_t G(unsigned region, unsigned page) { return MIX_GFN + 512ULL * region + page; }
 static uint64_t GPA(unsigned region, unsigned page) { return G(region, page) << 12; }

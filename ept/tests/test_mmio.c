@@ -31,94 +31,23 @@
 #include "sim/stats.h"
 #include "traces/trace.h"
 
-struct menv {
-	struct scenario sc;
-	struct engine *e;
-	struct stats *st;
-	struct host *h;
-	struct kvm *kvm;
-	struct vcpu vc[2], *vp[2];
-	struct actor vmm;
-	void (*body)(struct menv *m);
-	bool failed, done;
-	char why[384];
-};
+#define MENV_EXTRA struct actor vmm;
+#include "ept/tests/mmu_harness.h"
 
-/* Record the first failure (what NULL: run kvm_mmu_check); returns ok. */
-static bool note(struct menv *m, bool ok, int line, const char *what)
-{
-	char buf[256] = "";
-	if (!what) {
-		ok = !kvm_mmu_check(m->kvm, buf, sizeof(buf));
-		what = "kvm_mmu_check:";
-	}
-	if (!ok && !m->failed)
-		snprintf(m->why, sizeof(m->why), "line %d: %s %s", line, what, buf);
-	m->failed |= !ok;
-	return ok;
-}
-#define CHECK(m, c) do { if (!note(m, (c), __LINE__, #c)) return; } while (0)
-#define CHECK_MMU(m) do { if (!note(m, true, __LINE__, NULL)) return; } while (0)
-
-static void fiber_main(void *arg)
-{
-	((struct menv *)arg)->body(arg);
-	((struct menv *)arg)->done = true;
-}
-static void actor_run_fiber(struct actor *a) { fiber_resume(a->fiber); }
 static void vmm_main(void *arg);
 
-/* A 64M guest (4K backing) plus the given keys; body runs in the test actor's fiber. */
+/* A 64M guest (4K backing) plus the given keys; body runs in the test actor's fiber, and
+ * vmm_main in a second actor. */
 static void run(void (*body)(struct menv *), const char *const *sets, size_t n)
 {
 	static struct menv mm;
-	struct menv *m = &mm;
-	struct config_error err;
-	const char *base[] = { "guest.mem=64M", "guest.kernel_mem=16M", "guest.vcpus=2", "guest.backing=4k" };
 
-	memset(m, 0, sizeof(*m));
-	config_defaults(&m->sc);
-	for (size_t i = 0; i < 4 + n; i++)
-		assert_int_equal(config_set(&m->sc, i < 4 ? base[i] : sets[i - 4], &err), 0);
-	assert_int_equal(config_validate(&m->sc, &err), 0);
-	m->e = engine_new(false, 1);
-	m->st = stats_new();
-	m->h = m->e && m->st ? host_new(&m->sc, m->e, m->st, 8) : NULL;
-	m->kvm = m->h ? kvm_new(&m->sc, m->e, m->h, m->st) : NULL;
-	assert_non_null(m->kvm);
-	for (int i = 0; i < 2; i++) {
-		m->vc[i] = (struct vcpu){ .kvm = m->kvm, .sc = &m->sc, .id = (uint32_t)i };
-		m->vp[i] = &m->vc[i];
-	}
-	kvm_attach_vcpus(m->kvm, m->vp, 2);
-	m->vc[0].actor = (struct actor){ .name = "t", .run = actor_run_fiber, .fiber = fiber_new(fiber_main, m, 0) };
-	m->vmm = (struct actor){ .name = "vmm", .run = actor_run_fiber, .fiber = fiber_new(vmm_main, m, 0) };
-	assert_true(m->vc[0].actor.fiber && m->vmm.fiber);
-	assert_int_equal(engine_add_actor(m->e, &m->vc[0].actor), 0);
-	assert_int_equal(engine_add_actor(m->e, &m->vmm), 0);
-	m->body = body;
-	engine_wake(m->e, &m->vc[0].actor, 0);
-	engine_run(m->e, UINT64_MAX);
-	bool locked = spin_is_locked_by(m->h, &m->vc[0].actor) || spin_is_locked_by(m->h, &m->vmm);
-	kvm_free(m->kvm);
-	fiber_free(m->vc[0].actor.fiber);
-	fiber_free(m->vmm.fiber);
-	host_free(m->h);
-	stats_free(m->st);
-	engine_free(m->e);
-	if (m->failed)
-		fail_msg("%s", m->why);
-	assert_true(m->done);
-	assert_false(locked);
+	menv_build(&mm, body, sets, n, &mm.vmm, "vmm", vmm_main);
+	menv_run_and_free(&mm);
 }
 #define RUN(body, ...) \
 	run(body, (const char *const[]){ __VA_ARGS__ }, sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *))
 
-static uint64_t ctr(struct menv *m, const char *name)
-{
-	stat_id id = stats_lookup(m->st, name);
-	return id == STAT_NONE ? UINT64_MAX : stats_counter(m->st, id);
-}
 
 /* vcpu_handle_requests() for the test vCPU: drop an invalid root, load a current one. */
 static void reload(struct menv *m)

@@ -24,36 +24,7 @@
 #include "sim/rng.h"
 #include "sim/stats.h"
 
-struct menv {
-	struct scenario sc;
-	struct engine *e;
-	struct stats *st;
-	struct host *h;
-	struct kvm *kvm;
-	struct vcpu vc[2], *vp[2];
-	void (*body)(struct menv *m);
-	bool failed, done;
-	char why[384];
-};
-
-static void fail_at(struct menv *m, int line, const char *what, const char *detail)
-{
-	if (!m->failed)
-		snprintf(m->why, sizeof(m->why), "line %d: %s %s", line, what, detail);
-	m->failed = true;
-}
-
-static bool mmu_ok(struct menv *m, int line)
-{
-	char buf[256];
-	if (!kvm_mmu_check(m->kvm, buf, sizeof(buf)))
-		return true;
-	fail_at(m, line, "kvm_mmu_check:", buf);
-	return false;
-}
-
-#define CHECK(m, c) do { if (!(c)) { fail_at(m, __LINE__, #c, ""); return; } } while (0)
-#define CHECK_MMU(m) do { if (!mmu_ok(m, __LINE__)) return; } while (0)
+#include "ept/tests/mmu_harness.h"
 
 /* ram 4K; 2M slots: THP (all / none), hugetlb-2m, one not 2M aligned; 1G slots: aligned, not */
 static const char *const big_slots[] = {
@@ -67,62 +38,14 @@ static const char *const big_slots[] = {
 };
 #define NBIG (sizeof(big_slots) / sizeof(big_slots[0]))
 
-static void fiber_main(void *arg)
-{
-	((struct menv *)arg)->body(arg);
-	((struct menv *)arg)->done = true;
-}
-static void actor_run_fiber(struct actor *a) { fiber_resume(a->fiber); }
-
 /* Build a small guest with the given extra keys, run body in the test actor's fiber, free
  * everything, then fail with the first failure the body recorded. */
 static void run(void (*body)(struct menv *), const char *const *sets, size_t n)
 {
 	static struct menv mm;
-	struct menv *m = &mm;
-	struct config_error err;
-	const char *base[] = { "guest.mem=64M", "guest.kernel_mem=16M", "guest.vcpus=2", "guest.backing=4k" };
 
-	memset(m, 0, sizeof(*m));
-	config_defaults(&m->sc);
-	for (size_t i = 0; i < 4 + n; i++)
-		assert_int_equal(config_set(&m->sc, i < 4 ? base[i] : sets[i - 4], &err), 0);
-	assert_int_equal(config_validate(&m->sc, &err), 0);
-	m->e = engine_new(false, 1);
-	m->st = stats_new();
-	assert_true(m->e && m->st);
-	m->h = host_new(&m->sc, m->e, m->st, 8);
-	assert_non_null(m->h);
-	m->kvm = kvm_new(&m->sc, m->e, m->h, m->st);
-	assert_non_null(m->kvm);
-	for (int i = 0; i < 2; i++) {
-		m->vc[i] = (struct vcpu){ .kvm = m->kvm, .sc = &m->sc, .id = (uint32_t)i };   /* OUTSIDE_GUEST */
-		m->vp[i] = &m->vc[i];
-	}
-	kvm_attach_vcpus(m->kvm, m->vp, 2);
-	m->vc[0].actor = (struct actor){ .name = "t", .run = actor_run_fiber, .fiber = fiber_new(fiber_main, m, 0) };
-	assert_non_null(m->vc[0].actor.fiber);
-	assert_int_equal(engine_add_actor(m->e, &m->vc[0].actor), 0);
-	m->body = body;
-	engine_wake(m->e, &m->vc[0].actor, 0);
-	engine_run(m->e, UINT64_MAX);
-	bool locked = spin_is_locked_by(m->h, &m->vc[0].actor);
-	kvm_free(m->kvm);
-	fiber_free(m->vc[0].actor.fiber);
-	host_free(m->h);
-	stats_free(m->st);
-	engine_free(m->e);
-	if (m->failed)
-		fail_msg("%s", m->why);
-	assert_true(m->done);
-	assert_false(locked);
-}
-
-/* a counter by name (UINT64_MAX if unknown: fails any comparison) */
-static uint64_t ctr(struct menv *m, const char *name)
-{
-	stat_id id = stats_lookup(m->st, name);
-	return id == STAT_NONE ? UINT64_MAX : stats_counter(m->st, id);
+	menv_build(&mm, body, sets, n, NULL, NULL, NULL);
+	menv_run_and_free(&mm);
 }
 
 /* The page at `level` on gpa's path from root (NULL: not linked, or a large leaf above). */
@@ -175,11 +98,11 @@ static void body_mapping_level(struct menv *m)
 		snprintf(what, sizeof(what), "%s gfn 0x%llx:", cases[i].slot, (unsigned long long)cases[i].gfn);
 		CHECK(m, s && gfn_to_memslot(m->kvm, cases[i].gfn) == s);
 		if (host_mapping_level(s, cases[i].gfn) != cases[i].host)
-			fail_at(m, __LINE__, what, "host_mapping_level");
+			menv_fail(m, __LINE__, what, "host_mapping_level");
 		for (int max = MAP_4K; max <= MAP_1G; max++) {
 			m->sc.max_mapping = max;
 			if (mapping_level(m->kvm, s, cases[i].gfn) != cases[i].level[max])
-				fail_at(m, __LINE__, what, (const char *[]){ "max 4k", "max 2m", "max 1g" }[max]);
+				menv_fail(m, __LINE__, what, (const char *[]){ "max 4k", "max 2m", "max 1g" }[max]);
 		}
 	}
 }
