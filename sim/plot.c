@@ -328,6 +328,19 @@ static double plot_step(double range, int nticks)
 	return 10 * mag;
 }
 
+/* The script's head: encoding, a PNG (pngcairo) or SVG terminal of w x h, the output. */
+static void plot_terminal(FILE *f, const char *kind, bool png, int w, int h, const char *img)
+{
+	fprintf(f, "# eptsim plot%s — generated, gnuplot 5\n"
+		   "set encoding utf8\n", kind);
+	if (png)
+		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n", w, h);
+	else
+		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
+			   "background rgb 'white'\n", w, h);
+	fprintf(f, "set output '%s'\n", img);
+}
+
 static FILE *plot_create(const char *tmp, const char *name, char *path, size_t len,
 			 char *err, size_t errlen, int *ret)
 {
@@ -571,15 +584,7 @@ static int plot_write_script(const char *tmp, const char *img, bool png,
 	plot_layout(&l, runs, n);
 	plot_config_names(&runs[0].id, sizeof(runs[0]), n, cfg, sizeof(cfg));
 	plot_sanitize(cfg);
-	fprintf(f, "# eptsim plot — generated, gnuplot 5\n"
-		   "set encoding utf8\n");
-	if (png)
-		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n",
-			PLOT_W, PLOT_H);
-	else
-		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
-			   "background rgb 'white'\n", PLOT_W, PLOT_H);
-	fprintf(f, "set output '%s'\n", img);
+	plot_terminal(f, "", png, PLOT_W, PLOT_H, img);
 	fprintf(f, "set multiplot layout 1,3 title 'eptsim: zap-all variants — %s' "
 		   "font 'sans,14' margins %g,%g,%.4f,%.4f spacing %g,0\n", cfg, PLOT_LEFT,
 		PLOT_RIGHT, l.bottom, l.top, PLOT_HSPACE);
@@ -1203,15 +1208,7 @@ static int plot_mmio_write_script(const char *tmp, const char *img, bool png,
 		if (runs[i].pages > xmax)
 			xmax = runs[i].pages;
 
-	fprintf(f, "# eptsim plot --kind mmio — generated, gnuplot 5\n"
-		   "set encoding utf8\n");
-	if (png)
-		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n",
-			PLOT_W, PLOT_H);
-	else
-		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
-			   "background rgb 'white'\n", PLOT_W, PLOT_H);
-	fprintf(f, "set output '%s'\n", img);
+	plot_terminal(f, " --kind mmio", png, PLOT_W, PLOT_H, img);
 	fprintf(f, "set multiplot layout 1,3 title 'eptsim: MMIO spte invalidation — zap-walk vs "
 		   "generation' font 'sans,14' margins %g,%g,%.4f,%.4f spacing %g,0\n",
 		PLOT_LEFT, PLOT_RIGHT, PLOT_BOTTOM, top, PLOT_HSPACE);
@@ -1706,15 +1703,7 @@ static int plot_collapse_write_script(const char *tmp, const char *img, bool png
 	plot_config_names(&runs[0].id, sizeof(runs[0]), n, cfg, sizeof(cfg));
 	plot_sanitize(cfg);
 
-	fprintf(f, "# eptsim plot --kind collapse — generated, gnuplot 5\n"
-		   "set encoding utf8\n");
-	if (png)
-		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n",
-			PLOT_COLLAPSE_W, PLOT_COLLAPSE_H);
-	else
-		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
-			   "background rgb 'white'\n", PLOT_COLLAPSE_W, PLOT_COLLAPSE_H);
-	fprintf(f, "set output '%s'\n", img);
+	plot_terminal(f, " --kind collapse", png, PLOT_COLLAPSE_W, PLOT_COLLAPSE_H, img);
 	fprintf(f, "set multiplot title 'eptsim: cancelled migration — collapse variants (%s)' "
 		   "font 'sans,14'\n", cfg);
 	fprintf(f, "set border 3 lw 1\n"
