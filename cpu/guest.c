@@ -21,6 +21,15 @@ void guest_layout_init(struct guest_layout *l, const struct scenario *sc)
 	l->cache_size = l->kernel_mem - l->cache_gpa;
 	l->vcpus = sc->vcpus;
 	l->pool_size = ((sc->mem - sc->kernel_mem) / sc->vcpus) & ~(SZ_2M - 1);
+	l->pools_low = sc->vcpus;
+	if (sc->mem > GUEST_LOWMEM) {
+		/* Pools may not straddle the hole: shrink them until the two ranges hold them all. */
+		uint64_t low = GUEST_LOWMEM - sc->kernel_mem, high = sc->mem - GUEST_LOWMEM;
+		while (l->pool_size > SZ_2M && low / l->pool_size + high / l->pool_size < sc->vcpus)
+			l->pool_size -= SZ_2M;
+		uint64_t nl = low / l->pool_size;
+		l->pools_low = nl < sc->vcpus ? (uint32_t)nl : sc->vcpus;
+	}
 	l->kernel_large = sc->kernel_page_size == MAP_2M;
 	l->proc_large = sc->page_size == MAP_2M;
 	l->shared_text = !sc->trace[0] && !strcmp(sc->generator, "kbuild");

@@ -6,6 +6,8 @@
  *   [8M, 8M + text)               program text in the page cache (shared by processes)
  *   [8M + text, kernel_mem)       the rest of the page cache, one write area per vCPU
  *   [kernel_mem, mem)             process memory, one frame pool per vCPU
+ * Above GUEST_LOWMEM, RAM continues at GUEST_HIGHMEM_GPA (past the PCI hole); no pool
+ * straddles the hole.
  * Guest-virtual layout: the direct map at GUEST_DIRECTMAP maps [0, kernel_mem) with
  * guest.kernel_page_size pages; kbuild's process slot s has its text at GUEST_TEXT_BASE(s)
  * and its data at GUEST_DATA_BASE(s); any other user address (a replayed trace's) is
@@ -34,12 +36,17 @@ struct gpa_pool;
 #define GUEST_IO_GPA 0xfe000000ULL
 #define GUEST_IO_SIZE (16ULL << 20)
 #define GUEST_IOREMAP 0xffffc90000000000ULL
+/* RAM layout around the PCI hole (QEMU pc with gigabyte alignment): at most GUEST_LOWMEM
+ * bytes from GPA 0, the rest from GUEST_HIGHMEM_GPA. */
+#define GUEST_LOWMEM (3ULL << 30)
+#define GUEST_HIGHMEM_GPA (4ULL << 30)
 
 struct guest_layout {
 	uint64_t mem, kernel_mem;
 	uint64_t text_gpa, text_size;
 	uint64_t cache_gpa, cache_size;   /* page cache after the text */
 	uint64_t pool_size;               /* per vCPU, 2M multiple */
+	uint32_t pools_low;               /* pools below the PCI hole; the others from 4 GiB */
 	uint32_t vcpus;
 	bool kernel_large, proc_large;
 	bool shared_text;                 /* the text window maps the page cache (kbuild) */
@@ -55,7 +62,9 @@ static inline uint64_t guest_io_addr(const struct guest_layout *l, uint64_t gpa)
 void guest_layout_init(struct guest_layout *l, const struct scenario *sc);
 static inline uint64_t guest_pool_base(const struct guest_layout *l, uint32_t vcpu)
 {
-	return l->kernel_mem + (uint64_t)vcpu * l->pool_size;
+	if (vcpu < l->pools_low)
+		return l->kernel_mem + (uint64_t)vcpu * l->pool_size;
+	return GUEST_HIGHMEM_GPA + (uint64_t)(vcpu - l->pools_low) * l->pool_size;
 }
 /* The kernel's page tables for the direct map and the I/O window (pages from a pool over
  * [0, 8M)). */

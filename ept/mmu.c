@@ -47,6 +47,7 @@ static const struct stat_def kvm_stats[] = {
 	{ "vcpu.reload_requests", STAT_COUNTER, "events", "kvm_reload_remote_mmus() calls" },
 	{ "ept.noslot_faults", STAT_COUNTER, "events", "EPT violations on a GPA outside every memslot (an MMIO spte is made)" },
 	{ "ept.large_replaced_table", STAT_COUNTER, "events", "a large spte installed over a page table" },
+	{ "ept.prefaulted", STAT_COUNTER, "sptes", "leaf sptes set by guest.prefault before the run (no fault simulated)" },
 };
 
 /* ---------------------------------------------------------------- pte_list (rmap) */
@@ -326,7 +327,7 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	while (n < want && n < (1u << 24))
 		n <<= 1;
 	kvm->hash = calloc(n, sizeof(*kvm->hash));
-	kvm->hash_mask = n - 1;
+	kvm->hash_bits = (unsigned)__builtin_ctz(n);
 	if (!kvm->hash || slots_init(kvm) ||
 	    STATS_REGISTER_STRUCT(st, kvm_stats, &kvm->sid)) {
 		kvm_free(kvm);
@@ -373,6 +374,8 @@ struct actor *kvm_current(struct kvm *kvm) { return engine_current(kvm->e); }
 
 void kvm_spend(struct kvm *kvm, uint64_t cycles)
 {
+	if (kvm->building)
+		return;   /* kvm_mmu_prefault(): outside simulated time */
 	struct actor *a = engine_current(kvm->e);
 
 	if (a->ctx)   /* a vCPU: charge its current category */
@@ -384,7 +387,7 @@ void kvm_spend(struct kvm *kvm, uint64_t cycles)
 static void assert_locked(struct kvm *kvm)
 {
 	(void)kvm;
-	assert(spin_is_locked_by(kvm->host, kvm_current(kvm)));
+	assert(kvm->building || spin_is_locked_by(kvm->host, kvm_current(kvm)));
 }
 
 /* ---------------------------------------------------------------- shadow pages */
@@ -403,7 +406,6 @@ static uint32_t id_alloc(struct kvm *kvm)
 	return kvm->nr_ids++;
 }
 
-static uint32_t hashfn(const struct kvm *kvm, gfn_t gfn) { return (uint32_t)(gfn & kvm->hash_mask); }
 
 static struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm)
 {
@@ -444,7 +446,7 @@ struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
 	assert_locked(kvm);
 	role.level = (unsigned)level;
 	role.direct = 1;
-	for (sp = kvm->hash[hashfn(kvm, gfn)]; sp; sp = sp->hash_next) {
+	for (sp = kvm->hash[kvm_page_table_hashfn(kvm, gfn)]; sp; sp = sp->hash_next) {
 		if (sp->gfn != gfn || is_obsolete_sp(kvm, sp) || sp->role.word != role.word)
 			continue;
 		return sp;
@@ -452,7 +454,7 @@ struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
 	sp = kvm_mmu_alloc_page(kvm);
 	sp->gfn = gfn;
 	sp->role = role;
-	uint32_t b = hashfn(kvm, gfn);
+	uint32_t b = kvm_page_table_hashfn(kvm, gfn);
 	sp->hash_next = kvm->hash[b];
 	if (sp->hash_next)
 		sp->hash_next->hash_pprev = &sp->hash_next;
@@ -606,7 +608,7 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
 /* ---------------------------------------------------------------- dirty logging, collapse */
 
 /* Copy gfn's rmap at level into refs (the list changes while we act on it). */
-static unsigned rmap_refs(struct kvm *kvm, uint64_t head, uint64_t *refs, unsigned max)
+static unsigned rmap_refs(const struct kvm *kvm, uint64_t head, uint64_t *refs, unsigned max)
 {
 	unsigned n = 0;
 	if (!head)
@@ -620,6 +622,11 @@ static unsigned rmap_refs(struct kvm *kvm, uint64_t head, uint64_t *refs, unsign
 			if (kvm->descs[d - 1].refs[i])
 				refs[n++] = kvm->descs[d - 1].refs[i] - 1;
 	return n;
+}
+
+unsigned kvm_pte_list_refs(const struct kvm *kvm, uint64_t head, uint64_t *refs, unsigned max)
+{
+	return rmap_refs(kvm, head, refs, max);
 }
 
 #define RMAP_MAX_REFS 64
@@ -799,12 +806,11 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot
 /* Mirrors __direct_map(): walk from the vCPU's root, creating missing tables with
  * kvm_mmu_get_page(), and install the leaf at `level`: a mapping, or for a GPA in no memslot
  * (noslot) an MMIO spte (set_mmio_spte()). */
-static enum pf_result __direct_map(struct vcpu *v, struct kvm_memory_slot *slot, uint64_t gpa, int level,
-				   gfn_t gfn, bool writable, bool write_fault)
+static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, struct kvm_memory_slot *slot,
+				   uint64_t gpa, int level, gfn_t gfn, bool writable, bool write_fault)
 {
 	bool noslot = !slot;
-	struct kvm *kvm = v->kvm;
-	struct kvm_mmu_page *sp = v->root;
+	struct kvm_mmu_page *sp = root;
 
 	assert(sp);
 	for (int l = PT64_ROOT_LEVEL;; l--) {
@@ -871,9 +877,50 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 		slot->collapsed[(gfn >> 9) - (slot->base_gfn >> 9)] = 0;
 		kvm_collapse_refault(kvm);
 	}
-	enum pf_result r = __direct_map(v, slot, gpa, level, gfn, slot && !slot->readonly, write);
+	enum pf_result r = __direct_map(kvm, v->root, slot, gpa, level, gfn, slot && !slot->readonly, write);
 	spin_unlock(kvm->host, &v->actor);
 	return r;
+}
+
+/* guest.prefault: the state a vCPU's write faults leave behind when they touch every page of
+ * every present memslot once, in slot order and ascending GPA (one fault per mapping-level
+ * frame), built without simulating the faults: the same __direct_map() and mmu_set_spte(),
+ * with no cycles charged and no actor holding mmu_lock.  Consecutive 4K frames reuse the last
+ * level-1 table found, which is where __direct_map()'s walk would end.  Returns the sptes set. */
+uint64_t kvm_mmu_prefault(struct kvm *kvm)
+{
+	uint64_t n = 0;
+
+	kvm->building = true;
+	struct kvm_mmu_page *root = kvm_mmu_get_page(kvm, 0, PT64_ROOT_LEVEL);
+	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
+		struct kvm_memory_slot *slot = &kvm->slots[i];
+		struct kvm_mmu_page *pt = NULL;   /* the level-1 table of the last 4K fault */
+		if (!slot->present)
+			continue;
+		bool writable = !slot->readonly;
+		for (gfn_t gfn = slot->base_gfn; gfn < slot->base_gfn + slot->npages;) {
+			int level = mapping_level(kvm, slot, gfn);
+			gfn_t g = gfn & ~(kvm_pages_per_hpage(level) - 1);
+			if (level == PT_PAGE_TABLE_LEVEL && pt && (g & ~(gfn_t)(PT64_ENT_PER_PAGE - 1)) == pt->gfn &&
+			    !pt->role.invalid)
+				mmu_set_spte(kvm, slot, pt, spte_index(g << 12, 1), 1, g, writable, true);
+			else
+				__direct_map(kvm, root, slot, g << 12, level, g, writable, true);
+			if (level == PT_PAGE_TABLE_LEVEL && (!pt || pt->gfn != (g & ~(gfn_t)(PT64_ENT_PER_PAGE - 1)))) {
+				/* find the table the walk ended in */
+				struct kvm_mmu_page *sp = root;
+				for (int l = PT64_ROOT_LEVEL; l > PT_PAGE_TABLE_LEVEL; l--)
+					sp = mmu_page(kvm, spte_child_id(sp->spt[spte_index(g << 12, l)]));
+				pt = sp;
+			}
+			gfn = g + kvm_pages_per_hpage(level);
+			n++;
+		}
+	}
+	kvm->building = false;
+	stats_add(kvm->st, kvm->sid.prefaulted, n);
+	return n;
 }
 
 /* Mirrors mmu_alloc_direct_roots(): all vCPUs share the level-4 root of the current

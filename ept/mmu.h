@@ -121,7 +121,7 @@ struct mmio_stats_ids;
 
 struct kvm_stats_ids {   /* in kvm_stats[] order (mmu.c) */
 	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
-		flush_ipis, reloads_requested, mmio_exits, large_replaced;
+		flush_ipis, reloads_requested, mmio_exits, large_replaced, prefaulted;
 };
 
 struct kvm {
@@ -136,7 +136,7 @@ struct kvm {
 
 	struct list_head active_mmu_pages;
 	struct kvm_mmu_page **hash;
-	uint32_t hash_mask;
+	unsigned hash_bits;            /* log2 of the bucket count */
 	unsigned long mmu_valid_gen;
 	uint32_t n_used_mmu_pages;
 
@@ -178,7 +178,17 @@ struct kvm {
 
 	struct kvm_stats_ids sid;
 	uint64_t flushes;              /* kvm_flush_remote_tlbs() calls that IPI'd or requested */
+	bool building;                 /* kvm_mmu_prefault() runs: no actor, no cycles charged */
 };
+
+/* Mirrors kvm_page_table_hashfn() since Linux 4.6 (hash_64(gfn, KVM_MMU_HASH_SHIFT), commit
+ * "kvm: x86: reduce collisions in mmu_page_hash"): 3.10's `gfn & mask` puts every 512-aligned
+ * table gfn in 1 of mask/512 buckets, which degrades into long chains on a large guest.  The
+ * bucket order only changes how long a look-up takes, never which page it finds. */
+static inline uint32_t kvm_page_table_hashfn(const struct kvm *kvm, gfn_t gfn)
+{
+	return (uint32_t)((gfn * 0x61C8864680B583EBULL) >> (64 - kvm->hash_bits));
+}
 
 struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h, struct stats *st);
 void kvm_free(struct kvm *kvm);
@@ -225,6 +235,12 @@ unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slo
 /* fast_page_fault() of Linux 3.10: a write to a 4K spte write-protected only for dirty
  * logging is fixed without mmu_lock.  true if fixed. */
 bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa);
+
+/* guest.prefault: map every page of every present memslot as a fault-in in ascending GPA
+ * order would, outside simulated time.  Returns the leaf sptes set. */
+uint64_t kvm_mmu_prefault(struct kvm *kvm);
+/* The entries of a pte_list (an rmap head or parent_ptes), at most max (tests). */
+unsigned kvm_pte_list_refs(const struct kvm *kvm, uint64_t head, uint64_t *refs, unsigned max);
 
 /* the fault path, roots */
 enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write);

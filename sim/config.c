@@ -47,7 +47,7 @@ static const struct key_def config_schema[] = {
 	/* [guest] */
 	{ "guest", "vcpus", K_U32, S(vcpus), "4", 1, 1024, NULL, "number of vCPUs" },
 	{ "guest", "mem", K_SIZE, S(mem), "1G", 16 << 20, 1ULL << 42, NULL,
-	  "size of the main RAM memslot \"ram\" at GPA 0 (bytes; K/M/G/T suffixes)" },
+	  "guest RAM (bytes; K/M/G/T suffixes): memslot \"ram\" at GPA 0; above 3 GiB the rest is memslot \"ram-high\" from GPA 4 GiB, past the PCI hole (QEMU pc)" },
 	{ "guest", "backing", K_ENUM, S(backing), "thp", NOLIM, backing_names,
 	  "host backing of guest RAM: bounds the EPT mapping level like host_mapping_level() / PageTransCompound()" },
 	{ "guest", "thp_fraction", K_DOUBLE, S(thp_fraction), "1.0", 0, 1, NULL,
@@ -60,6 +60,8 @@ static const struct key_def config_schema[] = {
 	  "guest page size of the kernel direct map over kernel_mem (Linux maps it with 2M pages)" },
 	{ "guest", "kernel_mem", K_SIZE, S(kernel_mem), "256M", 4 << 20, 1ULL << 42, NULL,
 	  "GPA bytes at the bottom of RAM used by the guest kernel and its page cache (shared by all vCPUs)" },
+	{ "guest", "prefault", K_BOOL, S(prefault), "false", NOLIM, NULL,
+	  "map every page of every present memslot in the EPT before the run, without simulating the faults (the state an ascending fault-in leaves)" },
 	/* [cpu] */
 	{ "cpu", "freq_mhz", K_DOUBLE, S(freq_mhz), "2600", 100, 10000, NULL,
 	  "core clock; converts cycles to time in reports and *_ms/*_us keys" },
@@ -192,7 +194,7 @@ static const struct key_def config_schema[] = {
 	{ "events", "toggle_count", K_U32, S(toggle_count), "0", 0, 1e6, NULL,
 	  "number of toggles (a delete zaps all; a create invalidates MMIO sptes)" },
 	{ "events", "dirty_slot", K_STR, S(dirty_slot), "", NOLIM, NULL,
-	  "memslot to dirty-log (\"ram\" is guest RAM); empty: no dirty logging" },
+	  "memslot to dirty-log (\"ram\" is guest RAM below 3 GiB, \"ram-high\" the rest); empty: no dirty logging" },
 	{ "events", "dirty_start_ms", K_DOUBLE, S(dirty_start_ms), "100", 0, 1e9, NULL, "when dirty logging is enabled" },
 	{ "events", "dirty_round_ms", K_DOUBLE, S(dirty_round_ms), "20", 0.001, 1e9, NULL,
 	  "time between KVM_GET_DIRTY_LOG rounds (a migration's copy passes)" },
@@ -435,8 +437,8 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 				 CONFIG_NAME_MAX - 1);
 			return -EINVAL;
 		}
-		if (!strcmp(name, "ram")) {
-			snprintf(msg, msz, "[%s]: \"ram\" is the slot made by guest.mem; use another name", section);
+		if (!strcmp(name, "ram") || !strcmp(name, "ram-high")) {
+			snprintf(msg, msz, "[%s]: \"%s\" is a slot made by guest.mem; use another name", section, name);
 			return -EINVAL;
 		}
 		int idx = config_slot_index(sc, name);
@@ -623,14 +625,32 @@ int config_set(struct scenario *sc, const char *assignment, struct config_error 
 int config_validate(struct scenario *sc, struct config_error *err)
 {
 	const char *src = sc->source[0] ? sc->source : "(defaults)";
-	struct memslot_cfg *ram = &sc->slots[0];
-
-	ram->base = 0;
-	ram->size = sc->mem;
-	ram->backing = sc->backing;
-	ram->thp_fraction = sc->thp_fraction;
-	ram->readonly = false;
-	ram->present = true;
+	/* RAM above GUEST_LOWMEM goes above 4 GiB, past the PCI hole, in a second slot: QEMU's pc
+	 * machine splits guest RAM the same way (below-4g and above-4g memory regions). */
+	bool has_high = sc->nr_slots > 1 && !strcmp(sc->slots[1].name, "ram-high");
+	bool want_high = sc->mem > GUEST_LOWMEM;
+	if (want_high && !has_high) {
+		if (sc->nr_slots == CONFIG_MAX_MEMSLOTS) {
+			snprintf(err->msg, sizeof(err->msg), "%s: more than %d memslots with \"ram-high\"", src,
+				 CONFIG_MAX_MEMSLOTS);
+			return -EINVAL;
+		}
+		memmove(&sc->slots[2], &sc->slots[1], (sc->nr_slots - 1) * sizeof(sc->slots[0]));
+		sc->nr_slots++;
+		slot_defaults(&sc->slots[1], "ram-high");
+	} else if (!want_high && has_high) {
+		memmove(&sc->slots[1], &sc->slots[2], (sc->nr_slots - 2) * sizeof(sc->slots[0]));
+		sc->nr_slots--;
+	}
+	for (uint32_t i = 0; i < config_nr_ram_slots(sc); i++) {
+		struct memslot_cfg *r = &sc->slots[i];
+		r->base = i ? GUEST_HIGHMEM_GPA : 0;
+		r->size = i ? sc->mem - GUEST_LOWMEM : (want_high ? GUEST_LOWMEM : sc->mem);
+		r->backing = sc->backing;
+		r->thp_fraction = sc->thp_fraction;
+		r->readonly = false;
+		r->present = true;
+	}
 	for (uint32_t i = 0; i < sc->nr_slots; i++) {
 		struct memslot_cfg *m = &sc->slots[i];
 		if (!m->size || (m->size | m->base) & 4095) {
@@ -647,10 +667,10 @@ int config_validate(struct scenario *sc, struct config_error *err)
 			}
 		}
 	}
-	if (sc->mem > GUEST_IO_GPA) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "%s: guest.mem above %llu MiB would cover the I/O window at 0x%llx (the PCI hole below "
-			 "4 GiB is not modelled yet)", src, GUEST_IO_GPA >> 20, GUEST_IO_GPA);
+	if (want_high && sc->kernel_mem > GUEST_LOWMEM) {
+		snprintf(err->msg, sizeof(err->msg), "%s: guest.kernel_mem (%llu) must fit below the PCI hole "
+			 "(%llu MiB) when guest.mem is larger", src, (unsigned long long)sc->kernel_mem,
+			 GUEST_LOWMEM >> 20);
 		return -EINVAL;
 	}
 	if (sc->kernel_mem >= sc->mem) {
@@ -752,7 +772,7 @@ void config_dump(const struct scenario *sc, FILE *out)
 			fprintf(out, "%s = %s\n", config_schema[i].key, v);
 		}
 	}
-	for (uint32_t m = 1; m < sc->nr_slots; m++) {
+	for (uint32_t m = config_nr_ram_slots(sc); m < sc->nr_slots; m++) {
 		fprintf(out, "\n[memslot.%s]\n", sc->slots[m].name);
 		for (size_t i = 0; i < NR_KEYS; i++) {
 			if (!is_slot_row(&config_schema[i]))
@@ -789,7 +809,7 @@ json_t *config_to_json(const struct scenario *sc)
 				json_object_set_new(sec, config_schema[i].key, value_json(sc, &config_schema[i]));
 		json_object_set_new(root, section_order[s], sec);
 	}
-	for (uint32_t m = 1; m < sc->nr_slots; m++) {
+	for (uint32_t m = config_nr_ram_slots(sc); m < sc->nr_slots; m++) {
 		json_t *sec = json_object();
 		char name[CONFIG_NAME_MAX + 16];
 		for (size_t i = 0; i < NR_KEYS; i++)

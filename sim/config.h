@@ -7,8 +7,9 @@
  * and out-of-range values are errors naming file:line and the key.
  *
  * Sections: [guest] [memslot.NAME] [cpu] [tlb] [costs] [mmu] [host] [workload] [events]
- * [output].  `guest.mem` makes the main RAM slot "ram" at GPA 0; every [memslot.NAME]
- * section adds a slot.
+ * [output].  `guest.mem` makes the main RAM slot "ram" at GPA 0 (up to GUEST_LOWMEM; the
+ * rest is slot "ram-high" from 4 GiB, past the PCI hole); every [memslot.NAME] section adds
+ * a slot.
  */
 #ifndef EPTSIM_SIM_CONFIG_H
 #define EPTSIM_SIM_CONFIG_H
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <jansson.h>
 
 #define CONFIG_MAX_MEMSLOTS 16
@@ -68,6 +70,7 @@ struct scenario {
 	int page_size;                 /* enum map_size: guest pages of process memory */
 	int kernel_page_size;          /* enum map_size: the guest's direct map */
 	uint64_t kernel_mem;           /* GPA bytes of kernel + page cache (shared) */
+	bool prefault;                 /* build the EPT of all memslots before the run */
 	/* [cpu] */
 	double freq_mhz, cpi;
 	/* [tlb] */
@@ -149,6 +152,11 @@ void config_markdown(FILE *out);
 
 const char *config_enum_name(const char *section, const char *key, int value);
 int config_slot_index(const struct scenario *sc, const char *name);   /* -1 if none */
+/* Slots made by guest.mem: "ram", and "ram-high" when guest.mem exceeds GUEST_LOWMEM. */
+static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
+{
+	return sc->nr_slots > 1 && !strcmp(sc->slots[1].name, "ram-high") ? 2 : 1;
+}
 
 static inline uint64_t config_ms_to_cycles(const struct scenario *sc, double ms)
 {

@@ -301,6 +301,8 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	if (!s->kvm || STATS_REGISTER_STRUCT(s->st, sim_stats_defs, &s->sid))
 		goto nomem;
 	s->t_recovered = -1;
+	if (sc->prefault)
+		kvm_mmu_prefault(s->kvm);
 	guest_layout_init(&s->layout, sc);
 	if (build_vcpus(s, err, errlen) || (sc->elf[0] && load_elf(s, err, errlen))) {
 		if (!err[0])

@@ -414,6 +414,48 @@ static void test_guest_fault_data(void **state)
 	gpt_free(g), gpa_pool_free(pool);
 }
 
+/* Above 3 GiB the per-vCPU pools fill [kernel_mem, 3G) and then [4G, 4G + mem - 3G): every
+ * pool lies inside one RAM slot, none straddles the PCI hole, none overlaps another, and
+ * they leave out less than two pools' worth of RAM.  At or below 3 GiB nothing changes. */
+static void test_guest_layout_hole(void **state)
+{
+	(void)state;
+	static const struct { const char *mem; uint32_t vcpus; } cases[] = {
+		{ "1G", 4 }, { "3G", 4 }, { "5G", 3 }, { "8G", 8 }, { "64G", 7 }, { "1T", 256 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct scenario sc;
+		struct config_error err;
+		char set[64];
+		config_defaults(&sc);
+		snprintf(set, sizeof(set), "guest.mem=%s", cases[c].mem);
+		assert_int_equal(config_set(&sc, set, &err), 0);
+		snprintf(set, sizeof(set), "guest.vcpus=%u", cases[c].vcpus);
+		assert_int_equal(config_set(&sc, set, &err), 0);
+		assert_int_equal(config_validate(&sc, &err), 0);
+		struct guest_layout l;
+		guest_layout_init(&l, &sc);
+		if (sc.mem <= GUEST_LOWMEM) {
+			assert_int_equal(l.pools_low, sc.vcpus);
+			assert_int_equal(l.pool_size, ((sc.mem - sc.kernel_mem) / sc.vcpus) & ~(M2 - 1));
+		}
+		uint64_t total = 0;
+		for (uint32_t i = 0; i < sc.vcpus; i++) {
+			uint64_t b = guest_pool_base(&l, i), e = b + l.pool_size;
+			bool in_slot = false;
+			for (uint32_t s = 0; s < config_nr_ram_slots(&sc); s++)
+				in_slot |= b >= sc.slots[s].base && e <= sc.slots[s].base + sc.slots[s].size;
+			assert_true(in_slot);
+			assert_true(b >= sc.kernel_mem);
+			assert_int_equal(b & (M2 - 1), 0);
+			if (i)
+				assert_true(b >= guest_pool_base(&l, i - 1) + l.pool_size);
+			total += l.pool_size;
+		}
+		assert_true(sc.mem - sc.kernel_mem - total < 2 * l.pool_size + sc.vcpus * M2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_gpt_share),
 		cmocka_unit_test(test_guest_fault_text_and_bad),
 		cmocka_unit_test(test_guest_fault_data),
+		cmocka_unit_test(test_guest_layout_hole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

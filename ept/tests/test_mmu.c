@@ -1,5 +1,6 @@
 /* Unit tests for ept/mmu: mapping levels, kvm_mmu_get_page, the TDP fault path, prepare /
- * commit zap, and random faults, zaps and generations against a naive model.
+ * commit zap, random faults, zaps and generations against a naive model, and guest.prefault
+ * against a simulated fault-in.
  *
  * The MMU runs in the fiber of a test actor (mmu_lock is asserted): the `actor` of a zeroed
  * struct vcpu with ctx NULL, so kvm_spend() charges it through actor_spend().  Both vCPUs
@@ -13,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/vcpu.h"
@@ -121,8 +123,11 @@ static void body_get_page(struct menv *m)
 	c = kvm_mmu_get_page(kvm, 0x200, 1);
 	CHECK(m, kvm_mmu_get_page(kvm, 0x200, 2) == a && c != a && c->role.level == 1);
 	/* same hash bucket, other gfn: at the chain's head, a and c still found behind it */
-	d = kvm_mmu_get_page(kvm, 0x200 + 1024, 2);
-	CHECK(m, kvm->hash_mask == 1023 && d != a && d != c && d->gfn == 0x600);
+	gfn_t other = 0x400;
+	while (kvm_page_table_hashfn(kvm, other) != kvm_page_table_hashfn(kvm, 0x200))
+		other += 0x200;
+	d = kvm_mmu_get_page(kvm, other, 2);
+	CHECK(m, d != a && d != c && d->gfn == other);
 	CHECK(m, kvm_mmu_get_page(kvm, 0x200, 2) == a && kvm_mmu_get_page(kvm, 0x200, 1) == c);
 	CHECK(m, ctr(m, "ept.pages_created") == 3 && kvm->n_used_mmu_pages == 3);
 	/* new pages at the head of active_mmu_pages */
@@ -480,6 +485,150 @@ static void test_faults(void **state) { run(body_faults, big_slots, NBIG); }
 static void test_zap(void **state) { run(body_zap, NULL, 0); }
 static void test_random_against_model(void **state) { run(body_random, big_slots, 4); }   /* ram + thp1 */
 
+/* ---------------------------------------------------------------- prefault */
+
+/* The MMU state as a flat vector: counters, active_mmu_pages order, every page (gfn, role,
+ * counts, generation, its 512 sptes, its parent_ptes) and every rmap of every slot. */
+struct vec { uint64_t *v; size_t n, cap; };
+static void vput(struct vec *x, uint64_t u)
+{
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 4096;
+		x->v = realloc(x->v, x->cap * sizeof(*x->v));
+		assert_non_null(x->v);
+	}
+	x->v[x->n++] = u;
+}
+static void put_list(struct vec *x, struct kvm *kvm, uint64_t head)
+{
+	uint64_t refs[64];
+	unsigned n = kvm_pte_list_refs(kvm, head, refs, 64);
+	vput(x, n);
+	for (unsigned i = 0; i < n; i++)   /* order inside a pte_list is not state */
+		for (unsigned j = i + 1; j < n; j++)
+			if (refs[j] < refs[i]) {
+				uint64_t t = refs[i];
+				refs[i] = refs[j];
+				refs[j] = t;
+			}
+	for (unsigned i = 0; i < n; i++)
+		vput(x, refs[i]);
+}
+static void snapshot(struct kvm *kvm, struct vec *x)
+{
+	x->n = 0;
+	vput(x, kvm->n_used_mmu_pages);
+	vput(x, kvm->nr_ids);
+	for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+		vput(x, kvm->nr_leaves[l]);
+		vput(x, kvm->nr_reach[l]);
+	}
+	struct kvm_mmu_page *sp;
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link)
+		vput(x, sp->id);
+	for (uint32_t id = 0; id < kvm->nr_ids; id++) {
+		sp = mmu_page(kvm, id);
+		vput(x, sp != NULL);
+		if (!sp)
+			continue;
+		vput(x, sp->gfn);
+		vput(x, sp->role.word);
+		vput(x, (uint64_t)sp->root_count);
+		vput(x, sp->nr_present);
+		vput(x, sp->nr_leaf);
+		vput(x, sp->nr_mmio);
+		vput(x, sp->mmu_valid_gen);
+		for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++)
+			vput(x, sp->spt[i]);
+		put_list(x, kvm, sp->parent_ptes);
+	}
+	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
+		struct kvm_memory_slot *slot = &kvm->slots[i];
+		for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+			uint64_t n = ((slot->base_gfn + slot->npages - 1) >> (9 * (l - 1))) - (slot->base_gfn >> (9 * (l - 1))) + 1;
+			for (uint64_t k = 0; k < n; k++)
+				put_list(x, kvm, slot->rmap[l - 1][k]);
+		}
+	}
+}
+
+static struct vec pf_faulted, pf_built;
+static uint64_t pf_faults;
+
+/* vCPU 0 loads its root and write-faults every frame of every present slot in slot order,
+ * ascending GPA, one fault per mapping-level frame (what guest.prefault claims to equal). */
+static void body_fault_in(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+
+	kvm_mmu_load(v);
+	pf_faults = 0;
+	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
+		struct kvm_memory_slot *slot = &kvm->slots[i];
+		if (!slot->present)
+			continue;
+		for (gfn_t gfn = slot->base_gfn; gfn < slot->base_gfn + slot->npages;) {
+			int level = mapping_level(kvm, slot, gfn);
+			gfn_t g = gfn & ~(kvm_pages_per_hpage(level) - 1);
+			CHECK(m, kvm_tdp_page_fault(v, g << 12, true) == PF_FIXED);
+			gfn = g + kvm_pages_per_hpage(level);
+			pf_faults++;
+		}
+	}
+	CHECK_MMU(m);
+	CHECK(m, ctr(m, "ept.faults") == pf_faults && ctr(m, "ept.spurious_faults") == 0);
+	snapshot(kvm, &pf_faulted);
+}
+
+static void body_load_prefaulted(struct menv *m)
+{
+	kvm_mmu_load(&m->vc[0]);
+	CHECK_MMU(m);
+	CHECK(m, ctr(m, "ept.faults") == 0 && ctr(m, "ept.prefaulted") == pf_faults);
+	CHECK(m, m->vc[0].actor.clock == 0 || m->vc[0].actor.clock < 1000);   /* only the root load was charged */
+	snapshot(m->kvm, &pf_built);
+}
+
+/* guest.prefault's state equals a simulated fault-in's, bit for bit: 4K, THP (all, none,
+ * some), hugetlb 2M and 1G, slots not aligned to their page size, a read-only slot and a
+ * slot that is not present. */
+static void test_prefault_equals_fault_in(void **state)
+{
+	(void)state;
+	static const char *const extra[] = {
+		"memslot.thp5.base=0x10000000", "memslot.thp5.size=64M", "memslot.thp5.backing=thp",
+		"memslot.thp5.thp_fraction=0.5", "memslot.rom.base=0x0fe00000", "memslot.rom.size=256K",
+		"memslot.rom.readonly=true", "memslot.gone.base=0x18000000", "memslot.gone.size=4M",
+		"memslot.gone.present=false",
+	};
+	const char *sets[NBIG + sizeof(extra) / sizeof(extra[0])];
+	size_t n = 0;
+	for (size_t i = 0; i < NBIG; i++)
+		sets[n++] = big_slots[i];
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		sets[n++] = extra[i];
+
+	static struct menv mm;
+	menv_build(&mm, body_fault_in, sets, n, NULL, NULL, NULL);
+	menv_run_and_free(&mm);
+
+	menv_build(&mm, body_load_prefaulted, sets, n, NULL, NULL, NULL);
+	uint64_t set = kvm_mmu_prefault(mm.kvm);
+	menv_run_and_free(&mm);
+
+	assert_int_equal(set, pf_faults);
+	assert_true(pf_faults > 16384);   /* the 64M 4K RAM slot alone has 16384 frames */
+	assert_int_equal(pf_built.n, pf_faulted.n);
+	for (size_t i = 0; i < pf_built.n; i++)
+		if (pf_built.v[i] != pf_faulted.v[i])
+			fail_msg("state differs at word %zu of %zu: prefault %#llx, fault-in %#llx", i, pf_built.n,
+				 (unsigned long long)pf_built.v[i], (unsigned long long)pf_faulted.v[i]);
+	free(pf_built.v);
+	free(pf_faulted.v);
+	pf_built = pf_faulted = (struct vec){ NULL, 0, 0 };
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_zap),
 		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_prefault_equals_fault_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -547,9 +547,9 @@ static void test_validate(void **state)
 	assert_contains(f->err.msg, "memslots a and b overlap");
 	assert_int_equal(VALIDATE(f, "memslot.a.base=4G", "memslot.a.size=1M", "memslot.b.base=0x100100000",
 				  "memslot.b.size=1M"), 0);
-	/* a bigger guest.mem makes RAM reach the slot */
+	/* a guest.mem above 3G puts RAM (slot ram-high) at 4G, on the slot */
 	assert_int_equal(VALIDATE(f, "guest.mem=5G", "memslot.a.base=4G", "memslot.a.size=1M"), -EINVAL);
-	assert_contains(f->err.msg, "memslots ram and a overlap");
+	assert_contains(f->err.msg, "memslots ram-high and a overlap");
 
 	/* alignment and size */
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=0x100000800", "memslot.rom.size=4K"), -EINVAL);
@@ -614,6 +614,54 @@ static char *capture_markdown(void)
 	config_markdown(m);
 	assert_int_equal(fclose(m), 0);
 	return buf;
+}
+
+/* guest.mem above 3 GiB: "ram" covers [0, 3G), "ram-high" the rest from 4 GiB; validating
+ * again (or after shrinking guest.mem) keeps exactly the slots that guest.mem asks for;
+ * the auto slots are not dumped and cannot be declared. */
+static void test_ram_split(void **state)
+{
+	struct fx *f = *state;
+	struct scenario *a = &f->sc;
+
+	config_defaults(a);
+	assert_int_equal(config_set(a, "memslot.rom.base=0xfebc0000", &f->err), 0);
+	assert_int_equal(config_set(a, "memslot.rom.size=256K", &f->err), 0);
+	assert_int_equal(config_set(a, "guest.mem=1T", &f->err), 0);
+	assert_int_equal(config_validate(a, &f->err), 0);
+	assert_int_equal(config_validate(a, &f->err), 0);   /* idempotent */
+	assert_int_equal(a->nr_slots, 3);
+	assert_int_equal(config_nr_ram_slots(a), 2);
+	assert_string_equal(a->slots[0].name, "ram");
+	assert_int_equal(a->slots[0].base, 0);
+	assert_int_equal(a->slots[0].size, 3ULL << 30);
+	assert_string_equal(a->slots[1].name, "ram-high");
+	assert_int_equal(a->slots[1].base, 4ULL << 30);
+	assert_int_equal(a->slots[1].size, (1ULL << 40) - (3ULL << 30));
+	assert_string_equal(a->slots[2].name, "rom");
+	assert_int_equal(config_slot_index(a, "rom"), 2);
+
+	char *txt = capture_dump(a);
+	assert_contains(txt, "[memslot.rom]\n");
+	assert_null(strstr(txt, "ram-high"));
+	free(txt);
+
+	/* kernel_mem must fit below the hole */
+	assert_int_equal(config_set(a, "guest.kernel_mem=3584M", &f->err), 0);
+	assert_int_equal(config_validate(a, &f->err), -EINVAL);
+	assert_contains(f->err.msg, "below the PCI hole");
+	assert_int_equal(config_set(a, "guest.kernel_mem=256M", &f->err), 0);
+
+	/* back to 3 GiB: one RAM slot, the others kept in order */
+	assert_int_equal(config_set(a, "guest.mem=3G", &f->err), 0);
+	assert_int_equal(config_validate(a, &f->err), 0);
+	assert_int_equal(a->nr_slots, 2);
+	assert_int_equal(config_nr_ram_slots(a), 1);
+	assert_int_equal(a->slots[0].size, 3ULL << 30);
+	assert_string_equal(a->slots[1].name, "rom");
+
+	assert_int_equal(config_set(a, "memslot.ram-high.size=4K", &f->err), -EINVAL);
+	assert_contains(f->err.msg, "made by guest.mem");
 }
 
 static void test_dump_roundtrip(void **state)
@@ -821,6 +869,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_validate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ram_split, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_markdown, fx_setup, fx_teardown),
 		cmocka_unit_test(test_enum_name),
 	};
