@@ -6,6 +6,7 @@
 #include "ept/dirty.h"
 #include "ept/mmio.h"
 #include "ept/zap.h"
+#include "sim/bigmem.h"
 #include "sim/config.h"
 #include "sim/engine.h"
 #include "sim/host.h"
@@ -270,6 +271,28 @@ int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn
 	return level;
 }
 
+static void rmaps_free(struct kvm_memory_slot *s)
+{
+	for (int l = 0; l < KVM_NR_PAGE_SIZES; l++) {
+		big_free(s->rmap[l], s->rmap_n[l] * sizeof(uint64_t));
+		s->rmap[l] = NULL;
+		s->rmap_n[l] = 0;
+	}
+}
+
+/* One head per frame of each level in the slot (KVM's per-memslot rmap arrays). */
+static int rmaps_alloc(struct kvm_memory_slot *s)
+{
+	for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
+		uint64_t n = gfn_to_index(s->base_gfn + s->npages - 1, s->base_gfn, l) + 1;
+		s->rmap[l - 1] = big_zalloc(n * sizeof(uint64_t));
+		if (!s->rmap[l - 1])
+			return -1;
+		s->rmap_n[l - 1] = n;
+	}
+	return 0;
+}
+
 static int slots_init(struct kvm *kvm)
 {
 	const struct scenario *sc = kvm->sc;
@@ -288,12 +311,8 @@ static int slots_init(struct kvm *kvm)
 		s->backing = c->backing;
 		s->readonly = c->readonly;
 		s->present = c->present;
-		for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
-			uint64_t n = gfn_to_index(s->base_gfn + s->npages - 1, s->base_gfn, l) + 1;
-			s->rmap[l - 1] = calloc(n, sizeof(uint64_t));
-			if (!s->rmap[l - 1])
-				return -1;
-		}
+		if (rmaps_alloc(s))
+			return -1;
 		uint64_t n2m = gfn_to_index(s->base_gfn + s->npages - 1, s->base_gfn, 2) + 1;
 		s->thp = calloc(n2m, 1);
 		s->thp_n = n2m;
@@ -321,6 +340,7 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	kvm->host = h;
 	kvm->st = st;
 	INIT_LIST_HEAD(&kvm->active_mmu_pages);
+	spt_pool_init(&kvm->spt_pool);
 	/* Bucket count: one per 2M of guest memory, at least 3.10's KVM_NUM_MMU_PAGES (1024). */
 	uint64_t want = sc->mem >> 21;
 	uint32_t n = 1024;
@@ -352,11 +372,11 @@ void kvm_free(struct kvm *kvm)
 	list_for_each_entry_safe(sp, n, &kvm->active_mmu_pages, link)
 		kvm_mmu_free_page(kvm, sp);
 	for (uint32_t i = 0; kvm->slots && i < kvm->nr_slots; i++) {
-		for (int l = 0; l < KVM_NR_PAGE_SIZES; l++)
-			free(kvm->slots[i].rmap[l]);
+		rmaps_free(&kvm->slots[i]);
 		free(kvm->slots[i].thp);
 	}
 	free(kvm->slots);
+	spt_pool_destroy(&kvm->spt_pool);
 	free(kvm->hash);
 	free(kvm->pages);
 	free(kvm->free_ids);
@@ -412,7 +432,7 @@ static struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm)
 	struct kvm_mmu_page *sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		abort();
-	sp->spt = calloc(PT64_ENT_PER_PAGE, sizeof(uint64_t));
+	sp->spt = spt_pool_alloc(&kvm->spt_pool);
 	if (!sp->spt)
 		abort();
 	sp->id = id_alloc(kvm);
@@ -432,7 +452,7 @@ static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 	list_del_init(&sp->link);
 	kvm->pages[sp->id] = NULL;
 	kvm->free_ids[kvm->nr_free_ids++] = sp->id;
-	free(sp->spt);
+	spt_pool_free(&kvm->spt_pool, sp->spt);
 	free(sp);
 }
 
@@ -885,8 +905,11 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 /* guest.prefault: the state a vCPU's write faults leave behind when they touch every page of
  * every present memslot once, in slot order and ascending GPA (one fault per mapping-level
  * frame), built without simulating the faults: the same __direct_map() and mmu_set_spte(),
- * with no cycles charged and no actor holding mmu_lock.  Consecutive 4K frames reuse the last
- * level-1 table found, which is where __direct_map()'s walk would end.  Returns the sptes set. */
+ * with no cycles charged and no actor holding mmu_lock.  A run of 4K frames inside one 2M
+ * frame goes to one level-1 table, where each fault's __direct_map() walk would end: the
+ * first frame takes the walk (creating the tables), the others are set in a tight loop that
+ * does what mmu_set_spte() does for an empty spte and an empty rmap (anything else takes
+ * mmu_set_spte() itself).  Returns the leaf sptes set. */
 uint64_t kvm_mmu_prefault(struct kvm *kvm)
 {
 	uint64_t n = 0;
@@ -895,27 +918,37 @@ uint64_t kvm_mmu_prefault(struct kvm *kvm)
 	struct kvm_mmu_page *root = kvm_mmu_get_page(kvm, 0, PT64_ROOT_LEVEL);
 	for (uint32_t i = 0; i < kvm->nr_slots; i++) {
 		struct kvm_memory_slot *slot = &kvm->slots[i];
-		struct kvm_mmu_page *pt = NULL;   /* the level-1 table of the last 4K fault */
 		if (!slot->present)
 			continue;
-		bool writable = !slot->readonly;
-		for (gfn_t gfn = slot->base_gfn; gfn < slot->base_gfn + slot->npages;) {
+		bool writable = !slot->readonly, logged = slot->dirty_logging;
+		gfn_t end = slot->base_gfn + slot->npages;
+		for (gfn_t gfn = slot->base_gfn; gfn < end;) {
 			int level = mapping_level(kvm, slot, gfn);
 			gfn_t g = gfn & ~(kvm_pages_per_hpage(level) - 1);
-			if (level == PT_PAGE_TABLE_LEVEL && pt && (g & ~(gfn_t)(PT64_ENT_PER_PAGE - 1)) == pt->gfn &&
-			    !pt->role.invalid)
-				mmu_set_spte(kvm, slot, pt, spte_index(g << 12, 1), 1, g, writable, true);
-			else
-				__direct_map(kvm, root, slot, g << 12, level, g, writable, true);
-			if (level == PT_PAGE_TABLE_LEVEL && (!pt || pt->gfn != (g & ~(gfn_t)(PT64_ENT_PER_PAGE - 1)))) {
-				/* find the table the walk ended in */
-				struct kvm_mmu_page *sp = root;
-				for (int l = PT64_ROOT_LEVEL; l > PT_PAGE_TABLE_LEVEL; l--)
-					sp = mmu_page(kvm, spte_child_id(sp->spt[spte_index(g << 12, l)]));
-				pt = sp;
-			}
-			gfn = g + kvm_pages_per_hpage(level);
+			__direct_map(kvm, root, slot, g << 12, level, g, writable, true);
 			n++;
+			gfn = g + kvm_pages_per_hpage(level);
+			if (level != PT_PAGE_TABLE_LEVEL)
+				continue;
+			/* the rest of this 2M frame (mapping_level() is the same for all of it) */
+			gfn_t stop = (g | (PT64_ENT_PER_PAGE - 1)) + 1;
+			if (stop > end)
+				stop = end;
+			struct kvm_mmu_page *pt = root;
+			for (int l = PT64_ROOT_LEVEL; l > PT_PAGE_TABLE_LEVEL; l--)
+				pt = mmu_page(kvm, spte_child_id(pt->spt[spte_index(g << 12, l)]));
+			uint64_t *rmap = &slot->rmap[0][gfn - slot->base_gfn];
+			for (; gfn < stop; gfn++, rmap++, n++) {
+				unsigned idx = (unsigned)(gfn & (PT64_ENT_PER_PAGE - 1));
+				if (pt->spt[idx] || *rmap || logged) {
+					mmu_set_spte(kvm, slot, pt, idx, PT_PAGE_TABLE_LEVEL, gfn, writable, true);
+					continue;
+				}
+				pt->spt[idx] = SPTE_PRESENT | (writable ? SPTE_WRITABLE : 0);
+				pt->nr_present++;
+				leaf_added(kvm, pt);
+				*rmap = spte_ref(pt, idx) + 1;   /* pte_list_add() to an empty list */
+			}
 		}
 	}
 	kvm->building = false;
@@ -1027,13 +1060,9 @@ void kvm_mmu_for_each_leaf(struct kvm *kvm, struct kvm_mmu_page *root, spte_visi
 int kvm_slot_rmaps_realloc(struct kvm *kvm, struct kvm_memory_slot *slot)
 {
 	(void)kvm;
-	for (int l = 1; l <= KVM_NR_PAGE_SIZES; l++) {
-		uint64_t n = gfn_to_index(slot->base_gfn + slot->npages - 1, slot->base_gfn, l) + 1;
-		free(slot->rmap[l - 1]);
-		slot->rmap[l - 1] = calloc(n, sizeof(uint64_t));
-		if (!slot->rmap[l - 1])
-			return -ENOMEM;
-	}
+	rmaps_free(slot);
+	if (rmaps_alloc(slot))
+		return -ENOMEM;
 	/* lazy-zap's per-region "emptied, not refaulted yet" flags were sized and indexed for the
 	 * old range, and the move zapped every spte anyway: no fault here is a refault. */
 	free(slot->collapsed);

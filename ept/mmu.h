@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sim/bigmem.h"
 #include "sim/list.h"
 #include "sim/stats.h"
 
@@ -101,6 +102,7 @@ struct kvm_memory_slot {
 	bool readonly;
 	bool present;
 	uint64_t *rmap[KVM_NR_PAGE_SIZES];   /* per level 1..3 */
+	uint64_t rmap_n[KVM_NR_PAGE_SIZES];  /* heads in each */
 	uint8_t *thp;                  /* per 2M region: host backs it with a THP */
 	bool dirty_logging;            /* KVM_MEM_LOG_DIRTY_PAGES */
 	uint64_t *dirty_bitmap;        /* a bit per 4K page dirtied since the last get */
@@ -141,6 +143,7 @@ struct kvm {
 	uint32_t n_used_mmu_pages;
 
 	struct kvm_mmu_page **pages;   /* by id */
+	struct spt_pool spt_pool;      /* the pages' spt[] tables */
 	uint32_t nr_ids, cap_ids;
 	uint32_t *free_ids;
 	uint32_t nr_free_ids;

@@ -193,6 +193,8 @@ static const struct key_def config_schema[] = {
 	{ "events", "toggle_period_ms", K_DOUBLE, S(toggle_period_ms), "100", 0.001, 1e9, NULL, "time between toggles" },
 	{ "events", "toggle_count", K_U32, S(toggle_count), "0", 0, 1e6, NULL,
 	  "number of toggles (a delete zaps all; a create invalidates MMIO sptes)" },
+	{ "events", "stop_after_last", K_BOOL, S(stop_after_last), "false", NOLIM, NULL,
+	  "end the run when the VMM thread has finished its last event (its ioctl returned), before workload.duration_ms if that is later" },
 	{ "events", "dirty_slot", K_STR, S(dirty_slot), "", NOLIM, NULL,
 	  "memslot to dirty-log (\"ram\" is guest RAM below 3 GiB, \"ram-high\" the rest); empty: no dirty logging" },
 	{ "events", "dirty_start_ms", K_DOUBLE, S(dirty_start_ms), "100", 0, 1e9, NULL, "when dirty logging is enabled" },

@@ -116,6 +116,7 @@ struct scenario {
 	char toggle_slot[CONFIG_NAME_MAX];
 	double toggle_start_ms, toggle_period_ms;
 	uint32_t toggle_count;
+	bool stop_after_last;          /* the run ends with the VMM's last event */
 	char dirty_slot[CONFIG_NAME_MAX];
 	double dirty_start_ms, dirty_round_ms;
 	uint32_t dirty_rounds;

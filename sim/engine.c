@@ -28,6 +28,10 @@ struct engine {
 	bool stopped;
 	struct actor *current;
 	uint32_t nr_actors;
+	/* engine_horizon() of hz_for, valid until the heaps or until change */
+	uint64_t hz;
+	const struct actor *hz_for;
+	int hz_cls;
 };
 
 /* Ties at the same cycle go to the lower actor id.  Each actor has at most one live entry, so
@@ -127,6 +131,7 @@ int engine_add_actor(struct engine *e, struct actor *a)
 void engine_wake(struct engine *e, struct actor *a, uint64_t t)
 {
 	assert(t >= e->now);
+	e->hz_for = NULL;
 	a->gen++;
 	a->pending = true;
 	a->pending_at = t;
@@ -135,7 +140,7 @@ void engine_wake(struct engine *e, struct actor *a, uint64_t t)
 
 void engine_cancel(struct engine *e, struct actor *a)
 {
-	(void)e;
+	e->hz_for = NULL;
 	a->gen++;
 	a->pending = false;
 }
@@ -144,6 +149,8 @@ uint64_t engine_horizon(struct engine *e, const struct actor *running)
 {
 	if (e->per_access)
 		return 0;
+	if (e->hz_for == running && e->hz_cls == (int)running->cls)
+		return e->hz;
 	struct heap_entry *m = heap_top(&e->heap[ACTOR_MUTATOR]);
 	struct heap_entry *g = heap_top(&e->heap[ACTOR_GUEST]);
 	uint64_t h = m && m->time < e->until ? m->time : e->until;
@@ -155,6 +162,9 @@ uint64_t engine_horizon(struct engine *e, const struct actor *running)
 		if (gt < h)
 			h = gt;
 	}
+	e->hz = h;
+	e->hz_for = running;
+	e->hz_cls = (int)running->cls;
 	return h;
 }
 
@@ -163,6 +173,13 @@ uint64_t engine_now(const struct engine *e) { return e->now; }
 struct actor *engine_current(const struct engine *e) { return e->current; }
 uint64_t engine_events(const struct engine *e) { return e->events; }
 void engine_stop(struct engine *e) { e->stopped = true; }
+void engine_end_at(struct engine *e, uint64_t t)
+{
+	assert(t >= e->now);
+	if (t < e->until)
+		e->until = t;
+	e->hz_for = NULL;
+}
 
 uint64_t engine_run(struct engine *e, uint64_t until)
 {
@@ -170,6 +187,7 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 
 	e->stopped = false;
 	e->until = until;
+	e->hz_for = NULL;
 	while (!e->stopped) {
 		struct heap_entry *m = heap_top(&e->heap[ACTOR_MUTATOR]);
 		struct heap_entry *g = heap_top(&e->heap[ACTOR_GUEST]);
@@ -182,9 +200,10 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 		else
 			h = &e->heap[ACTOR_GUEST];
 		struct heap_entry en = h->v[0];
-		if (en.time >= until)
+		if (en.time >= e->until)
 			break;
 		heap_pop(h);
+		e->hz_for = NULL;
 		struct actor *a = en.a;
 		a->pending = false;
 		e->now = en.time;

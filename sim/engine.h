@@ -66,6 +66,8 @@ uint64_t engine_events(const struct engine *e);
  * events run. */
 uint64_t engine_run(struct engine *e, uint64_t until);
 void engine_stop(struct engine *e);
+/* Bring engine_run's end forward to t (>= now): nothing starts at or after it. */
+void engine_end_at(struct engine *e, uint64_t t);
 
 /* For code running inside an actor's fiber: advance the actor's clock by cycles, yielding to
  * the engine when the new clock is not below the horizon. */

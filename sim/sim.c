@@ -157,6 +157,11 @@ static void vmm_main(void *arg)
 			kvm_dirty_log_disable(s->kvm, dslot);
 			break;
 		}
+		if (sc->stop_after_last && i == k - 1 && s->vmm.clock < s->end) {
+			/* nothing the schedule asked for is left: the run ends here */
+			s->end = s->vmm.clock;
+			engine_end_at(s->e, s->end);
+		}
 	}
 	free(ev);
 }
