@@ -44,13 +44,25 @@ bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w,
 	v->mode = EXITING_GUEST_MODE;
 	assert(v->nr_ipis < v->max_ipis);
 	uint64_t at = now + v->sc->costs.ipi_deliver;
-	v->ipis[v->nr_ipis].w = w;
+	/* A vCPU whose clock is past now is inside instructions (its next access waits for an
+	 * event at its clock, vcpu_exec()): the IPI interrupts them when it arrives, and the
+	 * handler acknowledges it then.  The vCPU does the exit's work when it next runs, which
+	 * changes nothing in between: it executes no access before that. */
+	bool now_acked = v->actor.clock > now;
+	v->ipis[v->nr_ipis].w = now_acked ? NULL : w;
 	v->ipis[v->nr_ipis].at = at;
 	v->ipis[v->nr_ipis].req = req;
 	v->nr_ipis++;
 	if (at < v->ipi_at)
 		v->ipi_at = at;
-	w->pending++;
+	if (now_acked) {
+		uint64_t ack = at + v->sc->costs.ipi_handler;
+		if (ack > w->last_ack)
+			w->last_ack = ack;
+	} else {
+		w->pending++;
+	}
+	w->sent++;
 	v->n.ipis++;
 	return true;
 }
@@ -63,6 +75,8 @@ static void vcpu_take_ipis(struct vcpu *v)
 
 	for (uint32_t i = 0; i < v->nr_ipis; i++) {
 		struct ipi_wait *w = v->ipis[i].w;
+		if (!w)
+			continue;   /* acknowledged when it arrived (vcpu_request_and_kick()) */
 		uint64_t at = v->ipis[i].at > t ? v->ipis[i].at : t;
 		uint64_t ack = at + v->sc->costs.ipi_handler;
 		if (ack > w->last_ack)
@@ -160,8 +174,13 @@ static void vcpu_memslot_op(struct vcpu *v)
 		v->n.bad_memslot_ops++;
 }
 
-/* Execute v->rec in guest mode.  Returns false if it needs a VM exit (EPT violation). */
-static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
+enum exec_result { EXEC_DONE, EXEC_EXIT, EXEC_DEFER };
+
+/* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
+ * EXEC_DEFER if its instructions ran past the horizon: its access then happens in an event
+ * of its own at that time, after every other actor's earlier events.  Until then the vCPU
+ * only executes instructions, which an IPI interrupts at once (vcpu_request_and_kick()). */
+static enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t horizon)
 {
 	struct trace_record *r = &v->rec;
 	const struct costs_cfg *c = &v->sc->costs;
@@ -169,20 +188,23 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 	if (!v->rec_insns_done) {
 		guest_charge(v, VC_GUEST, (uint64_t)((double)r->icount * v->sc->cpi + 0.5));
 		v->rec_insns_done = true;
+		/* past the horizon, or an IPI came during the instructions: not the access yet */
+		if ((v->actor.clock >= horizon || v->actor.clock >= v->ipi_at) && r->icount)
+			return EXEC_DEFER;
 	}
 	if (r->kind == REC_UNMAP) {
 		if (v->gpt)
 			vcpu_guest_unmap(v, r->addr, r->len);
-		return true;
+		return EXEC_DONE;
 	}
 	if (r->kind == REC_MEMSLOT) {
 		/* The device model changes the memslots from this vCPU's thread (QEMU does
 		 * that on the vCPU's MMIO exit): exit to the host for the ioctl. */
 		v->exit_reason = EXIT_IOCTL;
-		return false;
+		return EXEC_EXIT;
 	}
 	if (!rec_is_memory(r->kind))
-		return true;   /* dirty-log records and markers: nothing for the guest to do */
+		return EXEC_DONE;   /* dirty-log records and markers: nothing for the guest to do */
 	bool fetch = r->kind == REC_FETCH;
 	if (v->attr && fetch)
 		v->cur_sym = elfsym_lookup(v->syms, r->addr);
@@ -191,11 +213,11 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 						 r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE, r->addr);
 		if (t.level == TLB_HIT_L1) {
 			guest_charge(v, VC_GUEST, c->l1_tlb_hit);
-			return true;
+			return EXEC_DONE;
 		}
 		if (t.level == TLB_HIT_L2) {
 			guest_charge(v, VC_GUEST, c->stlb_hit);
-			return true;
+			return EXEC_DONE;
 		}
 		w->root = v->root;
 		struct walk_result wr = walk_2d(w, r->addr);
@@ -214,16 +236,16 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 				v->exit_reason = EXIT_EPT_VIOLATION;
 				v->exit_gpa = wr.gpa;
 				v->exit_write = true;
-				return false;
+				return EXEC_EXIT;
 			}
-			return true;
+			return EXEC_DONE;
 		case WALK_GUEST_FAULT:
 			v->n.guest_pfs++;
 			guest_charge(v, VC_GUEST, c->guest_pf);
 			if (guest_page_fault(v->layout, v->gpt, v->pool, r->addr)) {
 				/* nothing can map it (a bad trace address): drop the record */
 				v->n.bad_addrs++;
-				return true;
+				return EXEC_DONE;
 			}
 			continue;
 		case WALK_EPT_VIOLATION:
@@ -231,7 +253,7 @@ static bool vcpu_exec(struct vcpu *v, struct walk_ctx *w)
 			v->exit_reason = wr.status == WALK_EPT_VIOLATION ? EXIT_EPT_VIOLATION : EXIT_EPT_MISCONFIG;
 			v->exit_gpa = wr.gpa;
 			v->exit_write = r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE;
-			return false;
+			return EXEC_EXIT;
 		}
 	}
 }
@@ -259,7 +281,12 @@ static void vcpu_run_guest(struct vcpu *v)
 			v->have_rec = true;
 			v->rec_insns_done = false;
 		}
-		if (!vcpu_exec(v, &w))
+		enum exec_result x = vcpu_exec(v, &w, horizon);
+		if (x == EXEC_DEFER) {
+			engine_wake(eng(v), a, a->clock);
+			return;
+		}
+		if (x == EXEC_EXIT)
 			break;
 		v->have_rec = false;
 		v->n.records++;

@@ -53,7 +53,8 @@ enum exit_reason { EXIT_NONE, EXIT_EPT_VIOLATION, EXIT_EPT_MISCONFIG, EXIT_IPI, 
 /* One IPI in flight to this vCPU, and whom to acknowledge. */
 struct ipi_wait {
 	struct actor *waiter;
-	uint32_t pending;
+	uint32_t pending;            /* IPIs not acknowledged yet */
+	uint32_t sent;               /* IPIs sent */
 	uint64_t last_ack;
 	bool blocked;        /* the waiter is blocked: the last ack wakes it */
 };
@@ -76,7 +77,7 @@ struct vcpu {
 	struct kvm_mmu_page *root;          /* vcpu->arch.mmu.root_hpa */
 
 	/* IPIs in flight: acked at exit */
-	struct { struct ipi_wait *w; uint64_t at; unsigned int req; } *ipis;
+	struct { struct ipi_wait *w; uint64_t at; unsigned int req; } *ipis;   /* w NULL: acknowledged */
 	uint32_t nr_ipis, max_ipis;
 	uint64_t ipi_at;                    /* earliest pending IPI, UINT64_MAX if none */
 

@@ -205,12 +205,16 @@ static uint64_t gfn_to_index(gfn_t gfn, gfn_t base_gfn, int level)
  * (KVM_MEMSLOT_INVALID) while the zap drops its sptes; only the fault path skips it. */
 static uint64_t *gfn_to_rmap(struct kvm *kvm, gfn_t gfn, int level)
 {
-	struct kvm_memory_slot *slot = NULL;
+	struct kvm_memory_slot *slot = kvm->rmap_slot_hint;   /* zaps go slot by slot */
 
-	for (uint32_t i = 0; i < kvm->nr_slots && !slot; i++)
-		if (gfn >= kvm->slots[i].base_gfn && gfn < kvm->slots[i].base_gfn + kvm->slots[i].npages)
-			slot = &kvm->slots[i];
-	assert(slot);
+	if (!slot || gfn < slot->base_gfn || gfn >= slot->base_gfn + slot->npages) {
+		slot = NULL;
+		for (uint32_t i = 0; i < kvm->nr_slots && !slot; i++)
+			if (gfn >= kvm->slots[i].base_gfn && gfn < kvm->slots[i].base_gfn + kvm->slots[i].npages)
+				slot = &kvm->slots[i];
+		assert(slot);
+		kvm->rmap_slot_hint = slot;
+	}
 	return &slot->rmap[level - 1][gfn_to_index(gfn, slot->base_gfn, level)];
 }
 
@@ -1003,9 +1007,9 @@ bool make_all_cpus_request(struct kvm *kvm, unsigned int req)
 		struct vcpu *v = kvm->vcpus[i];
 		vcpu_request_and_kick(v, req, &v->actor == me ? NULL : &w, me->clock);
 	}
-	if (!w.pending)
+	if (!w.sent)
 		return false;
-	stats_add(kvm->st, kvm->sid.flush_ipis, req == KVM_REQ_TLB_FLUSH ? w.pending : 0);
+	stats_add(kvm->st, kvm->sid.flush_ipis, req == KVM_REQ_TLB_FLUSH ? w.sent : 0);
 	kvm_spend(kvm, kvm->sc->costs.ipi_send);
 	if (w.pending) {
 		uint64_t t0 = me->clock;

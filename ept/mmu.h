@@ -134,6 +134,7 @@ struct kvm {
 
 	struct kvm_memory_slot *slots;
 	uint32_t nr_slots;
+	struct kvm_memory_slot *rmap_slot_hint;   /* gfn_to_rmap()'s last slot */
 	uint64_t memslots_generation;
 
 	struct list_head active_mmu_pages;

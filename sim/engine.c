@@ -18,6 +18,7 @@ struct heap {
 };
 
 struct engine {
+	struct engine_hot hot;     /* first: engine.h's inline paths read it */
 	struct heap heap[2];       /* indexed by enum actor_class */
 	uint64_t seq;
 	uint64_t now;
@@ -26,12 +27,7 @@ struct engine {
 	uint64_t events;
 	bool per_access;
 	bool stopped;
-	struct actor *current;
 	uint32_t nr_actors;
-	/* engine_horizon() of hz_for, valid until the heaps or until change */
-	uint64_t hz;
-	const struct actor *hz_for;
-	int hz_cls;
 };
 
 /* Ties at the same cycle go to the lower actor id.  Each actor has at most one live entry, so
@@ -131,7 +127,7 @@ int engine_add_actor(struct engine *e, struct actor *a)
 void engine_wake(struct engine *e, struct actor *a, uint64_t t)
 {
 	assert(t >= e->now);
-	e->hz_for = NULL;
+	e->hot.hz_for = NULL;
 	a->gen++;
 	a->pending = true;
 	a->pending_at = t;
@@ -140,7 +136,7 @@ void engine_wake(struct engine *e, struct actor *a, uint64_t t)
 
 void engine_cancel(struct engine *e, struct actor *a)
 {
-	e->hz_for = NULL;
+	e->hot.hz_for = NULL;
 	a->gen++;
 	a->pending = false;
 }
@@ -149,8 +145,8 @@ uint64_t engine_horizon(struct engine *e, const struct actor *running)
 {
 	if (e->per_access)
 		return 0;
-	if (e->hz_for == running && e->hz_cls == (int)running->cls)
-		return e->hz;
+	if (e->hot.hz_for == running && e->hot.hz_cls == (int)running->cls)
+		return e->hot.hz;
 	struct heap_entry *m = heap_top(&e->heap[ACTOR_MUTATOR]);
 	struct heap_entry *g = heap_top(&e->heap[ACTOR_GUEST]);
 	uint64_t h = m && m->time < e->until ? m->time : e->until;
@@ -162,15 +158,14 @@ uint64_t engine_horizon(struct engine *e, const struct actor *running)
 		if (gt < h)
 			h = gt;
 	}
-	e->hz = h;
-	e->hz_for = running;
-	e->hz_cls = (int)running->cls;
+	e->hot.hz = h;
+	e->hot.hz_for = running;
+	e->hot.hz_cls = (int)running->cls;
 	return h;
 }
 
 bool engine_per_access(const struct engine *e) { return e->per_access; }
 uint64_t engine_now(const struct engine *e) { return e->now; }
-struct actor *engine_current(const struct engine *e) { return e->current; }
 uint64_t engine_events(const struct engine *e) { return e->events; }
 void engine_stop(struct engine *e) { e->stopped = true; }
 void engine_end_at(struct engine *e, uint64_t t)
@@ -178,7 +173,7 @@ void engine_end_at(struct engine *e, uint64_t t)
 	assert(t >= e->now);
 	if (t < e->until)
 		e->until = t;
-	e->hz_for = NULL;
+	e->hot.hz_for = NULL;
 }
 
 uint64_t engine_run(struct engine *e, uint64_t until)
@@ -187,7 +182,7 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 
 	e->stopped = false;
 	e->until = until;
-	e->hz_for = NULL;
+	e->hot.hz_for = NULL;
 	while (!e->stopped) {
 		struct heap_entry *m = heap_top(&e->heap[ACTOR_MUTATOR]);
 		struct heap_entry *g = heap_top(&e->heap[ACTOR_GUEST]);
@@ -203,23 +198,22 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 		if (en.time >= e->until)
 			break;
 		heap_pop(h);
-		e->hz_for = NULL;
+		e->hot.hz_for = NULL;
 		struct actor *a = en.a;
 		a->pending = false;
 		e->now = en.time;
 		a->clock = en.time;
-		e->current = a;
+		e->hot.current = a;
 		e->events++;
 		n++;
 		a->run(a);
-		e->current = NULL;
+		e->hot.current = NULL;
 	}
 	return n;
 }
 
-void actor_spend(struct engine *e, struct actor *a, uint64_t cycles)
+void actor_spend_slow(struct engine *e, struct actor *a)
 {
-	a->clock += cycles;
 	if (a->clock < engine_horizon(e, a))
 		return;
 	engine_wake(e, a, a->clock);

@@ -45,6 +45,15 @@ struct actor {
 	void *ctx;
 };
 
+/* The part of the engine the inline fast paths below read; the first member of struct
+ * engine (engine.c). */
+struct engine_hot {
+	struct actor *current;
+	uint64_t hz;                 /* engine_horizon() of hz_for (in class hz_cls) */
+	const struct actor *hz_for;  /* NULL: not cached (the heaps or `until` changed) */
+	int hz_cls;
+};
+
 struct engine *engine_new(bool per_access, uint64_t lookahead);
 void engine_free(struct engine *e);
 int engine_add_actor(struct engine *e, struct actor *a);
@@ -59,7 +68,10 @@ void engine_cancel(struct engine *e, struct actor *a);
 uint64_t engine_horizon(struct engine *e, const struct actor *running);
 bool engine_per_access(const struct engine *e);
 uint64_t engine_now(const struct engine *e);
-struct actor *engine_current(const struct engine *e);
+static inline struct actor *engine_current(const struct engine *e)
+{
+	return ((const struct engine_hot *)(const void *)e)->current;
+}
 uint64_t engine_events(const struct engine *e);
 
 /* Pop and run events until no entry is left at a time < until.  Returns the number of
@@ -71,7 +83,16 @@ void engine_end_at(struct engine *e, uint64_t t);
 
 /* For code running inside an actor's fiber: advance the actor's clock by cycles, yielding to
  * the engine when the new clock is not below the horizon. */
-void actor_spend(struct engine *e, struct actor *a, uint64_t cycles);
+void actor_spend_slow(struct engine *e, struct actor *a);
+static inline void actor_spend(struct engine *e, struct actor *a, uint64_t cycles)
+{
+	const struct engine_hot *h = (const struct engine_hot *)(const void *)e;
+
+	a->clock += cycles;
+	if (h->hz_for == a && h->hz_cls == (int)a->cls && a->clock < h->hz)
+		return;   /* below the cached horizon */
+	actor_spend_slow(e, a);
+}
 /* Inside a fiber: block until someone calls engine_wake on a. */
 void actor_block(struct engine *e, struct actor *a);
 

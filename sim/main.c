@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,7 +132,8 @@ static struct argp run_argp = {
 	run_options, run_parse, "CONFIG",
 	"Run one simulation.\v"
 	"Writes DIR/stats.json (all stats, the seed, the version, the effective config), "
-	"DIR/config.ini and DIR/series/*.dat.  A progress line goes to stderr when it is a "
+	"DIR/config.ini, DIR/series/*.dat and DIR/timing.json (wall seconds to build the guest "
+	"and to run, peak RSS, records per second).  A progress line goes to stderr when it is a "
 	"terminal and the run takes longer than a second.",
 	NULL, NULL, NULL
 };
@@ -201,6 +203,39 @@ static void print_summary(struct sim *s, const struct scenario *sc, const char *
 	printf("results in %s/\n", dir);
 }
 
+/* Peak resident set of this process (getrusage: KiB on Linux). */
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_maxrss;
+}
+
+/* DIR/timing.json: what the run cost this machine (not part of stats.json, which a seed
+ * determines byte for byte).  Written to a temporary name and renamed. */
+static int write_timing(struct sim *s, const char *dir, double build_s, double run_s)
+{
+	char path[4200], tmp[4300];
+	struct stats *st = sim_stats(s);
+	stat_id rid = stats_lookup(st, "vcpu.records");
+	uint64_t recs = rid == STAT_NONE ? 0 : stats_counter(st, rid);
+
+	snprintf(path, sizeof(path), "%s/timing.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\n  \"build_s\": %.3f,\n  \"run_s\": %.3f,\n  \"peak_rss_kib\": %ld,\n"
+		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
+		build_s, run_s, peak_rss_kib(), (unsigned long long)recs, run_s > 0 ? (double)recs / run_s : 0.0,
+		EPTSIM_VERSION " " EPTSIM_GIT_HASH);
+	if (fclose(f) || rename(tmp, path)) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args a = { .mode = ENGINE_BATCHED };
@@ -224,16 +259,20 @@ static int cmd_run(int argc, char **argv)
 		snprintf(outbuf, sizeof(outbuf), "results/%s", stem);
 		a.out = outbuf;
 	}
+	struct timespec t_build;
+	clock_gettime(CLOCK_MONOTONIC, &t_build);
 	struct sim *s = sim_new(&sc, a.mode, errbuf, sizeof(errbuf));
 	if (!s) {
 		fprintf(stderr, "eptsim: %s: %s\n", a.config, errbuf);
 		return EXIT_BAD_INPUT;
 	}
+	double build_s = elapsed_s(&t_build);
 	struct progress p = { .freq_mhz = sc.freq_mhz };
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	if (!a.quiet && isatty(STDERR_FILENO))
 		sim_set_progress(s, show_progress, &p);
 	int rr = sim_run(s);
+	double run_s = elapsed_s(&p.start);
 	if (p.shown)
 		fprintf(stderr, "\n");
 	if (rr) {
@@ -242,6 +281,8 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_BAD_INPUT;
 	}
 	int r = sim_write_results(s, a.out);
+	if (!r)
+		r = write_timing(s, a.out, build_s, run_s);
 	if (r) {
 		fprintf(stderr, "eptsim: writing results to %s: %s\n", a.out, strerror(-r));
 		sim_free(s);
@@ -249,7 +290,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!a.quiet) {
 		print_summary(s, &sc, a.out);
-		printf("wall time %.2f s\n", elapsed_s(&p.start));
+		printf("wall time %.2f s to build the guest, %.2f s to run; peak RSS %.0f MiB\n", build_s, run_s,
+		       (double)peak_rss_kib() / 1024);
 	}
 	sim_free(s);
 	return 0;
