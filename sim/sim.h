@@ -35,7 +35,8 @@ bool sim_has_symbols(const struct sim *s);
 struct kvm *sim_kvm(struct sim *s);
 /* The whole stats.json document.  New reference. */
 json_t *sim_results_json(struct sim *s);
-/* Write DIR/stats.json (atomically) and DIR/series/ *.dat.  0 or -errno. */
+/* Write DIR/series/ *.dat, DIR/config.ini, DIR/config.hash (config_hash()) and, last,
+ * DIR/stats.json, each atomically (temp file + rename).  0 or -errno. */
 int sim_write_results(struct sim *s, const char *dir);
 /* Write a JSON document to path atomically (temp file + rename). */
 int write_json_atomic(json_t *doc, const char *path);
