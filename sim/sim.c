@@ -529,7 +529,7 @@ int write_json_atomic(json_t *doc, const char *path)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
+int sim_mkdir_p(const char *dir)
 {
 	char buf[4096];
 	snprintf(buf, sizeof(buf), "%s", dir);
@@ -546,8 +546,7 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-/* Write path through a temp file and rename, the text coming from fn.  0 or -errno. */
-static int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx)
+int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx)
 {
 	char tmp[4300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
@@ -580,7 +579,7 @@ static void dump_hash(FILE *f, void *sc)
 int sim_write_results(struct sim *s, const char *dir)
 {
 	char path[4200];
-	int r = mkdir_p(dir);
+	int r = sim_mkdir_p(dir);
 	if (r)
 		return r;
 	/* stats.json last: its presence means the folder is whole (a sweep's resume rule
