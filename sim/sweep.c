@@ -982,18 +982,25 @@ static void write_jobs(FILE *f, void *ctx)
 	struct jobs_ctx *j = ctx;
 	for (size_t i = 0; i < j->sw->nruns; i++) {
 		char **argv = sweep_run_argv(j->sw, i, j->exe, j->dir, !j->force);
+		/* cd CWD && (EPTSIM run ... 2> LOG; s=$?; [ -s LOG ] || rm -f LOG; exit $s): the log
+		 * stays only when the run said something, as with the local back end */
 		fputs("cd ", f);
 		shell_word(f, j->cwd);
-		fputs(" &&", f);
+		fputs(" && (", f);
 		for (size_t k = 0; argv[k]; k++) {
-			fputc(' ', f);
+			if (k)
+				fputc(' ', f);
 			shell_word(f, argv[k]);
 		}
 		char *rd = run_dir(j->dir, j->sw->names[i]);
 		char *log = join(rd, STDERR_LOG);
 		fputs(" 2> ", f);
 		shell_word(f, log);
-		fputc('\n', f);
+		fputs("; s=$?; [ -s ", f);
+		shell_word(f, log);
+		fputs(" ] || rm -f ", f);
+		shell_word(f, log);
+		fputs("; exit $s)\n", f);
 		free(log);
 		free(rd);
 		sweep_argv_free(argv);

@@ -87,9 +87,9 @@ const char *sweep_run_state_name(enum sweep_run_state st);
  * 0 or -errno with err set. */
 int sweep_prepare(const struct sweep *sw, const char *dir, struct sweep_error *err);
 
-/* DIR/jobs.txt: line i+1 runs run i (`cd CWD && EXE run ... --skip-done 2> .../stderr.log`),
- * EXE and CWD absolute so the lines run anywhere the file system is shared.  With force,
- * no --skip-done.  0 or -errno. */
+/* DIR/jobs.txt: line i+1 runs run i (`cd CWD && (EXE run ... --skip-done 2> .../stderr.log;
+ * ...)`, the log removed when empty), EXE and CWD absolute so the lines run anywhere the
+ * file system is shared.  With force, no --skip-done.  0 or -errno. */
 int sweep_emit_jobs(const struct sweep *sw, const char *dir, const char *exe, bool force, struct sweep_error *err);
 /* DIR/sweep.sbatch: `sbatch` it for the array alone (--array=0-(N-1), task i runs line i+1
  * of jobs.txt), or `bash` it to submit the array and a collect job that depends on it

@@ -607,7 +607,9 @@ static void test_parallel_and_slurm(void **state)
 	for (char *p = jobs; *p; p++)
 		lines += *p == '\n';
 	assert_int_equal(lines, 4);
-	assert_contains(jobs, " --skip-done 2> par/runs/zap_all=legacy,vcpus=1/stderr.log\n");
+	assert_contains(jobs, " --skip-done 2> par/runs/zap_all=legacy,vcpus=1/stderr.log; s=$?; "
+			"[ -s par/runs/zap_all=legacy,vcpus=1/stderr.log ] || rm -f par/runs/zap_all=legacy,vcpus=1/stderr.log; "
+			"exit $s)\n");
 	free(jobs);
 	assert_int_equal(sh("parallel --will-cite -j 2 < %s/par/jobs.txt", f->dir), 0);
 	assert_int_equal(sweep_collect(path_in(f, "par"), &sum, &f->err), 0);
@@ -616,6 +618,17 @@ static void test_parallel_and_slurm(void **state)
 	char *par = read_file(path_in(f, "par/summary.csv"));
 	assert_string_equal(local, par);
 	free(par);
+	struct stat st;   /* an empty stderr.log is removed, as the local back end does */
+	if (!stat(path_in(f, "par/runs/zap_all=legacy,vcpus=1/stderr.log"), &st))
+		assert_true(st.st_size > 0);
+	/* a failing line keeps its log and fails parallel */
+	assert_int_equal(unlink(path_in(f, "par/runs/zap_all=legacy,vcpus=2/stats.json")), 0);
+	assert_int_equal(sh("sed -n 2p %s/par/jobs.txt | sed 's|run /|run /nonexistent/|' > %s/bad.txt", f->dir, f->dir), 0);
+	assert_int_not_equal(sh("parallel --will-cite < %s/bad.txt", f->dir), 0);
+	char *log = read_file(path_in(f, "par/runs/zap_all=legacy,vcpus=2/stderr.log"));
+	assert_contains(log, "/nonexistent/");
+	free(log);
+	assert_int_equal(sh("parallel --will-cite < %s/par/jobs.txt", f->dir), 0);   /* resumes */
 	/* the lines resume too: run again, nothing is rewritten */
 	struct stat st0, st1;
 	assert_int_equal(stat(path_in(f, "par/runs/zap_all=legacy,vcpus=1/stats.json"), &st0), 0);
