@@ -8,7 +8,7 @@
 
 CC       ?= cc
 PKGS     := inih jansson zlib libelf
-DEB_PKGS := libelf-dev zlib1g-dev libinih-dev libcmocka-dev libjansson-dev gnuplot-nox pkg-config
+DEB_PKGS := libelf-dev zlib1g-dev libinih-dev libcmocka-dev libjansson-dev gnuplot-nox pkg-config parallel
 
 VERSION  := 0.1.0
 GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)

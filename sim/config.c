@@ -785,6 +785,28 @@ void config_dump(const struct scenario *sc, FILE *out)
 	}
 }
 
+#define FNV64_OFFSET 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
+void config_hash(const struct scenario *sc, char out[CONFIG_HASH_LEN + 1])
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();   /* out of memory: nothing sensible to hash */
+	config_dump(sc, f);
+	if (fclose(f))
+		abort();
+	uint64_t h = FNV64_OFFSET;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)text[i];
+		h *= FNV64_PRIME;
+	}
+	free(text);
+	snprintf(out, CONFIG_HASH_LEN + 1, "%016llx", (unsigned long long)h);
+}
+
 static json_t *value_json(const void *base, const struct key_def *k)
 {
 	const void *p = cfield(base, k);

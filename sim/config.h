@@ -148,6 +148,12 @@ int config_validate(struct scenario *sc, struct config_error *err);
 /* The effective configuration as INI text (--dump-config) and as JSON (stats.json). */
 void config_dump(const struct scenario *sc, FILE *out);
 json_t *config_to_json(const struct scenario *sc);
+/* A fingerprint of the effective configuration: FNV-1a (64 bits) of config_dump()'s text,
+ * so it covers every key, every memslot and the seed, and nothing else (not the file the
+ * config came from).  Written as 16 lowercase hex digits into out[CONFIG_HASH_LEN + 1].
+ * Sweeps compare it to decide whether a finished run is still current (sim/sweep.h). */
+#define CONFIG_HASH_LEN 16
+void config_hash(const struct scenario *sc, char out[CONFIG_HASH_LEN + 1]);
 /* The key reference as a Markdown table (README). */
 void config_markdown(FILE *out);
 

@@ -1,10 +1,11 @@
-/* eptsim — command line (argp).  Subcommands: run, plot, config.  Only this file and the
+/* eptsim — command line (argp).  Subcommands: run, sweep, plot, config, trace, workload.  Only this file and the
  * report layer print.  Exit status: 0 success, 1 failure while running, 2 bad input. */
 #include "sim/config.h"
 #include "version.h"
 #include "sim/plot.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
+#include "sim/sweep.h"
 #include "cpu/guest.h"
 #include "traces/lackey.h"
 #include "traces/tools.h"
@@ -67,11 +68,11 @@ struct run_args {
 	const char *sets[MAX_SETS];
 	int nsets;
 	uint64_t seed;
-	bool seed_set, dump, quiet;
+	bool seed_set, dump, quiet, skip_done;
 	enum engine_mode mode;
 };
 
-enum { OPT_ENGINE = 0x100 };
+enum { OPT_ENGINE = 0x100, OPT_SKIP_DONE };
 
 static struct argp_option run_options[] = {
 	{ "out", 'o', "DIR", 0, "Results folder (default: results/<config file stem>/)", 0 },
@@ -81,6 +82,9 @@ static struct argp_option run_options[] = {
 	{ "quiet", 'q', 0, 0, "No summary on stdout, no progress on stderr", 0 },
 	{ "engine", OPT_ENGINE, "MODE", 0,
 	  "batched (default) or per-access: one event per record (slow; gives the same results)", 0 },
+	{ "skip-done", OPT_SKIP_DONE, 0, 0,
+	  "Do nothing if DIR/stats.json is complete and was made from this same effective config "
+	  "(its config_hash): the sweep resume rule", 0 },
 	{ 0 }
 };
 
@@ -105,6 +109,7 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd': a->dump = true; break;
 	case 'q': a->quiet = true; break;
+	case OPT_SKIP_DONE: a->skip_done = true; break;
 	case OPT_ENGINE:
 		if (!strcmp(arg, "batched"))
 			a->mode = ENGINE_BATCHED;
@@ -259,6 +264,15 @@ static int cmd_run(int argc, char **argv)
 		snprintf(outbuf, sizeof(outbuf), "results/%s", stem);
 		a.out = outbuf;
 	}
+	if (a.skip_done) {
+		char hash[CONFIG_HASH_LEN + 1];
+		config_hash(&sc, hash);
+		if (sweep_run_state(a.out, hash) == SWEEP_RUN_DONE) {
+			if (!a.quiet)
+				printf("%s is up to date (config hash %s): not run again\n", a.out, hash);
+			return 0;
+		}
+	}
 	struct timespec t_build;
 	clock_gettime(CLOCK_MONOTONIC, &t_build);
 	struct sim *s = sim_new(&sc, a.mode, errbuf, sizeof(errbuf));
@@ -295,6 +309,235 @@ static int cmd_run(int argc, char **argv)
 	}
 	sim_free(s);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ sweep */
+
+enum sweep_emit { EMIT_LOCAL, EMIT_PARALLEL, EMIT_SLURM };
+
+struct sweep_args {
+	const char *file, *out, *collect;
+	unsigned jobs;
+	enum sweep_emit emit;
+	bool force, dry_run;
+};
+
+enum { OPT_EMIT = 0x200, OPT_FORCE, OPT_DRY_RUN, OPT_COLLECT };
+
+static struct argp_option sweep_options[] = {
+	{ "out", 'o', "DIR", 0, "Sweep folder (default: results/<sweep file stem>/)", 0 },
+	{ "jobs", 'j', "N", 0, "Local back end: runs at a time (default: the number of online cores)", 0 },
+	{ "emit", OPT_EMIT, "HOW", 0,
+	  "local (default): run here, N processes at a time; parallel: write DIR/jobs.txt for GNU "
+	  "parallel; slurm: write DIR/jobs.txt and DIR/sweep.sbatch (a job array)", 0 },
+	{ "force", OPT_FORCE, 0, 0, "Run every run again, even those already done", 0 },
+	{ "dry-run", OPT_DRY_RUN, 0, 0, "List the runs and whether each is done; write nothing", 0 },
+	{ "collect", OPT_COLLECT, "DIR", 0,
+	  "Rebuild DIR/summary.csv from the runs that are done and list the others", 0 },
+	{ 0 }
+};
+
+static error_t sweep_parse(int key, char *arg, struct argp_state *state)
+{
+	struct sweep_args *a = state->input;
+	char *end;
+	switch (key) {
+	case 'o': a->out = arg; break;
+	case 'j': {
+		errno = 0;
+		unsigned long j = strtoul(arg, &end, 10);
+		if (errno || *end || !*arg || *arg == '-' || j == 0 || j > 4096)
+			argp_error(state, "--jobs: '%s' is not a number from 1 to 4096", arg);
+		a->jobs = (unsigned)j;
+		break;
+	}
+	case OPT_EMIT:
+		if (!strcmp(arg, "local"))
+			a->emit = EMIT_LOCAL;
+		else if (!strcmp(arg, "parallel"))
+			a->emit = EMIT_PARALLEL;
+		else if (!strcmp(arg, "slurm"))
+			a->emit = EMIT_SLURM;
+		else
+			argp_error(state, "--emit: '%s' is not local, parallel or slurm", arg);
+		break;
+	case OPT_FORCE: a->force = true; break;
+	case OPT_DRY_RUN: a->dry_run = true; break;
+	case OPT_COLLECT: a->collect = arg; break;
+	case ARGP_KEY_ARG:
+		if (a->file)
+			argp_error(state, "one SWEEP file only ('%s' is extra)", arg);
+		a->file = arg;
+		break;
+	case ARGP_KEY_END:
+		if (a->collect && a->file)
+			argp_error(state, "--collect DIR takes no SWEEP file");
+		if (!a->collect && !a->file)
+			argp_error(state, "SWEEP file missing");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp sweep_argp = {
+	sweep_options, sweep_parse, "SWEEP.ini\n--collect DIR",
+	"Run many simulations from one sweep file: a base config, fixed overrides and axes whose "
+	"cross product (or a filtered part of it) are the runs (README, Sweeps).\v"
+	"Every run's config is built and validated first.  Run NAME goes to DIR/runs/NAME/ "
+	"(NAME: name=value,... over the axes); DIR/summary.csv gets one row per finished run: "
+	"the axis values, then its stats.json's stats as scalars (histograms and per-zap arrays "
+	"summarized).  A run whose stats.json is "
+	"complete and carries the run's config hash is done, and no back end runs it again.  "
+	"The local back end reports each run on stderr, keeps DIR/runs/NAME/stderr.log of "
+	"failed runs and exits with 1 if any failed.  --collect exits with 1 if runs are missing.",
+	NULL, NULL, NULL
+};
+
+struct sweep_show { const struct sweep *sw; const char *dir; double start; };
+
+/* The last non-empty line of a failed run's stderr.log, to show with the failure. */
+static void last_line(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	out[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0])
+			snprintf(out, n, "%s", line);
+	}
+	if (f)
+		fclose(f);
+}
+
+static void sweep_show_progress(void *ctx, const struct sweep_progress *p)
+{
+	struct sweep_show *sh = ctx;
+	const char *name = sweep_run_name(sh->sw, p->run);
+	int w = snprintf(NULL, 0, "%zu", p->total);
+	if (p->ok) {
+		fprintf(stderr, "[sweep] %*zu/%zu ok      %s (%.1f s)\n", w, p->done, p->total, name, p->seconds);
+		return;
+	}
+	char log[4200], msg[512], why[64];
+	snprintf(log, sizeof(log), "%s/runs/%s/stderr.log", sh->dir, name);
+	last_line(log, msg, sizeof(msg));
+	if (p->status < 0)
+		snprintf(why, sizeof(why), "killed by signal %d", -p->status);
+	else if (p->status)
+		snprintf(why, sizeof(why), "exit status %d", p->status);
+	else
+		snprintf(why, sizeof(why), "exit status 0 but no current stats.json");
+	fprintf(stderr, "[sweep] %*zu/%zu FAILED  %s (%s, %zu failed so far); log: %s\n", w, p->done, p->total, name,
+		why, p->failed, log);
+	if (msg[0])
+		fprintf(stderr, "[sweep]     %s\n", msg);
+}
+
+static int sweep_report_collect(const char *dir)
+{
+	struct sweep_summary sum;
+	struct sweep_error err;
+	int r = sweep_collect(dir, &sum, &err);
+	if (r) {
+		fprintf(stderr, "eptsim sweep: %s\n", err.msg);
+		return r == -ENOENT || r == -EINVAL ? EXIT_BAD_INPUT : 1;
+	}
+	printf("wrote %s/summary.csv: %zu of %zu runs, %zu stat columns\n", dir, sum.nr_done, sum.nr_runs,
+	       sum.nr_columns);
+	for (size_t i = 0; i < sum.nr_missing; i++)
+		fprintf(stderr, "eptsim sweep: missing %s/runs/%s (%s)\n", dir, sum.missing[i].name,
+			sweep_run_state_name(sum.missing[i].state));
+	if (sum.nr_missing)
+		fprintf(stderr, "eptsim sweep: %zu of %zu runs missing from the summary\n", sum.nr_missing, sum.nr_runs);
+	r = sum.nr_missing ? 1 : 0;
+	sweep_summary_free(&sum);
+	return r;
+}
+
+static int cmd_sweep(int argc, char **argv)
+{
+	struct sweep_args a = { .emit = EMIT_LOCAL };
+	struct sweep_error err;
+	struct sweep *sw;
+	char outbuf[4096];
+	int r;
+
+	argp_parse(&sweep_argp, argc, argv, 0, NULL, &a);
+	if (a.collect)
+		return sweep_report_collect(a.collect);
+	if (sweep_load(a.file, &sw, &err)) {
+		fprintf(stderr, "eptsim sweep: %s\n", err.msg);
+		return EXIT_BAD_INPUT;
+	}
+	if (!a.out) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s", a.file);
+		char *stem = basename(tmp);
+		char *dot = strrchr(stem, '.');
+		if (dot && dot != stem)
+			*dot = '\0';
+		snprintf(outbuf, sizeof(outbuf), "results/%s", stem);
+		a.out = outbuf;
+	}
+	size_t n = sweep_nr_runs(sw), done = 0;
+	for (size_t i = 0; i < n; i++) {
+		char rd[4200];
+		snprintf(rd, sizeof(rd), "%s/runs/%s", a.out, sweep_run_name(sw, i));
+		enum sweep_run_state st = sweep_run_state(rd, sweep_run_hash(sw, i));
+		done += st == SWEEP_RUN_DONE;
+		if (a.dry_run)
+			printf("%-24s %s\n", sweep_run_state_name(st), rd);
+	}
+	if (a.dry_run) {
+		printf("%zu runs, %zu done\n", n, done);
+		sweep_free(sw);
+		return 0;
+	}
+	if (a.emit != EMIT_LOCAL) {
+		r = a.emit == EMIT_SLURM ? sweep_emit_slurm(sw, a.out, "/proc/self/exe", a.force, &err)
+					 : sweep_emit_jobs(sw, a.out, "/proc/self/exe", a.force, &err);
+		if (r) {
+			fprintf(stderr, "eptsim sweep: %s\n", err.msg);
+			sweep_free(sw);
+			return 1;
+		}
+		printf("wrote %s/jobs.txt: %zu runs (%zu done already%s)\n", a.out, n, done,
+		       a.force ? ", run again" : ", skipped by their lines");
+		if (a.emit == EMIT_SLURM)
+			printf("wrote %s/sweep.sbatch: an array of %zu tasks\n"
+			       "submit the array and a collect job after it:  bash %s/sweep.sbatch\n"
+			       "or the array alone:  sbatch %s/sweep.sbatch;  then: eptsim sweep --collect %s\n",
+			       a.out, n, a.out, a.out, a.out);
+		else
+			printf("run them:  parallel < %s/jobs.txt   (other machines sharing this file system: "
+			       "parallel --sshloginfile FILE < %s/jobs.txt)\nthen:  eptsim sweep --collect %s\n",
+			       a.out, a.out, a.out);
+		sweep_free(sw);
+		return 0;
+	}
+	if (!a.jobs) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		a.jobs = c > 0 ? (unsigned)c : 1;
+	}
+	struct sweep_show sh = { sw, a.out, 0 };
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fprintf(stderr, "[sweep] %zu runs, %zu done already%s; running %zu, %u at a time\n", n, done,
+		a.force ? " (run again: --force)" : "", a.force ? n : n - done, a.jobs);
+	struct sweep_local_result res;
+	r = sweep_run_local(sw, a.out, "/proc/self/exe", a.jobs, a.force, sweep_show_progress, &sh, &res, &err);
+	sweep_free(sw);
+	if (r) {
+		fprintf(stderr, "eptsim sweep: %s\n", err.msg);
+		return 1;
+	}
+	fprintf(stderr, "[sweep] %zu ran (%zu failed), %zu skipped as done, %.1f s\n", res.ran, res.failed,
+		res.skipped, elapsed_s(&t0));
+	int rc = sweep_report_collect(a.out);
+	return res.failed ? 1 : rc;
 }
 
 /* ------------------------------------------------------------------ plot */
@@ -711,6 +954,7 @@ static int cmd_config(int argc, char **argv)
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } commands[] = {
 	{ "run", cmd_run, "run one simulation from an INI config" },
+	{ "sweep", cmd_sweep, "run many simulations from a sweep file" },
 	{ "plot", cmd_plot, "plot result folders side by side" },
 	{ "config", cmd_config, "print the config schema (defaults, or --markdown)" },
 	{ "trace", cmd_trace, "inspect, convert, import and merge traces" },
@@ -749,6 +993,8 @@ static struct argp top_argp = {
 	"eptsim: a cycle-approximate simulator of x86 EPT virtualization and KVM's MMU.\v"
 	"Commands:\n"
 	"  run CONFIG [OPTION...]       run one simulation\n"
+	"  sweep SWEEP.ini [--out DIR] [-j N] [--emit local|parallel|slurm]   many runs\n"
+	"  sweep --collect DIR          rebuild a sweep's summary.csv\n"
 	"  plot DIR... --out FILE [--kind zap|mmio|collapse]   plot result folders\n"
 	"  config [--markdown]          print the config schema\n"
 	"  trace info|cat|convert|import|merge ...   work with trace files\n"

@@ -501,6 +501,9 @@ json_t *sim_results_json(struct sim *s)
 	json_object_set_new(doc, "complete", json_boolean(s->finished));
 	json_object_set_new(doc, "seed", json_integer((json_int_t)s->sc->seed));
 	json_object_set_new(doc, "config_file", json_string(s->sc->source));
+	char hash[CONFIG_HASH_LEN + 1];
+	config_hash(s->sc, hash);
+	json_object_set_new(doc, "config_hash", json_string(hash));
 	json_object_set_new(doc, "config", config_to_json(s->sc));
 	json_object_set_new(doc, "stats", stats_to_json(s->st));
 	json_object_set_new(doc, "stat_info", stats_schema_json(s->st));
@@ -533,7 +536,7 @@ int write_json_atomic(json_t *doc, const char *path)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
+int sim_mkdir_p(const char *dir)
 {
 	char buf[4096];
 	snprintf(buf, sizeof(buf), "%s", dir);
@@ -550,28 +553,55 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx)
+{
+	char tmp[4300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fn(f, ctx);
+	if (fclose(f)) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	if (rename(tmp, path)) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+static void dump_config(FILE *f, void *sc) { config_dump(sc, f); }
+
+static void dump_hash(FILE *f, void *sc)
+{
+	char hash[CONFIG_HASH_LEN + 1];
+	config_hash(sc, hash);
+	fprintf(f, "%s\n", hash);
+}
+
 int sim_write_results(struct sim *s, const char *dir)
 {
 	char path[4200];
-	int r = mkdir_p(dir);
+	int r = sim_mkdir_p(dir);
 	if (r)
 		return r;
+	/* stats.json last: its presence means the folder is whole (a sweep's resume rule
+	 * trusts a run whose stats.json is complete and carries the expected config_hash). */
 	if (s->sc->series && (r = stats_write_series(s->st, dir)))
+		return r;
+	snprintf(path, sizeof(path), "%s/config.ini", dir);
+	if ((r = write_text_atomic(path, dump_config, (void *)s->sc)))
+		return r;
+	snprintf(path, sizeof(path), "%s/config.hash", dir);
+	if ((r = write_text_atomic(path, dump_hash, (void *)s->sc)))
 		return r;
 	json_t *doc = sim_results_json(s);
 	snprintf(path, sizeof(path), "%s/stats.json", dir);
 	r = write_json_atomic(doc, path);
 	json_decref(doc);
-	if (r)
-		return r;
-	FILE *f;
-	char tmp[4300];
-	snprintf(path, sizeof(path), "%s/config.ini", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (!(f = fopen(tmp, "w")))
-		return -errno;
-	config_dump(s->sc, f);
-	if (fclose(f) || rename(tmp, path))
-		return -errno;
-	return 0;
+	return r;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 
 struct scenario;
@@ -35,9 +36,14 @@ bool sim_has_symbols(const struct sim *s);
 struct kvm *sim_kvm(struct sim *s);
 /* The whole stats.json document.  New reference. */
 json_t *sim_results_json(struct sim *s);
-/* Write DIR/stats.json (atomically) and DIR/series/ *.dat.  0 or -errno. */
+/* Write DIR/series/ *.dat, DIR/config.ini, DIR/config.hash (config_hash()) and, last,
+ * DIR/stats.json, each atomically (temp file + rename).  0 or -errno. */
 int sim_write_results(struct sim *s, const char *dir);
 /* Write a JSON document to path atomically (temp file + rename). */
 int write_json_atomic(json_t *doc, const char *path);
+/* Write path atomically, its text coming from fn (a write error shows at fclose).  0 or -errno. */
+int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx);
+/* mkdir -p.  0 or -errno. */
+int sim_mkdir_p(const char *dir);
 
 #endif

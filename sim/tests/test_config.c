@@ -739,6 +739,44 @@ static void test_dump_roundtrip(void **state)
 	free(txt);
 }
 
+/* The hash is a function of the effective config (and the seed) only: a config loaded back
+ * from its own dump hashes the same; any key, a memslot key or the seed changes it. */
+static void test_hash(void **state)
+{
+	struct fx *f = *state;
+	struct scenario *a = &f->sc, *b = &f->sc2;
+	char ha[CONFIG_HASH_LEN + 1], hb[CONFIG_HASH_LEN + 1];
+
+	config_defaults(a);
+	assert_int_equal(config_load(a, write_file(f, "h-in.ini", good_ini), &f->err), 0);
+	assert_int_equal(config_validate(a, &f->err), 0);
+	config_hash(a, ha);
+	assert_int_equal(strlen(ha), CONFIG_HASH_LEN);
+	assert_int_equal(strspn(ha, "0123456789abcdef"), CONFIG_HASH_LEN);
+
+	char *txt = capture_dump(a);
+	config_defaults(b);
+	assert_int_equal(config_load(b, write_file(f, "h-dump.ini", txt), &f->err), 0);
+	assert_int_equal(config_validate(b, &f->err), 0);
+	free(txt);
+	config_hash(b, hb);
+	assert_string_equal(ha, hb);   /* the source file differs; the config does not */
+
+	static const char *const changes[] = { "guest.vcpus=3", "costs.zap_page=301", "memslot.rom.size=512K",
+					       "workload.reuse_skew=4.000001" };
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		*b = *a;
+		assert_int_equal(config_set(b, changes[i], &f->err), 0);
+		config_hash(b, hb);
+		if (!strcmp(ha, hb))
+			fail_msg("%s does not change the hash", changes[i]);
+	}
+	*b = *a;
+	b->seed = a->seed + 1;
+	config_hash(b, hb);
+	assert_string_not_equal(ha, hb);
+}
+
 struct keyset {
 	char k[256][80];
 	int n;
@@ -870,6 +908,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_validate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ram_split, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_hash, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_markdown, fx_setup, fx_teardown),
 		cmocka_unit_test(test_enum_name),
 	};

@@ -170,7 +170,20 @@ static void test_results_written(void **state)
 	assert_int_equal(json_array_size(json_object_get(stats, "zap.lock_breaks")), 3);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(doc, "config"), "mmu"),
 							      "zap_all")), "fast-v7");
+	/* the config hash, in stats.json and in config.hash, is the effective config's */
+	char hash[CONFIG_HASH_LEN + 1], line[64] = "";
+	config_hash(&sc, hash);
+	assert_string_equal(json_string_value(json_object_get(doc, "config_hash")), hash);
 	json_decref(doc);
+	snprintf(path, sizeof(path), "%s/run/config.hash", dir);
+	FILE *fh = fopen(path, "r");
+	assert_non_null(fh);
+	assert_non_null(fgets(line, sizeof(line), fh));
+	fclose(fh);
+	assert_int_equal(strlen(line), CONFIG_HASH_LEN + 1);
+	assert_memory_equal(line, hash, CONFIG_HASH_LEN);
+	snprintf(path, sizeof(path), "%s/run/config.ini", dir);
+	assert_int_equal(access(path, R_OK), 0);
 	snprintf(path, sizeof(path), "%s/run/series/series.ept.shadow_pages.dat", dir);
 	assert_int_equal(access(path, R_OK), 0);
 	sim_free(s);

@@ -1,0 +1,752 @@
+/* Tests for sim/sweep: expansion (cross product, ranges, only/exclude), errors that name
+ * file:line, the resume rule, the local back end on a tiny sweep, GNU parallel run for real
+ * on the emitted jobs.txt and the Slurm script's tasks run by hand, each giving the same
+ * summary.csv as the local back end, and the CLI's exit statuses.  The runs are tiny (64 MiB,
+ * 1-2 vCPUs, 2 ms simulated): the whole file takes about a second. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sim/config.h"
+#include "sim/sweep.h"
+
+struct fx {
+	char dir[64];
+	char eptsim[PATH_MAX];   /* the eptsim binary of this build (build/eptsim, build-san/eptsim) */
+	struct sweep_error err;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (!f || n <= 0)
+		return -1;
+	self[n] = '\0';
+	/* B/sim/tests/test_sweep -> B/eptsim */
+	for (int i = 0; i < 3; i++)
+		*strrchr(self, '/') = '\0';
+	snprintf(f->eptsim, sizeof(f->eptsim), "%s/eptsim", self);
+	if (access(f->eptsim, X_OK))
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/eptsim-test-sweep-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	int r = system(cmd);
+	free(f);
+	return r;
+}
+
+static const char *path_in(struct fx *f, const char *name)
+{
+	static char buf[4][512];
+	static int k;
+	char *p = buf[k++ % 4];
+	snprintf(p, sizeof(buf[0]), "%s/%s", f->dir, name);
+	return p;
+}
+
+static const char *write_file(struct fx *f, const char *name, const char *text)
+{
+	const char *path = path_in(f, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		fail_msg("%s: %s", path, strerror(errno));
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+	do {
+		cap += 65536;
+		buf = realloc(buf, cap + 1);
+		assert_non_null(buf);
+		n = fread(buf + len, 1, cap - len, fp);
+		len += n;
+	} while (len == cap);
+	buf[len] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
+}
+
+/* A tiny scenario: a run takes a few tens of milliseconds. */
+static const char tiny_base[] =
+	"[guest]\nvcpus = 2\nmem = 64M\nkernel_mem = 16M\n"
+	"[workload]\nduration_ms = 2\n"
+	"[output]\nseries = false\n";
+
+static struct sweep *load_ok(struct fx *f, const char *text)
+{
+	write_file(f, "base.ini", tiny_base);
+	struct sweep *sw = NULL;
+	int r = sweep_load(write_file(f, "s.ini", text), &sw, &f->err);
+	if (r)
+		fail_msg("sweep_load: %d: %s", r, f->err.msg);
+	return sw;
+}
+
+/* sweep_load must fail with a message that contains want (usually "s.ini:LINE: ..."). */
+static void load_bad(struct fx *f, const char *text, const char *want)
+{
+	write_file(f, "base.ini", tiny_base);
+	struct sweep *sw = NULL;
+	memset(&f->err, 0, sizeof(f->err));
+	int r = sweep_load(write_file(f, "s.ini", text), &sw, &f->err);
+	if (!r)
+		fail_msg("sweep_load accepted:\n%s", text);
+	assert_null(sw);
+	assert_contains(f->err.msg, want);
+}
+
+/* The values of one axis over all runs, joined with spaces. */
+static void axis_values(const struct sweep *sw, size_t axis, char *out, size_t n)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t r = 0; r < sweep_nr_runs(sw); r++) {
+		const char *v = sweep_run_value(sw, r, axis);
+		if (r && !strcmp(v, sweep_run_value(sw, r - 1, axis)))
+			continue;
+		snprintf(out + strlen(out), n - strlen(out), "%s%s", k++ ? " " : "", v);
+	}
+}
+
+/* ---- expansion ------------------------------------------------------------------------ */
+
+static void test_cross_product(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f,
+		"; comment\n[sweep]\nbase = base.ini\nset = workload.duration_ms = 1\n"
+		"vary = mmu.zap_all: legacy, fast-flush-at-break, fast-v7\n"
+		"vary = guest.vcpus: 1, 2\n");
+	assert_int_equal(sweep_nr_axes(sw), 2);
+	assert_string_equal(sweep_axis_key(sw, 0), "mmu.zap_all");
+	assert_int_equal(sweep_nr_runs(sw), 6);
+	/* the first axis varies slowest */
+	static const char *const names[] = {
+		"zap_all=legacy,vcpus=1", "zap_all=legacy,vcpus=2", "zap_all=fast-flush-at-break,vcpus=1",
+		"zap_all=fast-flush-at-break,vcpus=2", "zap_all=fast-v7,vcpus=1", "zap_all=fast-v7,vcpus=2",
+	};
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(sweep_run_name(sw, i), names[i]);
+	assert_string_equal(sweep_run_value(sw, 3, 0), "fast-flush-at-break");
+	assert_string_equal(sweep_run_value(sw, 3, 1), "2");
+
+	/* every run's config is base + set + its values, and its hash is that config's */
+	static struct scenario sc;
+	assert_int_equal(sweep_run_scenario(sw, 3, &sc, &f->err), 0);
+	assert_int_equal(sc.zap_all, ZAP_ALL_FAST_FLUSH_AT_BREAK);
+	assert_int_equal(sc.vcpus, 2);
+	assert_true(sc.duration_ms == 1);
+	assert_int_equal(sc.mem, 64 << 20);
+	char h[CONFIG_HASH_LEN + 1];
+	config_hash(&sc, h);
+	assert_string_equal(sweep_run_hash(sw, 3), h);
+	for (size_t i = 0; i < 6; i++)
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(sweep_run_hash(sw, i), sweep_run_hash(sw, j));
+
+	/* the command line of a run carries the same overrides, in the same order */
+	char **argv = sweep_run_argv(sw, 3, "EPTSIM", "D", true);
+	static const char *const want[] = { "EPTSIM", "run", NULL, "--set", "workload.duration_ms=1", "--set",
+					    "mmu.zap_all=fast-flush-at-break", "--set", "guest.vcpus=2", "--out",
+					    "D/runs/zap_all=fast-flush-at-break,vcpus=2", "--quiet", "--skip-done" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (want[i])
+			assert_string_equal(argv[i], want[i]);
+	assert_string_equal(argv[2], sweep_base(sw));
+	assert_string_equal(argv[2], path_in(f, "base.ini"));   /* relative to the sweep file */
+	assert_null(argv[13]);
+	sweep_argv_free(argv);
+	sweep_free(sw);
+
+	/* no axis: one run */
+	sw = load_ok(f, "[sweep]\nbase = base.ini\n");
+	assert_int_equal(sweep_nr_runs(sw), 1);
+	assert_string_equal(sweep_run_name(sw, 0), "base");
+	sweep_free(sw);
+}
+
+static void test_ranges(void **state)
+{
+	struct fx *f = *state;
+	char got[512];
+	struct {
+		const char *vary, *want;
+	} cases[] = {
+		{ "guest.vcpus: 1..32 *2", "1 2 4 8 16 32" },
+		{ "guest.vcpus: 4..16 +4", "4 8 12 16" },
+		{ "guest.vcpus: 1..4", "1 2 3 4" },
+		{ "guest.vcpus: 3..20 *3", "3 9" },              /* the end is an upper bound */
+		{ "guest.vcpus: 1, 3..5, 8", "1 3 4 5 8" },      /* ranges and values mix */
+		{ "guest.vcpus: 6..6", "6" },
+		{ "guest.thp_fraction: 0.1..0.5 +0.1", "0.1 0.2 0.3 0.4 0.5" },
+		{ "guest.thp_fraction: 0.25..1 *2", "0.25 0.5 1" },
+		{ "guest.mem: 64M..256M *2", "64M 128M 256M" },
+		{ "guest.mem: 64m..192m +64", "64m 128m 192m" },
+		{ "workload.trace: \"\", x.trace.gz", " x.trace.gz" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		/* 1G: room for 32 vCPUs */
+		snprintf(text, sizeof(text), "[sweep]\nbase = base.ini\n%svary = %s\n",
+			 strstr(cases[i].vary, "guest.mem") ? "" : "set = guest.mem=1G\n", cases[i].vary);
+		struct sweep *sw = load_ok(f, text);
+		axis_values(sw, 0, got, sizeof(got));
+		if (strcmp(got, cases[i].want))
+			fail_msg("%s: got '%s', want '%s'", cases[i].vary, got, cases[i].want);
+		sweep_free(sw);
+	}
+	/* vary += continues the axis above */
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nvary += 4..8 +4\n");
+	axis_values(sw, 0, got, sizeof(got));
+	assert_string_equal(got, "1 2 4 8");
+	sweep_free(sw);
+	/* folder names keep only safe characters */
+	sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = workload.trace: a/b c.gz\n");
+	assert_string_equal(sweep_run_name(sw, 0), "trace=a_b_c.gz");
+	sweep_free(sw);
+	/* two axes with the same last part are named by their whole key */
+	sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.thp_fraction: 0.5\n"
+		     "vary = memslot.rom.thp_fraction: 1\nset = memslot.rom.size=256K\nset = memslot.rom.base=0xfebc0000\n");
+	assert_string_equal(sweep_run_name(sw, 0), "guest.thp_fraction=0.5,memslot.rom.thp_fraction=1");
+	sweep_free(sw);
+}
+
+static void test_filters(void **state)
+{
+	struct fx *f = *state;
+	const char *head = "[sweep]\nbase = base.ini\nvary = mmu.zap_all: legacy, fast-v7\nvary = guest.vcpus: 1, 2, 4\n";
+	char text[512];
+
+	/* exclude: drop runs matching every condition of a line; | lists values */
+	snprintf(text, sizeof(text), "%sexclude = zap_all=legacy, vcpus=2|4\nexclude = guest.vcpus=1, mmu.zap_all=fast-v7\n",
+		 head);
+	struct sweep *sw = load_ok(f, text);
+	assert_int_equal(sweep_nr_runs(sw), 3);
+	assert_string_equal(sweep_run_name(sw, 0), "zap_all=legacy,vcpus=1");
+	assert_string_equal(sweep_run_name(sw, 1), "zap_all=fast-v7,vcpus=2");
+	assert_string_equal(sweep_run_name(sw, 2), "zap_all=fast-v7,vcpus=4");
+	sweep_free(sw);
+
+	/* only: keep runs matching at least one only line */
+	snprintf(text, sizeof(text), "%sonly = vcpus=4\nonly = zap_all=legacy, vcpus=1\n", head);
+	sw = load_ok(f, text);
+	assert_int_equal(sweep_nr_runs(sw), 3);
+	assert_string_equal(sweep_run_name(sw, 0), "zap_all=legacy,vcpus=1");
+	assert_string_equal(sweep_run_name(sw, 1), "zap_all=legacy,vcpus=4");
+	assert_string_equal(sweep_run_name(sw, 2), "zap_all=fast-v7,vcpus=4");
+	sweep_free(sw);
+
+	/* both: only first, then exclude */
+	snprintf(text, sizeof(text), "%sonly = vcpus=4\nexclude = zap_all=legacy\n", head);
+	sw = load_ok(f, text);
+	assert_int_equal(sweep_nr_runs(sw), 1);
+	assert_string_equal(sweep_run_name(sw, 0), "zap_all=fast-v7,vcpus=4");
+	sweep_free(sw);
+}
+
+static void test_errors(void **state)
+{
+	struct fx *f = *state;
+	/* keys of set and vary go through config_set: an unknown key names the line */
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = mmu.zap_all: legacy\nvary = guest.vcpu: 1, 2\n",
+		 "s.ini:4: vary: guest.vcpu: unknown key");
+	load_bad(f, "[sweep]\nbase = base.ini\n\nvary = nosuch.key: 1\n", "s.ini:4: vary: [nosuch]: unknown section");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = mmu.zap_all: legacy, fast-v8\n", "s.ini:3: vary: mmu.zap_all: 'fast-v8' is not one of:");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nvary += 0\n", "s.ini:4: vary: guest.vcpus: 0 is out of range");
+	load_bad(f, "[sweep]\nbase = base.ini\nset = guest.nope=1\n", "s.ini:3: set: guest.nope: unknown key");
+	load_bad(f, "[sweep]\nbase = base.ini\nset = guest.vcpus\n", "s.ini:3: set: expected section.key=value");
+	load_bad(f, "[sweep]\nbase = base.ini\nset = guest.vcpus=2\nset = guest.vcpus=3\n", "s.ini:4: set: guest.vcpus is set twice");
+	load_bad(f, "[sweep]\nbase = base.ini\nset = guest.vcpus=2\nvary = guest.vcpus: 1, 2\n",
+		 "s.ini:4: vary: guest.vcpus is also fixed by set on line 3");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1\nvary = guest.vcpus: 2\n", "s.ini:4: vary: guest.vcpus is varied twice");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2, 1\n", "s.ini:3: vary guest.vcpus: 1 is listed twice");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus 1, 2\n", "s.ini:3: vary: expected section.key: value");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1,,2\n", "s.ini:3: vary guest.vcpus: an empty value");
+	/* ranges */
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 8..2\n", "s.ini:3: vary guest.vcpus: range '8..2': the start is above the end");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1..8 *1\n", "s.ini:3: vary guest.vcpus: range '1..8 *1': *F needs F > 1");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1..8 /2\n", "s.ini:3: vary guest.vcpus: range '1..8 /2': expected A..B");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.mem: 64M..1G *2\n", "s.ini:3: vary guest.mem: range '64M..1G *2': both ends need the same unit");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1..100000\n", "more than 10000 values");
+	/* the file */
+	load_bad(f, "[sweep]\nvary = guest.vcpus: 1\n", "s.ini: no base = CONFIG in [sweep]");
+	load_bad(f, "[sweep]\nbase = base.ini\nbase = base.ini\n", "s.ini:3: base: given twice");
+	load_bad(f, "[sweep]\nbase = nosuch.ini\n", "s.ini:2: base: ");
+	load_bad(f, "[sweep]\nbase = base.ini\nrepeat = 3\n", "s.ini:3: repeat: unknown key");
+	load_bad(f, "[sweep]\nbase = base.ini\n[guest]\nvcpus = 3\n", "s.ini:4: [guest]: a sweep file has one [sweep] section");
+	load_bad(f, "base = base.ini\n", "s.ini:1: base: keys belong in a [sweep] section");
+	load_bad(f, "[sweep]\nbase = base.ini\nthis is not ini\n", "s.ini:3: syntax error");
+	load_bad(f, "[sweep]\nbase = base.ini\nset += guest.vcpus=1\n", "s.ini:3: set +=: only vary takes +=");
+	/* filters */
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nexclude = zap_all=legacy\n",
+		 "s.ini:4: exclude: 'zap_all' is not a vary key of this sweep");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nonly = vcpus=3\n",
+		 "s.ini:4: only: guest.vcpus=3: not one of the values of guest.vcpus (line 3)");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nonly = vcpus\n", "s.ini:4: only: 'vcpus': expected key=value");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nexclude = vcpus=1|2\n", "s.ini: the only/exclude lines leave no run");
+	/* every run's effective config validates before anything runs: this combination does not */
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 16\nvary = guest.mem: 64M, 1G\n",
+		 "s.ini: run vcpus=16,mem=64M: ");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 16\nvary = guest.mem: 64M, 1G\n",
+		 "leaves under 4 MiB of process memory per vCPU (drop it with an exclude = line)");
+	/* ... and excluding it makes the sweep valid */
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 16\nvary = guest.mem: 64M, 1G\n"
+				   "exclude = vcpus=16, mem=64M\n");
+	assert_int_equal(sweep_nr_runs(sw), 3);
+	sweep_free(sw);
+}
+
+/* ---- resume --------------------------------------------------------------------------- */
+
+static void write_stats(struct fx *f, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	mkdir(path, 0777);
+	snprintf(path, sizeof(path), "%s/stats.json", name);
+	write_file(f, path, text);
+}
+
+/* path_in(f, "RUN_DIR/FILE") */
+static const char *in_run(struct fx *f, const char *rd, const char *file)
+{
+	char name[600];
+	snprintf(name, sizeof(name), "%s/%s", rd, file);
+	return path_in(f, name);
+}
+
+static void test_run_state(void **state)
+{
+	struct fx *f = *state;
+	const char *h = "0123456789abcdef";
+	assert_int_equal(sweep_run_state(path_in(f, "none"), h), SWEEP_RUN_MISSING);
+	write_stats(f, "ok", "{\"complete\": true, \"config_hash\": \"0123456789abcdef\", \"stats\": {\"a\": 1}}");
+	assert_int_equal(sweep_run_state(path_in(f, "ok"), h), SWEEP_RUN_DONE);
+	assert_int_equal(sweep_run_state(path_in(f, "ok"), "0123456789abcdee"), SWEEP_RUN_STALE);
+	write_stats(f, "cut", "{\"complete\": true, \"config_hash\": \"0123456789abcdef\", \"stats\": {\"a\": ");
+	assert_int_equal(sweep_run_state(path_in(f, "cut"), h), SWEEP_RUN_PARTIAL);
+	write_stats(f, "inc", "{\"complete\": false, \"config_hash\": \"0123456789abcdef\", \"stats\": {}}");
+	assert_int_equal(sweep_run_state(path_in(f, "inc"), h), SWEEP_RUN_PARTIAL);
+	write_stats(f, "old", "{\"complete\": true, \"stats\": {}}");   /* before config_hash existed */
+	assert_int_equal(sweep_run_state(path_in(f, "old"), h), SWEEP_RUN_PARTIAL);
+	write_stats(f, "empty", "");
+	assert_int_equal(sweep_run_state(path_in(f, "empty"), h), SWEEP_RUN_PARTIAL);
+}
+
+static const char sweep_2x2[] =
+	"[sweep]\nbase = base.ini\nvary = mmu.zap_all: legacy, fast-v7\nvary = guest.vcpus: 1, 2\n";
+
+struct seen {
+	size_t n, failed;
+	char names[16][128];
+};
+
+static void count_progress(void *ctx, const struct sweep_progress *p)
+{
+	struct seen *s = ctx;
+	assert_true(p->done <= p->total);
+	assert_int_equal(p->done, s->n + 1);
+	assert_true(s->n < 16);
+	snprintf(s->names[s->n++], sizeof(s->names[0]), "%zu", p->run);
+	s->failed += !p->ok;
+	assert_int_equal(p->failed, s->failed);
+}
+
+static void run_local(struct fx *f, struct sweep *sw, const char *dir, bool force, struct sweep_local_result *res,
+		      struct seen *seen)
+{
+	memset(seen, 0, sizeof(*seen));
+	int r = sweep_run_local(sw, path_in(f, dir), f->eptsim, 2, force, count_progress, seen, res, &f->err);
+	if (r)
+		fail_msg("sweep_run_local: %s", f->err.msg);
+	assert_int_equal(seen->n, res->ran);
+}
+
+static void test_local_and_resume(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, sweep_2x2);
+	struct sweep_local_result res;
+	struct seen seen;
+	struct sweep_summary sum;
+
+	/* the local back end runs all four */
+	run_local(f, sw, "out", false, &res, &seen);
+	assert_int_equal(res.ran, 4);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(res.skipped, 0);
+	char rd[512];
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(rd, sizeof(rd), "out/runs/%s", sweep_run_name(sw, i));
+		assert_int_equal(sweep_run_state(path_in(f, rd), sweep_run_hash(sw, i)), SWEEP_RUN_DONE);
+		char *cfg = read_file(in_run(f, rd, "config.ini"));
+		assert_contains(cfg, i < 2 ? "zap_all = legacy\n" : "zap_all = fast-v7\n");
+		free(cfg);
+		char *hash = read_file(in_run(f, rd, "config.hash"));
+		assert_memory_equal(hash, sweep_run_hash(sw, i), CONFIG_HASH_LEN);
+		free(hash);
+		/* a run that succeeded leaves a stderr.log only if it said something there (the
+		 * sanitizer build does: ASan warns about swapcontext) */
+		struct stat st;
+		if (!stat(in_run(f, rd, "stderr.log"), &st))
+			assert_true(st.st_size > 0);
+	}
+	assert_int_equal(sweep_collect(path_in(f, "out"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_runs, 4);
+	assert_int_equal(sum.nr_done, 4);
+	assert_int_equal(sum.nr_missing, 0);
+	sweep_summary_free(&sum);
+	char *first = read_file(path_in(f, "out/summary.csv"));
+
+	/* again: every run is done, nothing runs */
+	run_local(f, sw, "out", false, &res, &seen);
+	assert_int_equal(res.ran, 0);
+	assert_int_equal(res.skipped, 4);
+
+	/* a partial stats.json and a missing one are run again; the others are not */
+	write_file(f, "out/runs/zap_all=legacy,vcpus=2/stats.json", "{\"complete\": true, \"config_h");
+	snprintf(rd, sizeof(rd), "out/runs/%s/stats.json", sweep_run_name(sw, 3));
+	assert_int_equal(unlink(path_in(f, rd)), 0);
+	assert_int_equal(sweep_collect(path_in(f, "out"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 2);
+	assert_int_equal(sum.nr_missing, 2);
+	assert_string_equal(sum.missing[0].name, "zap_all=legacy,vcpus=2");
+	assert_int_equal(sum.missing[0].state, SWEEP_RUN_PARTIAL);
+	assert_string_equal(sum.missing[1].name, "zap_all=fast-v7,vcpus=2");
+	assert_int_equal(sum.missing[1].state, SWEEP_RUN_MISSING);
+	sweep_summary_free(&sum);
+	run_local(f, sw, "out", false, &res, &seen);
+	assert_int_equal(res.ran, 2);
+	assert_int_equal(res.skipped, 2);
+	/* runs 1 and 3, finishing in either order */
+	assert_true((!strcmp(seen.names[0], "1") && !strcmp(seen.names[1], "3")) ||
+		    (!strcmp(seen.names[0], "3") && !strcmp(seen.names[1], "1")));
+	assert_int_equal(sweep_collect(path_in(f, "out"), &sum, &f->err), 0);
+	sweep_summary_free(&sum);
+	char *again = read_file(path_in(f, "out/summary.csv"));
+	assert_string_equal(first, again);   /* same config, same seed: the same numbers */
+	free(again);
+	sweep_free(sw);
+
+	/* a changed config (here: the base) changes every hash: all four run again */
+	write_file(f, "base.ini", "[guest]\nvcpus = 2\nmem = 64M\nkernel_mem = 16M\n[workload]\nduration_ms = 3\n"
+		   "[output]\nseries = false\n");
+	sw = NULL;
+	assert_int_equal(sweep_load(path_in(f, "s.ini"), &sw, &f->err), 0);
+	snprintf(rd, sizeof(rd), "out/runs/%s", sweep_run_name(sw, 0));
+	assert_int_equal(sweep_run_state(path_in(f, rd), sweep_run_hash(sw, 0)), SWEEP_RUN_STALE);
+	run_local(f, sw, "out", false, &res, &seen);
+	assert_int_equal(res.ran, 4);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(sweep_collect(path_in(f, "out"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 4);
+	sweep_summary_free(&sum);
+	again = read_file(path_in(f, "out/summary.csv"));
+	assert_string_not_equal(first, again);   /* 3 ms instead of 2 */
+	free(again);
+	/* --force runs done ones again */
+	run_local(f, sw, "out", true, &res, &seen);
+	assert_int_equal(res.ran, 4);
+	assert_int_equal(res.skipped, 0);
+	sweep_free(sw);
+	free(first);
+}
+
+/* The summary: one column per axis, then the stats flattened, in a stable order. */
+static void test_summary(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nset = events.toggle_slot=rom\n"
+				   "set = memslot.rom.base=0xfebc0000\nset = memslot.rom.size=256K\n"
+				   "set = events.toggle_start_ms=0.5\nset = events.toggle_period_ms=0.5\nset = events.toggle_count=2\n"
+				   "vary = guest.vcpus: 1, 2\n");
+	struct sweep_local_result res;
+	struct seen seen;
+	struct sweep_summary sum;
+	run_local(f, sw, "sum", false, &res, &seen);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(sweep_collect(path_in(f, "sum"), &sum, &f->err), 0);
+	sweep_summary_free(&sum);
+	char *csv = read_file(path_in(f, "sum/summary.csv"));
+	char *nl = strchr(csv, '\n');
+	assert_non_null(nl);
+	*nl = '\0';
+	/* the axis first; counters as they are; histograms and per-zap arrays summarized */
+	assert_int_equal(strncmp(csv, "guest.vcpus,", 12), 0);
+	static const char *const cols[] = { ",ept.faults,", ",zap.count,", ",zap.lock_breaks.mean,", ",zap.lock_breaks.max,",
+					    ",mmu_lock.wait_cycles.max,", ",mmu_lock.wait_cycles.p99,", ",vcpu.1.records," };
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		assert_contains(csv, cols[i]);
+	assert_null(strstr(csv, "series."));   /* series are not scalars */
+	/* vcpu.1.* (only in the second run) come right after vcpu.0.*, not at the end */
+	char *v0 = strstr(csv, ",vcpu.0.bad_addrs,"), *v1 = strstr(csv, ",vcpu.1.cycles.guest,");
+	assert_non_null(v0);
+	assert_ptr_equal(v1, v0 + strlen(",vcpu.0.bad_addrs"));
+	/* count the header's columns and each row's: they agree; the 1-vCPU row has empty cells */
+	size_t ncols = 1;
+	for (char *p = csv; *p; p++)
+		ncols += *p == ',';
+	char *row = nl + 1;
+	for (int r = 0; r < 2; r++) {
+		char *end = strchr(row, '\n');
+		assert_non_null(end);
+		*end = '\0';
+		size_t n = 1;
+		for (char *p = row; *p; p++)
+			n += *p == ',';
+		assert_int_equal(n, ncols);
+		assert_true(row[0] == (r ? '2' : '1'));
+		if (!r)
+			assert_non_null(strstr(row, ",,"));
+		row = end + 1;
+	}
+	assert_int_equal(*row, '\0');
+	free(csv);
+	sweep_free(sw);
+}
+
+/* ---- failures ------------------------------------------------------------------------- */
+
+static void test_failure_kept(void **state)
+{
+	struct fx *f = *state;
+	/* a trace that does not exist passes validation and fails when the run starts */
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = workload.trace: \"\", /nonexistent/x.trace.gz\n");
+	struct sweep_local_result res;
+	struct seen seen;
+	run_local(f, sw, "fail", false, &res, &seen);
+	assert_int_equal(res.ran, 2);
+	assert_int_equal(res.failed, 1);
+	assert_int_equal(seen.failed, 1);
+	char *log = read_file(path_in(f, "fail/runs/trace=_nonexistent_x.trace.gz/stderr.log"));
+	assert_contains(log, "/nonexistent/x.trace.gz");
+	free(log);
+	struct sweep_summary sum;
+	assert_int_equal(sweep_collect(path_in(f, "fail"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 1);
+	assert_int_equal(sum.nr_missing, 1);
+	assert_string_equal(sum.missing[0].name, "trace=_nonexistent_x.trace.gz");
+	sweep_summary_free(&sum);
+	sweep_free(sw);
+}
+
+/* ---- emitted back ends ---------------------------------------------------------------- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+static void test_parallel_and_slurm(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, sweep_2x2);
+	struct sweep_local_result res;
+	struct seen seen;
+	struct sweep_summary sum;
+
+	run_local(f, sw, "local", false, &res, &seen);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(sweep_collect(path_in(f, "local"), &sum, &f->err), 0);
+	sweep_summary_free(&sum);
+	char *local = read_file(path_in(f, "local/summary.csv"));
+
+	/* GNU parallel, for real, on jobs.txt; a relative DIR works since each line cds first */
+	char cwd[PATH_MAX];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	int r = sweep_emit_jobs(sw, "par", f->eptsim, false, &f->err);
+	assert_int_equal(chdir(cwd), 0);
+	if (r)
+		fail_msg("sweep_emit_jobs: %s", f->err.msg);
+	char *jobs = read_file(path_in(f, "par/jobs.txt"));
+	size_t lines = 0;
+	for (char *p = jobs; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 4);
+	assert_contains(jobs, " --skip-done 2> par/runs/zap_all=legacy,vcpus=1/stderr.log; s=$?; "
+			"[ -s par/runs/zap_all=legacy,vcpus=1/stderr.log ] || rm -f par/runs/zap_all=legacy,vcpus=1/stderr.log; "
+			"exit $s)\n");
+	free(jobs);
+	assert_int_equal(sh("parallel --will-cite -j 2 < %s/par/jobs.txt", f->dir), 0);
+	assert_int_equal(sweep_collect(path_in(f, "par"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 4);
+	sweep_summary_free(&sum);
+	char *par = read_file(path_in(f, "par/summary.csv"));
+	assert_string_equal(local, par);
+	free(par);
+	struct stat st;   /* an empty stderr.log is removed, as the local back end does */
+	if (!stat(path_in(f, "par/runs/zap_all=legacy,vcpus=1/stderr.log"), &st))
+		assert_true(st.st_size > 0);
+	/* a failing line keeps its log and fails parallel */
+	assert_int_equal(unlink(path_in(f, "par/runs/zap_all=legacy,vcpus=2/stats.json")), 0);
+	assert_int_equal(sh("sed -n 2p %s/par/jobs.txt | sed 's|run /|run /nonexistent/|' > %s/bad.txt", f->dir, f->dir), 0);
+	assert_int_not_equal(sh("parallel --will-cite < %s/bad.txt", f->dir), 0);
+	char *log = read_file(path_in(f, "par/runs/zap_all=legacy,vcpus=2/stderr.log"));
+	assert_contains(log, "/nonexistent/");
+	free(log);
+	assert_int_equal(sh("parallel --will-cite < %s/par/jobs.txt", f->dir), 0);   /* resumes */
+	/* the lines resume too: run again, nothing is rewritten */
+	struct stat st0, st1;
+	assert_int_equal(stat(path_in(f, "par/runs/zap_all=legacy,vcpus=1/stats.json"), &st0), 0);
+	assert_int_equal(sh("parallel --will-cite -j 2 < %s/par/jobs.txt", f->dir), 0);
+	assert_int_equal(stat(path_in(f, "par/runs/zap_all=legacy,vcpus=1/stats.json"), &st1), 0);
+	assert_int_equal(st0.st_ino, st1.st_ino);
+
+	/* Slurm: the script parses, names the array range, and its tasks (run by hand with
+	 * SLURM_ARRAY_TASK_ID, as Slurm would) give the same summary */
+	assert_int_equal(sweep_emit_slurm(sw, path_in(f, "slurm"), f->eptsim, false, &f->err), 0);
+	assert_int_equal(sh("bash -n %s/slurm/sweep.sbatch", f->dir), 0);
+	char *sb = read_file(path_in(f, "slurm/sweep.sbatch"));
+	assert_contains(sb, "\n#SBATCH --array=0-3\n");
+	assert_contains(sb, "--dependency=afterany:");
+	free(sb);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(sh("cd / && SLURM_ARRAY_TASK_ID=%d bash %s/slurm/sweep.sbatch", i, f->dir), 0);
+	assert_int_not_equal(sh("SLURM_ARRAY_TASK_ID=4 bash %s/slurm/sweep.sbatch 2>/dev/null", f->dir), 0);
+	assert_int_equal(sweep_collect(path_in(f, "slurm"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 4);
+	sweep_summary_free(&sum);
+	char *slurm = read_file(path_in(f, "slurm/summary.csv"));
+	assert_string_equal(local, slurm);
+	free(slurm);
+	/* submitting: the array, then a collect job that depends on it (a fake sbatch records
+	 * its arguments; the collect job's command is run to check it) */
+	mkdir(path_in(f, "bin"), 0777);
+	write_file(f, "bin/sbatch",
+		   "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/calls\"\n"
+		   "for a; do case $a in --wrap=*) sh -c \"${a#--wrap=}\" > \"$(dirname \"$0\")/collect.out\" 2>&1;; esac; done\n"
+		   "echo 4242\n");
+	assert_int_equal(chmod(path_in(f, "bin/sbatch"), 0755), 0);
+	assert_int_equal(unlink(path_in(f, "slurm/summary.csv")), 0);
+	assert_int_equal(sh("PATH=%s/bin:$PATH bash %s/slurm/sweep.sbatch > /dev/null", f->dir, f->dir), 0);
+	char *calls = read_file(path_in(f, "bin/calls"));
+	char *second = strchr(calls, '\n');
+	assert_non_null(second);
+	assert_contains(calls, "--parsable ");
+	assert_contains(calls, "slurm/sweep.sbatch\n");
+	assert_contains(second, "--dependency=afterany:4242 ");
+	assert_contains(second, "sweep --collect ");
+	free(calls);
+	slurm = read_file(path_in(f, "slurm/summary.csv"));
+	assert_string_equal(local, slurm);
+	free(slurm);
+
+	free(local);
+	sweep_free(sw);
+}
+
+/* ---- the command line ----------------------------------------------------------------- */
+
+static void test_cli(void **state)
+{
+	struct fx *f = *state;
+	write_file(f, "base.ini", tiny_base);
+	write_file(f, "bad.ini", "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nvary = mmu.zapall: legacy\n");
+	assert_int_equal(sh("%s sweep %s/bad.ini --out %s/cli 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 2);
+	char *e = read_file(path_in(f, "err.txt"));
+	assert_contains(e, "bad.ini:4: vary: mmu.zapall: unknown key");
+	free(e);
+	assert_int_not_equal(access(path_in(f, "cli"), F_OK), 0);   /* nothing was written */
+
+	write_file(f, "s.ini", "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\n");
+	assert_int_equal(sh("%s sweep %s/s.ini --out %s/cli -j 2 > %s/out.txt 2> %s/err.txt", f->eptsim, f->dir, f->dir,
+			    f->dir, f->dir), 0);
+	e = read_file(path_in(f, "err.txt"));
+	assert_contains(e, "[sweep] 2/2 ok ");
+	assert_contains(e, "2 ran (0 failed), 0 skipped as done");
+	free(e);
+	char *o = read_file(path_in(f, "out.txt"));
+	assert_contains(o, "summary.csv: 2 of 2 runs");
+	free(o);
+	/* --collect lists a missing run and exits 1 */
+	assert_int_equal(unlink(path_in(f, "cli/runs/vcpus=2/stats.json")), 0);
+	assert_int_equal(sh("%s sweep --collect %s/cli > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir), 1);
+	e = read_file(path_in(f, "err.txt"));
+	assert_contains(e, "missing ");
+	assert_contains(e, "cli/runs/vcpus=2 (no stats.json)");
+	free(e);
+	/* --dry-run writes nothing and tells the states */
+	assert_int_equal(sh("%s sweep %s/s.ini --out %s/cli --dry-run > %s/out.txt", f->eptsim, f->dir, f->dir, f->dir), 0);
+	o = read_file(path_in(f, "out.txt"));
+	assert_contains(o, "2 runs, 1 done");
+	free(o);
+	/* a failed run: exit status 1 */
+	write_file(f, "t.ini", "[sweep]\nbase = base.ini\nvary = workload.trace: /nonexistent.gz\n");
+	assert_int_equal(sh("%s sweep %s/t.ini --out %s/cli2 > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 1);
+	e = read_file(path_in(f, "err.txt"));
+	assert_contains(e, "FAILED  trace=_nonexistent.gz (exit status 2");
+	assert_contains(e, "cli2/runs/trace=_nonexistent.gz/stderr.log");
+	free(e);
+	/* run --skip-done */
+	assert_int_equal(sh("%s run %s/base.ini --out %s/one --quiet", f->eptsim, f->dir, f->dir), 0);
+	assert_int_equal(sh("%s run %s/base.ini --out %s/one --skip-done > %s/out.txt", f->eptsim, f->dir, f->dir, f->dir), 0);
+	o = read_file(path_in(f, "out.txt"));
+	assert_contains(o, "is up to date");
+	free(o);
+	assert_int_equal(sh("%s run %s/base.ini --set guest.vcpus=1 --out %s/one --skip-done > %s/out.txt", f->eptsim,
+			    f->dir, f->dir, f->dir), 0);
+	o = read_file(path_in(f, "out.txt"));
+	assert_contains(o, "results in ");
+	free(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cross_product, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ranges, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_filters, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_errors, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_run_state, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_local_and_resume, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_summary, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_failure_kept, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_and_slurm, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
