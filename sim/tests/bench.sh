@@ -1,61 +1,139 @@
 #!/usr/bin/env bash
 # make bench: speed figures, one per line ("name value unit").  Prints; never fails on a
 # number.  Inputs are generated deterministically into a temporary folder.
-# (Issue 6 adds the 1 TiB / 256-vCPU scale figures and memory per mapped page.)
+#
+#   replay_hit_*    a TLB-hit-dominated trace: the committed capture of `ls -l /usr/sbin`
+#                   (traces/samples/) looped to BENCH_RECORDS records
+#   replay_miss_*   a TLB-miss-dominated trace: random accesses over 1 GiB of 4K pages
+#   *_over_decode   replay time / `eptsim trace info` time on the same file (decode-only)
+#   *_over_zcat     replay time / `zcat FILE > /dev/null`
+#   linear_records_* the hit replay at 1/4, 1/2 and all of the records
+#   scale_*         configs/scale-1t.ini (1 TiB, 256 vCPUs, 268M 4K sptes prefaulted, one
+#                   zap-all): build and zap wall time and peak RSS per variant, then the
+#                   same at 256 GiB and 512 GiB (linear in shadow pages), and the memory
+#                   per mapped 4K page
 set -eu
 B=${1:-build}
 E=$B/eptsim
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 N=${BENCH_RECORDS:-100000000}
+SCALE_MEM=${BENCH_SCALE_MEM:-1T}
+LINEAR_MEMS=${BENCH_LINEAR_MEMS:-256G 512G}
 
 now() { date +%s.%N; }
 fig() { awk -v n="$1" -v v="$2" -v u="$3" 'BEGIN { printf "%s %s %s\n", n, v, u }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { printf f, a / b }'; }
+st() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1/stats.json" | head -1; }
+timing() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1/timing.json" | head -1; }
 
-# Two 1-vCPU traces of N records: one whose accesses mostly hit the TLB (a 64 KiB working
-# set), one whose accesses mostly miss (random over 1 GiB of 4K pages).
+# ---------------------------------------------------------------- traces
+sample=traces/samples/ls-l-usr-sbin.trace.gz
+"$E" trace cat "$sample" > "$out/ls.txt"
+per=$(($(wc -l < "$out/ls.txt") - 1))
+# a trace of about n records: the capture k times over (the text form re-encodes to the
+# same bytes per copy)
+loop_trace() {
+	local n=$1 f=$2 k
+	k=$(((n + per - 1) / per))
+	{ cat "$out/ls.txt"; for _ in $(seq 2 "$k"); do tail -n +2 "$out/ls.txt"; done; } | "$E" trace convert - "$f"
+}
+loop_trace "$N" "$out/hit.trace.gz"
 common="--set guest.vcpus=1 --set guest.mem=2G --set guest.kernel_mem=256M --set workload.insns_per_access=4"
-"$E" workload random --records "$N" $common --set workload.wss_mb=0.0625 --out "$out/hit.trace.gz" > /dev/null
 "$E" workload random --records "$N" $common --set workload.wss_mb=1024 --out "$out/miss.trace.gz" > /dev/null
+
+replay() {   # replay FILE DIR: the replay-ls guest, the whole trace once
+	"$E" run configs/replay-ls.ini --set workload.elf= --set workload.trace="$1" --set workload.trace_end=stop \
+		--set workload.duration_ms=1000000 --set output.series=false --out "$2" --quiet
+}
 
 for kind in hit miss; do
 	f=$out/$kind.trace.gz
 	t0=$(now); zcat "$f" > /dev/null; t1=$(now)
 	"$E" trace info "$f" > /dev/null; t2=$(now)
-	"$E" run /dev/null --set workload.trace="$f" --set workload.trace_end=stop \
-		--set workload.duration_ms=1000000 $common --set output.series=false --out "$out/r-$kind" --quiet; t3=$(now)
-	recs=$(sed -n 's/.*"vcpu.records": \([0-9]*\).*/\1/p' "$out/r-$kind/stats.json" | head -1)
-	misses=$(sed -n 's/.*"tlb.misses": \([0-9]*\).*/\1/p' "$out/r-$kind/stats.json" | head -1)
+	replay "$f" "$out/r-$kind"; t3=$(now)
+	recs=$(st "$out/r-$kind" vcpu.records)
+	misses=$(st "$out/r-$kind" tlb.misses)
 	z=$(secs "$t0" "$t1"); d=$(secs "$t1" "$t2"); r=$(secs "$t2" "$t3")
 	fig "replay_${kind}_records" "$recs" records
-	fig "replay_${kind}_tlb_miss_rate" "$(awk -v m="$misses" -v n="$recs" 'BEGIN { printf "%.4f", m / n }')" "misses/record"
+	fig "replay_${kind}_bytes_per_record" "$(div "$(wc -c < "$f")" "$recs" %.3f)" bytes
+	fig "replay_${kind}_tlb_miss_rate" "$(div "$misses" "$recs" %.4f)" "misses/record"
 	fig "replay_${kind}_wall" "$r" s
-	fig "replay_${kind}_records_per_s" "$(awk -v n="$recs" -v s="$r" 'BEGIN { printf "%.0f", n / s }')" records/s
-	fig "replay_${kind}_ns_per_record" "$(awk -v n="$recs" -v s="$r" 'BEGIN { printf "%.1f", s * 1e9 / n }')" ns
+	fig "replay_${kind}_records_per_s" "$(div "$recs" "$r" %.0f)" records/s
+	fig "replay_${kind}_ns_per_record" "$(div "$r" "$recs" %.12f | awk '{ printf "%.1f", $1 * 1e9 }')" ns
 	fig "decode_only_${kind}_wall" "$d" s
 	fig "zcat_${kind}_wall" "$z" s
-	fig "replay_${kind}_over_decode" "$(awk -v a="$r" -v b="$d" 'BEGIN { printf "%.2f", a / b }')" ratio
-	fig "replay_${kind}_over_zcat" "$(awk -v a="$r" -v b="$z" 'BEGIN { printf "%.2f", a / b }')" ratio
+	fig "replay_${kind}_over_decode" "$(div "$r" "$d")" ratio
+	fig "replay_${kind}_over_zcat" "$(div "$r" "$z")" ratio
 done
 
-# Instructions per record (repeatable on a noisy machine): callgrind on a short replay.
+# Linear in records: the hit replay at a quarter, a half and all of the records.
+for q in 4 2; do
+	loop_trace $((N / q)) "$out/hit$q.trace.gz"
+done
+for q in 4 2 1; do
+	f=$out/hit$q.trace.gz
+	[ "$q" = 1 ] && f=$out/hit.trace.gz
+	t0=$(now); replay "$f" "$out/lin$q"; t1=$(now)
+	recs=$(st "$out/lin$q" vcpu.records)
+	fig "linear_records_${recs}_wall" "$(secs "$t0" "$t1")" s
+	fig "linear_records_${recs}_ns_per_record" "$(awk -v s="$(secs "$t0" "$t1")" -v n="$recs" 'BEGIN { printf "%.1f", s * 1e9 / n }')" ns
+done
+
+# Instructions per record (repeatable on a noisy machine): callgrind on the capture itself.
 if command -v valgrind > /dev/null 2>&1; then
-	"$E" workload random --records 1000000 $common --set workload.wss_mb=0.0625 --out "$out/short.trace.gz" > /dev/null
-	valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$E" run /dev/null \
-		--set workload.trace="$out/short.trace.gz" --set workload.trace_end=stop --set workload.duration_ms=1000000 \
-		$common --set output.series=false --out "$out/r-cg" --quiet > /dev/null 2> "$out/cg.log"
+	valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$E" run configs/replay-ls.ini --set workload.elf= \
+		--set workload.trace="$sample" --set output.series=false --out "$out/r-cg" --quiet > /dev/null 2> "$out/cg.log"
 	ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out/cg.out" | head -1)
-	fig callgrind_instructions_per_record "$(awk -v i="$ir" 'BEGIN { printf "%.0f", i / 1000000 }')" "instructions (1M-record hit replay, set-up included)"
+	recs=$(st "$out/r-cg" vcpu.records)
+	fig callgrind_instructions_per_record "$(div "$ir" "$recs" %.0f)" "instructions (replay of the ls capture, $recs records, set-up included)"
 else
 	fig callgrind_instructions_per_record n/a "(valgrind not installed)"
 fi
 
-# The default scenario (kbuild, 4 vCPUs) for scale.
-t0=$(now)
+# The default scenario (kbuild, 4 vCPUs).
 "$E" run configs/pci-rom-kbuild.ini --set workload.duration_ms=300 --out "$out/k" --quiet
-t1=$(now)
-recs=$(sed -n 's/.*"vcpu.records": \([0-9]*\).*/\1/p' "$out/k/stats.json" | head -1)
-s=$(secs "$t0" "$t1")
-fig kbuild_run_wall "$s" s
-fig kbuild_records_per_s "$(awk -v n="$recs" -v s="$s" 'BEGIN { printf "%.0f", n / s }')" records/s
+fig kbuild_run_wall "$(timing "$out/k" run_s)" s
+fig kbuild_records_per_s "$(timing "$out/k" records_per_s)" records/s
+
+# ---------------------------------------------------------------- scale
+scale() {   # scale NAME MEM VARIANT [more --set]
+	local name=$1 mem=$2 v=$3
+	shift 3
+	"$E" run configs/scale-1t.ini --set guest.mem="$mem" --set mmu.zap_all="$v" "$@" --out "$out/$name" --quiet
+	fig "${name}_build_wall" "$(timing "$out/$name" build_s)" s
+	fig "${name}_run_wall" "$(timing "$out/$name" run_s)" s
+	fig "${name}_peak_rss" "$(timing "$out/$name" peak_rss_kib | awk '{ printf "%.0f", $1 / 1024 }')" MiB
+}
+total=0
+for v in legacy fast-flush-at-break fast-v7; do
+	scale "scale_${v}" "$SCALE_MEM" "$v"
+	d=$out/scale_$v
+	fig "scale_${v}_sptes" "$(st "$d" ept.prefaulted)" sptes
+	fig "scale_${v}_shadow_pages_zapped" "$(st "$d" zap.pages_zapped)" pages
+	fig "scale_${v}_lock_breaks" "$(tr -d ' \n' < "$d/stats.json" | sed -n 's/.*"zap.lock_breaks":\[\([0-9]*\).*/\1/p')" breaks
+	fig "scale_${v}_refaults" "$(st "$d" ept.faults)" faults
+	total=$(awk -v t="$total" -v a="$(timing "$d" build_s)" -v b="$(timing "$d" run_s)" 'BEGIN { print t + a + b }')
+done
+fig scale_total_wall "$total" "s (state built and one zap-all simulated, three variants)"
+
+# Linear in shadow pages: fast-v7 at a quarter and a half of the 1 TiB guest.
+for mem in $LINEAR_MEMS; do
+	scale "linear_pages_${mem}" "$mem" fast-v7
+	d=$out/linear_pages_$mem
+	p=$(st "$d" ept.pages_created)
+	fig "linear_pages_${mem}_pages" "$p" "shadow pages"
+	fig "linear_pages_${mem}_ns_per_spte" "$(awk -v a="$(timing "$d" build_s)" -v b="$(timing "$d" run_s)" -v n="$(st "$d" ept.prefaulted)" 'BEGIN { printf "%.1f", (a + b) * 1e9 / n }')" "ns (build + run per 4K spte)"
+done
+d=$out/scale_fast-v7
+fig "linear_pages_${SCALE_MEM}_pages" "$(st "$d" ept.pages_created)" "shadow pages"
+fig "linear_pages_${SCALE_MEM}_ns_per_spte" "$(awk -v a="$(timing "$d" build_s)" -v b="$(timing "$d" run_s)" -v n="$(st "$d" ept.prefaulted)" 'BEGIN { printf "%.1f", (a + b) * 1e9 / n }')" "ns (build + run per 4K spte)"
+
+# Memory per mapped 4K page: the guest built with and without its EPT (no run).
+scale mem_prefault "$SCALE_MEM" fast-v7 --set workload.duration_ms=0.001
+scale mem_empty "$SCALE_MEM" fast-v7 --set workload.duration_ms=0.001 --set guest.prefault=false
+a=$(timing "$out/mem_prefault" peak_rss_kib); b=$(timing "$out/mem_empty" peak_rss_kib)
+n=$(st "$out/mem_prefault" ept.prefaulted)
+fig bytes_per_mapped_4k_page "$(awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN { printf "%.2f", (a - b) * 1024 / n }')" "bytes (sptes, rmaps, shadow-page structs)"
+fig bytes_per_mapped_4k_page_all_included "$(awk -v a="$a" -v n="$n" 'BEGIN { printf "%.2f", a * 1024 / n }')" "bytes (peak RSS of the whole process / sptes)"
