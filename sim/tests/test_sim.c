@@ -227,6 +227,29 @@ static void test_ipi_interrupts_instructions(void **state)
 	free(b);
 }
 
+/* events.stop_after_last: the run ends when the VMM's last event is done (here the second
+ * toggle, a create, at 4.5 ms), not at workload.duration_ms. */
+static void test_stop_after_last(void **state)
+{
+	static struct scenario sc;
+	struct config_error err;
+	char e[256] = "";
+	(void)state;
+	scenario(&sc, 1, "events.toggle_count=2");
+	assert_int_equal(config_set(&sc, "events.stop_after_last=true", &err), 0);
+	assert_int_equal(config_validate(&sc, &err), 0);
+	struct sim *s = sim_new(&sc, ENGINE_BATCHED, e, sizeof(e));
+	assert_non_null(s);
+	assert_int_equal(sim_run(s), 0);
+	struct stats *st = sim_stats(s);
+	uint64_t end = stats_counter(st, stats_lookup(st, "sim.cycles"));
+	uint64_t last = (uint64_t)(4.5 * sc.freq_mhz * 1000);   /* toggle_start 3 ms + 1.5 ms */
+	assert_true(end >= last && end < last + (uint64_t)(0.5 * sc.freq_mhz * 1000));
+	assert_int_equal(stats_counter(st, stats_lookup(st, "events.memslot_toggles")), 2);
+	assert_int_equal(stats_counter(st, stats_lookup(st, "zap.count")), 1);
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_cycle_breakdown),
 		cmocka_unit_test(test_results_written),
 		cmocka_unit_test(test_ipi_interrupts_instructions),
+		cmocka_unit_test(test_stop_after_last),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
