@@ -43,6 +43,24 @@ struct fiber {
 #endif
 };
 
+/* The fiber and its stack, not started. */
+static struct fiber *fiber_alloc(fiber_fn fn, void *arg, size_t stack_size)
+{
+	struct fiber *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->stack_size = stack_size ? stack_size : FIBER_STACK_DEFAULT;
+	f->stack = malloc(f->stack_size);
+	if (!f->stack) {
+		free(f);
+		return NULL;
+	}
+	f->fn = fn;
+	f->arg = arg;
+	return f;
+}
+
 /* Runs on the fiber's stack: the function, then back to the caller for good. */
 static void fiber_body(struct fiber *f)
 {
@@ -111,18 +129,10 @@ void fiber_start(struct fiber *f)
 
 struct fiber *fiber_new(fiber_fn fn, void *arg, size_t stack_size)
 {
-	struct fiber *f = calloc(1, sizeof(*f));
+	struct fiber *f = fiber_alloc(fn, arg, stack_size);
 
 	if (!f)
 		return NULL;
-	f->stack_size = stack_size ? stack_size : FIBER_STACK_DEFAULT;
-	f->stack = malloc(f->stack_size);
-	if (!f->stack) {
-		free(f);
-		return NULL;
-	}
-	f->fn = fn;
-	f->arg = arg;
 	/* The frame fiber_switch() pops: control words, r15..r12, rbx, rbp, then the return
 	 * address (fiber_entry), placed so that rsp is 16-aligned after the ret. */
 	uintptr_t top = ((uintptr_t)f->stack + f->stack_size) & ~(uintptr_t)15;
@@ -155,18 +165,10 @@ static void fiber_trampoline(unsigned int lo, unsigned int hi)
 #pragma GCC diagnostic ignored "-Wclobbered"
 struct fiber *fiber_new(fiber_fn fn, void *arg, size_t stack_size)
 {
-	struct fiber *f = calloc(1, sizeof(*f));
+	struct fiber *f = fiber_alloc(fn, arg, stack_size);
 
 	if (!f)
 		return NULL;
-	f->stack_size = stack_size ? stack_size : FIBER_STACK_DEFAULT;
-	f->stack = malloc(f->stack_size);
-	if (!f->stack) {
-		free(f);
-		return NULL;
-	}
-	f->fn = fn;
-	f->arg = arg;
 	getcontext(&f->ctx);
 	f->ctx.uc_stack.ss_sp = f->stack;
 	f->ctx.uc_stack.ss_size = f->stack_size;
