@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifndef __x86_64__
+#if !defined(__x86_64__) || defined(FIBER_UCONTEXT)
 #include <ucontext.h>
 #endif
 
@@ -23,7 +23,7 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 #endif
 
 struct fiber {
-#ifdef __x86_64__
+#if defined(__x86_64__) && !defined(FIBER_UCONTEXT)
 	void *sp;                /* the fiber's saved stack pointer */
 	void *caller_sp;         /* where fiber_yield() returns to */
 #else
@@ -75,7 +75,7 @@ static void fiber_body(struct fiber *f)
 #endif
 }
 
-#ifdef __x86_64__
+#if defined(__x86_64__) && !defined(FIBER_UCONTEXT)
 /* A switch is a call: save the callee-saved registers (System V ABI: rbx, rbp, r12-r15, the
  * MXCSR control bits and the x87 control word) on the current stack, store the stack
  * pointer in *save, load `to` and pop the same from there.  Unlike swapcontext() it leaves
