@@ -547,21 +547,32 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 static char *config_ini_reader(char *str, int num, void *stream)
 {
 	struct load_ctx *c = stream;
-	char *r = fgets(str, num, c->f);
+	bool too_long;
+	char *r = config_ini_fgets(str, num, c->f, &c->line, &too_long);
+
+	if (too_long && !c->msg_line) {
+		snprintf(c->msg, sizeof(c->msg),
+			 "line longer than %d characters; split a list over several 'key += value' lines", num - 2);
+		c->msg_line = c->line;
+	}
+	return r;
+}
+
+char *config_ini_fgets(char *str, int num, FILE *f, int *line, bool *too_long)
+{
+	char *r = fgets(str, num, f);
+
+	*too_long = false;
 	if (r) {
-		c->line++;
+		(*line)++;
 		size_t len = strlen(r);
-		if (len == (size_t)num - 1 && r[len - 1] != '\n' && !feof(c->f)) {
-			/* inih's line limit: say so, skip the rest, and make inih report this line */
+		if (len == (size_t)num - 1 && r[len - 1] != '\n' && !feof(f)) {
+			/* inih's line limit: skip the rest, and make inih report this line (a "["
+			 * line is a syntax error) */
 			int ch;
-			while ((ch = fgetc(c->f)) != EOF && ch != '\n')
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
 				;
-			if (!c->msg_line) {
-				snprintf(c->msg, sizeof(c->msg),
-					 "line longer than %d characters; split a list over several 'key += value' lines",
-					 num - 2);
-				c->msg_line = c->line;
-			}
+			*too_long = true;
 			snprintf(str, (size_t)num, "[\n");
 			return str;
 		}

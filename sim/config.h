@@ -159,6 +159,10 @@ void config_markdown(FILE *out);
 
 const char *config_enum_name(const char *section, const char *key, int value);
 int config_slot_index(const struct scenario *sc, const char *name);   /* -1 if none */
+/* The line reader the INI loaders give inih (ini_parse_stream): counts lines in *line as
+ * inih does, drops leading blanks (inih would take an indented line as a continuation),
+ * and turns a line longer than num - 2 characters into a syntax error (*too_long set). */
+char *config_ini_fgets(char *str, int num, FILE *f, int *line, bool *too_long);
 /* Slots made by guest.mem: "ram", and "ram-high" when guest.mem exceeds GUEST_LOWMEM. */
 static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
 {

@@ -431,30 +431,17 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 	return 1;
 }
 
-/* Counts lines as inih does and drops leading blanks (no continuation lines), like the
- * config loader's reader. */
+/* config_ini_fgets(), with the sweep file's message for a long line. */
 static char *sweep_ini_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *c = stream;
-	char *r = fgets(str, num, c->f);
-	if (r) {
-		c->line++;
-		size_t len = strlen(r);
-		if (len == (size_t)num - 1 && r[len - 1] != '\n' && !feof(c->f)) {
-			int ch;
-			while ((ch = fgetc(c->f)) != EOF && ch != '\n')
-				;
-			if (!c->err_line) {
-				c->r = fail(c->err, -EINVAL, "%s:%d: line longer than %d characters; continue a value "
-					    "list on a 'vary += ...' line", c->sw->path, c->line, num - 2);
-				c->err_line = c->line;
-			}
-			snprintf(str, (size_t)num, "[\n");
-			return str;
-		}
-		size_t n = strspn(r, " \t");
-		if (n)
-			memmove(r, r + n, strlen(r + n) + 1);
+	bool too_long;
+	char *r = config_ini_fgets(str, num, c->f, &c->line, &too_long);
+
+	if (too_long && !c->err_line) {
+		c->r = fail(c->err, -EINVAL, "%s:%d: line longer than %d characters; continue a value "
+			    "list on a 'vary += ...' line", c->sw->path, c->line, num - 2);
+		c->err_line = c->line;
 	}
 	return r;
 }
