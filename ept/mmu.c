@@ -396,7 +396,7 @@ void kvm_attach_vcpus(struct kvm *kvm, struct vcpu **vcpus, uint32_t n)
 
 struct actor *kvm_current(struct kvm *kvm) { return engine_current(kvm->e); }
 
-void kvm_spend(struct kvm *kvm, uint64_t cycles)
+static inline void spend(struct kvm *kvm, uint64_t cycles)
 {
 	if (kvm->building)
 		return;   /* kvm_mmu_prefault(): outside simulated time */
@@ -407,6 +407,8 @@ void kvm_spend(struct kvm *kvm, uint64_t cycles)
 	else
 		actor_spend(kvm->e, a, cycles);
 }
+
+void kvm_spend(struct kvm *kvm, uint64_t cycles) { spend(kvm, cycles); }
 
 static void assert_locked(struct kvm *kvm)
 {
@@ -573,8 +575,34 @@ static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned 
 	kvm_spend(kvm, kvm->sc->costs.zap_spte);
 }
 
+/* mmu_page_zap_pte() over a level-1 table without MMIO sptes: every present spte is a leaf,
+ * and most rmaps hold that one spte.  The same steps and costs, fewer calls. */
+static void zap_leaf_table(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	uint64_t cost = kvm->sc->costs.zap_spte;
+
+	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && sp->nr_present; i++) {
+		if (!is_shadow_present_pte(sp->spt[i]))
+			continue;
+		uint64_t *head = gfn_to_rmap(kvm, sp->gfn + i, PT_PAGE_TABLE_LEVEL);
+		uint64_t ref = spte_ref(sp, i);
+		if (*head == ref + 1)
+			*head = 0;   /* pte_list_remove() of the only entry */
+		else
+			pte_list_remove(kvm, head, ref);
+		sp->spt[i] = 0;
+		sp->nr_present--;
+		leaf_removed(kvm, sp);
+		spend(kvm, cost);
+	}
+}
+
 static void kvm_mmu_page_unlink_children(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
+	if (sp->role.level == PT_PAGE_TABLE_LEVEL && !sp->nr_mmio) {
+		zap_leaf_table(kvm, sp);
+		return;
+	}
 	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && (sp->nr_present || sp->nr_mmio); i++)
 		mmu_page_zap_pte(kvm, sp, i);
 }
