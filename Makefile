@@ -5,6 +5,7 @@
 #   make run        deps + build + the default scenario for the three zap-all variants + plot
 #   make test       deps + every cmocka test, plain (-Werror), then under ASan+UBSan
 #   make bench      speed figures (prints, never fails on a number)
+#   make check-invariants  the tests and every config with the MMU invariants asserted at each step
 
 CC       ?= cc
 PKGS     := inih jansson zlib libelf
@@ -30,7 +31,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard */tests/test_*.c)
 TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
 
-.PHONY: all deps run test test-plain test-san bench clean readme-keys FORCE
+.PHONY: all deps run test test-plain test-san check-invariants bench clean readme-keys FORCE
 all: $(B)/eptsim
 
 # The git hash lives in a generated header that changes only when HEAD does, so only the
@@ -95,10 +96,24 @@ readme-keys: $(B)/eptsim
 test-san:
 	$(MAKE) --no-print-directory B=build-san OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-plain
 
+# The tests and short runs of every config with the MMU invariants checked at every release
+# of mmu_lock (kvm_check_invariants(): rmaps and sptes agree, counters match, no obsolete
+# page reachable from a current root, TLBs clean after each remote flush).
+CHECK_CONFIGS := $(wildcard configs/*.ini)
+check-invariants: deps
+	$(MAKE) --no-print-directory B=build-inv OPT="-O1 -g -DEPTSIM_CHECK_INVARIANTS" test-plain
+	@for c in $(filter-out configs/scale-1t.ini,$(CHECK_CONFIGS)); do \
+	  echo "check-invariants: $$c"; \
+	  build-inv/eptsim run $$c --set workload.duration_ms=$(if $(CHECK_MS),$(CHECK_MS),150) --set output.series=false \
+	    --out build-inv/runs/$$(basename $$c .ini) --quiet || exit 1; \
+	done
+	build-inv/eptsim run configs/scale-1t.ini --set guest.mem=8G --set guest.vcpus=16 --out build-inv/runs/scale --quiet
+	@echo "check-invariants: all runs passed"
+
 bench: deps all
 	@./sim/tests/bench.sh $(B)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-inv
 
 -include $(LIB_OBJ:.o=.d) $(B)/sim/main.d $(TEST_BIN:=.d)

@@ -201,6 +201,15 @@ static uint64_t gfn_to_index(gfn_t gfn, gfn_t base_gfn, int level)
 	return (gfn >> s) - (base_gfn >> s);
 }
 
+/* The slot holding gfn, present or not (NULL if none). */
+static struct kvm_memory_slot *gfn_to_any_slot(struct kvm *kvm, gfn_t gfn)
+{
+	for (uint32_t i = 0; i < kvm->nr_slots; i++)
+		if (gfn >= kvm->slots[i].base_gfn && gfn < kvm->slots[i].base_gfn + kvm->slots[i].npages)
+			return &kvm->slots[i];
+	return NULL;
+}
+
 /* The slot is found even when it is not present: a slot being deleted is still in memslots
  * (KVM_MEMSLOT_INVALID) while the zap drops its sptes; only the fault path skips it. */
 static uint64_t *gfn_to_rmap(struct kvm *kvm, gfn_t gfn, int level)
@@ -208,10 +217,7 @@ static uint64_t *gfn_to_rmap(struct kvm *kvm, gfn_t gfn, int level)
 	struct kvm_memory_slot *slot = kvm->rmap_slot_hint;   /* zaps go slot by slot */
 
 	if (!slot || gfn < slot->base_gfn || gfn >= slot->base_gfn + slot->npages) {
-		slot = NULL;
-		for (uint32_t i = 0; i < kvm->nr_slots && !slot; i++)
-			if (gfn >= kvm->slots[i].base_gfn && gfn < kvm->slots[i].base_gfn + kvm->slots[i].npages)
-				slot = &kvm->slots[i];
+		slot = gfn_to_any_slot(kvm, gfn);
 		assert(slot);
 		kvm->rmap_slot_hint = slot;
 	}
@@ -333,6 +339,14 @@ static int slots_init(struct kvm *kvm)
 
 /* ---------------------------------------------------------------- kvm */
 
+#ifdef EPTSIM_CHECK_INVARIANTS
+static void check_on_release(void *ctx, struct actor *a)
+{
+	(void)a;
+	kvm_check_invariants(ctx, "when mmu_lock was released");
+}
+#endif
+
 struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h, struct stats *st)
 {
 	struct kvm *kvm = calloc(1, sizeof(*kvm));
@@ -361,6 +375,9 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 		kvm_free(kvm);
 		return NULL;
 	}
+#ifdef EPTSIM_CHECK_INVARIANTS
+	host_set_release_hook(h, check_on_release, kvm);
+#endif
 	return kvm;
 }
 
@@ -1014,12 +1031,14 @@ void kvm_mmu_unload(struct vcpu *v)
 	struct kvm_mmu_page *sp = v->root;
 	kvm_spend(kvm, kvm->sc->costs.mmu_unload);
 	--sp->root_count;
+	/* mmu_free_roots() resets root_hpa after the unlock; nothing runs in between, and
+	 * resetting it first keeps the vCPU from pointing at a freed page at the release */
+	v->root = NULL;
 	if (!sp->root_count && sp->role.invalid) {
 		kvm_mmu_prepare_zap_page(kvm, sp, &invalid_list);
 		kvm_mmu_commit_zap_page(kvm, &invalid_list);
 	}
 	spin_unlock(kvm->host, &v->actor);
-	v->root = NULL;
 }
 
 /* ---------------------------------------------------------------- kvm_main.c */
@@ -1119,6 +1138,66 @@ unsigned kvm_rmap_count(struct kvm *kvm, gfn_t gfn, int level)
 	return pte_list_count(kvm, slot->rmap[level - 1][gfn_to_index(gfn, slot->base_gfn, level)]);
 }
 
+/* Pages reachable from a root of the current generation are of that generation and valid:
+ * after the generation bump of a fast zap, no new translation can reach an obsolete page
+ * (kvm_mmu_get_page() skips them), and a legacy zap leaves nothing behind. */
+static int check_reachable(struct kvm *kvm, char *buf, size_t n)
+{
+	uint32_t *stack = malloc((size_t)(kvm->nr_ids ? kvm->nr_ids : 1) * sizeof(*stack));
+	uint8_t *seen = calloc(kvm->nr_ids ? kvm->nr_ids : 1, 1);
+	int r = 0;
+
+	if (!stack || !seen) {
+		free(stack);
+		free(seen);
+		return 0;   /* cannot check: not a finding */
+	}
+	for (uint32_t v = 0; v < kvm->nr_vcpus && !r; v++) {
+		struct kvm_mmu_page *root = kvm->vcpus[v]->root;
+		if (!root || root->role.invalid || is_obsolete_sp(kvm, root) || seen[root->id])
+			continue;
+		uint32_t top = 0;
+		stack[top++] = root->id;
+		seen[root->id] = 1;
+		while (top && !r) {
+			struct kvm_mmu_page *sp = mmu_page(kvm, stack[--top]);
+			if (!sp || sp->role.invalid || is_obsolete_sp(kvm, sp)) {
+				snprintf(buf, n, "page %u reachable from vCPU %u's current root is %s", stack[top], v,
+					 !sp ? "freed" : sp->role.invalid ? "invalid" : "obsolete");
+				r = -1;
+				break;
+			}
+			if (sp->role.level == PT_PAGE_TABLE_LEVEL)
+				continue;
+			for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++) {
+				uint64_t spte = sp->spt[i];
+				if (!is_shadow_present_pte(spte) || is_last_spte(spte, sp->role.level))
+					continue;
+				uint32_t c = spte_child_id(spte);
+				if (c < kvm->nr_ids && !seen[c]) {
+					seen[c] = 1;
+					stack[top++] = c;
+				}
+			}
+		}
+	}
+	free(stack);
+	free(seen);
+	return r;
+}
+
+void kvm_check_invariants(struct kvm *kvm, const char *when)
+{
+	char buf[256] = "";
+
+	if (kvm_mmu_check(kvm, buf, sizeof(buf)) || check_reachable(kvm, buf, sizeof(buf))) {
+		struct actor *a = kvm_current(kvm);
+		fprintf(stderr, "eptsim: MMU invariant broken %s (%s at cycle %llu): %s\n", when,
+			a ? a->name : "no actor", a ? (unsigned long long)a->clock : 0ULL, buf);
+		abort();
+	}
+}
+
 int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 {
 	struct kvm_mmu_page *sp;
@@ -1150,7 +1229,8 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 			present++;
 			if (is_last_spte(spte, sp->role.level)) {
 				gfn_t gfn = spte_gfn(sp, i);
-				if (!gfn_to_memslot(kvm, gfn) ||
+				/* a slot being deleted (not present) keeps its sptes until the zap */
+				if (!gfn_to_any_slot(kvm, gfn) ||
 				    !pte_list_contains(kvm, *gfn_to_rmap(kvm, gfn, sp->role.level), spte_ref(sp, i))) {
 					snprintf(buf, n, "page %u idx %u: leaf for gfn 0x%llx not in its rmap", sp->id, i,
 						 (unsigned long long)gfn);

@@ -263,5 +263,9 @@ void kvm_mmu_for_each_leaf(struct kvm *kvm, struct kvm_mmu_page *root, spte_visi
 unsigned kvm_rmap_count(struct kvm *kvm, gfn_t gfn, int level);
 /* Sanity checks of the MMU's invariants; returns 0 or -1 with a message in buf. */
 int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n);
+/* kvm_mmu_check() and: every page reachable from a current root is current and valid.  On a
+ * failure: a message naming `when`, the actor and the cycle, then abort().  A build with
+ * -DEPTSIM_CHECK_INVARIANTS (make check-invariants) runs it at every release of mmu_lock. */
+void kvm_check_invariants(struct kvm *kvm, const char *when);
 
 #endif

@@ -30,6 +30,9 @@ struct host {
 	uint64_t tick, slice;
 
 	struct { stat_id wait, hold, resched, offcpu; } sid;   /* in host_stats[] order */
+
+	void (*release_hook)(void *ctx, struct actor *a);   /* before every release of mmu_lock */
+	void *release_ctx;
 };
 
 static const struct stat_def host_stats[] = {
@@ -91,9 +94,17 @@ void spin_lock(struct host *h, struct actor *a)
 	stats_hist_add(h->st, h->sid.wait, wait);
 }
 
+void host_set_release_hook(struct host *h, void (*fn)(void *ctx, struct actor *a), void *ctx)
+{
+	h->release_hook = fn;
+	h->release_ctx = ctx;
+}
+
 void spin_unlock(struct host *h, struct actor *a)
 {
 	assert(h->owner == a);
+	if (h->release_hook)
+		h->release_hook(h->release_ctx, a);
 	uint64_t hold = a->clock - h->owner_since;
 	a->lock_hold += hold;
 	stats_hist_add(h->st, h->sid.hold, hold);

@@ -30,6 +30,10 @@ void host_free(struct host *h);
 /* mmu_lock.  Must be called from an actor's fiber (they may block). */
 void spin_lock(struct host *h, struct actor *a);
 void spin_unlock(struct host *h, struct actor *a);
+/* Call fn(ctx, releasing actor) whenever mmu_lock is about to be released (spin_unlock(),
+ * cond_resched_lock()): every step of a kernel algorithm ends there, which is where the
+ * invariant checks of `make check-invariants` run. */
+void host_set_release_hook(struct host *h, void (*fn)(void *ctx, struct actor *a), void *ctx);
 bool spin_is_contended(const struct host *h);
 bool spin_is_locked_by(const struct host *h, const struct actor *a);
 /* Linux 3.10 spin_needbreak(): spin_is_contended() under CONFIG_PREEMPT, else 0. */
