@@ -1,9 +1,10 @@
-/* eptsim — command line (argp).  Subcommands: run, sweep, plot, config, trace, workload.  Only this file and the
+/* eptsim — command line (argp).  Subcommands: run, sweep, plot, report, config, trace, workload.  Only this file and the
  * report layer print.  Exit status: 0 success, 1 failure while running, 2 bad input. */
 #include "sim/chart.h"
 #include "sim/config.h"
 #include "version.h"
 #include "sim/plot.h"
+#include "sim/report.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
 #include "sim/sweep.h"
@@ -710,6 +711,76 @@ static int cmd_plot(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ report */
+
+struct report_args { const char *dir; struct report_opts o; };
+
+static struct argp_option report_options[] = {
+	{ "stats", 's', "COLUMN,...", 0,
+	  "The table's stat columns (summary.csv names) instead of the default list; a stat in "
+	  "cycles is shown in µs", 0 },
+	{ 0 }
+};
+
+static error_t report_parse(int key, char *arg, struct argp_state *state)
+{
+	struct report_args *a = state->input;
+	char *save = NULL, *tok;
+
+	switch (key) {
+	case 's':
+		for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (a->o.nstats == REPORT_MAX_STATS)
+				argp_error(state, "more than %d --stats columns", REPORT_MAX_STATS);
+			a->o.stats[a->o.nstats++] = tok;
+		}
+		break;
+	case ARGP_KEY_ARG:
+		if (a->dir)
+			argp_error(state, "one sweep folder only");
+		a->dir = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->dir)
+			argp_error(state, "a sweep folder is needed");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp report_argp = {
+	report_options, report_parse, "DIR",
+	"Write DIR/report.md for a sweep folder: a table of key stats per run (lock-breaks and "
+	"remote flushes per zap, max and p99 mmu_lock wait, EPT faults, refaults, and the MMIO or "
+	"collapse stats when the sweep varies those algorithms) from DIR/summary.csv, and figures "
+	"in DIR/plots/ linked from it: each key stat against each numeric axis, the vCPU stall "
+	"breakdown, the CDF of mmu_lock waits, and the mmu_lock timeline when runs wrote one.",
+	NULL, NULL, NULL
+};
+
+static int cmd_report(int argc, char **argv)
+{
+	struct report_args a = { 0 };
+	struct report_result res;
+	char err[1024] = "";
+	int r;
+
+	argp_parse(&report_argp, argc, argv, 0, NULL, &a);
+	r = report_write(a.dir, &a.o, &res, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "eptsim report: %s\n", err);
+		return r == -EINVAL || r == -ENOENT ? EXIT_BAD_INPUT : 1;
+	}
+	printf("wrote %s: %zu of %zu runs, %d figures in %s/plots/", res.path, res.rows, res.runs,
+	       res.plots, a.dir);
+	if (res.skipped)
+		printf(" (%d left out: see the page)", res.skipped);
+	printf("\n");
+	return 0;
+}
+
 /* ------------------------------------------------------------------ trace */
 
 static int trace_fail(const char *verb, int r, const struct trace_error *err)
@@ -1041,6 +1112,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
 	{ "run", cmd_run, "run one simulation from an INI config" },
 	{ "sweep", cmd_sweep, "run many simulations from a sweep file" },
 	{ "plot", cmd_plot, "plot result folders side by side" },
+	{ "report", cmd_report, "write a sweep folder's report.md and its figures" },
 	{ "config", cmd_config, "print the config schema (defaults, or --markdown)" },
 	{ "trace", cmd_trace, "inspect, convert, import and merge traces" },
 	{ "workload", cmd_workload, "write a synthetic workload as a trace" },
@@ -1082,6 +1154,7 @@ static struct argp top_argp = {
 	"  sweep --collect DIR          rebuild a sweep's summary.csv\n"
 	"  plot DIR... --out FILE [--kind zap|mmio|collapse|sweep|cdf|stalls|timeline]\n"
 	"                               plot result folders\n"
+	"  report DIR [--stats COL,...]  a sweep folder's report.md and figures\n"
 	"  config [--markdown]          print the config schema\n"
 	"  trace info|cat|convert|import|merge ...   work with trace files\n"
 	"  workload NAME --out FILE     write a generator's records as a trace\n"
