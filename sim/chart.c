@@ -638,7 +638,7 @@ static int sw_setup_y(struct sw_ctx *c, const struct chart_opts *o, char *err, s
 				if (c->keep[r] && sw_value(c, k, r, &v) && fabs(v) > maxv)
 					maxv = fabs(v);
 			}
-			y->ms = maxv >= 10000;
+			y->ms = maxv >= 1000;	/* 1.5 ms reads better than 1500 µs */
 			if (y->ms)
 				snprintf(y->unit, sizeof(y->unit), "ms");
 		}
@@ -797,14 +797,16 @@ static int sw_write_script(const char *tmp, bool png, const struct sw_ctx *c,
 	for (int g = 0; g < c->ngroups; g++)
 		if (chart_text_width(c->groups[g].label) > maxlab)
 			maxlab = chart_text_width(c->groups[g].label);
-	key_cols = (int)((w * (right - left)) / (maxlab * SW_CHAR_PX + 60));
+	/* the key belongs to the first panel: gnuplot wraps it to that panel's width */
+	key_cols = (int)((w * (right - left) - (nf - 1) * 75.0) / nf / (maxlab * SW_CHAR_PX + 60));
 	if (key_cols < 1)
 		key_cols = 1;
 	if (key_cols > c->ngroups)
 		key_cols = c->ngroups;
 	key_rows = c->bycol >= 0 ? (c->ngroups + key_cols - 1) / key_cols : 0;
 	key_px = key_rows ? 10 + 20.0 * (key_rows + 1) : 0;	/* a row for the key's title */
-	top = 1.0 - (title_px + key_px + 34) / h;
+	/* panel titles name the facets: without facets there are none to leave room for */
+	top = 1.0 - (title_px + key_px + (c->nfax ? 34 : 12)) / h;
 	bottom = 62.0 / h;
 
 	fp = chart_script(tmp, " --kind sweep", png, w, h, path, sizeof(path), err, errlen, &ret);
@@ -1115,7 +1117,8 @@ int chart_cdf(const char *const *dirs, int ndirs, const struct chart_opts *o, co
 		if (l > maxlab)
 			maxlab = l;
 	}
-	key_cols = (int)(CDF_W * 0.9 / (maxlab * SW_CHAR_PX + 50));
+	/* the key belongs to the left panel: gnuplot wraps it to that panel's width */
+	key_cols = (int)(CDF_W * 0.42 / (maxlab * SW_CHAR_PX + 50));
 	if (key_cols < 1)
 		key_cols = 1;
 	if (key_cols > rs.n)
@@ -1579,7 +1582,7 @@ static void tl_plot(FILE *f, const char *name, bool titles, bool faint)
 		faint ? TL_VCPU_FAINT : TL_VCPU_COLOR,
 		titles ? "title 'a vCPU holds mmu_lock (fault, root load, ...)'" : "notitle", name,
 		TL_VMM_COLOR,
-		titles ? "title 'the VMM thread holds mmu_lock (memslot ioctl: zap-all, ...)'" :
+		titles ? "title 'the VMM thread holds mmu_lock (an ioctl: zap-all, dirty log, ...)'" :
 			 "notitle");
 }
 

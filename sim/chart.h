@@ -9,9 +9,11 @@
  * one per combination (at most CHART_MAX_PANELS), side by side; each y is a row of panels
  * sharing its y range.  x is numeric when every value is (K/M/G/T sizes included; tics
  * show the values as written), drawn on a log2 axis when the values are three or more
- * powers of two, else categorical in axis order.  A stat in cycles is drawn in µs or ms
- * (config.cpu.freq_mhz of each run), other units as stat_info names them ("events" shown
- * as "count").  Empty cells are left out; a panel without a point says so.
+ * powers of two, else linear (numeric) or categorical in axis order.  A stat in cycles is
+ * drawn in µs, or in ms when its largest value reaches 1000 µs (config.cpu.freq_mhz of each
+ * run), other units as stat_info names them ("events" shown as "count"); y is logarithmic
+ * when every value is positive and they span two decades.  Empty cells are left out; a
+ * panel without a point says so.
  *
  * chart_cdf(): the distribution of a histogram stat (default mmu_lock.wait_cycles), one
  * line per run, from stats.json's buckets: the CDF (left) and its tail, the share of

@@ -361,7 +361,8 @@ static void test_sweep_data(void **state)
 	assert_int_equal(count_str(gp, "set title 'guest.mem = 512M'"), 2);
 	assert_int_equal(count_str(gp, "set title 'guest.mem = 1G'"), 2);
 	assert_contains(gp, "set ylabel 'zap.lock_breaks.mean (count)'");
-	assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (µs)'");
+	/* up to 1401 µs: in ms from 1000 µs on */
+	assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (ms)'");
 	assert_int_equal(count_str(gp, "'d-"), 8);
 	free(gp);
 	/* d-F-K-G.dat: facet (mem), y, group (variant); x ascending */
@@ -378,13 +379,26 @@ static void test_sweep_data(void **state)
 			free(d);
 			snprintf(name, sizeof(name), "d-%d-1-%d.dat", m, v);
 			d = kept(f, name);
-			for (int c = 0; c < 3; c++) {	/* cycles at 2600 MHz, in µs */
+			for (int c = 0; c < 3; c++) {	/* cycles at 2600 MHz, in ms */
 				snprintf(want, sizeof(want), "\n%d %.10g\n", vcpus[c],
-					 wait_max_cycles(v, c, m) / MHZ);
+					 wait_max_cycles(v, c, m) / MHZ / 1000);
 				assert_contains(d, want);
 			}
 			free(d);
 		}
+	clear_kept(f);
+	/* fast-v7 alone waits at most 401 µs: in µs */
+	o.where[o.nwhere++] = "zap_all=fast-v7";
+	o.ny = 1;
+	o.y[0] = "mmu_lock.wait_cycles.max";
+	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "d.png"), err, sizeof(err)), 0);
+	gp = kept(f, "plot.gp");
+	assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (µs)'");
+	free(gp);
+	d = kept(f, "d-1-0-0.dat");	/* 1G, the only group left */
+	snprintf(want, sizeof(want), "\n4 %.10g\n", wait_max_cycles(1, 2, 1) / MHZ);
+	assert_contains(d, want);
+	free(d);
 	clear_kept(f);
 	unlink(in(f, "d.png"));
 	assert_int_equal(rmdir(f->tmp), 0);
