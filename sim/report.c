@@ -114,8 +114,16 @@ static void report_cell(const struct report_ctx *c, const struct report_col *rc,
 		snprintf(buf, len, "–");
 		return;
 	}
-	if (rc->unit == REPORT_AS_IS || !summary_parse(cell, &v) || !(mhz > 0)) {
+	if (!summary_parse(cell, &v)) {
 		snprintf(buf, len, "%s", cell);
+		return;
+	}
+	if (rc->unit == REPORT_AS_IS || !(mhz > 0)) {
+		/* a count as summary.csv has it; a mean of counts to three digits */
+		if (v == floor(v))
+			snprintf(buf, len, "%s", cell);
+		else
+			snprintf(buf, len, "%.3g", v);
 		return;
 	}
 	v /= mhz * (rc->unit == REPORT_MS ? 1000.0 : 1.0);

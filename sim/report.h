@@ -13,8 +13,9 @@
  *   duration and the recovery time (collapse.duration_cycles.mean, collapse.recover_cycles.mean,
  *   ms) and the collapse's lock-breaks (collapse.lock_breaks);
  *
- * or the columns opts.stats names (a stat in cycles shown in µs).  Counts are copied from
- * summary.csv as they are; times are the cycles over the run's cpu.freq_mhz, with one
+ * or the columns opts.stats names (a stat in cycles shown in µs).  Whole counts are copied
+ * from summary.csv as they are, fractional ones (means) get three significant digits
+ * ("%.3g"); times are the cycles over the run's cpu.freq_mhz, with one
  * decimal from 10 on and three significant digits below ("%.1f" / "%.3g"); an empty cell (a
  * run without that stat, e.g. no zap) is "–".
  *
