@@ -1506,19 +1506,59 @@ static void tl_auto_window(const struct tl_data *t, uint64_t *lo, uint64_t *hi)
 	*hi = b + pad;
 }
 
+/* A bar being grown: holds (or waits) of one row less than a pixel apart become one. */
+struct tl_box {
+	double xs, xe;
+	bool open;
+};
+
+static void tl_box_flush(FILE *f, struct tl_box *b, double y, double half)
+{
+	if (b->open)
+		fprintf(f, "%.10g %g %.10g %.10g %g %g\n", b->xs, y, b->xs, b->xe, y - half, y + half);
+	b->open = false;
+}
+
+/* Add [xs, xe) to row y's bar b: boxes narrower than min_w are drawn min_w wide; with
+ * merge, a box that starts less than min_w after the bar's end extends it. */
+static void tl_box_add(FILE *f, struct tl_box *b, double xs, double xe, double y, double half,
+		       double min_w, bool merge)
+{
+	if (xe - xs < min_w)
+		xe = xs + min_w;
+	if (merge && b->open && xs - b->xe < min_w) {
+		if (xe > b->xe)
+			b->xe = xe;
+		return;
+	}
+	tl_box_flush(f, b, y, half);
+	*b = (struct tl_box){ xs, xe, true };
+	if (!merge)
+		tl_box_flush(f, b, y, half);
+}
+
 /* Holds and waits overlapping [lo, hi) into NAME-vmm.dat, NAME-vcpu.dat (x = ms or µs
  * since the start, "xs y xs xe yl yh") and NAME-wait.dat; boxes narrower than min_w (x
- * units) are drawn min_w wide.  Returns the number of holds written. */
+ * units, a pixel) are drawn min_w wide (waits that short are left out), and with merge (the
+ * overview) a row's boxes less than min_w apart are drawn as one, so a figure of 100,000
+ * holds stays small.  *nheld and
+ * *nvmm count the holds in the window, all and the VMM thread's. */
 static int tl_write(const char *tmp, const char *name, const struct tl_data *t, uint64_t lo,
-		    uint64_t hi, double div, double min_w, size_t *nheld, size_t *nvmm, char *err,
-		    size_t errlen)
+		    uint64_t hi, double div, double min_w, bool merge, size_t *nheld,
+		    size_t *nvmm, char *err, size_t errlen)
 {
 	static const char *const part[3] = { "vmm", "vcpu", "wait" };
 	char fname[64], path[PATH_MAX];
+	struct tl_box *hold = calloc(t->vmm_id + 1, sizeof(*hold));
+	struct tl_box *wait = calloc(t->vmm_id + 1, sizeof(*wait));
 	FILE *f[3] = { NULL };
 	int ret = 0;
 
 	*nheld = *nvmm = 0;
+	if (!hold || !wait) {
+		gp_err(err, errlen, "out of memory");
+		ret = -ENOMEM;
+	}
 	for (int p = 0; p < 3 && !ret; p++) {
 		snprintf(fname, sizeof(fname), "%s-%s.dat", name, part[p]);
 		f[p] = gp_create(tmp, fname, path, sizeof(path), err, errlen, &ret);
@@ -1527,34 +1567,34 @@ static int tl_write(const char *tmp, const char *name, const struct tl_data *t, 
 	}
 	for (size_t i = 0; i < t->n && !ret; i++) {
 		const struct tl_hold *h = &t->h[i];
-		double y = h->id, xs, xe;
 		uint64_t ws = h->start >= h->wait ? h->start - h->wait : 0;
+		FILE *hf = f[h->id == t->vmm_id ? 0 : 1];
 
 		if (h->end >= lo && h->start < hi) {
-			xs = h->start / div;
-			xe = h->end / div;
-			if (xe - xs < min_w)
-				xe = xs + min_w;
-			fprintf(f[h->id == t->vmm_id ? 0 : 1], "%.10g %g %.10g %.10g %g %g\n", xs, y, xs,
-				xe, y - 0.36, y + 0.36);
+			tl_box_add(hf, &hold[h->id], h->start / div, h->end / div, h->id, 0.36, min_w,
+				   merge);
 			(*nheld)++;
 			*nvmm += h->id == t->vmm_id;
 		}
-		if (h->wait && h->start >= lo && ws < hi) {
-			xs = ws / div;
-			xe = h->start / div;
-			if (xe - xs < min_w)
-				xe = xs + min_w;
-			fprintf(f[2], "%.10g %g %.10g %.10g %g %g\n", xs, y, xs, xe, y - 0.13, y + 0.13);
-		}
+		/* a wait shorter than a pixel (an uncontended acquisition's lock_acquire) is
+		 * invisible at that scale: left out rather than widened */
+		if (h->wait && h->start >= lo && ws < hi && h->wait / div >= min_w)
+			tl_box_add(f[2], &wait[h->id], ws / div, h->start / div, h->id, 0.13, min_w,
+				   merge);
+	}
+	for (unsigned r = 0; !ret && r <= t->vmm_id; r++) {
+		tl_box_flush(f[r == t->vmm_id ? 0 : 1], &hold[r], r, 0.36);
+		tl_box_flush(f[2], &wait[r], r, 0.13);
 	}
 	for (int p = 0; p < 3; p++)
 		if (f[p]) {
-			int r = gp_close(f[p], path, err, errlen);
+			int rc = gp_close(f[p], path, err, errlen);
 
 			if (!ret)
-				ret = r;
+				ret = rc;
 		}
+	free(hold);
+	free(wait);
 	return ret;
 }
 
@@ -1646,11 +1686,11 @@ int chart_timeline(const char *dir, const struct chart_opts *o, const char *out,
 	if (ret)
 		goto out;
 	/* a pixel of the plot area, in the zoom's and the overview's units */
-	ret = tl_write(tmp, "zoom", &t, lo, hi, zdiv, (hi - lo) / zdiv / (TL_W * 0.86), &nz,
-		       &nz_vmm, err, errlen);
+	ret = tl_write(tmp, "zoom", &t, lo, hi, zdiv, (hi - lo) / zdiv / (TL_W * 0.86), false,
+		       &nz, &nz_vmm, err, errlen);
 	if (!ret && two)
 		ret = tl_write(tmp, "all", &t, 0, all_hi + 1, odiv, all_hi / odiv / (TL_W * 0.86),
-			       &no, &no_vmm, err, errlen);
+			       true, &no, &no_vmm, err, errlen);
 	if (ret)
 		goto finish;
 
@@ -1672,9 +1712,9 @@ int chart_timeline(const char *dir, const struct chart_opts *o, const char *out,
 
 		fprintf(f, "\n# ---- panel: the whole run\n");
 		fprintf(f, "set tmargin at screen %.4f\nset bmargin at screen %.4f\n", top, bot);
-		fprintf(f, "set title 'the whole run (%zu holds%s; a hold shorter than a pixel is drawn "
-			   "a pixel wide; shaded: the zoom below)' font 'sans,11'\n", t.n,
-			t.dropped ? ", then the rest not recorded" : "");
+		fprintf(f, "set title 'the whole run (%zu holds%s; at least a pixel wide, those less "
+			   "than a pixel apart drawn as one; shaded: the zoom below)' font 'sans,11'\n",
+			t.n, t.dropped ? ", then the rest not recorded" : "");
 		fprintf(f, "set xrange [0:%.10g]\nset xtics autofreq\nset xlabel 'time (ms)'\n",
 			all_hi / odiv);
 		fprintf(f, "set object 1 rect from %.10g, graph 0 to %.10g, graph 1 behind "

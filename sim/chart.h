@@ -28,9 +28,10 @@
  * chart_timeline(): who held mmu_lock when, in one run (series/lock_timeline.dat, written
  * with output.lock_timeline = true): one row per vCPU and one for the VMM thread, a bar per
  * hold (the VMM thread's in vermillion, the vCPUs' in blue) and a thin grey bar for the wait
- * before it.  Two panels: the whole run (holds shorter than a pixel drawn a pixel wide) and
- * a zoom, by default on the VMM thread's longest hold and the VMM holds close to it (a
- * zap-all and its lock-breaks), or on [from_ms, to_ms].
+ * before it (waits shorter than a pixel left out).  Two panels: the whole run at pixel
+ * resolution (holds at least a pixel wide, a row's holds less than a pixel apart drawn as
+ * one bar) and a zoom, by default on the VMM thread's longest hold and the VMM holds close
+ * to it (a zap-all and its lock-breaks), or on [from_ms, to_ms].
  *
  * cdf and stalls take run folders (holding stats.json) and sweep folders (holding
  * sweep.json: every run of summary.csv, filtered by `where`); a sweep's runs are labelled by

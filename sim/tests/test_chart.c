@@ -693,8 +693,20 @@ static void test_timeline(void **state)
 	d = kept(f, "zoom-wait.dat");	/* the vCPUs waited through the zap's batches */
 	assert_contains(d, "\n5001.15 0 5001.15 5200.15 -0.13 0.13\n");
 	free(d);
+	/* the overview: a pixel is 10 ms / (1600 * 0.86) = 7.27 µs, so the zap's holds, 1 µs
+	 * apart, are one bar from 5 to 5.6 ms; the short hold at 1 ms is widened to a pixel; the
+	 * 25-cycle waits (0.025 µs, less than a pixel) are left out, the long ones kept */
 	d = kept(f, "all-vmm.dat");
-	assert_int_equal(count_str(d, "\n"), 5);	/* the short VMM hold too */
+	assert_int_equal(count_str(d, "\n"), 3);
+	assert_contains(d, "\n1 2 1 1.01 1.64 2.36\n5 2 5 5.6 1.64 2.36\n");
+	free(d);
+	d = kept(f, "all-wait.dat");
+	assert_int_equal(count_str(d, "\n"), 3);
+	assert_contains(d, "\n5.00115 0 5.00115 5.20015 -0.13 0.13\n"
+			   "5.00115 1 5.00115 5.40015 0.87 1.13\n");
+	free(d);
+	d = kept(f, "all-vcpu.dat");
+	assert_contains(d, "\n3 1 3 3.007267442 0.64 1.36\n");	/* a pixel wide */
 	free(d);
 	clear_kept(f);
 	assert_image(f, in(f, "t.png"), NULL);
