@@ -41,7 +41,7 @@ $(B)/version.h: FORCE
 	@echo '#define EPTSIM_GIT_HASH "$(GIT_HASH)"' > $@.tmp
 	@cmp -s $@.tmp $@ || mv $@.tmp $@
 	@rm -f $@.tmp
-$(B)/sim/main.o $(B)/sim/sim.o: $(B)/version.h
+$(B)/sim/main.o $(B)/sim/sim.o $(B)/sim/report.o: $(B)/version.h
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

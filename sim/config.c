@@ -205,6 +205,10 @@ static const struct key_def config_schema[] = {
 	/* [output] */
 	{ "output", "series", K_BOOL, S(series), "true", NOLIM, NULL, "write time series under series/" },
 	{ "output", "sample_us", K_DOUBLE, S(sample_us), "1000", 1, 1e9, NULL, "sampling period of the time series" },
+	{ "output", "lock_timeline", K_BOOL, S(lock_timeline), "false", NOLIM, NULL,
+	  "write series/lock_timeline.dat: every mmu_lock hold (start, end, holder, its wait), for plot --kind timeline" },
+	{ "output", "lock_timeline_max", K_U32, S(lock_timeline_max), "100000", 1, 50000000, NULL,
+	  "holds kept in lock_timeline.dat (32 bytes each in memory); later ones are only counted, and the file's header says so" },
 	/* [memslot.NAME] */
 	{ "memslot.*", "base", K_SIZE, M(base), "0", 0, 1ULL << 52, NULL, "guest-physical base (4K aligned)" },
 	{ "memslot.*", "size", K_SIZE, M(size), "0", 0, 1ULL << 46, NULL, "size in bytes (4K multiple, > 0)" },

@@ -123,6 +123,8 @@ struct scenario {
 	/* [output] */
 	bool series;
 	double sample_us;
+	bool lock_timeline;            /* series/lock_timeline.dat: who held mmu_lock when */
+	uint32_t lock_timeline_max;    /* intervals kept; later ones only counted */
 
 	struct memslot_cfg slots[CONFIG_MAX_MEMSLOTS];
 	uint32_t nr_slots;             /* slots[0] is "ram" from [guest] */

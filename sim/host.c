@@ -22,6 +22,12 @@ struct host {
 	struct actor **q;
 	uint32_t qcap, qhead, qlen;
 	uint64_t acquisitions;
+	uint64_t owner_wait;     /* how long the owner waited for it */
+
+	/* output.lock_timeline: the first tl_max holds; 0 when off */
+	struct host_hold *tl;
+	size_t tl_n, tl_cap, tl_max;
+	uint64_t tl_dropped, tl_dropped_cycles;
 
 	/* VMM thread's CPU */
 	struct rng rng;
@@ -61,6 +67,7 @@ struct host *host_new(const struct scenario *sc, struct engine *e, struct stats 
 	h->tick = (uint64_t)(sc->freq_mhz * 1e6 / sc->hz + 0.5);
 	h->slice = config_us_to_cycles(sc, sc->sched_slice_us);
 	h->next_wakeup = UINT64_MAX;
+	h->tl_max = sc->lock_timeline ? sc->lock_timeline_max : 0;
 	return h;
 }
 
@@ -69,7 +76,32 @@ void host_free(struct host *h)
 	if (!h)
 		return;
 	free(h->q);
+	free(h->tl);
 	free(h);
+}
+
+/* Keep one hold for the timeline, or count it once tl_max are kept.  Like a stats array,
+ * running out of memory aborts: a silently shorter timeline would mislead. */
+static void host_keep_hold(struct host *h, const struct actor *a, uint64_t hold)
+{
+	if (h->tl_n == h->tl_max) {
+		h->tl_dropped++;
+		h->tl_dropped_cycles += hold;
+		return;
+	}
+	if (h->tl_n == h->tl_cap) {
+		size_t cap = h->tl_cap ? 2 * h->tl_cap : 4096;
+
+		if (cap > h->tl_max)
+			cap = h->tl_max;
+		h->tl = realloc(h->tl, cap * sizeof(*h->tl));
+		if (!h->tl)
+			abort();
+		h->tl_cap = cap;
+	}
+	h->tl[h->tl_n++] = (struct host_hold){
+		.start = h->owner_since, .end = a->clock, .wait = h->owner_wait, .actor = a->id,
+	};
 }
 
 void spin_lock(struct host *h, struct actor *a)
@@ -91,6 +123,7 @@ void spin_lock(struct host *h, struct actor *a)
 	a->lock_acquisitions++;
 	h->acquisitions++;
 	h->owner_since = a->clock;
+	h->owner_wait = wait;
 	stats_hist_add(h->st, h->sid.wait, wait);
 }
 
@@ -108,6 +141,8 @@ void spin_unlock(struct host *h, struct actor *a)
 	uint64_t hold = a->clock - h->owner_since;
 	a->lock_hold += hold;
 	stats_hist_add(h->st, h->sid.hold, hold);
+	if (h->tl_max)
+		host_keep_hold(h, a, hold);
 	if (h->qlen) {
 		struct actor *next = h->q[h->qhead];
 		h->qhead = (h->qhead + 1) % h->qcap;
@@ -196,3 +231,12 @@ bool cond_resched_lock(struct host *h, struct actor *a)
 }
 
 uint64_t host_lock_acquisitions(const struct host *h) { return h->acquisitions; }
+
+const struct host_hold *host_lock_timeline(const struct host *h, size_t *n, uint64_t *dropped,
+					   uint64_t *dropped_cycles)
+{
+	*n = h->tl_n;
+	*dropped = h->tl_dropped;
+	*dropped_cycles = h->tl_dropped_cycles;
+	return h->tl;
+}

@@ -15,6 +15,7 @@
 #define EPTSIM_SIM_HOST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct actor;
@@ -50,5 +51,19 @@ void host_schedule(struct host *h, struct actor *a);
 bool cond_resched_lock(struct host *h, struct actor *a);
 
 uint64_t host_lock_acquisitions(const struct host *h);
+
+/* One mmu_lock hold, kept when output.lock_timeline is set.  Holds never overlap (the lock
+ * is exclusive) and are kept in the order they end, which is also the order they start. */
+struct host_hold {
+	uint64_t start, end;    /* cycles: acquired (its wait over), released */
+	uint64_t wait;          /* cycles the holder waited before start */
+	uint32_t actor;         /* struct actor id of the holder */
+};
+/* The holds kept so far (NULL and 0 without output.lock_timeline).  The first
+ * output.lock_timeline_max holds are kept; *dropped and *dropped_cycles count those after
+ * them and the cycles they held.  A hold still open when the run ends is in neither (nor in
+ * mmu_lock.hold_cycles: both record at spin_unlock). */
+const struct host_hold *host_lock_timeline(const struct host *h, size_t *n, uint64_t *dropped,
+					   uint64_t *dropped_cycles);
 
 #endif

@@ -1,8 +1,10 @@
-/* eptsim — command line (argp).  Subcommands: run, sweep, plot, config, trace, workload.  Only this file and the
+/* eptsim — command line (argp).  Subcommands: run, sweep, plot, report, config, trace, workload.  Only this file and the
  * report layer print.  Exit status: 0 success, 1 failure while running, 2 bad input. */
+#include "sim/chart.h"
 #include "sim/config.h"
 #include "version.h"
 #include "sim/plot.h"
+#include "sim/report.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
 #include "sim/sweep.h"
@@ -542,34 +544,97 @@ static int cmd_sweep(int argc, char **argv)
 
 /* ------------------------------------------------------------------ plot */
 
-enum plot_kind { PLOT_KIND_ZAP, PLOT_KIND_MMIO, PLOT_KIND_COLLAPSE };
+enum plot_kind {
+	PLOT_KIND_ZAP, PLOT_KIND_MMIO, PLOT_KIND_COLLAPSE,
+	PLOT_KIND_SWEEP, PLOT_KIND_CDF, PLOT_KIND_STALLS, PLOT_KIND_TIMELINE,
+};
 
-struct plot_args { const char *dirs[MAX_DIRS]; int n; const char *out; enum plot_kind kind; };
+static const char *const plot_kind_names[] = {
+	"zap", "mmio", "collapse", "sweep", "cdf", "stalls", "timeline",
+};
+#define NR_PLOT_KINDS (sizeof(plot_kind_names) / sizeof(plot_kind_names[0]))
+
+struct plot_args {
+	const char *dirs[MAX_DIRS];
+	int n;
+	const char *out;
+	enum plot_kind kind;
+	struct chart_opts o;
+	bool chart_only;   /* an option only the chart kinds take was given */
+};
+
+enum { OPT_X = 0x300, OPT_Y, OPT_BY, OPT_WHERE, OPT_FROM, OPT_TO, OPT_TITLE, OPT_SCRIPT_DIR };
 
 static struct argp_option plot_options[] = {
 	{ "out", 'o', "FILE", 0, "Output image, .png or .svg (required)", 0 },
-	{ "kind", 'k', "zap|mmio|collapse", 0,
+	{ "kind", 'k', "KIND", 0,
 	  "zap (default): the zap-all comparison; mmio: the MMIO-spte invalidation variants "
 	  "over guest size; collapse: large-page coverage and vCPU throughput over time of a "
-	  "cancelled migration, one line per mmu.collapse variant", 0 },
+	  "cancelled migration, one line per mmu.collapse variant; sweep: a stat against a swept "
+	  "parameter (one sweep folder); cdf: the distribution of mmu_lock waits (or --y HIST), one "
+	  "line per run; stalls: vCPU time besides guest execution, one bar per run; timeline: who "
+	  "held mmu_lock when in one run (output.lock_timeline = true)", 0 },
+	{ 0, 0, 0, 0, "--kind sweep, cdf, stalls, timeline:", 1 },
+	{ "x", OPT_X, "COLUMN", 0, "sweep: the x axis, a column of summary.csv (an axis: its key or "
+	  "short name)", 1 },
+	{ "y", OPT_Y, "COLUMN", 0, "sweep: a stat column to draw (repeatable: one row of panels "
+	  "each); cdf: the histogram (default mmu_lock.wait_cycles)", 1 },
+	{ "by", OPT_BY, "COLUMN", 0, "sweep: one line per value of this column (default: the first "
+	  "non-numeric axis with several values)", 1 },
+	{ "where", OPT_WHERE, "KEY=V[|V...]", 0, "keep only a sweep's runs whose KEY is one of "
+	  "the values (repeatable; sweep, and sweep folders given to cdf and stalls)", 1 },
+	{ "from", OPT_FROM, "MS", 0, "timeline: start of the zoom (default: around the VMM "
+	  "thread's longest hold)", 1 },
+	{ "to", OPT_TO, "MS", 0, "timeline: end of the zoom", 1 },
+	{ "title", OPT_TITLE, "TEXT", 0, "the figure's title instead of its own", 1 },
+	{ "script-dir", OPT_SCRIPT_DIR, "DIR", 0, "also write the gnuplot script and its data "
+	  "files into DIR (`gnuplot plot.gp` there draws the figure again)", 1 },
 	{ 0 }
 };
+
+static double plot_ms_arg(struct argp_state *state, const char *opt, const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v >= 0))
+		argp_error(state, "%s %s: not a time in ms", opt, arg);
+	return v;
+}
 
 static error_t plot_parse(int key, char *arg, struct argp_state *state)
 {
 	struct plot_args *a = state->input;
+	size_t k;
+
 	switch (key) {
 	case 'o': a->out = arg; break;
 	case 'k':
-		if (!strcmp(arg, "zap"))
-			a->kind = PLOT_KIND_ZAP;
-		else if (!strcmp(arg, "mmio"))
-			a->kind = PLOT_KIND_MMIO;
-		else if (!strcmp(arg, "collapse"))
-			a->kind = PLOT_KIND_COLLAPSE;
-		else
-			argp_error(state, "unknown --kind '%s' (zap, mmio or collapse)", arg);
+		for (k = 0; k < NR_PLOT_KINDS && strcmp(arg, plot_kind_names[k]); k++)
+			;
+		if (k == NR_PLOT_KINDS)
+			argp_error(state, "unknown --kind '%s' (zap, mmio, collapse, sweep, cdf, stalls "
+				   "or timeline)", arg);
+		a->kind = (enum plot_kind)k;
 		break;
+	case OPT_X: a->o.x = arg; a->chart_only = true; break;
+	case OPT_BY: a->o.by = arg; a->chart_only = true; break;
+	case OPT_Y:
+		if (a->o.ny == CHART_MAX_Y)
+			argp_error(state, "more than %d --y", CHART_MAX_Y);
+		a->o.y[a->o.ny++] = arg;
+		a->chart_only = true;
+		break;
+	case OPT_WHERE:
+		if (a->o.nwhere == CHART_MAX_WHERE)
+			argp_error(state, "more than %d --where", CHART_MAX_WHERE);
+		a->o.where[a->o.nwhere++] = arg;
+		a->chart_only = true;
+		break;
+	case OPT_FROM: a->o.from_ms = plot_ms_arg(state, "--from", arg); a->chart_only = true; break;
+	case OPT_TO: a->o.to_ms = plot_ms_arg(state, "--to", arg); a->chart_only = true; break;
+	case OPT_TITLE: a->o.title = arg; a->chart_only = true; break;
+	case OPT_SCRIPT_DIR: a->o.keep = arg; a->chart_only = true; break;
 	case ARGP_KEY_ARG:
 		if (a->n == MAX_DIRS)
 			argp_error(state, "more than %d result folders", MAX_DIRS);
@@ -580,6 +645,11 @@ static error_t plot_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no result folder given");
 		if (!a->out)
 			argp_error(state, "--out FILE is required");
+		if (a->chart_only && a->kind <= PLOT_KIND_COLLAPSE)
+			argp_error(state, "--kind %s takes none of --x, --y, --by, --where, --from, --to, "
+				   "--title, --script-dir", plot_kind_names[a->kind]);
+		if ((a->kind == PLOT_KIND_SWEEP || a->kind == PLOT_KIND_TIMELINE) && a->n != 1)
+			argp_error(state, "--kind %s takes one folder", plot_kind_names[a->kind]);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -594,7 +664,11 @@ static struct argp plot_argp = {
 	"MMIO invalidation, the vCPU stall behind mmu_lock and the slow-path MMIO refaults "
 	"against shadow pages, one line per mmu.mmio_invalidate variant.  With --kind collapse: "
 	"the large-page coverage and vCPU throughput over time (series/, output.series = true) "
-	"before, during and after dirty logging, one line per mmu.collapse variant.",
+	"before, during and after dirty logging, one line per mmu.collapse variant.  With --kind "
+	"sweep (a sweep folder): --y against --x, one line per --by value, one panel per value of "
+	"any other axis that varies.  With --kind cdf or stalls: run folders and sweep folders (all "
+	"their runs, or those --where keeps).  With --kind timeline (a run folder): the mmu_lock "
+	"holds of every vCPU and of the VMM thread over time, the whole run and a zoom.",
 	NULL, NULL, NULL
 };
 
@@ -604,6 +678,7 @@ static int cmd_plot(int argc, char **argv)
 	char err[1024] = "";
 	int r;
 
+	chart_opts_init(&a.o);
 	argp_parse(&plot_argp, argc, argv, 0, NULL, &a);
 	switch (a.kind) {
 	case PLOT_KIND_MMIO:
@@ -611,6 +686,18 @@ static int cmd_plot(int argc, char **argv)
 		break;
 	case PLOT_KIND_COLLAPSE:
 		r = plot_collapse(a.dirs, a.n, a.out, err, sizeof(err));
+		break;
+	case PLOT_KIND_SWEEP:
+		r = chart_sweep(a.dirs[0], &a.o, a.out, err, sizeof(err));
+		break;
+	case PLOT_KIND_CDF:
+		r = chart_cdf(a.dirs, a.n, &a.o, a.out, err, sizeof(err));
+		break;
+	case PLOT_KIND_STALLS:
+		r = chart_stalls(a.dirs, a.n, &a.o, a.out, err, sizeof(err));
+		break;
+	case PLOT_KIND_TIMELINE:
+		r = chart_timeline(a.dirs[0], &a.o, a.out, err, sizeof(err));
 		break;
 	default:
 		r = plot_runs(a.dirs, a.n, a.out, err, sizeof(err));
@@ -624,6 +711,75 @@ static int cmd_plot(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ report */
+
+struct report_args { const char *dir; struct report_opts o; };
+
+static struct argp_option report_options[] = {
+	{ "stats", 's', "COLUMN,...", 0,
+	  "The table's stat columns (summary.csv names) instead of the default list; a stat in "
+	  "cycles is shown in µs", 0 },
+	{ 0 }
+};
+
+static error_t report_parse(int key, char *arg, struct argp_state *state)
+{
+	struct report_args *a = state->input;
+	char *save = NULL, *tok;
+
+	switch (key) {
+	case 's':
+		for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (a->o.nstats == REPORT_MAX_STATS)
+				argp_error(state, "more than %d --stats columns", REPORT_MAX_STATS);
+			a->o.stats[a->o.nstats++] = tok;
+		}
+		break;
+	case ARGP_KEY_ARG:
+		if (a->dir)
+			argp_error(state, "one sweep folder only");
+		a->dir = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->dir)
+			argp_error(state, "a sweep folder is needed");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp report_argp = {
+	report_options, report_parse, "DIR",
+	"Write DIR/report.md for a sweep folder: a table of key stats per run (lock-breaks and "
+	"remote flushes per zap, max and p99 mmu_lock wait, EPT faults, refaults, and the MMIO or "
+	"collapse stats when the sweep varies those algorithms) from DIR/summary.csv, and figures "
+	"in DIR/plots/ linked from it: each key stat against each numeric axis, the vCPU stall "
+	"breakdown, the CDF of mmu_lock waits, and the mmu_lock timeline when runs wrote one.",
+	NULL, NULL, NULL
+};
+
+static int cmd_report(int argc, char **argv)
+{
+	struct report_args a = { 0 };
+	struct report_result res;
+	char err[1024] = "";
+	int r;
+
+	argp_parse(&report_argp, argc, argv, 0, NULL, &a);
+	r = report_write(a.dir, &a.o, &res, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "eptsim report: %s\n", err);
+		return r == -EINVAL || r == -ENOENT ? EXIT_BAD_INPUT : 1;
+	}
+	printf("wrote %s: %zu of %zu runs, %d figures in %s/plots/", res.path, res.rows, res.runs,
+	       res.plots, a.dir);
+	if (res.skipped)
+		printf(" (%d left out: see the page)", res.skipped);
+	printf("\n");
+	return 0;
+}
 
 /* ------------------------------------------------------------------ trace */
 
@@ -956,6 +1112,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
 	{ "run", cmd_run, "run one simulation from an INI config" },
 	{ "sweep", cmd_sweep, "run many simulations from a sweep file" },
 	{ "plot", cmd_plot, "plot result folders side by side" },
+	{ "report", cmd_report, "write a sweep folder's report.md and its figures" },
 	{ "config", cmd_config, "print the config schema (defaults, or --markdown)" },
 	{ "trace", cmd_trace, "inspect, convert, import and merge traces" },
 	{ "workload", cmd_workload, "write a synthetic workload as a trace" },
@@ -995,7 +1152,9 @@ static struct argp top_argp = {
 	"  run CONFIG [OPTION...]       run one simulation\n"
 	"  sweep SWEEP.ini [--out DIR] [-j N] [--emit local|parallel|slurm]   many runs\n"
 	"  sweep --collect DIR          rebuild a sweep's summary.csv\n"
-	"  plot DIR... --out FILE [--kind zap|mmio|collapse]   plot result folders\n"
+	"  plot DIR... --out FILE [--kind zap|mmio|collapse|sweep|cdf|stalls|timeline]\n"
+	"                               plot result folders\n"
+	"  report DIR [--stats COL,...]  a sweep folder's report.md and figures\n"
 	"  config [--markdown]          print the config schema\n"
 	"  trace info|cat|convert|import|merge ...   work with trace files\n"
 	"  workload NAME --out FILE     write a generator's records as a trace\n"

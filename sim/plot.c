@@ -3,35 +3,25 @@
  *
  * Every stats.json is read into a struct plot_run (label, the two per-zap arrays and the
  * vCPU cycle split); then two data files and a gnuplot script go into a private temporary
- * directory, gnuplot runs there (posix_spawnp, so a missing gnuplot is a plain ENOENT), and
- * the image it drew is copied to out via a temporary name and rename().  The temporary
- * directory is always removed.
+ * directory, gnuplot runs there, and the image it drew is copied to out (sim/gnuplot: the
+ * plumbing every figure shares).
  *
  * Panels 1 and 2 are drawn `with boxes` at computed offsets rather than with gnuplot's
  * clustered histograms, so the x axis stays numeric (zap number) and its tics stay
  * readable however many zap-all calls a run made.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "sim/gnuplot.h"
 #include "sim/plot.h"
-
-extern char **environ;
 
 #define PLOT_NCAT	5	/* vCPU time categories, idle excluded */
 #define PLOT_NZAP	2	/* per-zap arrays: lock breaks, flushes */
@@ -44,12 +34,6 @@ static const char *const plot_cat[PLOT_NCAT] = {
 static const char *const plot_cat_color[PLOT_NCAT] = {
 	"#c8c8c8", "#0072b2", "#009e73", "#d55e00", "#cc79a7",
 };
-
-/* Okabe-Ito: tells runs apart for colour-blind readers too. */
-static const char *const plot_run_color[] = {
-	"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",
-};
-#define PLOT_NCOLOR (sizeof(plot_run_color) / sizeof(plot_run_color[0]))
 
 static const struct {
 	const char *stat;	/* array in "stats" */
@@ -99,55 +83,9 @@ struct plot_run {
 	double cyc[PLOT_NCAT];		/* summed over every vCPU */
 };
 
-static void plot_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
-static void plot_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
 
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	for (char *p = err; *p; p++)	/* one line, whatever the pieces held */
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-}
 
-/* Basename of path, trailing slashes ignored ("results/a/" -> "a"). */
-static void plot_basename(const char *path, char *buf, size_t len)
-{
-	size_t end = strlen(path), start;
-
-	while (end > 1 && path[end - 1] == '/')
-		end--;
-	start = end;
-	while (start > 0 && path[start - 1] != '/')
-		start--;
-	if (start == end && end) {	/* "/" */
-		snprintf(buf, len, "/");
-		return;
-	}
-	snprintf(buf, len, "%.*s", (int)(end - start), path + start);
-}
-
-/* Labels end up in gnuplot strings and data files: keep them free of quotes, backslashes
- * and control characters. */
-static void plot_sanitize(char *s)
-{
-	for (; *s; s++)
-		if (*s == '"' || *s == '\'' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '_';
-}
-
-static bool plot_has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n > m && !strcasecmp(s + n - m, suffix);
-}
 
 static int plot_load_array(json_t *stats, const char *name, double **out, size_t *n,
 			   const char *path, char *err, size_t errlen)
@@ -160,19 +98,19 @@ static int plot_load_array(json_t *stats, const char *name, double **out, size_t
 	if (!a || json_is_null(a))
 		return 0;		/* no zap-all run */
 	if (!json_is_array(a)) {
-		plot_err(err, errlen, "%s: \"%s\" is not an array", path, name);
+		gp_err(err, errlen, "%s: \"%s\" is not an array", path, name);
 		return -EINVAL;
 	}
 	if (!json_array_size(a))
 		return 0;
 	*out = calloc(json_array_size(a), sizeof(**out));
 	if (!*out) {
-		plot_err(err, errlen, "%s: out of memory", path);
+		gp_err(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	json_array_foreach(a, i, v) {
 		if (!json_is_number(v)) {
-			plot_err(err, errlen, "%s: \"%s\"[%zu] is not a number", path, name, i);
+			gp_err(err, errlen, "%s: \"%s\"[%zu] is not a number", path, name, i);
 			return -EINVAL;	/* the caller frees *out */
 		}
 		(*out)[i] = json_number_value(v);
@@ -221,24 +159,24 @@ static int plot_read_stats(const char *dir, char *path, size_t len, json_t **doc
 
 	*doc = *stats = NULL;
 	if (snprintf(path, len, "%s/stats.json", dir) >= (int)len) {
-		plot_err(err, errlen, "%s: path too long", dir);
+		gp_err(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
 	f = fopen(path, "r");
 	if (!f) {
 		ret = -errno;
-		plot_err(err, errlen, "%s: %s", path, strerror(-ret));
+		gp_err(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
 	*doc = json_loadf(f, 0, &je);
 	fclose(f);
 	if (!*doc) {
-		plot_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
+		gp_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
 		return -EINVAL;
 	}
 	*stats = json_object_get(*doc, "stats");
 	if (!json_is_object(*stats)) {
-		plot_err(err, errlen, "%s: no \"stats\" object", path);
+		gp_err(err, errlen, "%s: no \"stats\" object", path);
 		json_decref(*doc);
 		*doc = *stats = NULL;
 		return -EINVAL;
@@ -252,16 +190,16 @@ static void plot_load_id(struct plot_id *id, const char *dir, json_t *doc, const
 {
 	json_t *v;
 
-	plot_basename(dir, id->base, sizeof(id->base));
-	plot_sanitize(id->base);
+	gp_basename(dir, id->base, sizeof(id->base));
+	gp_sanitize(id->base);
 	v = json_object_get(json_object_get(json_object_get(doc, "config"), "mmu"), key);
 	snprintf(id->label, sizeof(id->label), "%s",
 		 json_is_string(v) && *json_string_value(v) ? json_string_value(v) : id->base);
-	plot_sanitize(id->label);
+	gp_sanitize(id->label);
 	v = json_object_get(doc, "config_file");
 	if (json_is_string(v)) {
-		plot_basename(json_string_value(v), id->cfg, sizeof(id->cfg));
-		plot_sanitize(id->cfg);
+		gp_basename(json_string_value(v), id->cfg, sizeof(id->cfg));
+		gp_sanitize(id->cfg);
 	}
 }
 
@@ -328,43 +266,8 @@ static double plot_step(double range, int nticks)
 	return 10 * mag;
 }
 
-/* The script's head: encoding, a PNG (pngcairo) or SVG terminal of w x h, the output. */
-static void plot_terminal(FILE *f, const char *kind, bool png, int w, int h, const char *img)
-{
-	fprintf(f, "# eptsim plot%s — generated, gnuplot 5\n"
-		   "set encoding utf8\n", kind);
-	if (png)
-		fprintf(f, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\n", w, h);
-	else
-		fprintf(f, "set terminal svg size %d,%d dynamic font 'sans,10' noenhanced "
-			   "background rgb 'white'\n", w, h);
-	fprintf(f, "set output '%s'\n", img);
-}
 
-static FILE *plot_create(const char *tmp, const char *name, char *path, size_t len,
-			 char *err, size_t errlen, int *ret)
-{
-	FILE *f;
 
-	snprintf(path, len, "%s/%s", tmp, name);
-	f = fopen(path, "w");
-	if (!f) {
-		*ret = -errno;
-		plot_err(err, errlen, "%s: %s", path, strerror(-*ret));
-	}
-	return f;
-}
-
-static int plot_close(FILE *f, const char *path, char *err, size_t errlen)
-{
-	int bad = ferror(f);
-
-	if (fclose(f) || bad) {
-		plot_err(err, errlen, "%s: write error", path);
-		return -EIO;
-	}
-	return 0;
-}
 
 /* zaps.dat: "k  lb_1..lb_n  fl_1..fl_n", NaN where a run made fewer than k zap-all calls
  * (gnuplot skips those points). */
@@ -373,7 +276,7 @@ static int plot_write_zaps(const char *tmp, const struct plot_run *runs, int n, 
 {
 	char path[PATH_MAX];
 	int ret = 0;
-	FILE *f = plot_create(tmp, "zaps.dat", path, sizeof(path), err, errlen, &ret);
+	FILE *f = gp_create(tmp, "zaps.dat", path, sizeof(path), err, errlen, &ret);
 
 	if (!f)
 		return ret;
@@ -393,7 +296,7 @@ static int plot_write_zaps(const char *tmp, const struct plot_run *runs, int n, 
 			}
 		fputc('\n', f);
 	}
-	return plot_close(f, path, err, errlen);
+	return gp_close(f, path, err, errlen);
 }
 
 /* vcpu.dat: "label  guest% walk% exit% lock_wait% request%  has_data", one row per run. */
@@ -402,7 +305,7 @@ static int plot_write_vcpu(const char *tmp, const struct plot_run *runs, int n,
 {
 	char path[PATH_MAX];
 	int ret = 0;
-	FILE *f = plot_create(tmp, "vcpu.dat", path, sizeof(path), err, errlen, &ret);
+	FILE *f = gp_create(tmp, "vcpu.dat", path, sizeof(path), err, errlen, &ret);
 
 	if (!f)
 		return ret;
@@ -420,7 +323,7 @@ static int plot_write_vcpu(const char *tmp, const struct plot_run *runs, int n,
 			fprintf(f, " %.6f", sum > 0 ? 100.0 * runs[i].cyc[c] / sum : 0.0);
 		fprintf(f, " %d\n", sum > 0);
 	}
-	return plot_close(f, path, err, errlen);
+	return gp_close(f, path, err, errlen);
 }
 
 /* "a.ini", or "a.ini, b.ini" when the runs come from different configurations.  The ids
@@ -542,7 +445,7 @@ static void plot_script_zap(FILE *f, const char *tmp, const struct plot_run *run
 	for (int i = 0; i < n; i++)
 		fprintf(f, "  '%s/zaps.dat' using ($1%+.6f):%d with boxes lc rgb '%s' title '%s'%s\n",
 			tmp, (i - (n - 1) / 2.0) * w, 2 + z * n + i,
-			plot_run_color[i % PLOT_NCOLOR], runs[i].id.label, i + 1 < n ? ", \\" : "");
+			gp_color[i % GP_NCOLOR], runs[i].id.label, i + 1 < n ? ", \\" : "");
 }
 
 static void plot_script_vcpu(FILE *f, const char *tmp, int n, const struct plot_layout *l)
@@ -577,14 +480,14 @@ static int plot_write_script(const char *tmp, const char *img, bool png,
 	char path[PATH_MAX], cfg[512];
 	struct plot_layout l;
 	int ret = 0;
-	FILE *f = plot_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
+	FILE *f = gp_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
 
 	if (!f)
 		return ret;
 	plot_layout(&l, runs, n);
 	plot_config_names(&runs[0].id, sizeof(runs[0]), n, cfg, sizeof(cfg));
-	plot_sanitize(cfg);
-	plot_terminal(f, "", png, PLOT_W, PLOT_H, img);
+	gp_sanitize(cfg);
+	gp_terminal(f, "", png, PLOT_W, PLOT_H, img);
 	fprintf(f, "set multiplot layout 1,3 title 'eptsim: zap-all variants — %s' "
 		   "font 'sans,14' margins %g,%g,%.4f,%.4f spacing %g,0\n", cfg, PLOT_LEFT,
 		PLOT_RIGHT, l.bottom, l.top, PLOT_HSPACE);
@@ -598,211 +501,15 @@ static int plot_write_script(const char *tmp, const char *img, bool png,
 		plot_script_zap(f, tmp, runs, n, z, &l);
 	plot_script_vcpu(f, tmp, n, &l);
 	fprintf(f, "\nunset multiplot\nunset output\n");
-	return plot_close(f, path, err, errlen);
+	return gp_close(f, path, err, errlen);
 }
 
-/* The last non-empty line gnuplot wrote: its error message. */
-static void plot_last_line(const char *log, char *buf, size_t len)
-{
-	char line[512];
-	FILE *f = fopen(log, "r");
 
-	buf[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		size_t l = strlen(line);
 
-		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' '))
-			line[--l] = '\0';
-		if (l)
-			snprintf(buf, len, "%s", line);
-	}
-	fclose(f);
-}
 
-static int plot_gnuplot(const char *tmp, char *err, size_t errlen)
-{
-	char script[PATH_MAX], log[PATH_MAX], last[512];
-	char *argv[] = { "gnuplot", "-d", script, NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int ret, status;
 
-	snprintf(script, sizeof(script), "%s/plot.gp", tmp);
-	snprintf(log, sizeof(log), "%s/gnuplot.log", tmp);
-	ret = posix_spawn_file_actions_init(&fa);
-	if (!ret)
-		ret = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (!ret)
-		ret = posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC,
-						       0600);
-	if (!ret)
-		ret = posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (!ret)
-		ret = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret == ENOENT) {
-		plot_err(err, errlen, "gnuplot not found: install gnuplot-nox (make deps)");
-		return -ENOENT;
-	}
-	if (ret) {
-		plot_err(err, errlen, "cannot run gnuplot: %s", strerror(ret));
-		return -ret;
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			ret = -errno;
-			plot_err(err, errlen, "waiting for gnuplot: %s", strerror(errno));
-			return ret;
-		}
-	}
-	if (WIFSIGNALED(status)) {
-		plot_err(err, errlen, "gnuplot killed by signal %d", WTERMSIG(status));
-		return -EIO;
-	}
-	if (WEXITSTATUS(status)) {
-		plot_last_line(log, last, sizeof(last));
-		plot_err(err, errlen, "gnuplot failed (exit %d): %s", WEXITSTATUS(status),
-			 last[0] ? last : "no message");
-		return -EIO;
-	}
-	return 0;
-}
 
-/* Copy src to dst through "dst.tmp.PID" and rename(), so dst is whole or untouched. */
-static int plot_install(const char *src, const char *dst, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], buf[65536];
-	int in, outfd, ret = 0;
-	ssize_t n;
-	struct stat st;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) || !st.st_size) {
-		if (in >= 0)
-			close(in);
-		plot_err(err, errlen, "gnuplot wrote no image");
-		return -EIO;
-	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", dst, (int)getpid()) >= (int)sizeof(tmp)) {
-		close(in);
-		plot_err(err, errlen, "%s: path too long", dst);
-		return -ENAMETOOLONG;
-	}
-	outfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (outfd < 0) {
-		ret = -errno;
-		close(in);
-		plot_err(err, errlen, "%s: %s", dst, strerror(-ret));
-		return ret;
-	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(outfd, buf + off, n - off);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				ret = -errno;
-				break;
-			}
-			off += w;
-		}
-		if (ret)
-			break;
-	}
-	close(in);
-	if (close(outfd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, dst))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		plot_err(err, errlen, "%s: %s", dst, strerror(-ret));
-	}
-	return ret;
-}
-
-/* Remove the (flat) temporary directory and everything in it. */
-static void plot_rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (d) {
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
-/* The checks every plot entry point starts with; *png tells the terminal. */
-static int plot_check_args(const char *const *dirs, int ndirs, const char *out, bool *png,
-			   char *err, size_t errlen)
-{
-	if (err && errlen)
-		err[0] = '\0';
-	if (!dirs || ndirs < 1) {
-		plot_err(err, errlen, "no result folder given");
-		return -EINVAL;
-	}
-	if (!out || !(plot_has_suffix(out, ".png") || plot_has_suffix(out, ".svg"))) {
-		plot_err(err, errlen, "output must end in .png or .svg");
-		return -EINVAL;
-	}
-	for (int i = 0; i < ndirs; i++)
-		if (!dirs[i]) {
-			plot_err(err, errlen, "result folder %d is NULL", i);
-			return -EINVAL;
-		}
-	*png = plot_has_suffix(out, ".png");
-	return 0;
-}
-
-/* A private directory for data, script and image: $TMPDIR (or /tmp)/eptsim-plot-XXXXXX.
- * img gets the path gnuplot draws to. */
-static int plot_mktmp(char *tmp, size_t len, char *img, size_t imglen, bool png,
-		      char *err, size_t errlen)
-{
-	const char *tmpdir = getenv("TMPDIR");
-	int ret;
-
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	/* leave room for the file names inside */
-	if (snprintf(tmp, len, "%s/eptsim-plot-XXXXXX", tmpdir) >= (int)len - 32) {
-		plot_err(err, errlen, "%s: TMPDIR path too long", tmpdir);
-		return -ENAMETOOLONG;
-	}
-	if (!mkdtemp(tmp)) {
-		ret = -errno;
-		plot_err(err, errlen, "%s: %s", tmp, strerror(-ret));
-		return ret;
-	}
-	snprintf(img, imglen, "%s/plot.%s", tmp, png ? "png" : "svg");
-	return 0;
-}
-
-/* Run the script tmp/plot.gp and copy the image to out; tmp is removed either way. */
-static int plot_finish(const char *tmp, const char *img, const char *out, int ret,
-		       char *err, size_t errlen)
-{
-	if (!ret)
-		ret = plot_gnuplot(tmp, err, errlen);
-	if (!ret)
-		ret = plot_install(img, out, err, errlen);
-	plot_rmtree(tmp);
-	return ret;
-}
 
 int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen)
 {
@@ -810,13 +517,13 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 	char tmp[PATH_MAX], img[PATH_MAX];
 	size_t maxz = 0;
 	bool png;
-	int ret = plot_check_args(dirs, ndirs, out, &png, err, errlen);
+	int ret = gp_check_args(dirs, ndirs, out, &png, err, errlen);
 
 	if (ret)
 		return ret;
 	runs = calloc(ndirs, sizeof(*runs));
 	if (!runs) {
-		plot_err(err, errlen, "out of memory");
+		gp_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (int i = 0; i < ndirs && !ret; i++)
@@ -829,7 +536,7 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 			if (runs[i].nzap[z] > maxz)
 				maxz = runs[i].nzap[z];
 
-	ret = plot_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
+	ret = gp_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
 	if (ret)
 		goto out_free;
 	ret = plot_write_zaps(tmp, runs, ndirs, maxz, err, errlen);
@@ -837,7 +544,7 @@ int plot_runs(const char *const *dirs, int ndirs, const char *out, char *err, si
 		ret = plot_write_vcpu(tmp, runs, ndirs, err, errlen);
 	if (!ret)
 		ret = plot_write_script(tmp, img, png, runs, ndirs, err, errlen);
-	ret = plot_finish(tmp, img, out, ret, err, errlen);
+	ret = gp_finish(tmp, img, out, NULL, ret, err, errlen);
 out_free:
 	for (int i = 0; i < ndirs; i++)
 		for (int z = 0; z < PLOT_NZAP; z++)
@@ -933,44 +640,44 @@ static int plot_mmio_load(struct plot_mrun *r, const char *dir, char *err, size_
 		return ret;
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (!json_object_get(stats, need[i])) {
-			plot_err(err, errlen, "%s: no MMIO stats (run with eptsim >= this version)",
+			gp_err(err, errlen, "%s: no MMIO stats (run with eptsim >= this version)",
 				 dir);
 			ret = -EINVAL;
 			goto out;
 		}
 	v = plot_cfg(doc, "mmu", "mmio_invalidate");
 	if (!json_is_string(v) || !*json_string_value(v)) {
-		plot_err(err, errlen, "%s: no config.mmu.mmio_invalidate", path);
+		gp_err(err, errlen, "%s: no config.mmu.mmio_invalidate", path);
 		ret = -EINVAL;
 		goto out;
 	}
 	snprintf(r->variant, sizeof(r->variant), "%s", json_string_value(v));
-	plot_sanitize(r->variant);
+	gp_sanitize(r->variant);
 
 	v = plot_cfg(doc, "cpu", "freq_mhz");
 	mhz = json_is_number(v) ? json_number_value(v) : 0;
 	if (!(mhz > 0)) {
-		plot_err(err, errlen, "%s: no config.cpu.freq_mhz", path);
+		gp_err(err, errlen, "%s: no config.cpu.freq_mhz", path);
 		ret = -EINVAL;
 		goto out;
 	}
 	v = plot_cfg(doc, "guest", "mem");
 	if (!json_is_number(v) || json_number_value(v) <= 0) {
-		plot_err(err, errlen, "%s: no config.guest.mem", path);
+		gp_err(err, errlen, "%s: no config.guest.mem", path);
 		ret = -EINVAL;
 		goto out;
 	}
 	r->mem_gib = json_number_value(v) / (1024.0 * 1024 * 1024);
 	v = json_object_get(stats, "ept.shadow_pages_end");
 	if (!json_is_number(v)) {
-		plot_err(err, errlen, "%s: \"ept.shadow_pages_end\" missing or not a number", path);
+		gp_err(err, errlen, "%s: \"ept.shadow_pages_end\" missing or not a number", path);
 		ret = -EINVAL;
 		goto out;
 	}
 	r->pages = json_number_value(v);
 	v = json_object_get(stats, "mmio.slow");
 	if (!json_is_number(v)) {
-		plot_err(err, errlen, "%s: \"mmio.slow\" is not a number", path);
+		gp_err(err, errlen, "%s: \"mmio.slow\" is not a number", path);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -1070,7 +777,7 @@ static int plot_mmio_write_data(const char *tmp, const struct plot_mrun *runs, i
 		FILE *f;
 
 		snprintf(name, sizeof(name), "mmio-%d.dat", j);
-		f = plot_create(tmp, name, path, sizeof(path), err, errlen, &ret);
+		f = gp_create(tmp, name, path, sizeof(path), err, errlen, &ret);
 		if (!f)
 			return ret;
 		fprintf(f, "# shadow_pages mem_GiB hold_us stall_ms slow_refaults\n");
@@ -1078,29 +785,13 @@ static int plot_mmio_write_data(const char *tmp, const struct plot_mrun *runs, i
 			if (runs[i].group == j)
 				fprintf(f, "%.15g %.6g %.9g %.9g %.15g\n", runs[i].pages,
 					runs[i].mem_gib, runs[i].y[0], runs[i].y[1], runs[i].y[2]);
-		ret = plot_close(f, path, err, errlen);
+		ret = gp_close(f, path, err, errlen);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-/* A tic step of 1, 2 or 5 times a power of ten giving at most about nticks tics. */
-static double plot_nice_step(double range, int nticks)
-{
-	double raw = range / nticks, mag;
-
-	if (!(raw > 0))
-		return 1;
-	mag = pow(10, floor(log10(raw)));
-	if (raw <= mag * 1.0001)
-		return mag;
-	if (raw <= 2 * mag)
-		return 2 * mag;
-	if (raw <= 5 * mag)
-		return 5 * mag;
-	return 10 * mag;
-}
 
 static void plot_mmio_range(const struct plot_mrun *runs, int n, int p, double *lo,
 			    double *hi)
@@ -1156,7 +847,7 @@ static void plot_mmio_script_panel(FILE *f, const char *tmp, const struct plot_m
 		/* room above the top labels, and below 0 for the labels under a line near 0 */
 		bool count = p == 2;	/* whole tics only */
 		double top = hi > 0 ? hi * 1.14 : count ? 5 : 1;
-		double step = plot_nice_step(top, 6);
+		double step = gp_nice_step(top, 6);
 
 		if (count && step < 1)
 			step = 1;
@@ -1166,7 +857,7 @@ static void plot_mmio_script_panel(FILE *f, const char *tmp, const struct plot_m
 	}
 	fprintf(f, "plot \\\n");
 	for (int j = 0; j < ng; j++) {
-		const char *color = plot_run_color[j % PLOT_NCOLOR];
+		const char *color = gp_color[j % GP_NCOLOR];
 		fprintf(f, "  '%s/mmio-%d.dat' using 1:%d with linespoints lw 2 pt %d ps 1.3 "
 			   "lc rgb '%s' title '%s%s', \\\n", tmp, j, 3 + p, j % 2 ? 5 : 7, color,
 			g[j].variant, plot_mmio_note(runs, n, &g[j], p) ? PLOT_MMIO_ZERO_NOTE : "");
@@ -1186,7 +877,7 @@ static int plot_mmio_write_script(const char *tmp, const char *img, bool png,
 	size_t maxlen = 0;
 	double xmax = 0, top;
 	int ret = 0, cols, rows;
-	FILE *f = plot_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
+	FILE *f = gp_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
 
 	if (!f)
 		return ret;
@@ -1208,7 +899,7 @@ static int plot_mmio_write_script(const char *tmp, const char *img, bool png,
 		if (runs[i].pages > xmax)
 			xmax = runs[i].pages;
 
-	plot_terminal(f, " --kind mmio", png, PLOT_W, PLOT_H, img);
+	gp_terminal(f, " --kind mmio", png, PLOT_W, PLOT_H, img);
 	fprintf(f, "set multiplot layout 1,3 title 'eptsim: MMIO spte invalidation — zap-walk vs "
 		   "generation' font 'sans,14' margins %g,%g,%.4f,%.4f spacing %g,0\n",
 		PLOT_LEFT, PLOT_RIGHT, PLOT_BOTTOM, top, PLOT_HSPACE);
@@ -1222,7 +913,7 @@ static int plot_mmio_write_script(const char *tmp, const char *img, bool png,
 		plot_mmio_script_panel(f, tmp, runs, n, g, ng, p, xmax > 0 ? xmax * 1.07 : 1,
 				       rows + 0.1, cols);
 	fprintf(f, "\nunset multiplot\nunset output\n");
-	return plot_close(f, path, err, errlen);
+	return gp_close(f, path, err, errlen);
 }
 
 int plot_mmio(const char *const *dirs, int ndirs, const char *out, char *err, size_t errlen)
@@ -1231,14 +922,14 @@ int plot_mmio(const char *const *dirs, int ndirs, const char *out, char *err, si
 	struct plot_mgroup *groups;
 	char tmp[PATH_MAX], img[PATH_MAX];
 	bool png;
-	int ret = plot_check_args(dirs, ndirs, out, &png, err, errlen), ng;
+	int ret = gp_check_args(dirs, ndirs, out, &png, err, errlen), ng;
 
 	if (ret)
 		return ret;
 	runs = calloc(ndirs, sizeof(*runs));
 	groups = calloc(ndirs, sizeof(*groups));
 	if (!runs || !groups) {
-		plot_err(err, errlen, "out of memory");
+		gp_err(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -1248,13 +939,13 @@ int plot_mmio(const char *const *dirs, int ndirs, const char *out, char *err, si
 		goto out_free;
 	ng = plot_mmio_group(runs, ndirs, groups);
 
-	ret = plot_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
+	ret = gp_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
 	if (ret)
 		goto out_free;
 	ret = plot_mmio_write_data(tmp, runs, ndirs, ng, err, errlen);
 	if (!ret)
 		ret = plot_mmio_write_script(tmp, img, png, runs, ndirs, groups, ng, err, errlen);
-	ret = plot_finish(tmp, img, out, ret, err, errlen);
+	ret = gp_finish(tmp, img, out, NULL, ret, err, errlen);
 out_free:
 	free(groups);
 	free(runs);
@@ -1360,18 +1051,18 @@ static int plot_read_series(const char *dir, const char *name, struct plot_serie
 	FILE *f;
 
 	if (snprintf(path, sizeof(path), "%s/series/%s.dat", dir, name) >= (int)sizeof(path)) {
-		plot_err(err, errlen, "%s: path too long", dir);
+		gp_err(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
 	f = fopen(path, "r");
 	if (!f) {
 		ret = -errno;
 		if (ret == -ENOENT) {
-			plot_err(err, errlen, "%s: no series/%s.dat (run with output.series = true)",
+			gp_err(err, errlen, "%s: no series/%s.dat (run with output.series = true)",
 				 dir, name);
 			return -EINVAL;
 		}
-		plot_err(err, errlen, "%s: %s", path, strerror(-ret));
+		gp_err(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
 	while (getline(&line, &cap, f) >= 0) {
@@ -1395,21 +1086,21 @@ static int plot_read_series(const char *dir, const char *name, struct plot_serie
 		if (*end)
 			goto bad;
 		if (plot_series_push(s, t, v)) {
-			plot_err(err, errlen, "%s: out of memory", path);
+			gp_err(err, errlen, "%s: out of memory", path);
 			ret = -ENOMEM;
 			goto out;
 		}
 	}
 	if (ferror(f)) {
-		plot_err(err, errlen, "%s: read error", path);
+		gp_err(err, errlen, "%s: read error", path);
 		ret = -EIO;
 	} else if (!s->n) {
-		plot_err(err, errlen, "%s: no samples", path);
+		gp_err(err, errlen, "%s: no samples", path);
 		ret = -EINVAL;
 	}
 	goto out;
 bad:
-	plot_err(err, errlen, "%s:%zu: not a \"t value\" line", path, lineno);
+	gp_err(err, errlen, "%s:%zu: not a \"t value\" line", path, lineno);
 	ret = -EINVAL;
 out:
 	free(line);
@@ -1449,7 +1140,7 @@ static int plot_collapse_load(struct plot_crun *r, const char *dir, int index, c
 
 	if (!plot_json_num(plot_cfg(doc, "output", "sample_us"), &r->sample_us) ||
 	    !(r->sample_us > 0)) {
-		plot_err(err, errlen, "%s: no config.output.sample_us", path);
+		gp_err(err, errlen, "%s: no config.output.sample_us", path);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -1543,18 +1234,18 @@ static int plot_collapse_write_data(const char *tmp, const struct plot_crun *run
 		FILE *f;
 
 		snprintf(name, sizeof(name), "cov-%d.dat", j);
-		f = plot_create(tmp, name, path, sizeof(path), err, errlen, &ret);
+		f = gp_create(tmp, name, path, sizeof(path), err, errlen, &ret);
 		if (!f)
 			return ret;
 		fprintf(f, "# t_ms large_coverage_pct (%s)\n", r->id.label);
 		for (size_t i = 0; i < r->cov.n; i++)
 			fprintf(f, "%.9g %.9g\n", r->cov.t[i], 100.0 * r->cov.v[i]);
-		ret = plot_close(f, path, err, errlen);
+		ret = gp_close(f, path, err, errlen);
 		if (ret)
 			return ret;
 
 		snprintf(name, sizeof(name), "rate-%d.dat", j);
-		f = plot_create(tmp, name, path, sizeof(path), err, errlen, &ret);
+		f = gp_create(tmp, name, path, sizeof(path), err, errlen, &ret);
 		if (!f)
 			return ret;
 		fprintf(f, "# t_ms M_records_per_s (%s%s)\n", r->id.label,
@@ -1568,7 +1259,7 @@ static int plot_collapse_write_data(const char *tmp, const struct plot_crun *run
 				*ymax = v;
 			fprintf(f, "%.9g %.9g\n", r->rec.t[i], v);
 		}
-		ret = plot_close(f, path, err, errlen);
+		ret = gp_close(f, path, err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -1610,7 +1301,7 @@ static void plot_collapse_layout(struct plot_clayout *l, const struct plot_crun 
 	if (!(l->xhi > l->xlo))
 		l->xhi = l->xlo + 1;
 	/* the time axis ends on a tic: 399.9 ms of samples is a 400 ms run */
-	l->xstep = plot_nice_step(l->xhi - l->xlo, 20);
+	l->xstep = gp_nice_step(l->xhi - l->xlo, 20);
 	l->xhi = l->xstep * ceil(l->xhi / l->xstep - 1e-9);
 	l->marks = sched && sched->round_ms / (l->xhi - l->xlo) * area_px >= 4;
 
@@ -1677,7 +1368,7 @@ static void plot_collapse_lines(FILE *f, const char *tmp, const char *file, int 
 
 		fprintf(f, "  '%s/%s-%d.dat' using 1:2 with lines lw %.2f dt %s lc rgb '%s' ",
 			tmp, file, j, plot_collapse_style[s].lw, plot_collapse_style[s].dt,
-			plot_run_color[j % PLOT_NCOLOR]);
+			gp_color[j % GP_NCOLOR]);
 		if (titles)
 			fprintf(f, "title '%s'", runs[j].id.label);
 		else
@@ -1695,15 +1386,15 @@ static int plot_collapse_write_script(const char *tmp, const char *img, bool png
 	struct plot_clayout l;
 	double ytop, ystep, end = 0;
 	int ret = 0;
-	FILE *f = plot_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
+	FILE *f = gp_create(tmp, "plot.gp", path, sizeof(path), err, errlen, &ret);
 
 	if (!f)
 		return ret;
 	plot_collapse_layout(&l, runs, n, sched);
 	plot_config_names(&runs[0].id, sizeof(runs[0]), n, cfg, sizeof(cfg));
-	plot_sanitize(cfg);
+	gp_sanitize(cfg);
 
-	plot_terminal(f, " --kind collapse", png, PLOT_COLLAPSE_W, PLOT_COLLAPSE_H, img);
+	gp_terminal(f, " --kind collapse", png, PLOT_COLLAPSE_W, PLOT_COLLAPSE_H, img);
 	fprintf(f, "set multiplot title 'eptsim: cancelled migration — collapse variants (%s)' "
 		   "font 'sans,14'\n", cfg);
 	fprintf(f, "set border 3 lw 1\n"
@@ -1758,7 +1449,7 @@ static int plot_collapse_write_script(const char *tmp, const char *img, bool png
 
 	fprintf(f, "\n# ---- panel: vCPU throughput\n");
 	ytop = ymax > 0 ? ymax * 1.08 : 1;
-	ystep = plot_nice_step(ytop, 6);
+	ystep = gp_nice_step(ytop, 6);
 	ytop = ystep * ceil(ytop / ystep);
 	fprintf(f, "set tmargin at screen %.4f\nset bmargin at screen %.4f\n", l.top2, l.bot2);
 	fprintf(f, "set title 'vCPU throughput' font 'sans,12'\n"
@@ -1775,7 +1466,7 @@ static int plot_collapse_write_script(const char *tmp, const char *img, bool png
 	fprintf(f, "plot \\\n");
 	plot_collapse_lines(f, tmp, "rate", n, runs, false, false);
 	fprintf(f, "\nunset multiplot\nunset output\n");
-	return plot_close(f, path, err, errlen);
+	return gp_close(f, path, err, errlen);
 }
 
 int plot_collapse(const char *const *dirs, int ndirs, const char *out, char *err,
@@ -1786,13 +1477,13 @@ int plot_collapse(const char *const *dirs, int ndirs, const char *out, char *err
 	char tmp[PATH_MAX], img[PATH_MAX];
 	bool png, smooth = false;
 	double ymax;
-	int ret = plot_check_args(dirs, ndirs, out, &png, err, errlen);
+	int ret = gp_check_args(dirs, ndirs, out, &png, err, errlen);
 
 	if (ret)
 		return ret;
 	runs = calloc(ndirs, sizeof(*runs));
 	if (!runs) {
-		plot_err(err, errlen, "out of memory");
+		gp_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (int i = 0; i < ndirs && !ret; i++)
@@ -1805,7 +1496,7 @@ int plot_collapse(const char *const *dirs, int ndirs, const char *out, char *err
 
 		if (a->dirty != b->dirty || (a->dirty && (a->start_ms != b->start_ms ||
 		    a->round_ms != b->round_ms || a->rounds != b->rounds))) {
-			plot_err(err, errlen, "%s: dirty-logging schedule (config.events) differs "
+			gp_err(err, errlen, "%s: dirty-logging schedule (config.events) differs "
 				 "from %s's", b->dir, a->dir);
 			ret = -EINVAL;
 		}
@@ -1819,14 +1510,14 @@ int plot_collapse(const char *const *dirs, int ndirs, const char *out, char *err
 	for (int i = 0; i < ndirs && !smooth; i++)
 		smooth = plot_noisy(&runs[i].rec);
 
-	ret = plot_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
+	ret = gp_mktmp(tmp, sizeof(tmp), img, sizeof(img), png, err, errlen);
 	if (ret)
 		goto out_free;
 	ret = plot_collapse_write_data(tmp, runs, ndirs, smooth, &ymax, err, errlen);
 	if (!ret)
 		ret = plot_collapse_write_script(tmp, img, png, runs, ndirs, sched, smooth, ymax,
 						 err, errlen);
-	ret = plot_finish(tmp, img, out, ret, err, errlen);
+	ret = gp_finish(tmp, img, out, NULL, ret, err, errlen);
 out_free:
 	for (int i = 0; i < ndirs; i++) {
 		plot_series_free(&runs[i].cov);

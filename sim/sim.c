@@ -576,6 +576,57 @@ int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ct
 
 static void dump_config(FILE *f, void *sc) { config_dump(sc, f); }
 
+/* series/lock_timeline.dat (output.lock_timeline): a header of key=value facts, then one
+ * mmu_lock hold a line, "start_cycle end_cycle holder_id holder_kind wait_cycles";
+ * holder_id is the vCPU number, or the number of vCPUs for the VMM thread (one row each
+ * when plotted), holder_kind "vcpu" or "vmm".  Read by plot --kind timeline. */
+static void write_lock_timeline(FILE *f, void *ctx)
+{
+	const struct sim *s = ctx;
+	uint64_t dropped, dropped_cycles, kept_cycles = 0;
+	size_t n;
+	const struct host_hold *tl = host_lock_timeline(s->host, &n, &dropped, &dropped_cycles);
+	uint32_t nids = s->vmm.id + 1, *row;
+	const char **kind;
+
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->vcpus[i]->actor.id >= nids)
+			nids = s->vcpus[i]->actor.id + 1;
+	row = calloc(nids, sizeof(*row));
+	kind = calloc(nids, sizeof(*kind));
+	if (!row || !kind)
+		abort();
+	for (uint32_t i = 0; i < s->n; i++) {
+		row[s->vcpus[i]->actor.id] = i;
+		kind[s->vcpus[i]->actor.id] = "vcpu";
+	}
+	row[s->vmm.id] = s->n;
+	kind[s->vmm.id] = "vmm";
+	for (size_t i = 0; i < n; i++)
+		kept_cycles += tl[i].end - tl[i].start;
+
+	fprintf(f, "# eptsim lock_timeline 1: who held mmu_lock when (holds never overlap)\n");
+	fprintf(f, "# freq_mhz=%.17g vcpus=%u vmm_id=%u end_cycle=%llu holds=%zu hold_cycles=%llu "
+		   "dropped=%llu dropped_cycles=%llu max=%u\n", s->sc->freq_mhz, s->n, s->n,
+		(unsigned long long)s->end, n, (unsigned long long)kept_cycles,
+		(unsigned long long)dropped, (unsigned long long)dropped_cycles,
+		s->sc->lock_timeline_max);
+	if (dropped)
+		fprintf(f, "# truncated: only the first %zu holds are listed "
+			   "(output.lock_timeline_max); %llu later holds (%llu cycles held) are not\n",
+			n, (unsigned long long)dropped, (unsigned long long)dropped_cycles);
+	fprintf(f, "# start_cycle end_cycle holder_id holder_kind wait_cycles\n");
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = tl[i].actor;
+
+		fprintf(f, "%llu %llu %u %s %llu\n", (unsigned long long)tl[i].start,
+			(unsigned long long)tl[i].end, id < nids && kind[id] ? row[id] : id,
+			id < nids && kind[id] ? kind[id] : "other", (unsigned long long)tl[i].wait);
+	}
+	free(row);
+	free(kind);
+}
+
 static void dump_hash(FILE *f, void *sc)
 {
 	char hash[CONFIG_HASH_LEN + 1];
@@ -593,6 +644,14 @@ int sim_write_results(struct sim *s, const char *dir)
 	 * trusts a run whose stats.json is complete and carries the expected config_hash). */
 	if (s->sc->series && (r = stats_write_series(s->st, dir)))
 		return r;
+	if (s->sc->lock_timeline) {
+		snprintf(path, sizeof(path), "%s/series", dir);
+		if ((r = sim_mkdir_p(path)))
+			return r;
+		snprintf(path, sizeof(path), "%s/series/lock_timeline.dat", dir);
+		if ((r = write_text_atomic(path, write_lock_timeline, s)))
+			return r;
+	}
 	snprintf(path, sizeof(path), "%s/config.ini", dir);
 	if ((r = write_text_atomic(path, dump_config, (void *)s->sc)))
 		return r;

@@ -36,7 +36,8 @@ bool sim_has_symbols(const struct sim *s);
 struct kvm *sim_kvm(struct sim *s);
 /* The whole stats.json document.  New reference. */
 json_t *sim_results_json(struct sim *s);
-/* Write DIR/series/ *.dat, DIR/config.ini, DIR/config.hash (config_hash()) and, last,
+/* Write DIR/series/ *.dat (with output.lock_timeline: series/lock_timeline.dat too),
+ * DIR/config.ini, DIR/config.hash (config_hash()) and, last,
  * DIR/stats.json, each atomically (temp file + rename).  0 or -errno. */
 int sim_write_results(struct sim *s, const char *dir);
 /* Write a JSON document to path atomically (temp file + rename). */

@@ -420,15 +420,38 @@ static json_int_t u64(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (json_int_t)v;
 }
 
+/* The non-empty buckets as [[le, n], ...] in ascending order: n samples fell in the bucket
+ * whose largest value is le (the last one's le clamped to max), so a reader can draw the
+ * whole distribution (a CDF) within the buckets' 1/16 resolution.  Only non-empty buckets:
+ * a few dozen to a few hundred pairs, not 976. */
+static json_t *hist_buckets_json(const struct stats_hist *h)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && i < HIST_BUCKETS; i++) {
+		uint64_t le = hist_upper(i);
+
+		if (!h->bucket[i])
+			continue;
+		if (json_array_append_new(a, json_pack("[I,I]", u64(le > h->max ? h->max : le),
+						       u64(h->bucket[i])))) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static json_t *hist_json(const struct stats_hist *h)
 {
 	double mean = h->count ? (double)h->sum / (double)h->count : 0.0;
 
-	return json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:o}",
 			 "count", u64(h->count), "sum", u64(h->sum),
 			 "min", u64(h->count ? h->min : 0), "max", u64(h->max), "mean", mean,
 			 "p50", u64(hist_percentile(h, 50)), "p90", u64(hist_percentile(h, 90)),
-			 "p99", u64(hist_percentile(h, 99)), "p999", u64(hist_percentile(h, 99.9)));
+			 "p99", u64(hist_percentile(h, 99)), "p999", u64(hist_percentile(h, 99.9)),
+			 "buckets", hist_buckets_json(h));
 }
 
 /* json_object_set_new() takes ownership even on failure, so a NULL value is safe here. */

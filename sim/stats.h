@@ -10,7 +10,10 @@
  * Kinds:
  *   STAT_COUNTER  a uint64_t sum                       -> JSON integer
  *   STAT_HIST     a histogram of uint64_t samples      -> {"count","sum","min","max","mean",
- *                                                          "p50","p90","p99","p999"}
+ *                                                          "p50","p90","p99","p999",
+ *                                                          "buckets": [[le, n], ...]}
+ *                 (buckets: the non-empty log-linear buckets, ascending; n samples fell in
+ *                 the bucket whose largest value is le, the last le clamped to max)
  *   STAT_ARRAY    one int64_t per occurrence (per zap)  -> JSON array of integers
  *   STAT_SERIES   (time, value) points                 -> series/<name>.dat, and in JSON
  *                                                          {"series": "series/<name>.dat",

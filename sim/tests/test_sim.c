@@ -1,5 +1,6 @@
 /* Whole-simulation properties: determinism, batched engine = per-access engine, the vCPU
- * cycle breakdown accounts for the time, results are written atomically. */
+ * cycle breakdown accounts for the time, results are written atomically, the mmu_lock
+ * timeline (output.lock_timeline) accounts for every hold. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include "sim/sim.h"
 #include "sim/stats.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +252,159 @@ static void test_stop_after_last(void **state)
 	sim_free(s);
 }
 
+#define TL_MAX 65536
+
+/* One parsed series/lock_timeline.dat. */
+struct timeline {
+	unsigned long long holds, hold_cycles, dropped, dropped_cycles, max;
+	unsigned vcpus, vmm_id;
+	bool truncated_note;
+	size_t n;
+	unsigned long long start[TL_MAX], end[TL_MAX], wait[TL_MAX];
+	unsigned id[TL_MAX];
+	char kind[TL_MAX][8];
+};
+
+static void read_timeline(const char *path, struct timeline *t)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	bool facts = false;
+
+	assert_non_null(f);
+	memset(t, 0, sizeof(*t));
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#') {
+			if (sscanf(line, "# freq_mhz=%*s vcpus=%u vmm_id=%u end_cycle=%*u holds=%llu "
+					 "hold_cycles=%llu dropped=%llu dropped_cycles=%llu max=%llu",
+				   &t->vcpus, &t->vmm_id, &t->holds, &t->hold_cycles, &t->dropped,
+				   &t->dropped_cycles, &t->max) == 7)
+				facts = true;
+			if (strstr(line, "# truncated: "))
+				t->truncated_note = true;
+			continue;
+		}
+		assert_true(t->n < TL_MAX);
+		assert_int_equal(sscanf(line, "%llu %llu %u %7s %llu", &t->start[t->n], &t->end[t->n],
+					&t->id[t->n], t->kind[t->n], &t->wait[t->n]), 5);
+		t->n++;
+	}
+	fclose(f);
+	assert_true(facts);
+}
+
+static uint64_t stat_hist(json_t *stats, const char *name, const char *field)
+{
+	return (uint64_t)json_integer_value(json_object_get(json_object_get(stats, name), field));
+}
+
+/* output.lock_timeline: one line per mmu_lock hold, in order, never overlapping (the lock is
+ * exclusive), whose total is mmu_lock.hold_cycles.sum and whose per-holder totals are the
+ * per-actor hold stats; the waits add up to mmu_lock.wait_cycles.sum.  Recording changes no
+ * stat, batched and per-access execution write the same file, and lock_timeline_max bounds
+ * it: the first holds are kept, the rest counted (holds + dropped = acquisitions released,
+ * hold_cycles + dropped_cycles = mmu_lock.hold_cycles.sum) and the header says so. */
+static void test_lock_timeline(void **state)
+{
+	static struct scenario sc;
+	static struct timeline t, t2;
+	char dir[] = "/tmp/eptsim-tl-XXXXXX", path[600], err[256] = "", name[96], cmd[700];
+	unsigned long long sum = 0, waits = 0, per[8] = { 0 };
+	size_t vmm_holds = 0;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	scenario(&sc, 5, "output.lock_timeline=true");
+	char *with = run_stats(&sc, ENGINE_BATCHED);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	free(run_file(&sc, path));
+	snprintf(path, sizeof(path), "%s/a/stats.json", dir);
+	json_t *doc = json_load_file(path, 0, NULL);
+	assert_non_null(doc);
+	json_t *stats = json_object_get(doc, "stats");
+	snprintf(path, sizeof(path), "%s/a/series/lock_timeline.dat", dir);
+	read_timeline(path, &t);
+
+	assert_int_equal(t.vcpus, 3);
+	assert_int_equal(t.vmm_id, 3);
+	assert_int_equal(t.dropped, 0);
+	assert_false(t.truncated_note);
+	assert_int_equal(t.n, t.holds);
+	assert_int_equal(t.n, stat_hist(stats, "mmu_lock.hold_cycles", "count"));
+	assert_true(t.n > 100);
+	for (size_t i = 0; i < t.n; i++) {
+		assert_true(t.start[i] <= t.end[i]);
+		if (i)
+			assert_true(t.start[i] >= t.end[i - 1]);   /* ordered, exclusive */
+		assert_true(t.id[i] <= t.vmm_id);
+		assert_string_equal(t.kind[i], t.id[i] == t.vmm_id ? "vmm" : "vcpu");
+		sum += t.end[i] - t.start[i];
+		waits += t.wait[i];
+		per[t.id[i]] += t.end[i] - t.start[i];
+		vmm_holds += t.id[i] == t.vmm_id;
+	}
+	assert_true(vmm_holds >= 6);   /* every toggle's ioctl, and the zaps' lock-breaks */
+	assert_int_equal(sum, stat_hist(stats, "mmu_lock.hold_cycles", "sum"));
+	assert_int_equal(sum, t.hold_cycles);
+	assert_int_equal(waits, stat_hist(stats, "mmu_lock.wait_cycles", "sum"));
+	for (unsigned v = 0; v <= t.vmm_id; v++) {
+		if (v < t.vmm_id)
+			snprintf(name, sizeof(name), "mmu_lock.vcpu%u.hold_cycles", v);
+		else
+			snprintf(name, sizeof(name), "mmu_lock.vmm.hold_cycles");
+		assert_int_equal(per[v], json_integer_value(json_object_get(stats, name)));
+	}
+
+	/* the same stats without the timeline; the same file from the per-access engine */
+	scenario(&sc, 5, NULL);
+	char *without = run_stats(&sc, ENGINE_BATCHED);
+	assert_string_equal(with, without);
+	free(with);
+	free(without);
+	scenario(&sc, 5, "output.lock_timeline=true");
+	{
+		struct sim *s = sim_new(&sc, ENGINE_PER_ACCESS, err, sizeof(err));
+
+		assert_non_null(s);
+		assert_int_equal(sim_run(s), 0);
+		snprintf(path, sizeof(path), "%s/b", dir);
+		assert_int_equal(sim_write_results(s, path), 0);
+		sim_free(s);
+		snprintf(path, sizeof(path), "%s/a/series/lock_timeline.dat", dir);
+		char *fa = slurp(path);
+		snprintf(path, sizeof(path), "%s/b/series/lock_timeline.dat", dir);
+		char *fb = slurp(path);
+		assert_string_equal(fa, fb);
+		free(fa);
+		free(fb);
+	}
+
+	/* bounded: 40 holds kept, the rest counted */
+	assert_int_equal(config_set(&sc, "output.lock_timeline_max=40", &(struct config_error){ 0 }), 0);
+	snprintf(path, sizeof(path), "%s/c", dir);
+	free(run_file(&sc, path));
+	snprintf(path, sizeof(path), "%s/c/series/lock_timeline.dat", dir);
+	read_timeline(path, &t2);
+	assert_int_equal(t2.n, 40);
+	assert_int_equal(t2.max, 40);
+	assert_true(t2.truncated_note);
+	assert_int_equal(t2.n + t2.dropped, t.n);
+	assert_int_equal(t2.hold_cycles + t2.dropped_cycles, sum);
+	for (size_t i = 0; i < t2.n; i++)   /* the first 40 of the whole timeline */
+		assert_true(t2.start[i] == t.start[i] && t2.end[i] == t.end[i] && t2.id[i] == t.id[i]);
+
+	/* off by default: no file */
+	scenario(&sc, 5, NULL);
+	snprintf(path, sizeof(path), "%s/d", dir);
+	free(run_file(&sc, path));
+	snprintf(path, sizeof(path), "%s/d/series/lock_timeline.dat", dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	json_decref(doc);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_results_written),
 		cmocka_unit_test(test_ipi_interrupts_instructions),
 		cmocka_unit_test(test_stop_after_last),
+		cmocka_unit_test(test_lock_timeline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

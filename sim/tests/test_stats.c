@@ -331,7 +331,7 @@ static void test_json(void **state)
 
 	o = json_object_get(j, "zap.latency");
 	assert_true(json_is_object(o));
-	assert_int_equal(json_object_size(o), 9);
+	assert_int_equal(json_object_size(o), 10);
 	assert_int_equal(json_integer_value(json_object_get(o, "count")), 3);
 	assert_int_equal(json_integer_value(json_object_get(o, "sum")), 1030);
 	assert_int_equal(json_integer_value(json_object_get(o, "min")), 10);
@@ -344,20 +344,33 @@ static void test_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "p999")), 1000);
 	{
 		static const char *const hk[] = { "count", "sum", "min", "max", "mean",
-						  "p50", "p90", "p99", "p999" };
+						  "p50", "p90", "p99", "p999", "buckets" };
 		i = 0;
 		json_object_foreach(o, key, v) {
 			assert_string_equal(key, hk[i]);
-			assert_true(i == 4 ? json_is_real(v) : json_is_integer(v));
+			assert_true(i == 4 ? json_is_real(v) : i == 9 ? json_is_array(v) :
+				    json_is_integer(v));
 			i++;
 		}
+	}
+	/* the buckets: 10 and 20 exact (width 1 below 32), 1000 in [992, 1023], its le
+	 * clamped to the max */
+	{
+		json_t *b = json_object_get(o, "buckets");
+
+		assert_int_equal(json_array_size(b), 3);
+		assert_int_equal(json_integer_value(json_array_get(json_array_get(b, 0), 0)), 10);
+		assert_int_equal(json_integer_value(json_array_get(json_array_get(b, 0), 1)), 1);
+		assert_int_equal(json_integer_value(json_array_get(json_array_get(b, 1), 0)), 20);
+		assert_int_equal(json_integer_value(json_array_get(json_array_get(b, 2), 0)), 1000);
+		assert_int_equal(json_integer_value(json_array_get(json_array_get(b, 2), 1)), 1);
 	}
 
 	o = json_object_get(j, "empty.hist");
 	assert_true(json_is_object(o));
 	json_object_foreach(o, key, v)
-		assert_true(json_number_value(v) == 0);
-	assert_int_equal(json_object_size(o), 9);
+		assert_true(json_is_array(v) ? json_array_size(v) == 0 : json_number_value(v) == 0);
+	assert_int_equal(json_object_size(o), 10);
 
 	o = json_object_get(j, "zap.pages");
 	assert_true(json_is_array(o));
