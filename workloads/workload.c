@@ -117,21 +117,55 @@ struct workload *workload_new(const struct scenario *sc, const struct guest_layo
 		return NULL;
 	}
 	w->ops = o;
+	if (o->fill && !(w->batch = malloc(WORKLOAD_BATCH * sizeof(*w->batch)))) {
+		snprintf(err, errlen, "out of memory");
+		free(w);
+		return NULL;
+	}
 	w->priv = o->create(sc, l, vcpu, err, errlen);
 	if (!w->priv || mix_new(w, sc, l, vcpu, err, errlen)) {
 		if (w->priv)
 			o->destroy(w->priv);
+		free(w->batch);
 		free(w);
 		return NULL;
 	}
 	return w;
 }
 
+/* workload_next_ref() when the current batch is empty, records are mixed in or the source
+ * has no fill(). */
+int workload_next_slow(struct workload *w, const struct trace_record **r)
+{
+	if (w->mix && mix_next(w->mix, &w->one)) {
+		*r = &w->one;
+		return 1;
+	}
+	if (!w->ops->fill) {
+		*r = &w->one;
+		return w->ops->next(w->priv, &w->one, w->err, sizeof(w->err));
+	}
+	/* Reading ahead changes nothing: a source's records never depend on the simulation. */
+	if (w->batch_pos == w->batch_nr) {
+		int n = w->ops->fill(w->priv, w->batch, WORKLOAD_BATCH, w->err, sizeof(w->err));
+
+		if (n <= 0)
+			return n;
+		w->batch_pos = 0;
+		w->batch_nr = (uint32_t)n;
+	}
+	*r = &w->batch[w->batch_pos++];
+	return 1;
+}
+
 int workload_next(struct workload *w, struct trace_record *r)
 {
-	if (w->mix && mix_next(w->mix, r))
-		return 1;
-	return w->ops->next(w->priv, r, w->err, sizeof(w->err));
+	const struct trace_record *rec;
+	int ret = workload_next_ref(w, &rec);
+
+	if (ret > 0)
+		*r = *rec;
+	return ret;
 }
 
 void workload_free(struct workload *w)
@@ -139,6 +173,7 @@ void workload_free(struct workload *w)
 	if (!w)
 		return;
 	w->ops->destroy(w->priv);
+	free(w->batch);
 	free(w->mix);
 	free(w);
 }
