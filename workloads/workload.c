@@ -117,7 +117,10 @@ struct workload *workload_new(const struct scenario *sc, const struct guest_layo
 		return NULL;
 	}
 	w->ops = o;
-	if (o->fill && !(w->batch = malloc(WORKLOAD_BATCH * sizeof(*w->batch)))) {
+	w->held = 1;
+	/* zeroed: a generator's next() leaves the fields its records do not use alone */
+	w->batch = calloc(WORKLOAD_BATCH, sizeof(*w->batch));
+	if (!w->batch) {
 		snprintf(err, errlen, "out of memory");
 		free(w);
 		return NULL;
@@ -133,21 +136,38 @@ struct workload *workload_new(const struct scenario *sc, const struct guest_layo
 	return w;
 }
 
-/* workload_next_ref() when the current batch is empty, records are mixed in or the source
- * has no fill(). */
+/* The next batch from the source: its fill(), or its next() until the batch is full.  An
+ * end or an error of next() after some records is held for the following call. */
+static int workload_fill(struct workload *w)
+{
+	int n;
+
+	if (w->ops->fill)
+		return w->ops->fill(w->priv, w->batch, WORKLOAD_BATCH, w->err, sizeof(w->err));
+	if (w->held <= 0)
+		return w->held;
+	for (n = 0; n < WORKLOAD_BATCH; n++) {
+		int ret = w->ops->next(w->priv, &w->batch[n], w->err, sizeof(w->err));
+
+		if (ret <= 0) {
+			w->held = ret;
+			return n ? n : ret;
+		}
+	}
+	return n;
+}
+
+/* workload_next_ref() when the current batch is used up or records are mixed in.  Reading
+ * ahead changes nothing: a source's records never depend on the simulation, and records
+ * are mixed in one by one, in front of the source's next one, as before. */
 int workload_next_slow(struct workload *w, const struct trace_record **r)
 {
 	if (w->mix && mix_next(w->mix, &w->one)) {
 		*r = &w->one;
 		return 1;
 	}
-	if (!w->ops->fill) {
-		*r = &w->one;
-		return w->ops->next(w->priv, &w->one, w->err, sizeof(w->err));
-	}
-	/* Reading ahead changes nothing: a source's records never depend on the simulation. */
 	if (w->batch_pos == w->batch_nr) {
-		int n = w->ops->fill(w->priv, w->batch, WORKLOAD_BATCH, w->err, sizeof(w->err));
+		int n = workload_fill(w);
 
 		if (n <= 0)
 			return n;

@@ -29,9 +29,9 @@ struct workload_ops {
 	 * set. */
 	int (*next)(void *priv, struct trace_record *r, char *err, size_t errlen);
 	void (*destroy)(void *priv);
-	/* Or up to max records at once into recs[] (a source that reads ahead cheaply, like
-	 * a trace file): how many (> 0), 0 at the end, < 0 on an error; the records before
-	 * an end or an error come first.  NULL: next is called for each record. */
+	/* Or up to max records at once into recs[] (a trace file decodes runs of records):
+	 * how many (> 0), 0 at the end, < 0 on an error; the records before an end or an
+	 * error come first.  NULL: the workload fills its batch by calling next(). */
 	int (*fill)(void *priv, struct trace_record *recs, unsigned max, char *err, size_t errlen);
 };
 
@@ -40,18 +40,19 @@ struct workload_ops {
  * against MMIO and memslot churn. */
 struct workload_mix;
 
-/* Records a fill() source delivers at once: enough that the call and the loop set-up per
- * batch are noise, few enough to stay in L1 (40 bytes a record). */
+/* Records a source delivers at once: enough that the calls and the loop set-up per batch
+ * are noise, few enough to stay in L1 (40 bytes a record). */
 #define WORKLOAD_BATCH 256
 
 struct workload {
 	const struct workload_ops *ops;
 	void *priv;
 	struct workload_mix *mix;   /* NULL: nothing mixed in */
-	/* fill() sources: the records read ahead; batch[batch_pos, batch_nr) are not taken yet */
+	/* the source's records read ahead; batch[batch_pos, batch_nr) are not taken yet */
 	struct trace_record *batch; /* [WORKLOAD_BATCH] */
 	uint32_t batch_pos, batch_nr;
-	struct trace_record one;    /* the last record mixed in or from a next() source */
+	int held;                   /* next() sources: the end or error after the batch, or 1 */
+	struct trace_record one;    /* the last record mixed in */
 	char err[512];       /* the last error of next() or fill() */
 };
 
