@@ -304,21 +304,19 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 	return tlb_res_miss[kind];
 }
 
-/* The L1 probes after the last 4K hit's entry did not match; then the STLB. */
-static __attribute__((noinline)) struct tlb_result tlb_lookup_l1(struct tlb *t, int s,
-								 uint64_t gva, uint64_t base)
+/* The L1 probes for large pages after the 4K ones found nothing; then the STLB. */
+static __attribute__((noinline)) struct tlb_result tlb_lookup_large(struct tlb *t,
+								    struct tlb_array *l1,
+								    uint64_t gva, uint64_t base)
 {
-	struct tlb_array *l1 = t->arr[s];
 	struct tlb_entry *e;
 	int ps;
 
-	for (ps = 0; ps < PS_NR; ps++) {
+	for (ps = PS_2M; ps < PS_NR; ps++) {
 		if (!l1[ps].ways)
 			continue;
 		e = tlb_probe(&l1[ps], gva >> l1[ps].shift, base);
 		if (e) {
-			if (ps == PS_4K)
-				t->last_4k[s] = e;
 			e->lru = ++t->clock;
 			t->cnt.l1_hits++;
 			return tlb_res_hit[0][ps];
@@ -330,17 +328,21 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l1(struct tlb *t, 
 struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva)
 {
 	int s = fetch ? TLB_L1I : TLB_L1D;
+	struct tlb_array *l1 = t->arr[s];
 	/* A read (or fetch) ignores an entry's writable bit, a write needs it (tlb_probe). */
 	uint64_t base = t->ctx + (write && !fetch);
+	uint64_t vpn = gva >> page_shift(PS_4K);
 	struct tlb_entry *e = t->last_4k[s];
 
 	t->cnt.lookups++;
-	if (e->vpn == gva >> page_shift(PS_4K) && e->ctx - base < 2) {
-		e->lru = ++t->clock;
-		t->cnt.l1_hits++;
-		return tlb_res_hit[0][PS_4K];
+	if (!(e->vpn == vpn && e->ctx - base < 2)) {
+		if (!l1[PS_4K].ways || !(e = tlb_probe(&l1[PS_4K], vpn, base)))
+			return tlb_lookup_large(t, l1, gva, base);
+		t->last_4k[s] = e;
 	}
-	return tlb_lookup_l1(t, s, gva, base);
+	e->lru = ++t->clock;
+	t->cnt.l1_hits++;
+	return tlb_res_hit[0][PS_4K];
 }
 
 void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps, bool writable)
