@@ -25,6 +25,14 @@
  * LRU is exact: every touch stamps the entry with a per-TLB 64-bit clock, the victim is the
  * smallest stamp.  Stamps are unique, so there are no ties between live entries.
  *
+ * Each L1 (D and I) remembers the 4K entry of its last 4K hit.  Code runs through a page and
+ * data stays on a stack or a heap page for a while, so most look-ups are for that page again,
+ * and a look-up tries that entry before probing: if it still holds the vpn and matches, it is
+ * the entry the probes would find first (the 4K array is probed first, and a set holds at
+ * most one copy of a vpn + tag, so no other 4K way can match).  Nothing has to forget it: an
+ * entry that was flushed, invalidated, retagged or refilled with another page no longer
+ * matches, and then the probes run as before.
+ *
  * Victim choice, in order: the way already holding this vpn + tag (live or flushed: reusing
  * it keeps a set free of duplicates), an empty way, the least recently used flushed way, the
  * least recently used way.  The flushed-before-live preference needs no code of its own: a
@@ -64,6 +72,8 @@ struct tlb_array {
 
 struct tlb {
 	struct tlb_array arr[TLB_STRUCT_NR][PS_NR];
+	struct tlb_entry *last_4k[TLB_L1I + 1];	/* [L1D, L1I]: the entry of the last 4K hit */
+	struct tlb_entry none;	/* last_4k before any hit: an empty way, it never matches */
 	uint64_t ctx;		/* current tag << 32 | current epoch << 1 (never TLB_W) */
 	uint64_t clock;		/* LRU clock */
 	enum tlb_flush_cause last_cause;
@@ -142,6 +152,7 @@ struct tlb *tlb_new(const struct tlb_config *cfg)
 			off += g->entries;
 		}
 	}
+	t->last_4k[TLB_L1D] = t->last_4k[TLB_L1I] = &t->none;
 	t->ctx = TLB_EPOCH_ONE;	/* tag 0, epoch 1: epoch 0 is reserved for empty ways */
 	t->last_cause = TLB_CAUSE_OTHER;
 	return t;
@@ -293,16 +304,15 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 	return tlb_res_miss[kind];
 }
 
-struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva)
+/* The L1 probes for large pages after the 4K ones found nothing; then the STLB. */
+static __attribute__((noinline)) struct tlb_result tlb_lookup_large(struct tlb *t,
+								    struct tlb_array *l1,
+								    uint64_t gva, uint64_t base)
 {
-	struct tlb_array *l1 = t->arr[fetch ? TLB_L1I : TLB_L1D];
-	/* A read (or fetch) ignores an entry's writable bit, a write needs it (tlb_probe). */
-	uint64_t base = t->ctx + (write && !fetch);
 	struct tlb_entry *e;
 	int ps;
 
-	t->cnt.lookups++;
-	for (ps = 0; ps < PS_NR; ps++) {
+	for (ps = PS_2M; ps < PS_NR; ps++) {
 		if (!l1[ps].ways)
 			continue;
 		e = tlb_probe(&l1[ps], gva >> l1[ps].shift, base);
@@ -313,6 +323,26 @@ struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva
 		}
 	}
 	return tlb_lookup_l2(t, l1, gva, base);
+}
+
+struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva)
+{
+	int s = fetch ? TLB_L1I : TLB_L1D;
+	struct tlb_array *l1 = t->arr[s];
+	/* A read (or fetch) ignores an entry's writable bit, a write needs it (tlb_probe). */
+	uint64_t base = t->ctx + (write && !fetch);
+	uint64_t vpn = gva >> page_shift(PS_4K);
+	struct tlb_entry *e = t->last_4k[s];
+
+	t->cnt.lookups++;
+	if (!(e->vpn == vpn && e->ctx - base < 2)) {
+		if (!l1[PS_4K].ways || !(e = tlb_probe(&l1[PS_4K], vpn, base)))
+			return tlb_lookup_large(t, l1, gva, base);
+		t->last_4k[s] = e;
+	}
+	e->lru = ++t->clock;
+	t->cnt.l1_hits++;
+	return tlb_res_hit[0][PS_4K];
 }
 
 void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps, bool writable)

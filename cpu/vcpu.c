@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
 #define VCPU_RNG_STREAM 0x20000ULL
 #define VCPU_FIBER_STACK (128 * 1024)
 #define GUEST_UNMAP_PAGE_CYCLES 40   /* zap_pte_range + free_page per page at process exit */
@@ -139,6 +142,12 @@ static void vcpu_handle_requests(struct vcpu *v)
 	}
 }
 
+/* Cycles of icount instructions of guest work, rounded to the nearest. */
+static uint64_t insn_cycles(const struct scenario *sc, uint64_t icount)
+{
+	return (uint64_t)((double)icount * sc->cpi + 0.5);
+}
+
 static inline void guest_charge(struct vcpu *v, enum vcpu_cycles cat, uint64_t c)
 {
 	v->cycles[cat] += c;
@@ -165,7 +174,7 @@ static void vcpu_memslot_op(struct vcpu *v)
 		[MEMSLOT_CREATE] = KVM_MR_CREATE, [MEMSLOT_DELETE] = KVM_MR_DELETE,
 		[MEMSLOT_MOVE] = KVM_MR_MOVE, [MEMSLOT_FLAGS] = KVM_MR_FLAGS_ONLY,
 	};
-	const struct trace_record *r = &v->rec;
+	const struct trace_record *r = v->rec;
 	struct kvm_memory_slot *slot = kvm_slot_at(v->kvm, r->addr);
 
 	v->n.memslot_ops++;
@@ -176,22 +185,11 @@ static void vcpu_memslot_op(struct vcpu *v)
 
 enum exec_result { EXEC_DONE, EXEC_EXIT, EXEC_DEFER };
 
-/* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
- * EXEC_DEFER if its instructions ran past the horizon: its access then happens in an event
- * of its own at that time, after every other actor's earlier events.  Until then the vCPU
- * only executes instructions, which an IPI interrupts at once (vcpu_request_and_kick()). */
-static enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t horizon)
+/* A control record in guest mode.  EXEC_EXIT if it needs a VM exit. */
+static enum exec_result vcpu_exec_control(struct vcpu *v)
 {
-	struct trace_record *r = &v->rec;
-	const struct costs_cfg *c = &v->sc->costs;
+	const struct trace_record *r = v->rec;
 
-	if (!v->rec_insns_done) {
-		guest_charge(v, VC_GUEST, (uint64_t)((double)r->icount * v->sc->cpi + 0.5));
-		v->rec_insns_done = true;
-		/* past the horizon, or an IPI came during the instructions: not the access yet */
-		if ((v->actor.clock >= horizon || v->actor.clock >= v->ipi_at) && r->icount)
-			return EXEC_DEFER;
-	}
 	if (r->kind == REC_UNMAP) {
 		if (v->gpt)
 			vcpu_guest_unmap(v, r->addr, r->len);
@@ -203,22 +201,18 @@ static enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t h
 		v->exit_reason = EXIT_IOCTL;
 		return EXEC_EXIT;
 	}
-	if (!rec_is_memory(r->kind))
-		return EXEC_DONE;   /* dirty-log records and markers: nothing for the guest to do */
-	bool fetch = r->kind == REC_FETCH;
-	if (v->attr && fetch)
-		v->cur_sym = elfsym_lookup(v->syms, r->addr);
+	return EXEC_DONE;   /* dirty-log records and markers: nothing for the guest to do */
+}
+
+/* The access of v->rec missed the TLB: walk, then fill the TLB, or take the guest's page
+ * fault and look up again, or exit.  EXEC_EXIT if it needs a VM exit. */
+static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, struct walk_ctx *w,
+								bool fetch, bool write)
+{
+	const struct trace_record *r = v->rec;
+	const struct costs_cfg *c = &v->sc->costs;
+
 	for (;;) {
-		struct tlb_result t = tlb_lookup(v->tlb, fetch,
-						 r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE, r->addr);
-		if (t.level == TLB_HIT_L1) {
-			guest_charge(v, VC_GUEST, c->l1_tlb_hit);
-			return EXEC_DONE;
-		}
-		if (t.level == TLB_HIT_L2) {
-			guest_charge(v, VC_GUEST, c->stlb_hit);
-			return EXEC_DONE;
-		}
 		w->root = v->root;
 		struct walk_result wr = walk_2d(w, r->addr);
 		v->n.walks++;
@@ -231,7 +225,7 @@ static enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t h
 		switch (wr.status) {
 		case WALK_OK:
 			tlb_fill(v->tlb, fetch, r->addr, wr.ps, wr.writable);
-			if ((r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE) && !wr.writable) {
+			if (write && !wr.writable) {
 				/* a write through a read-only spte (dirty logging): EPT violation */
 				v->exit_reason = EXIT_EPT_VIOLATION;
 				v->exit_gpa = wr.gpa;
@@ -247,15 +241,64 @@ static enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t h
 				v->n.bad_addrs++;
 				return EXEC_DONE;
 			}
-			continue;
+			break;
 		case WALK_EPT_VIOLATION:
 		case WALK_EPT_MISCONFIG:
 			v->exit_reason = wr.status == WALK_EPT_VIOLATION ? EXIT_EPT_VIOLATION : EXIT_EPT_MISCONFIG;
 			v->exit_gpa = wr.gpa;
-			v->exit_write = r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE;
+			v->exit_write = write;
 			return EXEC_EXIT;
 		}
+		/* the guest mapped the page: the access looks up the TLB again */
+		struct tlb_result t = tlb_lookup(v->tlb, fetch, write, r->addr);
+		if (t.level != TLB_MISS) {
+			guest_charge(v, VC_GUEST, t.level == TLB_HIT_L1 ? c->l1_tlb_hit : c->stlb_hit);
+			return EXEC_DONE;
+		}
 	}
+}
+
+/* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
+ * EXEC_DEFER if its instructions run past the horizon or past a pending IPI's arrival: its
+ * access then happens in an event of its own at that time, after every other actor's
+ * earlier events.  Until then the vCPU only executes instructions, which an IPI interrupts
+ * at once (vcpu_request_and_kick()).
+ *
+ * The common case, a memory access that hits the TLB, charges its instructions and the hit
+ * in one step (the vCPU's clock is then one add per record, not two). */
+static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t horizon)
+{
+	const struct trace_record *r = v->rec;
+	uint64_t insns = 0;   /* cycles of the record's instructions, not charged yet */
+
+	if (!v->rec_insns_done) {
+		/* the table holds insn_cycles() of each small count: the same numbers, without
+		 * a conversion through double per record */
+		insns = r->icount < VCPU_INSN_CYCLES_TABLE ? v->insn_cycles[r->icount]
+							   : insn_cycles(v->sc, r->icount);
+		v->rec_insns_done = true;
+		uint64_t end = v->actor.clock + insns;
+		if (r->icount && (end >= horizon || end >= v->ipi_at)) {
+			guest_charge(v, VC_GUEST, insns);
+			return EXEC_DEFER;
+		}
+	}
+	if (unlikely(!rec_is_memory(r->kind))) {
+		guest_charge(v, VC_GUEST, insns);
+		return vcpu_exec_control(v);
+	}
+	bool fetch = r->kind == REC_FETCH;
+	bool write = r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE;
+	if (v->attr && fetch)
+		v->cur_sym = elfsym_lookup(v->syms, r->addr);
+	struct tlb_result t = tlb_lookup(v->tlb, fetch, write, r->addr);
+	if (likely(t.level != TLB_MISS)) {
+		guest_charge(v, VC_GUEST, insns + (t.level == TLB_HIT_L1 ? v->sc->costs.l1_tlb_hit
+									  : v->sc->costs.stlb_hit));
+		return EXEC_DONE;
+	}
+	guest_charge(v, VC_GUEST, insns);
+	return vcpu_tlb_miss(v, w, fetch, write);
 }
 
 /* Guest mode: executes records in the engine's context until the horizon, an IPI, an exit
@@ -272,7 +315,7 @@ static void vcpu_run_guest(struct vcpu *v)
 			break;
 		}
 		if (!v->have_rec) {
-			int r = workload_next(v->wl, &v->rec);
+			int r = workload_next_ref(v->wl, &v->rec);
 			if (r <= 0) {
 				v->wl_failed = r < 0;
 				v->exit_reason = EXIT_HALT;
@@ -402,6 +445,8 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	v->ipi_at = UINT64_MAX;
 	v->cur_sym = ELFSYM_UNKNOWN;
 	v->max_ipis = sc->vcpus + 4;
+	for (uint64_t i = 0; i < VCPU_INSN_CYCLES_TABLE; i++)
+		v->insn_cycles[i] = insn_cycles(sc, i);
 	v->ipis = calloc(v->max_ipis, sizeof(*v->ipis));
 	for (int s = 0; s < 3; s++) {
 		tc.l1d[s] = (struct tlb_geom){ sc->l1d_entries[s], sc->l1d_ways[s] };

@@ -50,6 +50,9 @@ enum vcpu_cycles {
 
 enum exit_reason { EXIT_NONE, EXIT_EPT_VIOLATION, EXIT_EPT_MISCONFIG, EXIT_IPI, EXIT_HALT, EXIT_IOCTL };
 
+/* Instruction counts below this have their cycles precomputed (vcpu->insn_cycles). */
+#define VCPU_INSN_CYCLES_TABLE 256
+
 /* One IPI in flight to this vCPU, and whom to acknowledge. */
 struct ipi_wait {
 	struct actor *waiter;
@@ -90,8 +93,9 @@ struct vcpu {
 	struct workload *wl;
 	struct rng rng;
 
-	/* the record being executed (kept across an exit: it retries) */
-	struct trace_record rec;
+	/* the record being executed (kept across an exit: it retries), in the workload's
+	 * buffer: valid until the next workload_next_ref() */
+	const struct trace_record *rec;
 	bool have_rec, rec_insns_done, done;
 	bool wl_failed;                     /* the workload returned an error: halted */
 	enum exit_reason exit_reason;
@@ -103,6 +107,9 @@ struct vcpu {
 	const struct elfsym *syms;
 	struct attribution *attr;
 	uint32_t cur_sym;
+
+	/* cycles of icount instructions for the small counts nearly every record has */
+	uint64_t insn_cycles[VCPU_INSN_CYCLES_TABLE];
 
 	enum vcpu_cycles cat;               /* category charged by vcpu_spend() */
 	uint64_t cycles[VC_NR];

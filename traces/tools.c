@@ -5,12 +5,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* An open-addressing set of page numbers for counting distinct pages. */
-struct pageset { uint64_t *v; uint64_t cap, n; };
+/* An open-addressing set of page numbers for counting distinct pages, and in front of it a
+ * small direct-mapped cache of keys known to be in it: accesses mostly stay on a few pages
+ * (code, stack, heap), which then cost no hashing and no probing. */
+#define PAGESET_RECENT 16
+struct pageset { uint64_t *v; uint64_t cap, n; uint64_t recent[PAGESET_RECENT]; };
 
-static int pageset_add(struct pageset *s, uint64_t page)
+static int pageset_insert(struct pageset *s, uint64_t key)
 {
-	uint64_t key = page + 1;   /* 0 marks an empty slot */
 	if (2 * (s->n + 1) > s->cap) {
 		uint64_t ncap = s->cap ? 2 * s->cap : 1024;
 		uint64_t *nv = calloc(ncap, sizeof(*nv));
@@ -39,10 +41,23 @@ static int pageset_add(struct pageset *s, uint64_t page)
 	return 0;
 }
 
+static inline int pageset_add(struct pageset *s, uint64_t page)
+{
+	uint64_t key = page + 1;   /* 0 marks an empty slot */
+	uint64_t *recent = &s->recent[key % PAGESET_RECENT];
+	if (*recent == key)
+		return 0;
+	*recent = key;
+	return pageset_insert(s, key);
+}
+
+/* Records read at once (trace_read). */
+#define INFO_BATCH 256
+
 int trace_info_read(const char *path, struct trace_info *info, struct trace_error *err)
 {
 	struct trace_reader *r;
-	struct trace_record rec;
+	struct trace_record recs[INFO_BATCH];
 	struct pageset p4 = { 0 }, p2 = { 0 };
 	struct stat st;
 	int ret;
@@ -57,22 +72,27 @@ int trace_info_read(const char *path, struct trace_info *info, struct trace_erro
 		return -ENOMEM;
 	}
 	info->min_addr = UINT64_MAX;
-	while ((ret = trace_next(r, &rec, err)) > 0) {
-		info->records++;
-		info->by_kind[rec.kind]++;
-		info->by_vcpu[rec.vcpu]++;
-		info->instructions += rec.icount;
-		if (!rec_is_memory(rec.kind))
-			continue;
-		if (rec.addr < info->min_addr)
-			info->min_addr = rec.addr;
-		if (rec.addr > info->max_addr)
-			info->max_addr = rec.addr;
-		if (pageset_add(&p4, rec.addr >> 12) || pageset_add(&p2, rec.addr >> 21)) {
-			ret = -ENOMEM;
-			snprintf(err->msg, sizeof(err->msg), "%s: out of memory counting pages", path);
-			break;
+	while ((ret = trace_read(r, recs, INFO_BATCH, err)) > 0) {
+		for (int i = 0; i < ret; i++) {
+			const struct trace_record *rec = &recs[i];
+			info->records++;
+			info->by_kind[rec->kind]++;
+			info->by_vcpu[rec->vcpu]++;
+			info->instructions += rec->icount;
+			if (!rec_is_memory(rec->kind))
+				continue;
+			if (rec->addr < info->min_addr)
+				info->min_addr = rec->addr;
+			if (rec->addr > info->max_addr)
+				info->max_addr = rec->addr;
+			if (pageset_add(&p4, rec->addr >> 12) || pageset_add(&p2, rec->addr >> 21)) {
+				snprintf(err->msg, sizeof(err->msg), "%s: out of memory counting pages", path);
+				ret = -ENOMEM;
+				break;
+			}
 		}
+		if (ret < 0)
+			break;
 	}
 	trace_close(r);
 	info->pages_4k = p4.n;

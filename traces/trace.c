@@ -54,9 +54,18 @@
  * after the record tells a record cut off by the end of the stream.  The hot path (memory
  * records) has no branch that real traces make unpredictable; control records, the end
  * marker and errors are handled out of line.  Errors are sticky.
+ *
+ * trace_read() decodes runs of memory records in one loop (read_memory_run()) that keeps
+ * the reader's state in registers.  Nearly every record there has a "short form" (no vCPU
+ * switch, one-byte icount and size if any, at most 8 bytes in all) and is decoded from a
+ * single 8-byte load with a table indexed by its tag.  Whatever that loop does not take (a
+ * control record, the end marker, anything bad, the last REC_MAX_BYTES of the buffer) goes
+ * through trace_next()'s path, which decodes it from scratch and reports it: so both read
+ * the same records and fail with the same messages.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,7 +81,11 @@
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
 #define TRACE_BUF_SIZE	(256u << 10)	/* our decode / encode buffer */
-#define TRACE_GZ_BUFFER	(256u << 10)	/* zlib's own buffer (gzbuffer) */
+#define TRACE_GZ_WBUFFER (256u << 10)	/* zlib's own buffer (gzbuffer) when writing */
+/* The same when reading.  gzread() inflates straight into the caller's buffer when asked
+ * for at least twice this (gz_read() in zlib's gzread.c), and a refill asks for nearly
+ * TRACE_BUF_SIZE: so the data is not copied once more, and this is only the input chunk. */
+#define TRACE_GZ_RBUFFER (64u << 10)
 #define TRACE_GZ_WMODE	"wb6"		/* gzip level 6: zlib's default trade-off */
 #define MAGIC_LEN	8
 #define VARINT_MAX	10		/* 64 bits / 7 bits a byte, rounded up */
@@ -99,6 +112,8 @@ enum size_code { SIZE_CODE_8 = 0, SIZE_CODE_4 = 1, SIZE_CODE_1 = 2, SIZE_CODE_VA
 
 _Static_assert(BUF_PAD >= REC_MAX_BYTES, "the padding must hold a whole record");
 _Static_assert(TRACE_BUF_SIZE >= HEADER_MAX_BYTES, "the header must fit in the buffer");
+_Static_assert(TRACE_BUF_SIZE - REC_MAX_BYTES >= 2 * TRACE_GZ_RBUFFER,
+	       "refills must be large enough for gzread() to inflate into buf directly");
 _Static_assert(TRACE_MAX_VCPUS <= UINT16_MAX + 1, "trace_record.vcpu is 16 bits");
 
 /* The previous address of each stream of one vCPU, indexed by kind == REC_FETCH. */
@@ -195,24 +210,34 @@ static inline uint64_t load_le64(const uint8_t *p)
 	return x;
 }
 
-/* The same without a branch on the length, for varints of up to 8 bytes (56 bits), which
- * is nearly all of them; longer ones take the loop.  Loads 8 bytes: the padding after the
- * buffer makes that safe.  An address delta's length changes record to record, so a
- * byte-at-a-time loop would mispredict its exit about once a record. */
+/* The value of the varint bytes in x (little-endian, at most 8 of them; bit 7 of each is
+ * ignored): squeeze out the continuation bits, 7-bit groups -> 14 -> 28 -> 56. */
+static inline uint64_t varint_squeeze(uint64_t x)
+{
+	x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
+	x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
+	x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
+	return x;
+}
+
+/* A varint's last byte is the first with bit 7 clear: in 8 bytes x, the set bits of
+ * ~x & VARINT_LAST_BITS mark the last bytes. */
+#define VARINT_LAST_BITS 0x8080808080808080ull
+
+/* get_varint() without a branch on the length, for varints of up to 8 bytes (56 bits),
+ * which is nearly all of them; longer ones take the loop.  Loads 8 bytes: the padding
+ * after the buffer makes that safe.  An address delta's length changes record to record,
+ * so a byte-at-a-time loop would mispredict its exit about once a record. */
 static inline const uint8_t *get_varint_fast(const uint8_t *p, uint64_t *out, unsigned *bad)
 {
-	uint64_t x = load_le64(p), stop = ~x & 0x8080808080808080ull;
+	uint64_t x = load_le64(p), stop = ~x & VARINT_LAST_BITS;
 	unsigned bit;
 
 	if (unlikely(!stop))
 		return get_varint(p, out, bad);
 	bit = (unsigned)__builtin_ctzll(stop);	/* 8 * (length - 1) + 7 */
-	x &= (2ull << bit) - 1;			/* its bytes only (2 << 63 wraps to 0: all) */
-	/* squeeze out the continuation bits: 7-bit groups -> 14 -> 28 -> 56 */
-	x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
-	x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
-	x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
-	*out = x;
+	/* its bytes only (2 << 63 wraps to 0: all) */
+	*out = varint_squeeze(x & ((2ull << bit) - 1));
 	return p + (bit >> 3) + 1;
 }
 
@@ -477,7 +502,7 @@ int trace_open(const char *path, struct trace_reader **out, struct trace_error *
 		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", r->name);
 		goto fail;
 	}
-	gzbuffer(r->gz, TRACE_GZ_BUFFER);
+	gzbuffer(r->gz, TRACE_GZ_RBUFFER);
 	ret = read_header(r, err);
 	if (ret)
 		goto fail;
@@ -589,18 +614,69 @@ read_control(struct trace_reader *r, const uint8_t *p, unsigned tag, struct trac
 	return 1;
 }
 
-/* One record at r->p, which has REC_MAX_BYTES readable bytes (data or padding) after it.
+/* The fields after the tag and the vCPU of a memory record at p (REC_MAX_BYTES readable):
+ * icount, size and the address delta (zigzag).  Problems go into *bad.
  *
- * The hot path avoids branches that real traces make unpredictable: whether an icount is
- * there (a coin toss record to record), how long an address delta is, which stream a
- * record belongs to.  What stays are branches that are nearly always one way: a vCPU
- * switch, an icount or an explicit size over 127, a control record, an error. */
+ * No branch here that real traces make unpredictable: whether an icount is there (a coin
+ * toss record to record), how long an address delta is.  What stays are branches that are
+ * nearly always one way: an icount or an explicit size over 127. */
+static inline __attribute__((always_inline)) const uint8_t *
+read_memory_fields(const uint8_t *p, unsigned tag, uint64_t *icount, uint64_t *size,
+		   uint64_t *z, unsigned *bad)
+{
+	uint64_t has, is_varint, b;
+	unsigned code;
+
+	/* icount: when absent, *p is the next field, so test its high bit only if present */
+	has = !(tag & TAG_ICOUNT0);
+	b = *p;
+	if (likely(!(b & (has << 7)))) {
+		*icount = b & (0 - has);
+		p += has;
+	} else {
+		p = get_varint(p, icount, bad);
+	}
+	/* size: from the code, or a varint (usually one byte) for code 3 */
+	code = (tag & TAG_SIZE_MASK) >> TAG_SIZE_SHIFT;
+	is_varint = code == SIZE_CODE_VARINT;
+	b = *p;
+	if (likely(!(b & (is_varint << 7)))) {
+		*size = code_size[code] | (b & (0 - is_varint));
+		p += is_varint;
+	} else {
+		p = get_varint(p, size, bad);
+		if (*size > UINT32_MAX)
+			*bad |= SIZE_TOO_BIG;
+	}
+	return get_varint_fast(p, z, bad);
+}
+
+/* A decoded memory record: the address is the stream's previous one plus the delta. */
+static inline __attribute__((always_inline)) void
+store_memory_record(struct trace_record *rec, struct vcpu_state *vs, unsigned kind,
+		    uint64_t vcpu, uint64_t icount, uint64_t size, uint64_t z)
+{
+	uint64_t *prev = &vs[vcpu].prev[kind == REC_FETCH];
+	uint64_t addr = *prev + unzigzag(z);
+
+	*prev = addr;
+	rec->kind = (uint8_t)kind;
+	rec->vcpu = (uint16_t)vcpu;
+	rec->size = (uint32_t)size;
+	rec->arg = 0;
+	rec->icount = icount;
+	rec->addr = addr;
+	rec->len = 0;
+}
+
+/* One record at r->p, which has REC_MAX_BYTES readable bytes (data or padding) after it:
+ * any kind, every check, the error messages. */
 static inline __attribute__((always_inline)) int
 read_record(struct trace_reader *r, struct trace_record *rec, struct trace_error *err)
 {
 	const uint8_t *p = r->p;
-	unsigned tag = *p++, kind = tag & TAG_KIND_MASK, bad = 0, code;
-	uint64_t vcpu = r->prev_vcpu, has, is_varint, b, icount, size, z, addr, *prev;
+	unsigned tag = *p++, kind = tag & TAG_KIND_MASK, bad = 0;
+	uint64_t vcpu = r->prev_vcpu, icount, size, z;
 
 	if (unlikely(!rec_is_memory(kind)))
 		return read_control(r, p, tag, rec, err);
@@ -609,44 +685,106 @@ read_record(struct trace_reader *r, struct trace_record *rec, struct trace_error
 		if (unlikely(vcpu >= r->h.nr_vcpus))
 			return memory_error(r, p, bad, vcpu, err);
 	}
-	/* icount: when absent, *p is the next field, so test its high bit only if present */
-	has = !(tag & TAG_ICOUNT0);
-	b = *p;
-	if (likely(!(b & (has << 7)))) {
-		icount = b & (0 - has);
-		p += has;
-	} else {
-		p = get_varint(p, &icount, &bad);
-	}
-	/* size: from the code, or a varint (usually one byte) for code 3 */
-	code = (tag & TAG_SIZE_MASK) >> TAG_SIZE_SHIFT;
-	is_varint = code == SIZE_CODE_VARINT;
-	b = *p;
-	if (likely(!(b & (is_varint << 7)))) {
-		size = code_size[code] | (b & (0 - is_varint));
-		p += is_varint;
-	} else {
-		p = get_varint(p, &size, &bad);
-		if (size > UINT32_MAX)
-			bad |= SIZE_TOO_BIG;
-	}
-	p = get_varint_fast(p, &z, &bad);
+	p = read_memory_fields(p, tag, &icount, &size, &z, &bad);
 	if (unlikely(p > r->end || bad))
 		return memory_error(r, p, bad, vcpu, err);
-	prev = &r->vs[vcpu].prev[kind == REC_FETCH];
-	addr = *prev + unzigzag(z);
-	*prev = addr;
+	store_memory_record(rec, r->vs, kind, vcpu, icount, size, z);
 	r->prev_vcpu = (uint32_t)vcpu;
 	r->p = p;
 	r->count++;
-	rec->kind = (uint8_t)kind;
-	rec->vcpu = (uint16_t)vcpu;
-	rec->size = (uint32_t)size;
-	rec->arg = 0;
-	rec->icount = icount;
-	rec->addr = addr;
-	rec->len = 0;
 	return 1;
+}
+
+/* The short form of a memory record: no vCPU switch, an icount and a size of one byte if
+ * any, the whole record within 8 bytes.  Nearly every record has it; read_memory_run()
+ * decodes it from one 8-byte load and what this table says of its tag. */
+struct short_form {
+	uint64_t one_byte;	/* the stop bits the icount and size bytes have if one byte each */
+	uint64_t addr_stops;	/* where the address's last byte may be (its stop bit); 0: the
+				 * tag is not of a short form (control, vCPU switch) */
+	uint8_t kind;
+	uint8_t addr_at;	/* bit offsets of the address, the size byte */
+	uint8_t size_at;
+	uint8_t icount_mask;	/* 0xff with an icount byte, else 0 */
+	uint8_t size_mask;	/* 0xff with a size byte, else 0 */
+	uint8_t size;		/* the size its code gives (0 for a size byte) */
+};
+
+#define SF_HAS_ICOUNT(t)	(!((t) & TAG_ICOUNT0))
+#define SF_CODE(t)		(((t) & TAG_SIZE_MASK) >> TAG_SIZE_SHIFT)
+#define SF_ADDR_AT(t)		(8 * (1 + SF_HAS_ICOUNT(t) + (SF_CODE(t) == SIZE_CODE_VARINT)))
+#define SF_BEFORE(t)		((1ull << SF_ADDR_AT(t)) - 1)	/* the bytes before the address */
+#define SF_SHORT(t)		(((t) & TAG_KIND_MASK) <= REC_MMIO_WRITE && !((t) & TAG_VCPU))
+#define SF(t) {										\
+	.one_byte = VARINT_LAST_BITS & SF_BEFORE(t) & ~0xffull,					\
+	.addr_stops = SF_SHORT(t) ? VARINT_LAST_BITS & ~SF_BEFORE(t) : 0,			\
+	.kind = (t) & TAG_KIND_MASK,								\
+	.addr_at = SF_ADDR_AT(t),								\
+	.size_at = 8 * (1 + SF_HAS_ICOUNT(t)),							\
+	.icount_mask = SF_HAS_ICOUNT(t) ? 0xff : 0,						\
+	.size_mask = SF_CODE(t) == SIZE_CODE_VARINT ? 0xff : 0,					\
+	.size = SF_CODE(t) == SIZE_CODE_8 ? 8 : SF_CODE(t) == SIZE_CODE_4 ? 4 :		\
+		SF_CODE(t) == SIZE_CODE_1 ? 1 : 0,						\
+}
+#define SF4(t)	SF(t), SF((t) + 1), SF((t) + 2), SF((t) + 3)
+#define SF16(t)	SF4(t), SF4((t) + 4), SF4((t) + 8), SF4((t) + 12)
+#define SF64(t)	SF16(t), SF16((t) + 16), SF16((t) + 32), SF16((t) + 48)
+
+static const struct short_form short_forms[256] = { SF64(0), SF64(64), SF64(128), SF64(192) };
+
+/* The common case of trace_read(): memory records that lie wholly below r->fast_end, into
+ * recs[0..max), with the reader's state in registers.  Stops before anything else (a
+ * control record, the end marker, a bad record, the end of the buffered data) and leaves
+ * it to read_record() or next_slow(), which decode it from scratch: so this loop needs no
+ * error reporting, and no check of the end of the data (a memory record is at most
+ * REC_MAX_BYTES long).  Returns how many it decoded.  The time per record here is mostly
+ * the number of instructions: short forms take few, others read_memory_fields(). */
+static unsigned read_memory_run(struct trace_reader *r, struct trace_record *recs,
+				unsigned max)
+{
+	const uint8_t *p = r->p;
+	const uint8_t *const fast_end = r->fast_end;
+	struct vcpu_state *const vs = r->vs;
+	const uint64_t nr_vcpus = r->h.nr_vcpus;
+	uint64_t vcpu = r->prev_vcpu;
+	struct trace_record *rec = recs, *const rec_end = recs + max;
+
+	for (; rec < rec_end && p < fast_end; rec++) {
+		uint64_t w = load_le64(p), stop = ~w & VARINT_LAST_BITS, v = vcpu;
+		const struct short_form *f = &short_forms[w & 0xff];
+		uint64_t addr_stop = stop & f->addr_stops, icount, size, z;
+		unsigned tag = (uint8_t)w, bad = 0;
+		const uint8_t *q;
+
+		if (likely((stop & f->one_byte) == f->one_byte && addr_stop)) {
+			unsigned bit = (unsigned)__builtin_ctzll(addr_stop);
+
+			icount = (w >> 8) & f->icount_mask;
+			size = f->size | ((w >> f->size_at) & f->size_mask);
+			/* the address's bytes (2 << 63 wraps to 0: all) */
+			z = varint_squeeze((w & ((2ull << bit) - 1)) >> f->addr_at);
+			q = p + (bit >> 3) + 1;
+		} else {
+			if (!rec_is_memory(f->kind))
+				break;
+			q = p + 1;
+			if (tag & TAG_VCPU) {
+				q = get_varint(q, &v, &bad);
+				if (unlikely(v >= nr_vcpus))
+					break;
+			}
+			q = read_memory_fields(q, tag, &icount, &size, &z, &bad);
+			if (unlikely(bad))
+				break;
+		}
+		store_memory_record(rec, vs, f->kind, v, icount, size, z);
+		vcpu = v;
+		p = q;
+	}
+	r->p = p;
+	r->prev_vcpu = (uint32_t)vcpu;
+	r->count += (uint64_t)(rec - recs);
+	return (unsigned)(rec - recs);
 }
 
 /* Near the end of the buffer, at the end of the stream, after the end or an error. */
@@ -678,6 +816,27 @@ int trace_next(struct trace_reader *r, struct trace_record *rec, struct trace_er
 	if (unlikely(r->p >= r->fast_end))
 		return next_slow(r, rec, err);
 	return read_record(r, rec, err);
+}
+
+int trace_read(struct trace_reader *r, struct trace_record *recs, unsigned max,
+	       struct trace_error *err)
+{
+	unsigned n = 0;
+
+	if (max > INT_MAX)
+		max = INT_MAX;
+	while (n < max) {
+		int ret;
+
+		n += read_memory_run(r, recs + n, max - n);
+		if (n == max)
+			break;
+		ret = trace_next(r, &recs[n], err);
+		if (ret <= 0)
+			return n ? (int)n : ret;	/* the end or the error stays for the next call */
+		n++;
+	}
+	return (int)n;
 }
 
 int trace_rewind(struct trace_reader *r, struct trace_error *err)
@@ -798,7 +957,7 @@ int trace_create(const char *path, const struct trace_header *h, struct trace_wr
 			unlink(w->tmp);
 		goto nomem;
 	}
-	gzbuffer(w->gz, TRACE_GZ_BUFFER);
+	gzbuffer(w->gz, TRACE_GZ_WBUFFER);
 
 	p = w->buf;
 	memcpy(p, TRACE_MAGIC, MAGIC_LEN);

@@ -179,5 +179,5 @@ static void kbuild_destroy(void *priv) { free(priv); }
 
 const struct workload_ops workload_kbuild = {
 	"kbuild", "kernel-build-like: short-lived processes, shared text, page cache, fresh memory",
-	kbuild_create, kbuild_next, kbuild_destroy,
+	kbuild_create, kbuild_next, kbuild_destroy, NULL,
 };

@@ -19,7 +19,8 @@ struct replay {
 	struct trace_reader *r;
 	char path[CONFIG_PATH_MAX];
 	uint16_t vcpu;          /* records of this vCPU (multi-vCPU file) */
-	bool filter;            /* false: a per-vCPU file, every record is ours */
+	bool filter;            /* a multi-vCPU file: drop the other vCPUs' records */
+	bool renumber;          /* a per-vCPU file: every record is ours, give it our number */
 	bool loop;
 	uint64_t ours;          /* records of ours seen in the current pass */
 };
@@ -76,19 +77,23 @@ static void *replay_create(const struct scenario *sc, const struct guest_layout 
 		free(rp);
 		return NULL;
 	}
-	rp->filter = !per_vcpu;
+	/* a 1-vCPU file replayed by vCPU 0 needs neither: its records are all vCPU 0's */
+	bool all_ours = h->nr_vcpus == 1 && vcpu == 0;
+	rp->filter = !per_vcpu && !all_ours;
+	rp->renumber = per_vcpu && !all_ours;
 	rp->vcpu = (uint16_t)vcpu;
 	rp->loop = sc->trace_end == TRACE_END_LOOP;
 	return rp;
 }
 
-static int replay_next(void *priv, struct trace_record *rec, char *err, size_t errlen)
+/* The next records of ours: a batch from the trace, less other vCPUs' records. */
+static int replay_fill(void *priv, struct trace_record *recs, unsigned max, char *err, size_t errlen)
 {
 	struct replay *rp = priv;
 	struct trace_error te;
 
 	for (;;) {
-		int r = trace_next(rp->r, rec, &te);
+		int r = trace_read(rp->r, recs, max, &te);
 		if (r < 0) {
 			snprintf(err, errlen, "%s", te.msg);
 			return r;
@@ -104,11 +109,25 @@ static int replay_next(void *priv, struct trace_record *rec, char *err, size_t e
 			}
 			continue;
 		}
-		if (rp->filter && rec->vcpu != rp->vcpu)
-			continue;
-		rp->ours++;
-		rec->vcpu = rp->vcpu;
-		return 1;
+		unsigned n = (unsigned)r;
+		if (rp->filter) {
+			/* keep ours, in order; they already carry our vCPU number */
+			n = 0;
+			for (unsigned i = 0; i < (unsigned)r; i++) {
+				if (recs[i].vcpu != rp->vcpu)
+					continue;
+				if (n != i)
+					recs[n] = recs[i];
+				n++;
+			}
+			if (!n)
+				continue;
+		} else if (rp->renumber) {
+			for (unsigned i = 0; i < n; i++)
+				recs[i].vcpu = rp->vcpu;
+		}
+		rp->ours += n;
+		return (int)n;
 	}
 }
 
@@ -120,5 +139,6 @@ static void replay_destroy(void *priv)
 }
 
 const struct workload_ops workload_trace = {
-	"trace", "replays workload.trace", replay_create, replay_next, replay_destroy,
+	.name = "trace", .help = "replays workload.trace",
+	.create = replay_create, .fill = replay_fill, .destroy = replay_destroy,
 };

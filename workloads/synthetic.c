@@ -164,7 +164,7 @@ static void synth_destroy(void *priv)
 	{												\
 		return synth_create(kind, sc, l, vcpu, err, errlen);				\
 	}												\
-	const struct workload_ops workload_##sym = { name, help, sym##_create, synth_next, synth_destroy }
+	const struct workload_ops workload_##sym = { name, help, sym##_create, synth_next, synth_destroy, NULL }
 
 SYNTH_OPS(random, "random", SYN_RANDOM, "uniformly random pages of workload.wss_mb");
 SYNTH_OPS(stream, "stream", SYN_STREAM, "workload.wss_mb page after page, looping");

@@ -117,21 +117,75 @@ struct workload *workload_new(const struct scenario *sc, const struct guest_layo
 		return NULL;
 	}
 	w->ops = o;
+	w->held = 1;
+	/* zeroed: a generator's next() leaves the fields its records do not use alone */
+	w->batch = calloc(WORKLOAD_BATCH, sizeof(*w->batch));
+	if (!w->batch) {
+		snprintf(err, errlen, "out of memory");
+		free(w);
+		return NULL;
+	}
 	w->priv = o->create(sc, l, vcpu, err, errlen);
 	if (!w->priv || mix_new(w, sc, l, vcpu, err, errlen)) {
 		if (w->priv)
 			o->destroy(w->priv);
+		free(w->batch);
 		free(w);
 		return NULL;
 	}
 	return w;
 }
 
+/* The next batch from the source: its fill(), or its next() until the batch is full.  An
+ * end or an error of next() after some records is held for the following call. */
+static int workload_fill(struct workload *w)
+{
+	int n;
+
+	if (w->ops->fill)
+		return w->ops->fill(w->priv, w->batch, WORKLOAD_BATCH, w->err, sizeof(w->err));
+	if (w->held <= 0)
+		return w->held;
+	for (n = 0; n < WORKLOAD_BATCH; n++) {
+		int ret = w->ops->next(w->priv, &w->batch[n], w->err, sizeof(w->err));
+
+		if (ret <= 0) {
+			w->held = ret;
+			return n ? n : ret;
+		}
+	}
+	return n;
+}
+
+/* workload_next_ref() when the current batch is used up or records are mixed in.  Reading
+ * ahead changes nothing: a source's records never depend on the simulation, and records
+ * are mixed in one by one, in front of the source's next one, as before. */
+int workload_next_slow(struct workload *w, const struct trace_record **r)
+{
+	if (w->mix && mix_next(w->mix, &w->one)) {
+		*r = &w->one;
+		return 1;
+	}
+	if (w->batch_pos == w->batch_nr) {
+		int n = workload_fill(w);
+
+		if (n <= 0)
+			return n;
+		w->batch_pos = 0;
+		w->batch_nr = (uint32_t)n;
+	}
+	*r = &w->batch[w->batch_pos++];
+	return 1;
+}
+
 int workload_next(struct workload *w, struct trace_record *r)
 {
-	if (w->mix && mix_next(w->mix, r))
-		return 1;
-	return w->ops->next(w->priv, r, w->err, sizeof(w->err));
+	const struct trace_record *rec;
+	int ret = workload_next_ref(w, &rec);
+
+	if (ret > 0)
+		*r = *rec;
+	return ret;
 }
 
 void workload_free(struct workload *w)
@@ -139,6 +193,7 @@ void workload_free(struct workload *w)
 	if (!w)
 		return;
 	w->ops->destroy(w->priv);
+	free(w->batch);
 	free(w->mix);
 	free(w);
 }

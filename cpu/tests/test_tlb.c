@@ -799,13 +799,16 @@ static void assert_counters_equal(const struct tlb_counters *a, const struct tlb
 	}
 }
 
+/* repeat: percent of look-ups that go to the page of the previous look-up again (another
+ * offset, maybe another kind of access), as real code does; this is what the L1s' "last
+ * 4K hit" serves, with flushes, invalidations, tag switches and fills in between. */
 static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, unsigned steps,
-		     uint64_t seed)
+		     uint64_t seed, unsigned repeat)
 {
 	struct tlb *t = tlb_new(cfg);
 	struct ref_tlb ref;
-	uint64_t rng = seed, gva;
-	enum page_size ps;
+	uint64_t rng = seed, gva, last_gva = 0;
+	enum page_size ps, last_ps = PS_4K;
 	const struct tlb_counters *c;
 	unsigned i;
 	int cause;
@@ -839,7 +842,14 @@ static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, uns
 		} else {
 			struct tlb_result got, want;
 
-			ws_pick(ws, &rng, &gva, &ps);
+			if (repeat && (unsigned)(xorshift64(&rng) % 100) < repeat) {
+				ps = last_ps;
+				gva = (last_gva & ~(KB4 - 1)) | (xorshift64(&rng) & (KB4 - 1));
+			} else {
+				ws_pick(ws, &rng, &gva, &ps);
+			}
+			last_gva = gva;
+			last_ps = ps;
 			got = tlb_lookup(t, fetch, write, gva);
 			want = ref_lookup(&ref, fetch, write, gva);
 			assert_int_equal(got.level, want.level);
@@ -883,8 +893,9 @@ static void test_diff_small(void **state)
 	cfg.stlb[PS_4K] = (struct tlb_geom){ 64, 8 };
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
 	cfg.stlb[PS_1G] = (struct tlb_geom){ 4, 2 };
-	diff_run(&cfg, &ws, 400000, 0x9e3779b97f4a7c15ull);
-	diff_run(&cfg, &ws, 100000, 12345);
+	diff_run(&cfg, &ws, 400000, 0x9e3779b97f4a7c15ull, 0);
+	diff_run(&cfg, &ws, 100000, 12345, 0);
+	diff_run(&cfg, &ws, 400000, 777, 60);
 }
 
 /* Closer to a real part: 12-way STLB, 1-set fully associative L1 1G. */
@@ -901,7 +912,8 @@ static void test_diff_large(void **state)
 	cfg.stlb[PS_4K] = (struct tlb_geom){ 1536, 12 };
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 32, 4 };
 	cfg.stlb[PS_1G] = (struct tlb_geom){ 16, 4 };
-	diff_run(&cfg, &ws, 200000, 0xdeadbeefcafef00dull);
+	diff_run(&cfg, &ws, 200000, 0xdeadbeefcafef00dull, 0);
+	diff_run(&cfg, &ws, 200000, 4242, 80);
 }
 
 int main(void)

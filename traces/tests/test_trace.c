@@ -3,7 +3,8 @@
  * pseudo-random stream, the gzip framing (zcat reads it), the text form (format/parse and
  * binary -> text -> binary byte-identical), corrupt and truncated files (every one an error
  * naming the record or the header, never a crash or a clean end), rewind, stdin/stdout,
- * the atomic create, and that reading does not allocate in proportion to the trace. */
+ * the atomic create, and that reading does not allocate in proportion to the trace.
+ * Wherever a trace is read, trace_read() in batches is checked against trace_next(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -39,6 +40,8 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #define NR_RANDOM	200000
 #define NR_STREAMING	2000000
 #define NR_CORRUPT	50000
+#define NR_RAW_FLIP	100		/* records of the trace whose raw bytes are flipped */
+#define RAW_FLIP_MAX	(64u << 10)	/* room for its raw bytes */
 #define STREAM_LIMIT	(4u << 20)	/* bytes a reader may hold, whatever the trace length */
 #define STREAM_GROWTH	(64u << 10)	/* bytes reading may add after trace_open */
 
@@ -168,6 +171,68 @@ static void write_trace(const char *path, const struct trace_header *h,
 		fail_msg("%s", err.msg);
 }
 
+/* trace_read() must read exactly what trace_next() reads: the same records, then the same
+ * end or error with the same message (sticky), whatever the batch size.  Header errors come
+ * from trace_open(), which both share.  One reader after the other, so that both get the
+ * same file descriptor, which zlib's messages name. */
+static void expect_batched_same(const char *path, unsigned batch)
+{
+	struct trace_reader *r;
+	struct trace_error e1, e2, again;
+	struct trace_record *want = NULL, *got = calloc(batch, sizeof(*got));
+	size_t n = 0, cap = 0, i = 0;
+	int r1, r2;
+
+	assert_non_null(got);
+	if (trace_open(path, &r, &e1)) {
+		free(got);
+		return;
+	}
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			want = realloc(want, cap * sizeof(*want));
+			assert_non_null(want);
+		}
+		if ((r1 = trace_next(r, &want[n], &e1)) != 1)
+			break;
+		n++;
+	}
+	trace_close(r);
+
+	if (trace_open(path, &r, &e2))
+		fail_msg("%s", e2.msg);
+	while ((r2 = trace_read(r, got, batch, &e2)) > 0) {
+		assert_true((unsigned)r2 <= batch);
+		for (int k = 0; k < r2; k++, i++) {
+			if (i == n)
+				fail_msg("%s: batches of %u: trace_read gave record %zu, trace_next "
+					 "%d (%s)", path, batch, i + 1, r1, r1 < 0 ? e1.msg : "the end");
+			assert_rec_equal(&got[k], &want[i], i);
+		}
+		assert_int_equal(trace_reader_count(r), i);
+	}
+	if (r1 != r2 || i != n)
+		fail_msg("%s: batches of %u: trace_read %d (%s) after %zu records, trace_next %d "
+			 "(%s) after %zu", path, batch, r2, r2 < 0 ? e2.msg : "", i, r1,
+			 r1 < 0 ? e1.msg : "", n);
+	if (r1 < 0)
+		assert_string_equal(e2.msg, e1.msg);
+	assert_int_equal(trace_read(r, got, batch, &again), r2);
+	if (r2 < 0)
+		assert_string_equal(again.msg, e2.msg);
+	trace_close(r);
+	free(want);
+	free(got);
+}
+
+/* The batch sizes the differential checks use: one record, and a typical batch. */
+static void expect_batched_same_all(const char *path)
+{
+	expect_batched_same(path, 1);
+	expect_batched_same(path, 256);
+}
+
 static void expect_records(struct trace_reader *r, const struct trace_record *recs, size_t n)
 {
 	struct trace_record got;
@@ -207,6 +272,7 @@ static void read_and_check(const char *path, const struct trace_header *h,
 	assert_string_equal(got->source, h->source);
 	expect_records(r, recs, n);
 	trace_close(r);
+	expect_batched_same_all(path);
 }
 
 /* Every kind, size, op and the edge values of each field. */
@@ -373,6 +439,7 @@ static int expect_error(const char *path, const char *what, long want_record)
 	int ret;
 
 	memset(&err, 0, sizeof(err));
+	expect_batched_same_all(path);
 	ret = trace_open(path, &r, &err);
 	if (ret == 0) {
 		uint64_t n = 0;
@@ -981,6 +1048,7 @@ static bool expect_error_or_intact(const char *path, const struct trace_record *
 			if (differ || i != n)
 				fail_msg("%s: a clean end after %zu records, %zu of them different",
 					 path, i, differ);
+			expect_batched_same_all(path);
 			return true;
 		}
 	}
@@ -1056,6 +1124,42 @@ static void test_flipped_bytes(void **state)
 		flip_every_bit(&d, &h, recs, 64);
 		flip_every_bit(&d, &h, small, 64);
 	}
+	free(buf);
+	free(recs);
+}
+
+/* The decoder itself against bad bytes: flip each bit of an uncompressed trace (read in
+ * zlib's transparent mode, so no CRC stands in front of the decoder) and check that
+ * trace_read() in batches and trace_next() agree on every record and on the error. */
+static void test_flipped_raw(void **state)
+{
+	struct trace_header h = mkheader(4, "raw");
+	struct trace_record *recs = random_records(NR_RAW_FLIP, h.nr_vcpus, 8);
+	struct tmpdir d = *(struct tmpdir *)*state;
+	size_t len = 0, j;
+	unsigned bit;
+	uint8_t *buf = malloc(RAW_FLIP_MAX);
+	gzFile gz;
+	int n;
+
+	assert_non_null(buf);
+	write_trace(tmpfile_in(&d, "z.trace"), &h, recs, NR_RAW_FLIP);
+	gz = gzopen(tmpfile_in(&d, "z.trace"), "rb");
+	assert_non_null(gz);
+	while ((n = gzread(gz, buf + len, (unsigned)(RAW_FLIP_MAX - len))) > 0)
+		len += (size_t)n;
+	assert_int_equal(gzclose(gz), Z_OK);
+	assert_true(len < RAW_FLIP_MAX);
+	write_file(tmpfile_in(&d, "raw.trace"), buf, len);
+	read_and_check(tmpfile_in(&d, "raw.trace"), &h, recs, NR_RAW_FLIP);
+	for (j = 0; j < len; j++)
+		for (bit = 0; bit < 8; bit++) {
+			buf[j] ^= (uint8_t)(1u << bit);
+			write_file(tmpfile_in(&d, "flip.trace"), buf, len);
+			buf[j] ^= (uint8_t)(1u << bit);
+			expect_batched_same(tmpfile_in(&d, "flip.trace"), 1);
+			expect_batched_same(tmpfile_in(&d, "flip.trace"), 64);
+		}
 	free(buf);
 	free(recs);
 }
@@ -1307,6 +1411,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_binary_identical, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_bytes, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_raw, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_crafted, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_streaming_memory, dir_setup, dir_teardown),
 	};
