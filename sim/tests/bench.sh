@@ -118,17 +118,32 @@ for v in legacy fast-flush-at-break fast-v7; do
 done
 fig scale_total_wall "$total" "s (state built and one zap-all simulated, three variants)"
 
-# Linear in shadow pages: fast-v7 at a quarter and a half of the 1 TiB guest.
-for mem in $LINEAR_MEMS; do
-	scale "linear_pages_${mem}" "$mem" fast-v7
+# Linear in shadow pages: the zap-all of fast-v7 at 256G, 512G and 1T with the vCPUs idle
+# (one access per ~0.3 s: what is left is building the EPT and zapping it), wall time per 4K
+# spte; then callgrind's instructions per spte at 16G, 32G and 64G (repeatable: wall time
+# here also pays for the VM's first touch of fresh memory).
+for mem in $LINEAR_MEMS $SCALE_MEM; do
+	scale "linear_pages_${mem}" "$mem" fast-v7 --set workload.insns_per_access=1e9
 	d=$out/linear_pages_$mem
-	p=$(st "$d" ept.pages_created)
-	fig "linear_pages_${mem}_pages" "$p" "shadow pages"
-	fig "linear_pages_${mem}_ns_per_spte" "$(awk -v a="$(timing "$d" build_s)" -v b="$(timing "$d" run_s)" -v n="$(st "$d" ept.prefaulted)" 'BEGIN { printf "%.1f", (a + b) * 1e9 / n }')" "ns (build + run per 4K spte)"
+	n=$(st "$d" ept.prefaulted)
+	fig "linear_pages_${mem}_pages" "$(st "$d" zap.pages_zapped)" "shadow pages zapped"
+	fig "linear_pages_${mem}_build_ns_per_spte" "$(awk -v a="$(timing "$d" build_s)" -v n="$n" 'BEGIN { printf "%.2f", a * 1e9 / n }')" ns
+	fig "linear_pages_${mem}_zap_ns_per_spte" "$(awk -v a="$(timing "$d" run_s)" -v n="$n" 'BEGIN { printf "%.2f", a * 1e9 / n }')" ns
 done
-d=$out/scale_fast-v7
-fig "linear_pages_${SCALE_MEM}_pages" "$(st "$d" ept.pages_created)" "shadow pages"
-fig "linear_pages_${SCALE_MEM}_ns_per_spte" "$(awk -v a="$(timing "$d" build_s)" -v b="$(timing "$d" run_s)" -v n="$(st "$d" ept.prefaulted)" 'BEGIN { printf "%.1f", (a + b) * 1e9 / n }')" "ns (build + run per 4K spte)"
+if command -v valgrind > /dev/null 2>&1; then
+	prev_ir=; prev_n=
+	for mem in ${BENCH_CALLGRIND_MEMS:-16G 32G 64G}; do
+		valgrind --tool=callgrind --callgrind-out-file="$out/cgs.out" "$E" run configs/scale-1t.ini \
+			--set guest.mem="$mem" --set workload.insns_per_access=1e9 --out "$out/cgs-$mem" --quiet > /dev/null 2> "$out/cgs.log"
+		ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out/cgs.out" | head -1)
+		n=$(st "$out/cgs-$mem" ept.prefaulted)
+		fig "linear_pages_callgrind_${mem}_instructions" "$ir" "instructions (build + zap-all, set-up of 256 vCPUs included)"
+		# the cost of each spte added since the size before: constant if linear
+		[ -n "$prev_ir" ] && fig "linear_pages_callgrind_${mem}_marginal_instructions_per_spte" \
+			"$(awk -v a="$ir" -v b="$prev_ir" -v n="$n" -v m="$prev_n" 'BEGIN { printf "%.1f", (a - b) / (n - m) }')" instructions
+		prev_ir=$ir; prev_n=$n
+	done
+fi
 
 # Memory per mapped 4K page: the guest built with and without its EPT (no run).
 scale mem_prefault "$SCALE_MEM" fast-v7 --set workload.duration_ms=0.001
