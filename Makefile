@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages eptsim needs (when missing)
 #   make run        deps + build + the default scenario for the three zap-all variants + plot
 #   make test       deps + every cmocka test, plain (-Werror), then under ASan+UBSan
+#   make valgrind   the end-to-end commands under valgrind (leaks and memory errors fail it)
 #   make bench      speed figures (prints, never fails on a number)
 #   make check-invariants  the tests and every config with the MMU invariants asserted at each step
 
@@ -31,7 +32,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard */tests/test_*.c)
 TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
 
-.PHONY: all deps run test test-plain test-san check-invariants bench clean readme-keys FORCE
+.PHONY: all deps run test test-plain test-san check-invariants valgrind bench clean readme-keys FORCE
 all: $(B)/eptsim
 
 # The git hash lives in a generated header that changes only when HEAD does, so only the
@@ -109,6 +110,10 @@ check-invariants: deps
 	done
 	build-inv/eptsim run configs/scale-1t.ini --set guest.mem=8G --set guest.vcpus=16 --out build-inv/runs/scale --quiet
 	@echo "check-invariants: all runs passed"
+
+# The end-to-end commands under valgrind --leak-check=full --error-exitcode=1.
+valgrind: deps all
+	@./sim/tests/valgrind.sh $(B)
 
 bench: deps all
 	@./sim/tests/bench.sh $(B)

@@ -289,6 +289,16 @@ static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uin
 	}
 	bool fetch = r->kind == REC_FETCH;
 	bool write = r->kind == REC_WRITE || r->kind == REC_MMIO_WRITE;
+#ifdef EPTSIM_CHECK_INVARIANTS
+	/* A flush IPI that has reached the vCPU is taken before its next access: the TLB is
+	 * never used between the IPI's arrival and the flush (what the requester waits for). */
+	if ((v->requests & KVM_REQ_TLB_FLUSH) && v->actor.clock >= v->ipi_at) {
+		fprintf(stderr, "eptsim: invariant broken: vCPU %u accesses its TLB at cycle %llu, after a "
+			"flush IPI arrived at cycle %llu\n", v->id, (unsigned long long)v->actor.clock,
+			(unsigned long long)v->ipi_at);
+		abort();
+	}
+#endif
 	if (v->attr && fetch)
 		v->cur_sym = elfsym_lookup(v->syms, r->addr);
 	struct tlb_result t = tlb_lookup(v->tlb, fetch, write, r->addr);

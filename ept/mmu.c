@@ -665,6 +665,19 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
 	if (list_empty(invalid_list))
 		return;
 	kvm_flush_remote_tlbs(kvm);
+#ifdef EPTSIM_CHECK_INVARIANTS
+	/* Before the pages are freed, no vCPU may still run guest code with its TLB unflushed:
+	 * each is out of guest mode or has the flush pending, and takes it before its next
+	 * access (checked in vcpu_exec()). */
+	for (uint32_t i = 0; i < kvm->nr_vcpus; i++) {
+		struct vcpu *v = kvm->vcpus[i];
+		if (v->mode == IN_GUEST_MODE && !(v->requests & KVM_REQ_TLB_FLUSH) && &v->actor != kvm_current(kvm)) {
+			fprintf(stderr, "eptsim: invariant broken: vCPU %u is in guest mode without a pending "
+				"flush when shadow pages are freed\n", v->id);
+			abort();
+		}
+	}
+#endif
 	list_for_each_entry_safe(sp, n, invalid_list, link) {
 		assert(sp->role.invalid && !sp->root_count);
 		kvm_mmu_free_page(kvm, sp);
