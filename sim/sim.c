@@ -476,6 +476,12 @@ int sim_run(struct sim *s)
 	engine_wake(s->e, &s->sampler, 0);
 	engine_run(s->e, s->end);
 	publish(s);
+	if (engine_interrupted(s->e)) {
+		snprintf(s->error, sizeof(s->error), "interrupted at %.3f of %.3f ms simulated",
+			 (double)engine_now(s->e) / (s->sc->freq_mhz * 1000.0), s->sc->duration_ms);
+		s->finished = false;
+		return -EINTR;
+	}
 	s->finished = true;
 	for (uint32_t i = 0; i < s->n; i++) {
 		if (s->vcpus[i]->wl_failed) {
@@ -489,6 +495,7 @@ int sim_run(struct sim *s)
 }
 
 const char *sim_error(const struct sim *s) { return s->error; }
+void sim_set_interrupt(struct sim *s, const volatile sig_atomic_t *flag) { engine_set_interrupt(s->e, flag); }
 
 const struct attribution *sim_attribution(const struct sim *s) { return s->attr; }
 bool sim_has_symbols(const struct sim *s) { return s->syms && elfsym_has_symbols(s->syms); }

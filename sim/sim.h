@@ -4,6 +4,7 @@
 #ifndef EPTSIM_SIM_SIM_H
 #define EPTSIM_SIM_SIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,8 +25,11 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 void sim_free(struct sim *s);
 void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx);
 /* Run to workload.duration_ms.  0, or -EINVAL when a workload failed (a bad trace record):
- * sim_error() says what, naming the file and the record. */
+ * sim_error() says what, naming the file and the record; -EINTR when the flag given to
+ * sim_set_interrupt() was set (the stats are published, marked "complete": false). */
 int sim_run(struct sim *s);
+/* Stop the run between two events once *flag is non-zero (a SIGINT/SIGTERM handler sets it). */
+void sim_set_interrupt(struct sim *s, const volatile sig_atomic_t *flag);
 const char *sim_error(const struct sim *s);
 
 struct stats *sim_stats(struct sim *s);
