@@ -238,8 +238,9 @@ static int write_timing(struct sim *s, const char *dir, double build_s, double r
 		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
 		build_s, run_s, peak_rss_kib(), (unsigned long long)recs, run_s > 0 ? (double)recs / run_s : 0.0,
 		EPTSIM_VERSION " " EPTSIM_GIT_HASH);
-	if (fclose(f) || rename(tmp, path)) {
-		int e = errno;
+	bool bad = ferror(f);
+	if (fclose(f) || bad || rename(tmp, path)) {
+		int e = bad ? EIO : errno;
 		unlink(tmp);
 		return -e;
 	}
@@ -308,6 +309,15 @@ static int cmd_run(int argc, char **argv)
 				printf("%s is up to date (config hash %s): not run again\n", a.out, hash);
 			return 0;
 		}
+	}
+	/* Refuse up front a run this machine cannot hold, rather than be killed by the OOM
+	 * killer half-way through building the guest. */
+	uint64_t need = sim_estimate_bytes(&sc), avail = sim_mem_available();
+	if (avail && need > avail) {
+		fprintf(stderr, "eptsim: %s: this run needs about %.1f GiB, this machine has %.1f GiB available "
+			"(MemAvailable); make guest.mem smaller, or use guest.prefault = false or large pages\n",
+			a.config ? a.config : "(defaults)", (double)need / (1ULL << 30), (double)avail / (1ULL << 30));
+		return EXIT_BAD_INPUT;
 	}
 	struct timespec t_build;
 	clock_gettime(CLOCK_MONOTONIC, &t_build);
@@ -840,7 +850,7 @@ static int cmd_report(int argc, char **argv)
 static int trace_fail(const char *verb, int r, const struct trace_error *err)
 {
 	fprintf(stderr, "eptsim trace %s: %s\n", verb, err->msg[0] ? err->msg : strerror(-r));
-	return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES ? EXIT_BAD_INPUT : 1;
+	return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES || r == -ENOTDIR ? EXIT_BAD_INPUT : 1;
 }
 
 struct trace_args {

@@ -48,6 +48,14 @@ int sim_write_results(struct sim *s, const char *dir);
 int write_json_atomic(json_t *doc, const char *path);
 /* Write path atomically, its text coming from fn (a write error shows at fclose).  0 or -errno. */
 int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx);
+/* Bytes of host memory a run of sc needs before its workload maps anything: the per-vCPU
+ * structures, the guest frame pools' scatter stacks (allocated eagerly with 4K guest
+ * pages) and, with guest.prefault, the EPT of every present memslot (sptes, shadow pages
+ * and the rmaps they touch).  Memory mapped lazily by the workload is not in it, so it is
+ * a lower bound for runs that are not prefaulted.  Pure: a function of sc. */
+uint64_t sim_estimate_bytes(const struct scenario *sc);
+/* MemAvailable of /proc/meminfo in bytes, 0 if unknown. */
+uint64_t sim_mem_available(void);
 /* mkdir -p.  0 or -errno. */
 int sim_mkdir_p(const char *dir);
 
