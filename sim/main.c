@@ -594,8 +594,15 @@ static int cmd_sweep(int argc, char **argv)
 	fprintf(stderr, "[sweep] %zu runs, %zu done already%s; running %zu, %u at a time\n", n, done,
 		a.force ? " (run again: --force)" : "", a.force ? n : n - done, a.jobs);
 	struct sweep_local_result res;
-	r = sweep_run_local(sw, a.out, "/proc/self/exe", a.jobs, a.force, sweep_show_progress, &sh, &res, &err);
+	catch_stop_signals();
+	r = sweep_run_local(sw, a.out, "/proc/self/exe", a.jobs, a.force, &run_signal, sweep_show_progress, &sh,
+			    &res, &err);
 	sweep_free(sw);
+	if (r == -EINTR) {
+		fprintf(stderr, "eptsim sweep: %s; %zu ran, %zu skipped as done; the same command resumes it\n",
+			err.msg, res.ran, res.skipped);
+		return EXIT_SIGNALLED(run_signal);
+	}
 	if (r) {
 		fprintf(stderr, "eptsim sweep: %s\n", err.msg);
 		return 1;

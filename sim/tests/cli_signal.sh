@@ -54,22 +54,25 @@ for sig in INT TERM; do
 	end "$name"
 done
 
-# Sweep: 4 runs of ~1 s, one at a time; killed (the whole process group: the sweep and the
-# run it is waiting for) once the first has finished, then run again.
+# Sweep: 4 runs of ~1 s, one at a time; SIGTERM to the sweep process alone (not its
+# group) once the first run has finished: it passes the signal to the run under way, starts
+# no other, and exits 143; run again, it runs only the unfinished ones.
 name="a killed sweep resumes without redoing finished runs"
 begin "$name"
 printf '[guest]\nvcpus = 2\nmem = 256M\nkernel_mem = 64M\n[workload]\nduration_ms = 60\n[output]\nseries = false\n' > sbase.ini
 printf '[sweep]\nbase = sbase.ini\nvary = guest.thp_fraction: 0, 0.25, 0.5, 0.75\n' > s.ini
-setsid "$E" sweep s.ini --out S -j 1 > sweep1.out 2> sweep1.err &
+"$E" sweep s.ini --out S -j 1 > sweep1.out 2> sweep1.err &
 spid=$!
 for i in $(seq 1 600); do
 	n=$(ls S/runs/*/stats.json 2> /dev/null | wc -l)
 	[ "$n" -ge 1 ] && break
 	sleep 0.1
 done
-kill -TERM -- -$spid 2> /dev/null
-wait $spid
-sleep 0.2
+kill -TERM $spid
+wait $spid; rc=$?
+check '[ $rc -eq 143 ]' "the killed sweep exited with $rc, not 143: $(cat sweep1.err)"
+check 'grep -q "the same command resumes it" sweep1.err' "no resume hint: $(cat sweep1.err)"
+check '! pgrep -f -- "--out S/runs/" > /dev/null' "a run of the killed sweep is still running"
 done1=$(ls S/runs/*/stats.json 2> /dev/null | sort)
 n1=$(echo "$done1" | grep -c .)
 check '[ "$n1" -ge 1 ] && [ "$n1" -lt 4 ]' "$n1 runs were done when the sweep was killed (want 1..3): $(cat sweep1.err)"
