@@ -27,6 +27,8 @@ struct engine {
 	uint64_t events;
 	bool per_access;
 	bool stopped;
+	bool interrupted;          /* engine_run stopped because *intr was set */
+	const volatile sig_atomic_t *intr;   /* set by a signal handler (SIGINT/SIGTERM); may be NULL */
 	uint32_t nr_actors;
 };
 
@@ -168,6 +170,8 @@ bool engine_per_access(const struct engine *e) { return e->per_access; }
 uint64_t engine_now(const struct engine *e) { return e->now; }
 uint64_t engine_events(const struct engine *e) { return e->events; }
 void engine_stop(struct engine *e) { e->stopped = true; }
+void engine_set_interrupt(struct engine *e, const volatile sig_atomic_t *flag) { e->intr = flag; }
+bool engine_interrupted(const struct engine *e) { return e->interrupted; }
 void engine_end_at(struct engine *e, uint64_t t)
 {
 	assert(t >= e->now);
@@ -181,6 +185,7 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 	uint64_t n = 0;
 
 	e->stopped = false;
+	e->interrupted = false;
 	e->until = until;
 	e->hot.hz_for = NULL;
 	while (!e->stopped) {
@@ -197,6 +202,12 @@ uint64_t engine_run(struct engine *e, uint64_t until)
 		struct heap_entry en = h->v[0];
 		if (en.time >= e->until)
 			break;
+		/* One load per event: a signal handler only sets the flag (async-signal-safe);
+		 * the run stops between two events, so the model is consistent when it does. */
+		if (e->intr && *e->intr) {
+			e->interrupted = true;
+			break;
+		}
 		heap_pop(h);
 		e->hot.hz_for = NULL;
 		struct actor *a = en.a;

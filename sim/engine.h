@@ -17,6 +17,7 @@
 #ifndef EPTSIM_SIM_ENGINE_H
 #define EPTSIM_SIM_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -78,6 +79,10 @@ uint64_t engine_events(const struct engine *e);
  * events run. */
 uint64_t engine_run(struct engine *e, uint64_t until);
 void engine_stop(struct engine *e);
+/* engine_run checks *flag before every event and returns early when it is non-zero
+ * (engine_interrupted() then says so).  For SIGINT/SIGTERM: the handler sets the flag. */
+void engine_set_interrupt(struct engine *e, const volatile sig_atomic_t *flag);
+bool engine_interrupted(const struct engine *e);
 /* Bring engine_run's end forward to t (>= now): nothing starts at or after it. */
 void engine_end_at(struct engine *e, uint64_t t);
 

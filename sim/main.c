@@ -17,11 +17,14 @@
 
 #include <argp.h>
 #include <errno.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,12 +238,44 @@ static int write_timing(struct sim *s, const char *dir, double build_s, double r
 		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
 		build_s, run_s, peak_rss_kib(), (unsigned long long)recs, run_s > 0 ? (double)recs / run_s : 0.0,
 		EPTSIM_VERSION " " EPTSIM_GIT_HASH);
-	if (fclose(f) || rename(tmp, path)) {
-		int e = errno;
+	bool bad = ferror(f);
+	if (fclose(f) || bad || rename(tmp, path)) {
+		int e = bad ? EIO : errno;
 		unlink(tmp);
 		return -e;
 	}
 	return 0;
+}
+
+/* The one mutable global: a signal handler can only reach static storage, and may only set
+ * a volatile sig_atomic_t (async-signal-safe).  The engine reads it before every event. */
+static volatile sig_atomic_t run_signal;
+
+static void on_stop_signal(int sig) { run_signal = sig; }
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Exit status of a run stopped by a signal: 128 + the signal, as a shell reports it. */
+#define EXIT_SIGNALLED(sig) (128 + (sig))
+#define PARTIAL_SUBDIR "partial"
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Remove DIR/partial (an interrupted run's results) once DIR holds a complete run. */
+static void remove_partial(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/" PARTIAL_SUBDIR, dir);
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -275,8 +310,18 @@ static int cmd_run(int argc, char **argv)
 			return 0;
 		}
 	}
+	/* Refuse up front a run this machine cannot hold, rather than be killed by the OOM
+	 * killer half-way through building the guest. */
+	uint64_t need = sim_estimate_bytes(&sc), avail = sim_mem_available();
+	if (avail && need > avail) {
+		fprintf(stderr, "eptsim: %s: this run needs about %.1f GiB, this machine has %.1f GiB available "
+			"(MemAvailable); make guest.mem smaller, or use guest.prefault = false or large pages\n",
+			a.config ? a.config : "(defaults)", (double)need / (1ULL << 30), (double)avail / (1ULL << 30));
+		return EXIT_BAD_INPUT;
+	}
 	struct timespec t_build;
 	clock_gettime(CLOCK_MONOTONIC, &t_build);
+	catch_stop_signals();
 	struct sim *s = sim_new(&sc, a.mode, errbuf, sizeof(errbuf));
 	if (!s) {
 		fprintf(stderr, "eptsim: %s: %s\n", a.config, errbuf);
@@ -287,10 +332,28 @@ static int cmd_run(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	if (!a.quiet && isatty(STDERR_FILENO))
 		sim_set_progress(s, show_progress, &p);
+	sim_set_interrupt(s, &run_signal);
 	int rr = sim_run(s);
 	double run_s = elapsed_s(&p.start);
 	if (p.shown)
 		fprintf(stderr, "\n");
+	if (rr == -EINTR) {
+		/* Stopped by SIGINT/SIGTERM: DIR's previous complete results stay as they were;
+		 * what was measured goes beside them, to DIR/partial/, marked "complete": false. */
+		int sig = run_signal;
+		char pdir[4200];
+		snprintf(pdir, sizeof(pdir), "%s/" PARTIAL_SUBDIR, a.out);
+		int r = sim_write_results(s, pdir);
+		if (!r)
+			r = write_timing(s, pdir, build_s, run_s);
+		fprintf(stderr, "eptsim: %s (%s): ", sim_error(s), strsignal(sig));
+		if (r)
+			fprintf(stderr, "writing partial results to %s: %s\n", pdir, strerror(-r));
+		else
+			fprintf(stderr, "partial results in %s/\n", pdir);
+		sim_free(s);
+		return EXIT_SIGNALLED(sig);
+	}
 	if (rr) {
 		fprintf(stderr, "eptsim: %s\n", sim_error(s));
 		sim_free(s);
@@ -304,6 +367,7 @@ static int cmd_run(int argc, char **argv)
 		sim_free(s);
 		return 1;
 	}
+	remove_partial(a.out);
 	if (!a.quiet) {
 		print_summary(s, &sc, a.out);
 		printf("wall time %.2f s to build the guest, %.2f s to run; peak RSS %.0f MiB\n", build_s, run_s,
@@ -530,8 +594,15 @@ static int cmd_sweep(int argc, char **argv)
 	fprintf(stderr, "[sweep] %zu runs, %zu done already%s; running %zu, %u at a time\n", n, done,
 		a.force ? " (run again: --force)" : "", a.force ? n : n - done, a.jobs);
 	struct sweep_local_result res;
-	r = sweep_run_local(sw, a.out, "/proc/self/exe", a.jobs, a.force, sweep_show_progress, &sh, &res, &err);
+	catch_stop_signals();
+	r = sweep_run_local(sw, a.out, "/proc/self/exe", a.jobs, a.force, &run_signal, sweep_show_progress, &sh,
+			    &res, &err);
 	sweep_free(sw);
+	if (r == -EINTR) {
+		fprintf(stderr, "eptsim sweep: %s; %zu ran, %zu skipped as done; the same command resumes it\n",
+			err.msg, res.ran, res.skipped);
+		return EXIT_SIGNALLED(run_signal);
+	}
 	if (r) {
 		fprintf(stderr, "eptsim sweep: %s\n", err.msg);
 		return 1;
@@ -786,7 +857,7 @@ static int cmd_report(int argc, char **argv)
 static int trace_fail(const char *verb, int r, const struct trace_error *err)
 {
 	fprintf(stderr, "eptsim trace %s: %s\n", verb, err->msg[0] ? err->msg : strerror(-r));
-	return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES ? EXIT_BAD_INPUT : 1;
+	return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES || r == -ENOTDIR ? EXIT_BAD_INPUT : 1;
 }
 
 struct trace_args {

@@ -4,6 +4,7 @@
 #ifndef EPTSIM_SIM_SIM_H
 #define EPTSIM_SIM_SIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,8 +25,11 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 void sim_free(struct sim *s);
 void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx);
 /* Run to workload.duration_ms.  0, or -EINVAL when a workload failed (a bad trace record):
- * sim_error() says what, naming the file and the record. */
+ * sim_error() says what, naming the file and the record; -EINTR when the flag given to
+ * sim_set_interrupt() was set (the stats are published, marked "complete": false). */
 int sim_run(struct sim *s);
+/* Stop the run between two events once *flag is non-zero (a SIGINT/SIGTERM handler sets it). */
+void sim_set_interrupt(struct sim *s, const volatile sig_atomic_t *flag);
 const char *sim_error(const struct sim *s);
 
 struct stats *sim_stats(struct sim *s);
@@ -44,6 +48,14 @@ int sim_write_results(struct sim *s, const char *dir);
 int write_json_atomic(json_t *doc, const char *path);
 /* Write path atomically, its text coming from fn (a write error shows at fclose).  0 or -errno. */
 int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx);
+/* Bytes of host memory a run of sc needs before its workload maps anything: the per-vCPU
+ * structures, the guest frame pools' scatter stacks (allocated eagerly with 4K guest
+ * pages) and, with guest.prefault, the EPT of every present memslot (sptes, shadow pages
+ * and the rmaps they touch).  Memory mapped lazily by the workload is not in it, so it is
+ * a lower bound for runs that are not prefaulted.  Pure: a function of sc. */
+uint64_t sim_estimate_bytes(const struct scenario *sc);
+/* MemAvailable of /proc/meminfo in bytes, 0 if unknown. */
+uint64_t sim_mem_available(void);
 /* mkdir -p.  0 or -errno. */
 int sim_mkdir_p(const char *dir);
 

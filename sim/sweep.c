@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1148,7 +1149,8 @@ static pid_t spawn(const struct sweep *sw, size_t run, const char *exe, const ch
 }
 
 int sweep_run_local(const struct sweep *sw, const char *dir, const char *exe, unsigned jobs, bool force,
-		    sweep_progress_fn fn, void *ctx, struct sweep_local_result *res, struct sweep_error *err)
+		    const volatile sig_atomic_t *stop, sweep_progress_fn fn, void *ctx,
+		    struct sweep_local_result *res, struct sweep_error *err)
 {
 	memset(res, 0, sizeof(*res));
 	int r = sweep_prepare(sw, dir, err);
@@ -1171,6 +1173,18 @@ int sweep_run_local(const struct sweep *sw, const char *dir, const char *exe, un
 	size_t next = 0, running = 0;
 	struct sweep_progress p = { .total = ntodo };
 	while (next < ntodo || running) {
+		if (stop && *stop) {
+			/* SIGINT/SIGTERM: pass it on to the runs under way (each stops cleanly and
+			 * writes its partial results), start no more, wait for them below */
+			int sig = *stop;
+			for (size_t s = 0; s < jobs; s++)
+				if (slots[s].pid)
+					kill(slots[s].pid, sig);
+			res->stopped = running;
+			r = fail(err, -EINTR, "interrupted (%s): %zu runs under way stopped, %zu not started",
+				 strsignal(sig), running, ntodo - next);
+			goto wait_all;
+		}
 		while (next < ntodo && running < jobs) {
 			size_t s = 0;
 			while (slots[s].pid)

@@ -37,6 +37,7 @@
 #ifndef EPTSIM_SIM_SWEEP_H
 #define EPTSIM_SIM_SWEEP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -107,14 +108,19 @@ typedef void (*sweep_progress_fn)(void *ctx, const struct sweep_progress *p);
 
 struct sweep_local_result {
 	size_t skipped, ran, failed;
+	size_t stopped;   /* runs under way when *stop was set: passed the signal, not counted in ran */
 };
 /* The local back end: sweep_prepare(), then every run that is not done (all of them with
  * force) as its own process (EXE run ..., stdout to /dev/null, stderr to
  * DIR/runs/NAME/stderr.log, removed when the run succeeds and wrote nothing there), at most
  * jobs at a time.  A run fails unless it exits 0 and leaves a done folder.  fn (may be NULL)
- * hears about each finished run.  0 (see res->failed) or -errno with err set. */
+ * hears about each finished run.  0 (see res->failed) or -errno with err set.
+ * stop (may be NULL) is a signal handler's flag: once it holds a signal number, no run is
+ * started, the runs under way get that signal (each writes its partial results and exits)
+ * and are waited for, and the call returns -EINTR.  Run again, the sweep resumes. */
 int sweep_run_local(const struct sweep *sw, const char *dir, const char *exe, unsigned jobs, bool force,
-		    sweep_progress_fn fn, void *ctx, struct sweep_local_result *res, struct sweep_error *err);
+		    const volatile sig_atomic_t *stop, sweep_progress_fn fn, void *ctx,
+		    struct sweep_local_result *res, struct sweep_error *err);
 
 struct sweep_missing {
 	char *name;

@@ -203,8 +203,14 @@ int trace_convert(const char *in_txt, const char *out, struct trace_error *err)
 				ret = -EINVAL;
 				break;
 			}
-			if ((ret = trace_write(w, &rec, err)))
+			if ((ret = trace_write(w, &rec, err))) {
+				/* the writer names the output's record: say which input line it was */
+				char why[sizeof(err->msg)];
+				snprintf(why, sizeof(why), "%s", err->msg);
+				snprintf(err->msg, sizeof(err->msg), "%s:%llu: %s", in_txt,
+					 (unsigned long long)lineno, why);
 				break;
+			}
 		}
 	}
 	free(line);

@@ -8,6 +8,7 @@
 #include "workloads/workload.h"
 
 #include "sim/config.h"
+#include "cpu/guest.h"
 #include "traces/trace.h"
 
 #include <errno.h>
@@ -22,8 +23,42 @@ struct replay {
 	bool filter;            /* a multi-vCPU file: drop the other vCPUs' records */
 	bool renumber;          /* a per-vCPU file: every record is ours, give it our number */
 	bool loop;
+	bool gpa;               /* the trace's addresses are GPAs (guest.paging = none) */
+	uint64_t gpa_limit;     /* a GPA trace's memory records must end at or below it */
+	uint64_t directmap_end; /* a GVA trace's kernel addresses: the direct map, the I/O window */
 	uint64_t ours;          /* records of ours seen in the current pass */
+	uint32_t nr_vcpus;      /* guest.vcpus: a multi-vCPU file's records must name one of them */
 };
+
+/* The top of the guest-physical space: the end of the highest memslot (present at time 0
+ * or not: a toggled ROM) or of the I/O window below 4 GiB, whichever is higher.  Below it,
+ * a GPA no slot covers is MMIO (emulated, legal); at or above it the trace is wrong. */
+static uint64_t guest_gpa_limit(const struct scenario *sc)
+{
+	uint64_t top = GUEST_IO_GPA + GUEST_IO_SIZE;
+	for (uint32_t i = 0; i < sc->nr_slots; i++)
+		if (sc->slots[i].base + sc->slots[i].size > top)
+			top = sc->slots[i].base + sc->slots[i].size;
+	return top;
+}
+
+/* A record's address is one the guest can have: for a GPA trace, below guest_gpa_limit();
+ * for a GVA trace, a user address (any one: anonymous memory the guest maps on first
+ * touch), or the kernel's direct map or I/O window (mapped by the guest kernel).
+ * Mirrors nothing in KVM: a guest cannot issue such an access, so the trace is bad. */
+static bool addr_ok(const struct replay *rp, const struct trace_record *rec)
+{
+	uint64_t end = rec->addr + (rec->size ? rec->size : 1);
+	if (end < rec->addr)
+		return false;
+	if (rp->gpa)
+		return end <= rp->gpa_limit;
+	if (end <= GUEST_USER_TOP)
+		return true;
+	if (rec->addr >= GUEST_DIRECTMAP && end <= rp->directmap_end)
+		return true;
+	return rec->addr >= GUEST_IOREMAP && end <= GUEST_IOREMAP + GUEST_IO_SIZE;
+}
 
 /* The idx-th comma-separated element of list, or NULL if there are fewer. */
 static const char *list_at(const char *list, uint32_t idx, char *buf, size_t n)
@@ -83,6 +118,10 @@ static void *replay_create(const struct scenario *sc, const struct guest_layout 
 	rp->renumber = per_vcpu && !all_ours;
 	rp->vcpu = (uint16_t)vcpu;
 	rp->loop = sc->trace_end == TRACE_END_LOOP;
+	rp->gpa = gpa;
+	rp->nr_vcpus = sc->vcpus;
+	rp->gpa_limit = guest_gpa_limit(sc);
+	rp->directmap_end = GUEST_DIRECTMAP + sc->kernel_mem;
 	return rp;
 }
 
@@ -110,6 +149,29 @@ static int replay_fill(void *priv, struct trace_record *recs, unsigned max, char
 			continue;
 		}
 		unsigned n = (unsigned)r;
+		for (unsigned i = 0; i < n; i++) {
+			if (rp->filter && recs[i].vcpu >= rp->nr_vcpus) {
+				snprintf(err, errlen, "%s: record %llu: vCPU %u does not exist (guest.vcpus = %u)",
+					 rp->path, (unsigned long long)(trace_reader_count(rp->r) - n + i + 1),
+					 recs[i].vcpu, rp->nr_vcpus);
+				return -EINVAL;
+			}
+			if (!rec_is_memory(recs[i].kind) || addr_ok(rp, &recs[i]) ||
+			    (rp->filter && recs[i].vcpu != rp->vcpu))
+				continue;
+			unsigned long long no = trace_reader_count(rp->r) - n + i + 1;
+			if (rp->gpa)
+				snprintf(err, errlen, "%s: record %llu: GPA 0x%llx (size %u) is beyond the guest "
+					 "(its memslots and the I/O window end at 0x%llx)", rp->path, no,
+					 (unsigned long long)recs[i].addr, recs[i].size,
+					 (unsigned long long)rp->gpa_limit);
+			else
+				snprintf(err, errlen, "%s: record %llu: GVA 0x%llx (size %u) is neither a user "
+					 "address (below 0x%llx) nor in the guest kernel's direct map or I/O window",
+					 rp->path, no, (unsigned long long)recs[i].addr, recs[i].size,
+					 (unsigned long long)GUEST_USER_TOP);
+			return -EINVAL;
+		}
 		if (rp->filter) {
 			/* keep ours, in order; they already carry our vCPU number */
 			n = 0;

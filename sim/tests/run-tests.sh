@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs every cmocka test binary given, from the repository root, and ends with one summary
-# line "N passed, N failed".  Exit status: 0 iff every binary passed.
+# Runs every cmocka test binary given, then the CLI tests sim/tests/cli_*.sh on
+# BUILD/eptsim (they print cmocka's lines too), from the repository root, and ends with one
+# summary line "N passed, N failed".  Exit status: 0 iff every binary and script passed.
 set -u
 build=$1; shift
+export EPTSIM_BIN=$build/eptsim
 passed=0; failed=0; bad=()
-for t in "$@"; do
+for t in "$@" "$(dirname "$0")"/cli_*.sh; do
 	out=$("$t" 2>&1); rc=$?
 	printf '%s\n' "$out"
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)

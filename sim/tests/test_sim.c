@@ -35,6 +35,47 @@ static void scenario(struct scenario *sc, uint64_t seed, const char *extra)
 	assert_int_equal(config_validate(sc, &err), 0);
 }
 
+static uint64_t estimate(const char *const *sets, size_t n)
+{
+	static struct scenario sc;
+	struct config_error err;
+	config_defaults(&sc);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(config_set(&sc, sets[i], &err), 0);
+	assert_int_equal(config_validate(&sc, &err), 0);
+	return sim_estimate_bytes(&sc);
+}
+
+/* The up-front memory estimate: its parts, by difference, and the refusal's arithmetic. */
+static void test_estimate_bytes(void **state)
+{
+	const uint64_t G = 1ULL << 30;
+	const char *lazy[] = { "guest.vcpus=2", "guest.mem=64G", "guest.kernel_mem=0x40000000", "guest.page_size=2m" };
+	const char *pre4k[] = { "guest.vcpus=2", "guest.mem=64G", "guest.kernel_mem=0x40000000", "guest.page_size=2m",
+				"guest.prefault=true", "guest.thp_fraction=0" };
+	const char *prethp[] = { "guest.vcpus=2", "guest.mem=64G", "guest.kernel_mem=0x40000000", "guest.page_size=2m",
+				 "guest.prefault=true", "guest.thp_fraction=1" };
+	const char *scat[] = { "guest.vcpus=2", "guest.mem=64G", "guest.kernel_mem=0x40000000", "guest.page_size=4k" };
+	uint64_t base = estimate(lazy, 4);
+	/* no prefault, 2M guest pages: only the fixed part and the vCPUs */
+	assert_true(base < 32ULL << 20);
+	/* prefaulted with 4K backing: 16.3 bytes per 4K page of RAM (64 GiB: 16M pages) */
+	uint64_t pages = 64 * G >> 12;
+	assert_int_equal(estimate(pre4k, 6) - base, pages * 16300 / 1000);
+	/* with THP everywhere: one leaf per 2M */
+	assert_int_equal(estimate(prethp, 6) - base, (pages >> 9) * 16300 / 1000);
+	/* 4K guest pages: the scatter stacks, 8 bytes per 4K frame of 3/4 of the pools (at
+	 * most 63 GiB; a little less, as no pool straddles the PCI hole) */
+	uint64_t sc = estimate(scat, 4) - base, most = (63 * G >> 12) / 4 * 3 * 8;
+	assert_true(sc > most / 10 * 9 && sc <= most);
+	/* 1 TiB prefaulted with 4K backing: 2^28 leaves, ~4.1 GiB, plus 256 vCPUs */
+	const char *tera[] = { "guest.vcpus=256", "guest.mem=1T", "guest.page_size=2m", "guest.prefault=true",
+			       "guest.thp_fraction=0" };
+	uint64_t t = estimate(tera, 5);
+	assert_true(t > 4 * G && t < 5 * G);
+	assert_true(sim_mem_available() > 0);   /* Linux: /proc/meminfo has MemAvailable */
+}
+
 /* Run and return the "stats" object serialized (deterministic key order). */
 static char *run_stats(const struct scenario *sc, enum engine_mode mode)
 {
@@ -415,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_ipi_interrupts_instructions),
 		cmocka_unit_test(test_stop_after_last),
 		cmocka_unit_test(test_lock_timeline),
+		cmocka_unit_test(test_estimate_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

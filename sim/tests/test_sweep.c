@@ -392,7 +392,7 @@ static void run_local(struct fx *f, struct sweep *sw, const char *dir, bool forc
 		      struct seen *seen)
 {
 	memset(seen, 0, sizeof(*seen));
-	int r = sweep_run_local(sw, path_in(f, dir), f->eptsim, 2, force, count_progress, seen, res, &f->err);
+	int r = sweep_run_local(sw, path_in(f, dir), f->eptsim, 2, force, NULL, count_progress, seen, res, &f->err);
 	if (r)
 		fail_msg("sweep_run_local: %s", f->err.msg);
 	assert_int_equal(seen->n, res->ran);

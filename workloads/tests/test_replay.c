@@ -187,6 +187,81 @@ static void test_bad_trace_stops_the_run(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Write a trace of n records to path. */
+static void write_trace(const char *path, int addr_kind, unsigned nr_vcpus, const struct trace_record *recs, size_t n)
+{
+	struct trace_header h = { .version = TRACE_VERSION, .nr_vcpus = nr_vcpus, .addr_kind = addr_kind,
+				  .paging = addr_kind == TRACE_ADDR_GPA ? TRACE_PAGING_NONE : TRACE_PAGING_4LEVEL };
+	struct trace_writer *w;
+	struct trace_error te;
+	assert_int_equal(trace_create(path, &h, &w, &te), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(trace_write(w, &recs[i], &te), 0);
+	assert_int_equal(trace_finish(w, &te), 0);
+}
+
+static void expect_error(const struct scenario *sc, const char *want)
+{
+	struct sim *s = run(sc, -EINVAL);
+	if (!strstr(sim_error(s), want))
+		fail_msg("\"%s\" does not contain \"%s\"", sim_error(s), want);
+	sim_free(s);
+}
+
+/* Addresses no guest can have, and records of vCPUs the guest lacks, stop the run with the
+ * record number (README, "Which addresses a replayed trace may have"); MMIO below the top
+ * of the guest-physical space and any user GVA are fine. */
+static void test_addresses_beyond_the_guest(void **state)
+{
+	static struct scenario sc;
+	struct config_error e;
+	char dir[] = "/tmp/eptsim-replay-XXXXXX", path[600], cmd[700];
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.gz", dir);
+	/* GPA: RAM, then MMIO in the PCI hole (legal), then beyond every slot and the I/O window */
+	struct trace_record gpa[] = {
+		{ .kind = REC_READ, .size = 8, .addr = 0x1000, .icount = 1 },
+		{ .kind = REC_READ, .size = 4, .addr = 0xfe001000, .icount = 1 },
+		{ .kind = REC_WRITE, .size = 8, .addr = 0xfffffffff8ULL, .icount = 1 },
+	};
+	write_trace(path, TRACE_ADDR_GPA, 1, gpa, 3);
+	base_scenario(&sc, path);
+	assert_int_equal(config_set(&sc, "guest.paging=none", &e), 0);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	expect_error(&sc, "t.gz: record 3: GPA 0xfffffffff8 (size 8) is beyond the guest");
+	/* the same two first records alone run */
+	write_trace(path, TRACE_ADDR_GPA, 1, gpa, 2);
+	struct sim *s = run(&sc, 0);
+	assert_int_equal(stat(s, "vcpu.records"), 2);
+	sim_free(s);
+
+	/* GVA: a user address anywhere below 2^47 is legal; a non-canonical one is not */
+	struct trace_record gva[] = {
+		{ .kind = REC_READ, .size = 8, .addr = 0x7ffffffff000ULL, .icount = 1 },
+		{ .kind = REC_READ, .size = 8, .addr = 0x800000000000ULL, .icount = 1 },
+	};
+	write_trace(path, TRACE_ADDR_GVA, 1, gva, 2);
+	base_scenario(&sc, path);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	expect_error(&sc, "t.gz: record 2: GVA 0x800000000000 (size 8) is neither a user address");
+
+	/* a record of vCPU 2 in a 3-vCPU trace replayed by a 2-vCPU guest */
+	struct trace_record v[] = {
+		{ .kind = REC_READ, .size = 8, .addr = 0x1000, .icount = 1, .vcpu = 0 },
+		{ .kind = REC_READ, .size = 8, .addr = 0x2000, .icount = 1, .vcpu = 1 },
+		{ .kind = REC_READ, .size = 8, .addr = 0x3000, .icount = 1, .vcpu = 2 },
+	};
+	write_trace(path, TRACE_ADDR_GVA, 3, v, 3);
+	base_scenario(&sc, path);
+	assert_int_equal(config_set(&sc, "guest.vcpus=2", &e), 0);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	expect_error(&sc, "t.gz: record 3: vCPU 2 does not exist (guest.vcpus = 2)");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Two functions whose addresses the trace below fetches from. */
 __attribute__((noinline)) int replay_alpha(int x);
 __attribute__((noinline)) int replay_beta(int x);
@@ -272,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_loop_and_stop),
 		cmocka_unit_test(test_one_trace_per_vcpu),
 		cmocka_unit_test(test_bad_trace_stops_the_run),
+		cmocka_unit_test(test_addresses_beyond_the_guest),
 		cmocka_unit_test(test_elf_attribution),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The bad-input table (README, "Bad input"), end to end through the CLI: one test per row.
+# Each row runs build/eptsim on one bad input and checks exit status 2, a message that
+# names the file and (where the row has one) the line or record number, and that no output
+# (the --out folder, or the trace file being written) was created or left half-written.
+# Prints cmocka's lines, so sim/tests/run-tests.sh counts the rows.
+#
+#   sim/tests/cli_bad_input.sh [EPTSIM]      (default: $EPTSIM_BIN, else build/eptsim)
+set -u
+E=$(realpath "${1:-${EPTSIM_BIN:-build/eptsim}}")
+T=$(mktemp -d /tmp/eptsim-bad.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+passed=0; failed=0; failures=()
+
+# row NAME WANT OUT -- COMMAND...: WANT is a substring of stderr (grep -F); OUT a path
+# that must not exist afterwards ("" for none).
+row() {
+	local name=$1 want=$2 out=$3; shift 4
+	echo "[ RUN      ] $name"
+	"$@" > "$T/stdout" 2> "$T/stderr"
+	local rc=$? why=""
+	[ $rc -eq 2 ] || why="exit status $rc, not 2"
+	grep -qF -- "$want" "$T/stderr" || why="${why:+$why; }message lacks '$want'"
+	[ -z "$out" ] || [ ! -e "$out" ] || why="${why:+$why; }$out was created"
+	# no temporary file left beside the output either
+	[ -z "$out" ] || ! ls "$out".tmp* > /dev/null 2>&1 || why="${why:+$why; }$out.tmp* left behind"
+	if [ -z "$why" ]; then
+		echo "[       OK ] $name"; passed=$((passed + 1))
+	else
+		echo "$why; stderr was:"; sed 's/^/    /' "$T/stderr"
+		echo "[  FAILED  ] $name"; failed=$((failed + 1)); failures+=("$name")
+	fi
+}
+
+cd "$T"
+# Inputs.  A good multi-vCPU trace, then broken copies of it.
+"$E" workload random --out good.gz --records 200000 > /dev/null 2>&1 || { echo "cannot make a trace"; exit 1; }
+size=$(stat -c %s good.gz)
+head -c $((size / 2)) good.gz > trunc.gz                       # gzip stream cut in half
+zcat good.gz > raw 2> /dev/null
+printf 'XXXXXXXXXXXX' | gzip > magic.gz                        # not EPTSIMTR
+cp raw raw2; printf '\002' | dd of=raw2 bs=1 seek=8 conv=notrunc 2> /dev/null; gzip -c raw2 > future.gz  # version 2
+head -c 2000 raw | gzip > inrec.gz                             # whole gzip, records cut mid-record
+: > empty.gz
+mkdir adir
+printf '# eptsim-trace 1 vcpus=4 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n3 R 0x2000 8 1\n' > v4.txt
+printf '# eptsim-trace 1 vcpus=1 addr=gpa paging=none source="t"\n0 R 0x1000 8 1\n0 R 0x2000 8 1\n0 W 0x40000000000 8 1\n' > gpa.txt
+printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n0 R 0x900000000000 8 1\n' > gva.txt
+printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n0 R 0x20' > cut.txt
+printf 'I  04001000,3\n L 1ffefff000,8\n S 1ffe' > lackey.txt
+for t in v4 gpa gva; do "$E" trace convert $t.txt $t.gz || exit 1; done
+ini() { printf "$2" > "$1"; }
+ini v0.ini '[guest]\nvcpus = 0\n'
+ini vbig.ini '[guest]\nvcpus = 100000\n'
+ini unknown.ini '[guest]\nvcpus = 2\nnosuch = 1\n'
+ini dup.ini '[guest]\nvcpus = 2\nvcpus = 3\n'
+ini num.ini '[guest]\nvcpus = 2x\n'
+ini neg.ini '[guest]\nmem = -1G\n'
+ini huge.ini '[guest]\nmem = 4T\nprefault = true\nthp_fraction = 0\n[memslot.big]\nbase = 0x100000000000\nsize = 60T\n'
+small="[guest]\nvcpus = 2\nmem = 64M\nkernel_mem = 16M\n%s[workload]\nduration_ms = 50\ntrace = $T/%s\n"
+ini v4.ini "$(printf "$small" "" v4.gz)"
+ini gpa.ini "$(printf "$small" "paging = none\n" gpa.gz)"
+ini gva.ini "$(printf "$small" "" gva.gz)"
+ini inrec.ini "$(printf "$small" "" inrec.gz | sed "s/vcpus = 2/vcpus = 4/")"
+ini empty.ini "$(printf "$small" "" empty.gz)"
+: > good.ini
+
+row "truncated gzip (trace info)" "trunc.gz: record " "" -- "$E" trace info trunc.gz
+grep -qF "truncated gzip data" "$T/stderr" || echo "(note: no 'truncated gzip data')"
+row "wrong magic" "magic.gz: header: not an eptsim trace (bad magic)" "" -- "$E" trace info magic.gz
+row "future version" "future.gz: header: version 2 is newer than this eptsim (1)" "" -- "$E" trace info future.gz
+row "record for a vCPU that does not exist (run)" "v4.gz: record 2: vCPU 3 does not exist (guest.vcpus = 2)" out-v4 -- \
+	"$E" run v4.ini --out out-v4 --quiet
+row "record for a vCPU above the trace's count (convert)" "bad.txt:2: bad.gz: record 1: vCPU 5 out of range (vcpus=1)" bad.gz -- \
+	bash -c "printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source=\"t\"\n5 R 0x1000 8 1\n' > bad.txt; \"$E\" trace convert bad.txt bad.gz"
+row "GPA beyond the guest (run)" "gpa.gz: record 3: GPA 0x40000000000 (size 8) is beyond the guest" out-gpa -- \
+	"$E" run gpa.ini --out out-gpa --quiet
+row "GVA no guest can have (run)" "gva.gz: record 2: GVA 0x900000000000 (size 8) is neither a user address" out-gva -- \
+	"$E" run gva.ini --out out-gva --quiet
+row "zero vCPUs" "v0.ini:2: guest.vcpus: 0 is out of range [1, 1024]" out-v0 -- "$E" run v0.ini --out out-v0
+row "absurd vCPU count" "vbig.ini:2: guest.vcpus: 100000 is out of range [1, 1024]" out-vbig -- "$E" run vbig.ini --out out-vbig
+row "absurd vCPU count (--set)" "--set: guest.vcpus: 4096 is out of range [1, 1024]" out-vset -- \
+	"$E" run good.ini --set guest.vcpus=4096 --out out-vset
+row "guest larger than the machine" "huge.ini: this run needs about" out-huge -- "$E" run huge.ini --out out-huge
+grep -qF "GiB, this machine has" "$T/stderr" || echo "(note: no 'this machine has')"
+row "unknown key" "unknown.ini:3: guest.nosuch: unknown key" out-unk -- "$E" run unknown.ini --out out-unk
+row "duplicate key" "dup.ini:3: guest.vcpus: duplicate key" out-dup -- "$E" run dup.ini --out out-dup
+row "bad number" "num.ini:2: guest.vcpus: '2x' is not a non-negative integer" out-num -- "$E" run num.ini --out out-num
+row "negative size" "neg.ini:2: guest.mem: '-1G' is not a size" out-neg -- "$E" run neg.ini --out out-neg
+row "empty trace (trace info)" "empty.gz: header: empty file (not an eptsim trace)" "" -- "$E" trace info empty.gz
+row "empty trace (run)" "empty.gz: header: empty file (not an eptsim trace)" out-empty -- "$E" run empty.ini --out out-empty
+row "directory for a config" "adir: is a directory, not a config file" out-dir -- "$E" run adir --out out-dir
+row "directory for a trace" "adir: header: read error: Is a directory" "" -- "$E" trace info adir
+# Unreadable: the tests run as root, whom chmod 000 does not stop; a path through a regular
+# file (good.gz/x) cannot be opened by anyone (ENOTDIR).  chmod 000 is tried when not root.
+row "unreadable config (path through a file)" "good.ini/x.ini: Not a directory" out-unr -- "$E" run good.ini/x.ini --out out-unr
+row "unreadable trace (path through a file)" "good.gz/x: cannot open: Not a directory" "" -- "$E" trace info good.gz/x
+if [ "$(id -u)" != 0 ]; then
+	cp good.gz noperm.gz; chmod 000 noperm.gz
+	row "unreadable trace (chmod 000)" "noperm.gz: cannot open: Permission denied" "" -- "$E" trace info noperm.gz
+fi
+row "trace ending inside a record (trace info)" "inrec.gz: record 289: end of stream inside a record (truncated trace)" "" -- \
+	"$E" trace info inrec.gz
+row "trace ending inside a record (run)" "inrec.gz: record 289: end of stream inside a record (truncated trace)" out-inrec -- \
+	"$E" run inrec.ini --out out-inrec --quiet
+row "text trace line cut off (convert)" "cut.txt:3: missing size" cut.gz -- "$E" trace convert cut.txt cut.gz
+row "lackey line cut off (import)" "lackey.txt:3: cut-off line (expected ',SIZE'): ' S 1ffe'" lackey.gz -- \
+	"$E" trace import --format lackey lackey.txt lackey.gz
+
+echo "[==========] $((passed + failed)) test(s) run."
+echo "[  PASSED  ] $passed test(s)."
+if [ $failed -gt 0 ]; then
+	echo "[  FAILED  ] $failed test(s), listed below:"
+	for f in "${failures[@]}"; do echo "[  FAILED  ] $f"; done
+	exit 1
+fi
+exit 0
