@@ -133,7 +133,9 @@ fuzz-build:
 	  OPT="-O1 -g -Wno-unknown-warning-option -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	  FUZZ_LINK="-fsanitize=fuzzer $(FUZZ_SAN)" $(FUZZ_SRC:%.c=build-fuzz/%)
 
-fuzz: deps fuzz-build
+fuzz:
+	$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) clang libclang-rt-14-dev"
+	$(MAKE) --no-print-directory fuzz-build
 	./sim/tests/run-fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC:%.c=build-fuzz/%)
 
 clean:

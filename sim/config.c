@@ -780,13 +780,22 @@ static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mm
  * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
 #define CONFIG_LINE_MAX 198
 
+/* May a folded list break at the comma v[n]?  inih strips the blanks around a value, so the
+ * items on either side must not end or start with one (found by fuzz_config). */
+static bool fold_ok(const char *v, size_t n, bool first)
+{
+	return (n > 0 || !first) && (n == 0 || (v[n - 1] != ' ' && v[n - 1] != '\t')) &&
+	       v[n + 1] != ' ' && v[n + 1] != '\t';
+}
+
 /* One "key = value" line, or, for a list key whose value does not fit in one line, the value's
  * comma-separated items over "key = ..." and "key += ..." lines of at most CONFIG_LINE_MAX
- * characters (config_append() joins them back with commas), so the dump loads again. */
+ * characters (config_append() joins them back with commas), so the dump loads again (found
+ * by fuzz_config: the dump wrote lines inih cuts). */
 static void dump_key(FILE *out, const struct key_def *k, const char *v)
 {
-	size_t kl = strlen(k->key), n;
-	bool first = true;
+	size_t kl = strlen(k->key), n, best;
+	bool first = true, found;
 
 	if (kl + 3 + strlen(v) <= CONFIG_LINE_MAX || k->type != K_PATH || is_slot_row(k)) {
 		fprintf(out, "%s = %s\n", k->key, v);
@@ -796,15 +805,26 @@ static void dump_key(FILE *out, const struct key_def *k, const char *v)
 		const char *op = first ? " = " : " += ";
 		size_t room = CONFIG_LINE_MAX - kl - strlen(op);
 
-		/* as many whole items as fit (at least one) */
-		n = strcspn(v, ",");
-		while (v[n] == ',' && n + 1 + strcspn(v + n + 1, ",") <= room)
-			n += 1 + strcspn(v + n + 1, ",");
-		if (n > room)   /* one item too long for " = ": the operator without blanks */
+		/* the longest run of whole items that fits and ends where a line may end */
+		found = false;
+		best = 0;
+		for (n = strcspn(v, ","); n <= room; n += 1 + strcspn(v + n + 1, ",")) {
+			if (!v[n] || fold_ok(v, n, first)) {
+				best = n;
+				found = true;
+			}
+			if (!v[n])
+				break;
+		}
+		if (!found) {   /* nothing fits: up to the first place a line may end, compact */
+			for (n = strcspn(v, ","); v[n] && !fold_ok(v, n, first); n += 1 + strcspn(v + n + 1, ","))
+				;
+			best = n;
 			op = first ? "=" : "+=";
-		fprintf(out, "%s%s%.*s\n", k->key, op, (int)n, v);
+		}
+		fprintf(out, "%s%s%.*s\n", k->key, op, (int)best, v);
 		first = false;
-		v += n;
+		v += best;
 	} while (*v++ == ',');
 }
 
