@@ -779,6 +779,9 @@ static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mm
 /* The longest line inih hands over: libinih's INI_MAX_LINE (200) less the newline and the
  * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
 #define CONFIG_LINE_MAX 198
+/* inih's inline comment: ';' after a blank.  A value that starts with one is written right
+ * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
+#define INLINE_COMMENT ';'
 
 /* May a folded list break at the comma v[n]?  inih strips the blanks around a value, so the
  * items on either side must not end or start with one (found by fuzz_config). */
@@ -798,7 +801,7 @@ static void dump_key(FILE *out, const struct key_def *k, const char *v)
 	bool first = true, found;
 
 	if (kl + 3 + strlen(v) <= CONFIG_LINE_MAX || k->type != K_PATH || is_slot_row(k)) {
-		fprintf(out, "%s = %s\n", k->key, v);
+		fprintf(out, "%s %s%s\n", k->key, v[0] == INLINE_COMMENT ? "=" : "= ", v);
 		return;
 	}
 	do {
@@ -822,6 +825,8 @@ static void dump_key(FILE *out, const struct key_def *k, const char *v)
 			best = n;
 			op = first ? "=" : "+=";
 		}
+		if (v[0] == INLINE_COMMENT && op[strlen(op) - 1] == ' ')
+			op = first ? " =" : " +=";
 		fprintf(out, "%s%s%.*s\n", k->key, op, (int)best, v);
 		first = false;
 		v += best;
