@@ -7,6 +7,7 @@
 #   make valgrind   the end-to-end commands under valgrind (leaks and memory errors fail it)
 #   make bench      speed figures (prints, never fails on a number)
 #   make check-invariants  the tests and every config with the MMU invariants asserted at each step
+#   make fuzz       every libFuzzer target (*/tests/fuzz_*.c, clang, ASan+UBSan) for FUZZ_SECONDS each
 
 CC       ?= cc
 PKGS     := inih jansson zlib libelf
@@ -31,8 +32,10 @@ LIB_SRC  := $(filter-out sim/main.c,$(LIB_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard */tests/test_*.c)
 TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
+FUZZ_SRC := $(wildcard */tests/fuzz_*.c)
+FUZZ_BIN := $(patsubst %.c,$(B)/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test test-plain test-san check-invariants valgrind bench clean readme-keys FORCE
+.PHONY: all deps run test test-plain test-san check-invariants valgrind bench fuzz fuzz-build clean readme-keys FORCE
 all: $(B)/eptsim
 
 # The git hash lives in a generated header that changes only when HEAD does, so only the
@@ -58,6 +61,11 @@ $(B)/eptsim: $(B)/sim/main.o $(B)/libeptsim.a
 $(B)/%: %.c $(B)/libeptsim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libeptsim.a $(LDLIBS) -lcmocka
+
+# libFuzzer targets: only built by `make fuzz` (B=build-fuzz, clang), which supplies main().
+$(FUZZ_BIN): $(B)/%: %.c $(B)/libeptsim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_LINK) -o $@ $< $(B)/libeptsim.a $(LDLIBS)
 
 # Install what is missing (Debian 12).  Idempotent and quiet when all is there.
 deps:
@@ -118,7 +126,24 @@ valgrind: deps all
 bench: deps all
 	@./sim/tests/bench.sh $(B)
 
+# Fuzzing (README, "Fuzzing"): the library with -fsanitize=fuzzer-no-link,address,undefined
+# in build-fuzz/, each target linked with -fsanitize=fuzzer, then run for FUZZ_SECONDS from
+# its seed corpus (fuzz-seeds/ beside it, the committed configs and sample traces) into
+# build-fuzz/corpus/TARGET/.  Fails, naming the crash file, when a target finds anything.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz-build:
+	$(MAKE) --no-print-directory B=build-fuzz CC=$(FUZZ_CC) \
+	  OPT="-O1 -g -Wno-unknown-warning-option -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  FUZZ_LINK="-fsanitize=fuzzer $(FUZZ_SAN)" $(FUZZ_SRC:%.c=build-fuzz/%)
+
+fuzz:
+	$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) clang libclang-rt-14-dev"
+	$(MAKE) --no-print-directory fuzz-build
+	./sim/tests/run-fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC:%.c=build-fuzz/%)
+
 clean:
-	rm -rf build build-san build-inv
+	rm -rf build build-san build-inv build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(B)/sim/main.d $(TEST_BIN:=.d)

@@ -776,9 +776,66 @@ static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mm
 					      "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
 
+/* The longest line inih hands over: libinih's INI_MAX_LINE (200) less the newline and the
+ * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
+#define CONFIG_LINE_MAX 198
+/* inih's inline comment: ';' after a blank.  A value that starts with one is written right
+ * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
+#define INLINE_COMMENT ';'
+
+/* May a folded list break at the comma v[n]?  inih strips the blanks around a value, so the
+ * items on either side must not end or start with one (found by fuzz_config). */
+static bool fold_ok(const char *v, size_t n, bool first)
+{
+	return (n > 0 || !first) && (n == 0 || (v[n - 1] != ' ' && v[n - 1] != '\t')) &&
+	       v[n + 1] != ' ' && v[n + 1] != '\t';
+}
+
+/* One "key = value" line, or, for a list key whose value does not fit in one line, the value's
+ * comma-separated items over "key = ..." and "key += ..." lines of at most CONFIG_LINE_MAX
+ * characters (config_append() joins them back with commas), so the dump loads again (found
+ * by fuzz_config: the dump wrote lines inih cuts). */
+static void dump_key(FILE *out, const struct key_def *k, const char *v)
+{
+	size_t kl = strlen(k->key), n, best;
+	bool first = true, found;
+
+	if (kl + 3 + strlen(v) <= CONFIG_LINE_MAX || k->type != K_PATH || is_slot_row(k)) {
+		fprintf(out, "%s %s%s\n", k->key, v[0] == INLINE_COMMENT ? "=" : "= ", v);
+		return;
+	}
+	do {
+		const char *op = first ? " = " : " += ";
+		size_t room = CONFIG_LINE_MAX - kl - strlen(op);
+
+		/* the longest run of whole items that fits and ends where a line may end */
+		found = false;
+		best = 0;
+		for (n = strcspn(v, ","); n <= room; n += 1 + strcspn(v + n + 1, ",")) {
+			if (!v[n] || fold_ok(v, n, first)) {
+				best = n;
+				found = true;
+			}
+			if (!v[n])
+				break;
+		}
+		if (!found) {   /* nothing fits: up to the first place a line may end, compact */
+			for (n = strcspn(v, ","); v[n] && !fold_ok(v, n, first); n += 1 + strcspn(v + n + 1, ","))
+				;
+			best = n;
+			op = first ? "=" : "+=";
+		}
+		if (v[0] == INLINE_COMMENT && op[strlen(op) - 1] == ' ')
+			op = first ? " =" : " +=";
+		fprintf(out, "%s%s%.*s\n", k->key, op, (int)best, v);
+		first = false;
+		v += best;
+	} while (*v++ == ',');
+}
+
 void config_dump(const struct scenario *sc, FILE *out)
 {
-	char v[128];
+	char v[CONFIG_PATH_MAX];   /* the longest value: a K_PATH list (a short one truncated it) */
 	fprintf(out, "; eptsim effective configuration (seed %llu)\n", (unsigned long long)sc->seed);
 	for (size_t s = 0; s < NR_SECTIONS; s++) {
 		fprintf(out, "\n[%s]\n", section_order[s]);
@@ -786,7 +843,7 @@ void config_dump(const struct scenario *sc, FILE *out)
 			if (strcmp(config_schema[i].section, section_order[s]))
 				continue;
 			format_value(sc, &config_schema[i], v, sizeof(v));
-			fprintf(out, "%s = %s\n", config_schema[i].key, v);
+			dump_key(out, &config_schema[i], v);
 		}
 	}
 	for (uint32_t m = config_nr_ram_slots(sc); m < sc->nr_slots; m++) {

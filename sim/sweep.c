@@ -33,6 +33,7 @@
 #define RUN_NAME_MAX NAME_MAX
 /* Characters kept as they are in a run's folder name; the rest become '_'. */
 #define NAME_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-"
+#define SWEEP_RANGE_INT_MAX 9007199254740992.0   /* 2^53: integers above it are not exact in a double */
 /* Characters a shell word may hold without quotes. */
 #define SHELL_SAFE NAME_SAFE "/=,:@%^"
 
@@ -282,12 +283,18 @@ static int expand_range(const char *item, struct strv *out, int line, char *msg,
 	}
 	char sfx[2] = { unit, 0 };
 	bool integral = !fa && !fb && !fs;
+	/* Integral values print as integers: they must be exact in a double and fit the
+	 * conversion to uint64_t (found by fuzz_sweep: 0..1e22 converted out of range). */
+	if (integral && b > SWEEP_RANGE_INT_MAX) {
+		snprintf(msg, msz, "range '%s': the end is above %.0f", item, SWEEP_RANGE_INT_MAX);
+		return -EINVAL;
+	}
 	for (size_t i = 0;; i++) {
 		double v = op == '+' ? a + (double)i * step : a * pow(step, (double)i);
-		if (integral && op == '*')
-			v = (double)(uint64_t)(a * pow(step, (double)i) + 0.5);
-		if (v > b * (1 + 1e-12))
+		if (v > b * (1 + 1e-12))   /* before the conversion below: v may be huge */
 			break;
+		if (integral && op == '*')
+			v = (double)(uint64_t)(v + 0.5);
 		if (i == SWEEP_MAX_VALUES) {
 			snprintf(msg, msz, "range '%s' has more than %d values", item, SWEEP_MAX_VALUES);
 			return -E2BIG;

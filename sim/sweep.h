@@ -13,7 +13,8 @@
  *
  * A range is A..B (step +1), A..B +S (add S) or A..B *F (multiply by F > 1): the values from
  * A up to B inclusive; A and B are non-negative decimals that may share one K/M/G/T suffix,
- * which every value keeps (512M..2048M *2 is 512M, 1024M, 2048M).
+ * which every value keeps (512M..2048M *2 is 512M, 1024M, 2048M).  A range of integers ends at
+ * 2^53 at most (above it a double is not exact).
  *
  * The runs are the cross product of the axes (the first axis varies slowest), filtered.
  * Every run's effective config is base + sets + its axis values, in that order, through
