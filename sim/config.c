@@ -783,12 +783,13 @@ static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mm
  * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
 #define INLINE_COMMENT ';'
 
-/* May a folded list break at the comma v[n]?  inih strips the blanks around a value, so the
- * items on either side must not end or start with one (found by fuzz_config). */
+/* May a folded list break at the comma v[n]?  inih strips the blanks (isspace()) around a
+ * value, so the items on either side must not end or start with one (found by fuzz_config). */
 static bool fold_ok(const char *v, size_t n, bool first)
 {
-	return (n > 0 || !first) && (n == 0 || (v[n - 1] != ' ' && v[n - 1] != '\t')) &&
-	       v[n + 1] != ' ' && v[n + 1] != '\t';
+	/* inih's blanks are isspace(): a '\v' or '\f' at an edge is lost too (fuzz_config) */
+	return (n > 0 || !first) && (n == 0 || !isspace((unsigned char)v[n - 1])) &&
+	       !isspace((unsigned char)v[n + 1]);
 }
 
 /* One "key = value" line, or, for a list key whose value does not fit in one line, the value's
