@@ -23,6 +23,7 @@
 
 #include "sim/chart.h"
 #include "sim/summary.h"
+#include "sim/tests/test_util.h"
 
 #define MHZ 2600.0
 
@@ -43,40 +44,6 @@ static const double mem_gib[2] = { 0.5, 1 };
 static double lock_breaks(int v, int c, int m) { return v ? vcpus[c] * mem_gib[m] * 2 + 0.5 : 0; }
 static double wait_max_cycles(int v, int c, int m) { return MHZ * (100.0 * vcpus[c] + (v ? 0 : 1000) + m); }
 static long faults(int v, int c, int m) { return 1000L * vcpus[c] + 10 * m + v; }
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		fail_msg("%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("does not contain \"%s\":\n%s", needle, hay);
-}
 
 static int count_str(const char *hay, const char *needle)
 {
@@ -227,11 +194,11 @@ static void assert_image(const struct fx *f, const char *out, const char *title)
 
 	assert_int_equal(stat(out, &st), 0);
 	assert_true(st.st_size > 5000);
-	img = read_all(out);
+	img = tu_read_file(out);
 	if (strstr(out, ".png"))
 		assert_memory_equal(img, sig, sizeof(sig));
 	else
-		assert_contains(img, title);
+		tu_assert_contains(img, title);
 	free(img);
 	assert_int_equal(rmdir(f->tmp), 0);	/* empty */
 	assert_int_equal(mkdir(f->tmp, 0700), 0);
@@ -243,7 +210,7 @@ static char *kept(const struct fx *f, const char *file)
 	char path[600];
 
 	snprintf(path, sizeof(path), "%s/kept/%s", f->root, file);
-	return read_all(path);
+	return tu_read_file(path);
 }
 
 static void clear_kept(const struct fx *f)
@@ -290,15 +257,15 @@ static void test_summary(void **state)
 
 	/* not a sweep folder; no summary.csv */
 	assert_int_equal(summary_load(f->root, &s, err, sizeof(err)), -ENOENT);
-	assert_contains(err, "sweep.json");
+	tu_assert_contains(err, "sweep.json");
 	assert_int_equal(mkdir(in(f, "half"), 0755), 0);
-	write_file(in(f, "half/sweep.json"), "{\"axes\": [], \"runs\": []}");
+	tu_write_text(in(f, "half/sweep.json"), "{\"axes\": [], \"runs\": []}");
 	assert_int_equal(summary_load(in(f, "half"), &s, err, sizeof(err)), -ENOENT);
-	assert_contains(err, "sweep --collect");
+	tu_assert_contains(err, "sweep --collect");
 	/* a row that no run of the manifest has */
-	write_file(in(f, "half/summary.csv"), "a\n1\n");
+	tu_write_text(in(f, "half/summary.csv"), "a\n1\n");
 	assert_int_equal(summary_load(in(f, "half"), &s, err, sizeof(err)), -EINVAL);
-	assert_contains(err, "summary.csv:2");
+	tu_assert_contains(err, "summary.csv:2");
 }
 
 /* ---------------------------------------------------------------- sweep */
@@ -320,13 +287,13 @@ static void test_sweep_png_svg(void **state)
 	assert_image(f, in(f, "s.svg"),
 		     "eptsim sweep tiny-sweep: zap.lock_breaks.mean against guest.vcpus");
 	{
-		char *svg = read_all(in(f, "s.svg"));
+		char *svg = tu_read_file(in(f, "s.svg"));
 
-		assert_contains(svg, "guest.mem = 512M");
-		assert_contains(svg, "guest.mem = 1G");
-		assert_contains(svg, ">legacy<");
-		assert_contains(svg, ">fast-v7<");
-		assert_contains(svg, "guest.vcpus (log scale)");
+		tu_assert_contains(svg, "guest.mem = 512M");
+		tu_assert_contains(svg, "guest.mem = 1G");
+		tu_assert_contains(svg, ">legacy<");
+		tu_assert_contains(svg, ">fast-v7<");
+		tu_assert_contains(svg, "guest.vcpus (log scale)");
 		free(svg);
 	}
 }
@@ -347,22 +314,22 @@ static void test_sweep_data(void **state)
 	o.keep = f->keep;
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "d.png"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "set terminal pngcairo");
-	assert_contains(gp, "set output 'plot.png'");
-	assert_contains(gp, "title 'eptsim sweep tiny-sweep: zap.lock_breaks.mean, "
+	tu_assert_contains(gp, "set terminal pngcairo");
+	tu_assert_contains(gp, "set output 'plot.png'");
+	tu_assert_contains(gp, "title 'eptsim sweep tiny-sweep: zap.lock_breaks.mean, "
 			    "mmu_lock.wait_cycles.max against guest.vcpus'");
-	assert_contains(gp, "set multiplot layout 2,2 ");
-	assert_contains(gp, "set logscale x 2\n");
-	assert_contains(gp, "set xtics ('1' 1, '2' 2, '4' 4)\n");
+	tu_assert_contains(gp, "set multiplot layout 2,2 ");
+	tu_assert_contains(gp, "set logscale x 2\n");
+	tu_assert_contains(gp, "set xtics ('1' 1, '2' 2, '4' 4)\n");
 	/* by defaults to the non-numeric axis: the key is its values, once */
-	assert_contains(gp, "title 'mmu.zap_all'");
+	tu_assert_contains(gp, "title 'mmu.zap_all'");
 	assert_int_equal(count_str(gp, "title 'legacy'"), 1);
 	assert_int_equal(count_str(gp, "title 'fast-v7'"), 1);
 	assert_int_equal(count_str(gp, "set title 'guest.mem = 512M'"), 2);
 	assert_int_equal(count_str(gp, "set title 'guest.mem = 1G'"), 2);
-	assert_contains(gp, "set ylabel 'zap.lock_breaks.mean (count)'");
+	tu_assert_contains(gp, "set ylabel 'zap.lock_breaks.mean (count)'");
 	/* up to 1401 µs: in ms from 1000 µs on */
-	assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (ms)'");
+	tu_assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (ms)'");
 	assert_int_equal(count_str(gp, "'d-"), 8);
 	free(gp);
 	/* d-F-K-G.dat: facet (mem), y, group (variant); x ascending */
@@ -372,7 +339,7 @@ static void test_sweep_data(void **state)
 			d = kept(f, name);
 			for (int c = 0; c < 3; c++) {
 				snprintf(want, sizeof(want), "\n%d %.10g\n", vcpus[c], lock_breaks(v, c, m));
-				assert_contains(d, want);
+				tu_assert_contains(d, want);
 			}
 			assert_true(strstr(d, "\n1 ") < strstr(d, "\n2 "));
 			assert_true(strstr(d, "\n2 ") < strstr(d, "\n4 "));
@@ -382,7 +349,7 @@ static void test_sweep_data(void **state)
 			for (int c = 0; c < 3; c++) {	/* cycles at 2600 MHz, in ms */
 				snprintf(want, sizeof(want), "\n%d %.10g\n", vcpus[c],
 					 wait_max_cycles(v, c, m) / MHZ / 1000);
-				assert_contains(d, want);
+				tu_assert_contains(d, want);
 			}
 			free(d);
 		}
@@ -393,11 +360,11 @@ static void test_sweep_data(void **state)
 	o.y[0] = "mmu_lock.wait_cycles.max";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "d.png"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (µs)'");
+	tu_assert_contains(gp, "set ylabel 'mmu_lock.wait_cycles.max (µs)'");
 	free(gp);
 	d = kept(f, "d-1-0-0.dat");	/* 1G, the only group left */
 	snprintf(want, sizeof(want), "\n4 %.10g\n", wait_max_cycles(1, 2, 1) / MHZ);
-	assert_contains(d, want);
+	tu_assert_contains(d, want);
 	free(d);
 	clear_kept(f);
 	unlink(in(f, "d.png"));
@@ -423,20 +390,20 @@ static void test_sweep_where_categorical(void **state)
 	o.keep = f->keep;
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "w.svg"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "set terminal svg");
-	assert_contains(gp, "set multiplot layout 2,1 ");
-	assert_contains(gp, "unset logscale x\nset xrange [-0.5:1.5]\n");
-	assert_contains(gp, "set xtics ('legacy' 0, 'fast-v7' 1)\n");
-	assert_contains(gp, "title 'guest.vcpus'");
-	assert_contains(gp, "title '1'");
-	assert_contains(gp, "title '4'");
+	tu_assert_contains(gp, "set terminal svg");
+	tu_assert_contains(gp, "set multiplot layout 2,1 ");
+	tu_assert_contains(gp, "unset logscale x\nset xrange [-0.5:1.5]\n");
+	tu_assert_contains(gp, "set xtics ('legacy' 0, 'fast-v7' 1)\n");
+	tu_assert_contains(gp, "title 'guest.vcpus'");
+	tu_assert_contains(gp, "title '1'");
+	tu_assert_contains(gp, "title '4'");
 	assert_null(strstr(gp, "guest.mem ="));		/* one size left: no panels by size */
-	assert_contains(gp, "'no data: the runs have no collapse.refaults'");
+	tu_assert_contains(gp, "'no data: the runs have no collapse.refaults'");
 	free(gp);
 	/* group 2 = 4 vCPUs: x 0 and 1 (legacy, fast-v7) at 1G */
 	d = kept(f, "d-0-0-2.dat");
 	snprintf(want, sizeof(want), "\n0 %ld\n1 %ld\n", faults(0, 2, 1), faults(1, 2, 1));
-	assert_contains(d, want);
+	tu_assert_contains(d, want);
 	free(d);
 	clear_kept(f);
 	assert_int_equal(access(in(f, "kept"), F_OK), -1);
@@ -452,21 +419,21 @@ static void test_sweep_errors(void **state)
 	chart_opts_init(&o);
 	o.x = "guest.vcpus";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "--y COLUMN is needed");
+	tu_assert_contains(err, "--y COLUMN is needed");
 	o.y[o.ny++] = "nope.mean";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "--y nope.mean");
+	tu_assert_contains(err, "--y nope.mean");
 	o.y[0] = "ept.faults";
 	o.x = "guest.nope";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "--x guest.nope");
+	tu_assert_contains(err, "--x guest.nope");
 	o.x = "guest.vcpus";
 	o.where[o.nwhere++] = "mem=3G";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "--where kept none");
+	tu_assert_contains(err, "--where kept none");
 	o.where[0] = "memory=1G";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "no column memory");
+	tu_assert_contains(err, "no column memory");
 	o.nwhere = 0;
 	assert_int_equal(chart_sweep(f->root, &o, in(f, "e.png"), err, sizeof(err)), -ENOENT);
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.pdf"), err, sizeof(err)), -EINVAL);
@@ -498,26 +465,26 @@ static void test_cdf(void **state)
 	o.keep = f->keep;
 	assert_int_equal(chart_cdf(dirs, 2, &o, in(f, "c.png"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "'eptsim: distribution of mmu_lock.wait — wait for mmu_lock, per "
+	tu_assert_contains(gp, "'eptsim: distribution of mmu_lock.wait — wait for mmu_lock, per "
 			    "acquisition'");
-	assert_contains(gp, "title 'ra (10 samples, p99 1 µs, max 1 µs)'");
-	assert_contains(gp, "title 'rb (4 samples, p99 100 µs, max 100 µs)'");
-	assert_contains(gp, "set logscale x 10\n");
+	tu_assert_contains(gp, "title 'ra (10 samples, p99 1 µs, max 1 µs)'");
+	tu_assert_contains(gp, "title 'rb (4 samples, p99 100 µs, max 100 µs)'");
+	tu_assert_contains(gp, "set logscale x 10\n");
 	/* x from the decade below the smallest positive bucket (0.01 µs / 1.5) to above 100 */
-	assert_contains(gp, "set xrange [0.001:1000]\n");
-	assert_contains(gp, "with steps");
+	tu_assert_contains(gp, "set xrange [0.001:1000]\n");
+	tu_assert_contains(gp, "with steps");
 	free(gp);
 	d = kept(f, "cdf-0.dat");
 	snprintf(want, sizeof(want), "\n0.001 0\n%.10g 0.6\n%.10g 0.9\n1 1\n", 25 / MHZ, 100 / MHZ);
-	assert_contains(d, want);
+	tu_assert_contains(d, want);
 	free(d);
 	d = kept(f, "cdf-1.dat");
-	assert_contains(d, "\n0.001 0\n0.001 0.5\n0.01 0.75\n100 1\n");
+	tu_assert_contains(d, "\n0.001 0\n0.001 0.5\n0.01 0.75\n100 1\n");
 	free(d);
 	d = kept(f, "tail-0.dat");	/* 1 - F, then one sample's share at the max */
 	snprintf(want, sizeof(want), "\n0.001 1\n%.10g 0.4\n%.10g 0.1\n1 0.1\n", 25 / MHZ,
 		 100 / MHZ);
-	assert_contains(d, want);
+	tu_assert_contains(d, want);
 	free(d);
 	clear_kept(f);
 	assert_image(f, in(f, "c.png"), NULL);
@@ -535,8 +502,8 @@ static void test_cdf(void **state)
 		o.keep = f->keep;
 		assert_int_equal(chart_cdf(&sw, 1, &o, in(f, "c2.png"), err, sizeof(err)), 0);
 		gp = kept(f, "plot.gp");
-		assert_contains(gp, "title 'zap_all=legacy (10 samples");
-		assert_contains(gp, "title 'zap_all=fast-v7 (10 samples");
+		tu_assert_contains(gp, "title 'zap_all=legacy (10 samples");
+		tu_assert_contains(gp, "title 'zap_all=fast-v7 (10 samples");
 		assert_int_equal(count_str(gp, "'cdf-"), 2);
 		free(gp);
 		clear_kept(f);
@@ -548,17 +515,17 @@ static void test_cdf(void **state)
 	snprintf(db, sizeof(db), "%s", in(f, "rc"));
 	chart_opts_init(&o);
 	assert_int_equal(chart_cdf(dirs, 2, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "has no buckets");
+	tu_assert_contains(err, "has no buckets");
 	o.y[o.ny++] = "mmu_lock.hold_cycles";
 	assert_int_equal(chart_cdf(dirs, 1, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "no stat mmu_lock.hold_cycles");
+	tu_assert_contains(err, "no stat mmu_lock.hold_cycles");
 	o.y[0] = "vcpu.0.cycles.guest";
 	assert_int_equal(chart_cdf(dirs, 1, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "is not a histogram");
+	tu_assert_contains(err, "is not a histogram");
 	snprintf(db, sizeof(db), "%s", in(f, "nope"));
 	chart_opts_init(&o);
 	assert_int_equal(chart_cdf(dirs, 2, &o, in(f, "e.png"), err, sizeof(err)), -ENOENT);
-	assert_contains(err, "neither a run folder");
+	tu_assert_contains(err, "neither a run folder");
 	assert_int_equal(access(in(f, "e.png"), F_OK), -1);
 }
 
@@ -586,16 +553,16 @@ static void test_stalls(void **state)
 	assert_int_equal(chart_stalls(dirs, 2, &o, in(f, "st.png"), err, sizeof(err)), 0);
 	d = kept(f, "stalls.dat");
 	/* cumulative % of 2000 cycles: walk 10, +exit 5, +lock 2, +request 3; idle 0 */
-	assert_contains(d, "\n1 10 15 17 20 20 20  # s-two\n");
+	tu_assert_contains(d, "\n1 10 15 17 20 20 20  # s-two\n");
 	/* of 1000: walk 10, idle 40 */
-	assert_contains(d, "\n0 10 10 10 10 50 50  # s-idle\n");
+	tu_assert_contains(d, "\n0 10 10 10 10 50 50  # s-idle\n");
 	free(d);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "set multiplot title 'my stalls'");
-	assert_contains(gp, "set ytics scale 0 ('s-two' 1, 's-idle' 0)");
-	assert_contains(gp, "title 'lock_wait: spinning on mmu_lock'");
-	assert_contains(gp, "title 'idle: halted (its workload over)'");
-	assert_contains(gp, "set xrange [0:60]");	/* 50% and room for its label */
+	tu_assert_contains(gp, "set multiplot title 'my stalls'");
+	tu_assert_contains(gp, "set ytics scale 0 ('s-two' 1, 's-idle' 0)");
+	tu_assert_contains(gp, "title 'lock_wait: spinning on mmu_lock'");
+	tu_assert_contains(gp, "title 'idle: halted (its workload over)'");
+	tu_assert_contains(gp, "set xrange [0:60]");	/* 50% and room for its label */
 	free(gp);
 	clear_kept(f);
 	assert_image(f, in(f, "st.png"), NULL);
@@ -616,19 +583,19 @@ static void test_stalls(void **state)
 		o.keep = f->keep;
 		assert_int_equal(chart_stalls(&sw, 1, &o, in(f, "st2.png"), err, sizeof(err)), 0);
 		gp = kept(f, "plot.gp");
-		assert_contains(gp, "'zap_all=legacy, vcpus=1, mem=512M' 11");
-		assert_contains(gp, "'zap_all=fast-v7, vcpus=4, mem=1G' 0)");
+		tu_assert_contains(gp, "'zap_all=legacy, vcpus=1, mem=512M' 11");
+		tu_assert_contains(gp, "'zap_all=fast-v7, vcpus=4, mem=1G' 0)");
 		free(gp);
 		clear_kept(f);
 		assert_image(f, in(f, "st2.png"), NULL);
 	}
 	/* a run without a breakdown */
 	assert_int_equal(mkdir(in(f, "s-none"), 0755), 0);
-	write_file(in(f, "s-none/stats.json"), "{\"config\": {\"cpu\": {\"freq_mhz\": 1000}},"
+	tu_write_text(in(f, "s-none/stats.json"), "{\"config\": {\"cpu\": {\"freq_mhz\": 1000}},"
 		   " \"stats\": {\"ept.faults\": 3}}");
 	snprintf(db, sizeof(db), "%s", in(f, "s-none"));
 	assert_int_equal(chart_stalls(dirs, 2, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "no vCPU cycle breakdown");
+	tu_assert_contains(err, "no vCPU cycle breakdown");
 }
 
 /* ---------------------------------------------------------------- timeline */
@@ -660,7 +627,7 @@ static void write_timeline(const char *dir, int dropped)
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/series/lock_timeline.dat", dir);
 	snprintf(text, sizeof(text), timeline, dropped, dropped * 1000);
-	write_file(path, text);
+	tu_write_text(path, text);
 }
 
 static void test_timeline(void **state)
@@ -676,37 +643,37 @@ static void test_timeline(void **state)
 	o.keep = f->keep;
 	assert_int_equal(chart_timeline(in(f, "tl"), &o, in(f, "t.png"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "'eptsim: who held mmu_lock when — x.ini'");
-	assert_contains(gp, "set ytics scale 0 ('vCPU 0' 0, 'vCPU 1' 1, 'VMM thread' 2)");
+	tu_assert_contains(gp, "'eptsim: who held mmu_lock when — x.ini'");
+	tu_assert_contains(gp, "set ytics scale 0 ('vCPU 0' 0, 'vCPU 1' 1, 'VMM thread' 2)");
 	/* the zoom: the zap-all's three holds (5.0-5.6 ms) padded by 600/8 + 2 µs each side */
-	assert_contains(gp, "set xrange [4923:5677]\n");
-	assert_contains(gp, "zoom on the VMM thread''s longest hold and its VMM neighbours, 4923 to "
+	tu_assert_contains(gp, "set xrange [4923:5677]\n");
+	tu_assert_contains(gp, "zoom on the VMM thread''s longest hold and its VMM neighbours, 4923 to "
 			    "5677 µs: 5 holds, 3 of them the VMM thread''s");
-	assert_contains(gp, "the whole run (9 holds;");
-	assert_contains(gp, "set xrange [0:10]\n");	/* the overview, in ms */
-	assert_contains(gp, "title 'the VMM thread holds mmu_lock");
+	tu_assert_contains(gp, "the whole run (9 holds;");
+	tu_assert_contains(gp, "set xrange [0:10]\n");	/* the overview, in ms */
+	tu_assert_contains(gp, "title 'the VMM thread holds mmu_lock");
 	free(gp);
 	d = kept(f, "zoom-vmm.dat");
 	assert_int_equal(count_str(d, "\n"), 4);	/* a header and the three holds */
-	assert_contains(d, "\n5000 2 5000 5200 1.64 2.36\n5201 2 5201 5400 1.64 2.36\n");
+	tu_assert_contains(d, "\n5000 2 5000 5200 1.64 2.36\n5201 2 5201 5400 1.64 2.36\n");
 	free(d);
 	d = kept(f, "zoom-wait.dat");	/* the vCPUs waited through the zap's batches */
-	assert_contains(d, "\n5001.15 0 5001.15 5200.15 -0.13 0.13\n");
+	tu_assert_contains(d, "\n5001.15 0 5001.15 5200.15 -0.13 0.13\n");
 	free(d);
 	/* the overview: a pixel is 10 ms / (1600 * 0.86) = 7.27 µs, so the zap's holds, 1 µs
 	 * apart, are one bar from 5 to 5.6 ms; the short hold at 1 ms is widened to a pixel; the
 	 * 25-cycle waits (0.025 µs, less than a pixel) are left out, the long ones kept */
 	d = kept(f, "all-vmm.dat");
 	assert_int_equal(count_str(d, "\n"), 3);
-	assert_contains(d, "\n1 2 1 1.01 1.64 2.36\n5 2 5 5.6 1.64 2.36\n");
+	tu_assert_contains(d, "\n1 2 1 1.01 1.64 2.36\n5 2 5 5.6 1.64 2.36\n");
 	free(d);
 	d = kept(f, "all-wait.dat");
 	assert_int_equal(count_str(d, "\n"), 3);
-	assert_contains(d, "\n5.00115 0 5.00115 5.20015 -0.13 0.13\n"
+	tu_assert_contains(d, "\n5.00115 0 5.00115 5.20015 -0.13 0.13\n"
 			   "5.00115 1 5.00115 5.40015 0.87 1.13\n");
 	free(d);
 	d = kept(f, "all-vcpu.dat");
-	assert_contains(d, "\n3 1 3 3.007267442 0.64 1.36\n");	/* a pixel wide */
+	tu_assert_contains(d, "\n3 1 3 3.007267442 0.64 1.36\n");	/* a pixel wide */
 	free(d);
 	clear_kept(f);
 	assert_image(f, in(f, "t.png"), NULL);
@@ -716,7 +683,7 @@ static void test_timeline(void **state)
 	o.to_ms = 1.1;
 	assert_int_equal(chart_timeline(in(f, "tl"), &o, in(f, "t.svg"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "zoom, 900 to 1100 µs: 1 holds, 1 of them the VMM thread''s");
+	tu_assert_contains(gp, "zoom, 900 to 1100 µs: 1 holds, 1 of them the VMM thread''s");
 	free(gp);
 	clear_kept(f);
 	assert_image(f, in(f, "t.svg"), "who held mmu_lock when");
@@ -727,7 +694,7 @@ static void test_timeline(void **state)
 	o.keep = f->keep;
 	assert_int_equal(chart_timeline(in(f, "tl2"), &o, in(f, "t2.png"), err, sizeof(err)), 0);
 	gp = kept(f, "plot.gp");
-	assert_contains(gp, "not recorded: 5 more holds (output.lock_timeline_max = 100)");
+	tu_assert_contains(gp, "not recorded: 5 more holds (output.lock_timeline_max = 100)");
 	free(gp);
 	clear_kept(f);
 	assert_image(f, in(f, "t2.png"), NULL);
@@ -737,17 +704,17 @@ static void test_timeline(void **state)
 	write_run(in(f, "tl-none"), 2, cyc0, hist10);
 	assert_int_equal(chart_timeline(in(f, "tl-none"), &o, in(f, "e.png"), err, sizeof(err)),
 			 -ENOENT);
-	assert_contains(err, "output.lock_timeline = true");
-	write_file(in(f, "tl2/series/lock_timeline.dat"),
+	tu_assert_contains(err, "output.lock_timeline = true");
+	tu_write_text(in(f, "tl2/series/lock_timeline.dat"),
 		   "# freq_mhz=1000 vcpus=2 vmm_id=2 end_cycle=100 holds=2 hold_cycles=0 dropped=0 "
 		   "dropped_cycles=0 max=9\n10 20 0 vcpu 0\n15 30 1 vcpu 0\n");
 	assert_int_equal(chart_timeline(in(f, "tl2"), &o, in(f, "e.png"), err, sizeof(err)),
 			 -EINVAL);
-	assert_contains(err, "lock_timeline.dat:3:");
+	tu_assert_contains(err, "lock_timeline.dat:3:");
 	o.from_ms = 3;
 	o.to_ms = 2;
 	assert_int_equal(chart_timeline(in(f, "tl"), &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
-	assert_contains(err, "empty window");
+	tu_assert_contains(err, "empty window");
 	assert_int_equal(access(in(f, "e.png"), F_OK), -1);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sim/config.h"
+#include "sim/tests/test_util.h"
 
 #define MAX_FILES 32
 
@@ -62,12 +63,6 @@ static const char *write_file(struct fx *f, const char *name, const char *text)
 	assert_int_equal(fputs(text, fp) >= 0, 1);
 	assert_int_equal(fclose(fp), 0);
 	return path;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
 }
 
 static void assert_starts_with(const char *s, const char *prefix)
@@ -285,8 +280,8 @@ static void test_sizes(void **state)
 		snprintf(a, sizeof(a), "guest.mem=%s", bad[i]);
 		memset(&f->err, 0, sizeof(f->err));
 		assert_int_equal(config_set(&f->sc, a, &f->err), -EINVAL);
-		assert_contains(f->err.msg, "guest.mem");
-		assert_contains(f->err.msg, "is not a size");
+		tu_assert_contains(f->err.msg, "guest.mem");
+		tu_assert_contains(f->err.msg, "is not a size");
 		assert_int_equal(f->sc.mem, 1ULL << 30);   /* unchanged */
 	}
 }
@@ -307,9 +302,9 @@ static void check_load_error(struct fx *f, const char *name, const char *text, i
 	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
 	assert_starts_with(f->err.msg, prefix);
 	if (want1)
-		assert_contains(f->err.msg, want1);
+		tu_assert_contains(f->err.msg, want1);
 	if (want2)
-		assert_contains(f->err.msg, want2);
+		tu_assert_contains(f->err.msg, want2);
 }
 
 static void test_err_unknown_key(void **state)
@@ -428,13 +423,13 @@ static void test_err_directory_and_missing(void **state)
 	memset(&f->err, 0, sizeof(f->err));
 	assert_int_equal(config_load(&f->sc, f->dir, &f->err), -EISDIR);
 	assert_starts_with(f->err.msg, f->dir);
-	assert_contains(f->err.msg, "is a directory");
+	tu_assert_contains(f->err.msg, "is a directory");
 
 	snprintf(path, sizeof(path), "%s/no-such.ini", f->dir);
 	memset(&f->err, 0, sizeof(f->err));
 	assert_int_equal(config_load(&f->sc, path, &f->err), -ENOENT);
 	assert_starts_with(f->err.msg, path);
-	assert_contains(f->err.msg, strerror(ENOENT));
+	tu_assert_contains(f->err.msg, strerror(ENOENT));
 	assert_string_equal(f->sc.source, "");
 }
 
@@ -452,7 +447,7 @@ static void test_set(void **state)
 	assert_int_equal(config_set(sc, "guest.vcpus=1024", &f->err), 0);
 	assert_int_equal(sc->vcpus, 1024);
 	assert_int_not_equal(config_set(sc, "guest.vcpus=1025", &f->err), 0);
-	assert_contains(f->err.msg, "guest.vcpus: 1025 is out of range [1, 1024]");
+	tu_assert_contains(f->err.msg, "guest.vcpus: 1025 is out of range [1, 1024]");
 	assert_int_equal(config_set(sc, "guest.mem=16M", &f->err), 0);
 	assert_int_not_equal(config_set(sc, "guest.mem=0xfff000", &f->err), 0);
 	assert_int_equal(config_set(sc, "guest.thp_fraction=0", &f->err), 0);
@@ -498,8 +493,8 @@ static void test_set(void **state)
 		memset(&f->err, 0, sizeof(f->err));
 		assert_int_equal(config_set(sc, bad[i].a, &f->err), -EINVAL);
 		assert_starts_with(f->err.msg, "--set");
-		assert_contains(f->err.msg, bad[i].want1);
-		assert_contains(f->err.msg, bad[i].want2);
+		tu_assert_contains(f->err.msg, bad[i].want1);
+		tu_assert_contains(f->err.msg, bad[i].want2);
 	}
 	assert_int_equal(sc->vcpus, 16);   /* failures changed nothing */
 	assert_int_equal(sc->zap_all, ZAP_ALL_FAST_V7);
@@ -513,7 +508,7 @@ static void test_set(void **state)
 	}
 	assert_int_equal(sc->nr_slots, CONFIG_MAX_MEMSLOTS);
 	assert_int_equal(config_set(sc, "memslot.onemore.size=4K", &f->err), -EINVAL);
-	assert_contains(f->err.msg, "more than 16 memslots");
+	tu_assert_contains(f->err.msg, "more than 16 memslots");
 	assert_int_equal(sc->nr_slots, CONFIG_MAX_MEMSLOTS);
 }
 
@@ -544,26 +539,26 @@ static void test_validate(void **state)
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=1G", "memslot.rom.size=2M"), 0);
 	assert_int_equal(VALIDATE(f, "memslot.a.base=4G", "memslot.a.size=1M", "memslot.b.base=0x100080000",
 				  "memslot.b.size=1M"), -EINVAL);
-	assert_contains(f->err.msg, "memslots a and b overlap");
+	tu_assert_contains(f->err.msg, "memslots a and b overlap");
 	assert_int_equal(VALIDATE(f, "memslot.a.base=4G", "memslot.a.size=1M", "memslot.b.base=0x100100000",
 				  "memslot.b.size=1M"), 0);
 	/* a guest.mem above 3G puts RAM (slot ram-high) at 4G, on the slot */
 	assert_int_equal(VALIDATE(f, "guest.mem=5G", "memslot.a.base=4G", "memslot.a.size=1M"), -EINVAL);
-	assert_contains(f->err.msg, "memslots ram-high and a overlap");
+	tu_assert_contains(f->err.msg, "memslots ram-high and a overlap");
 
 	/* alignment and size */
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=0x100000800", "memslot.rom.size=4K"), -EINVAL);
 	assert_string_equal(f->err.msg, "(defaults): [memslot.rom]: base and size must be 4K aligned and size > 0");
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=4G", "memslot.rom.size=0x1800"), -EINVAL);
-	assert_contains(f->err.msg, "[memslot.rom]: base and size must be 4K aligned");
+	tu_assert_contains(f->err.msg, "[memslot.rom]: base and size must be 4K aligned");
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=4G"), -EINVAL);   /* size 0 */
-	assert_contains(f->err.msg, "size > 0");
+	tu_assert_contains(f->err.msg, "size > 0");
 
 	/* toggle_slot */
 	assert_int_equal(VALIDATE(f, "events.toggle_slot=nosuch"), -EINVAL);
 	assert_string_equal(f->err.msg, "(defaults): events.toggle_slot: no memslot named 'nosuch'");
 	assert_int_equal(VALIDATE(f, "events.toggle_slot=ram"), -EINVAL);
-	assert_contains(f->err.msg, "the RAM slot cannot be toggled");
+	tu_assert_contains(f->err.msg, "the RAM slot cannot be toggled");
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=4G", "memslot.rom.size=4K", "events.toggle_slot=rom"), 0);
 
 	/* kernel_mem against mem */
@@ -571,16 +566,16 @@ static void test_validate(void **state)
 	assert_string_equal(f->err.msg,
 			    "(defaults): guest.kernel_mem (268435456) must be below guest.mem (268435456)");
 	assert_int_equal(VALIDATE(f, "guest.mem=256M", "guest.kernel_mem=512M"), -EINVAL);
-	assert_contains(f->err.msg, "must be below guest.mem");
+	tu_assert_contains(f->err.msg, "must be below guest.mem");
 	assert_int_equal(VALIDATE(f, "guest.mem=64M", "guest.kernel_mem=48M", "guest.vcpus=8"), -EINVAL);
-	assert_contains(f->err.msg, "under 4 MiB of process memory per vCPU");
+	tu_assert_contains(f->err.msg, "under 4 MiB of process memory per vCPU");
 	assert_int_equal(VALIDATE(f, "guest.mem=64M", "guest.kernel_mem=32M", "guest.vcpus=8"), 0);   /* exactly 4M */
 
 	/* shares */
 	assert_int_equal(VALIDATE(f, "costs.ref_p_l1=0.6", "costs.ref_p_l2=0.3", "costs.ref_p_l3=0.2"), -EINVAL);
-	assert_contains(f->err.msg, "costs.ref_p_l1 + ref_p_l2 + ref_p_l3 exceed 1");
+	tu_assert_contains(f->err.msg, "costs.ref_p_l1 + ref_p_l2 + ref_p_l3 exceed 1");
 	assert_int_equal(VALIDATE(f, "workload.fetch_fraction=0.6", "workload.kernel_fraction=0.5"), -EINVAL);
-	assert_contains(f->err.msg, "workload.fetch_fraction + kernel_fraction exceed 1");
+	tu_assert_contains(f->err.msg, "workload.fetch_fraction + kernel_fraction exceed 1");
 
 	/* after a load, errors name the file */
 	const char *path = write_file(f, "overlap.ini", "[memslot.rom]\nbase = 0x1000\nsize = 4K\n");
@@ -642,14 +637,14 @@ static void test_ram_split(void **state)
 	assert_int_equal(config_slot_index(a, "rom"), 2);
 
 	char *txt = capture_dump(a);
-	assert_contains(txt, "[memslot.rom]\n");
+	tu_assert_contains(txt, "[memslot.rom]\n");
 	assert_null(strstr(txt, "ram-high"));
 	free(txt);
 
 	/* kernel_mem must fit below the hole */
 	assert_int_equal(config_set(a, "guest.kernel_mem=3584M", &f->err), 0);
 	assert_int_equal(config_validate(a, &f->err), -EINVAL);
-	assert_contains(f->err.msg, "below the PCI hole");
+	tu_assert_contains(f->err.msg, "below the PCI hole");
 	assert_int_equal(config_set(a, "guest.kernel_mem=256M", &f->err), 0);
 
 	/* back to 3 GiB: one RAM slot, the others kept in order */
@@ -661,7 +656,7 @@ static void test_ram_split(void **state)
 	assert_string_equal(a->slots[1].name, "rom");
 
 	assert_int_equal(config_set(a, "memslot.ram-high.size=4K", &f->err), -EINVAL);
-	assert_contains(f->err.msg, "made by guest.mem");
+	tu_assert_contains(f->err.msg, "made by guest.mem");
 }
 
 static void test_dump_roundtrip(void **state)
@@ -683,11 +678,11 @@ static void test_dump_roundtrip(void **state)
 	assert_int_equal(config_validate(a, &f->err), 0);
 
 	char *txt = capture_dump(a);
-	assert_contains(txt, "[memslot.rom]\n");
-	assert_contains(txt, "[memslot.bios]\n");
-	assert_contains(txt, "kernel_mem = 0x10001000\n");
-	assert_contains(txt, "\nmem = 2G\n");
-	assert_contains(txt, "reuse_skew = 3.3\n");   /* shortest form that parses back */
+	tu_assert_contains(txt, "[memslot.rom]\n");
+	tu_assert_contains(txt, "[memslot.bios]\n");
+	tu_assert_contains(txt, "kernel_mem = 0x10001000\n");
+	tu_assert_contains(txt, "\nmem = 2G\n");
+	tu_assert_contains(txt, "reuse_skew = 3.3\n");   /* shortest form that parses back */
 	const char *path = write_file(f, "rt-out.ini", txt);
 
 	config_defaults(b);
@@ -850,10 +845,10 @@ static void test_markdown(void **state)
 	}
 	assert_int_equal(rows, md.n);
 	assert_int_equal(slot_rows, 6);   /* base size backing thp_fraction readonly present */
-	assert_contains(txt, "| `guest.page_size` | enum | `4k` | 4k, 2m |");
-	assert_contains(txt, "| `mmu.zap_all` | enum | `fast-v7` | legacy, fast-flush-at-break, fast-v7 |");
-	assert_contains(txt, "| `guest.vcpus` | u32 | `4` | 1 – 1024 |");
-	assert_contains(txt, "| `events.toggle_slot` | string | `\"\"` |");
+	tu_assert_contains(txt, "| `guest.page_size` | enum | `4k` | 4k, 2m |");
+	tu_assert_contains(txt, "| `mmu.zap_all` | enum | `fast-v7` | legacy, fast-flush-at-break, fast-v7 |");
+	tu_assert_contains(txt, "| `guest.vcpus` | u32 | `4` | 1 – 1024 |");
+	tu_assert_contains(txt, "| `events.toggle_slot` | string | `\"\"` |");
 
 	/* Defaults dump: every non-memslot key once. */
 	config_defaults(&f->sc);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sim/plot.h"
+#include "sim/tests/test_util.h"
 
 #define NVCPU 4
 
@@ -67,15 +68,6 @@ struct fixture {
 	const char *dirs[NRUNS3];
 	char *old_tmpdir;
 };
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
 
 static void write_run(const char *dir, const struct run_def *r)
 {
@@ -151,30 +143,6 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc(n + 1);
-	if (buf && fread(buf, 1, n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		*len = n;
-	}
-	return buf;
-}
-
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -239,7 +207,7 @@ static void test_png(void **state)
 	snprintf(out, sizeof(out), "%s/cmp.png", fx->root);
 	assert_int_equal(plot_runs(fx->dirs, NRUNS3, out, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	img = read_all(out, &len);
+	img = tu_slurp(out, &len);
 	assert_non_null(img);
 	assert_true(len > 10 * 1024);
 	assert_memory_equal(img, sig, sizeof(sig));
@@ -262,7 +230,7 @@ static void test_svg(void **state)
 
 	snprintf(out, sizeof(out), "%s/cmp.svg", fx->root);
 	assert_int_equal(plot_runs(fx->dirs, NRUNS3, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, "<svg"));
 	assert_non_null(strstr(svg, "eptsim: zap-all variants — pci-rom-kbuild.ini"));
@@ -308,7 +276,7 @@ static void test_dup_labels_no_zaps(void **state)
 	write_run(b, &r);
 	snprintf(out, sizeof(out), "%s/dup.svg", fx->root);
 	assert_int_equal(plot_runs(dirs, 2, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, "fast-v7 (runA)"));
 	assert_non_null(strstr(svg, "fast-v7 (runB)"));
@@ -347,7 +315,7 @@ static void test_bad_json(void **state)
 	snprintf(bad, sizeof(bad), "%s/bad", fx->root);
 	snprintf(path, sizeof(path), "%s/stats.json", bad);
 	assert_int_equal(mkdir(bad, 0755), 0);
-	write_file(path, "{\n \"stats\": {\n  \"zap.count\": 3,,\n }\n}\n");
+	tu_write_text(path, "{\n \"stats\": {\n  \"zap.count\": 3,,\n }\n}\n");
 	snprintf(out, sizeof(out), "%s/x.png", fx->root);
 	assert_int_equal(plot_runs(dirs, 2, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, path));
@@ -356,13 +324,13 @@ static void test_bad_json(void **state)
 	assert_int_equal(access(out, F_OK), -1);
 
 	/* valid JSON, but no "stats" object */
-	write_file(path, "{\"config\": {}}\n");
+	tu_write_text(path, "{\"config\": {}}\n");
 	assert_int_equal(plot_runs(dirs, 2, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "stats"));
 
 	/* a zap array that is not an array */
-	write_file(path, "{\"stats\": {\"zap.lock_breaks\": 3}}\n");
+	tu_write_text(path, "{\"stats\": {\"zap.lock_breaks\": 3}}\n");
 	assert_int_equal(plot_runs(dirs, 2, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "zap.lock_breaks"));
 
@@ -537,7 +505,7 @@ static void test_mmio_png(void **state)
 	snprintf(out, sizeof(out), "%s/mmio.png", m.sub);
 	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	img = read_all(out, &len);
+	img = tu_slurp(out, &len);
 	assert_non_null(img);
 	assert_true(len > 10 * 1024);
 	assert_memory_equal(img, sig, sizeof(sig));
@@ -568,7 +536,7 @@ static void test_mmio_svg(void **state)
 	mmio_setup(fx, &m, mmio6);
 	snprintf(out, sizeof(out), "%s/mmio.svg", m.sub);
 	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, "<svg"));
 	assert_non_null(strstr(svg, "eptsim: MMIO spte invalidation — zap-walk vs generation"));
@@ -612,8 +580,8 @@ static void test_mmio_order(void **state)
 	snprintf(b, sizeof(b), "%s/b.svg", m.sub);
 	assert_int_equal(plot_mmio(m.dirs, NMMIO, a, err, sizeof(err)), 0);
 	assert_int_equal(plot_mmio(rev, NMMIO, b, err, sizeof(err)), 0);
-	sa = read_all(a, &la);
-	sb = read_all(b, &lb);
+	sa = tu_slurp(a, &la);
+	sb = tu_slurp(b, &lb);
 	assert_non_null(sa);
 	assert_non_null(sb);
 	assert_int_equal(la, lb);
@@ -644,7 +612,7 @@ static void test_mmio_log(void **state)
 	mmio_setup(fx, &m, defs);
 	snprintf(out, sizeof(out), "%s/log.svg", m.sub);
 	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	assert_int_equal(count_str(svg, ">generation<"), 3);
 	assert_null(strstr(svg, "no mmu_lock hold"));
@@ -684,21 +652,21 @@ static void test_mmio_errors(void **state)
 
 	/* bad JSON */
 	snprintf(path, sizeof(path), "%s/stats.json", m.dir[2]);
-	write_file(path, "{\n \"stats\": {\n  \"mmio.slow\": 3,,\n }\n}\n");
+	tu_write_text(path, "{\n \"stats\": {\n  \"mmio.slow\": 3,,\n }\n}\n");
 	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "line 3"));
 	assert_null(strchr(err, '\n'));
 
 	/* MMIO stats but no variant in the config */
-	write_file(path, "{\"config\": {\"cpu\": {\"freq_mhz\": 2600}, \"guest\": {\"mem\": 1}},"
+	tu_write_text(path, "{\"config\": {\"cpu\": {\"freq_mhz\": 2600}, \"guest\": {\"mem\": 1}},"
 		   " \"stats\": {\"mmio.invalidations\": 0, \"mmio.slow\": 0,"
 		   " \"mmio.invalidate_hold_cycles\": [], \"ept.shadow_pages_end\": 3}}\n");
 	assert_int_equal(plot_mmio(m.dirs, NMMIO, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "mmio_invalidate"));
 
 	/* a hold array that is not one */
-	write_file(path, "{\"config\": {\"cpu\": {\"freq_mhz\": 2600}, \"guest\": {\"mem\": 1},"
+	tu_write_text(path, "{\"config\": {\"cpu\": {\"freq_mhz\": 2600}, \"guest\": {\"mem\": 1},"
 		   " \"mmu\": {\"mmio_invalidate\": \"generation\"}},"
 		   " \"stats\": {\"mmio.invalidations\": 0, \"mmio.slow\": 0,"
 		   " \"mmio.invalidate_hold_cycles\": 7, \"ept.shadow_pages_end\": 3}}\n");
@@ -852,7 +820,7 @@ static void test_collapse_png(void **state)
 	snprintf(out, sizeof(out), "%s/collapse.png", c.sub);
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	img = read_all(out, &len);
+	img = tu_slurp(out, &len);
 	assert_non_null(img);
 	assert_true(len > 10 * 1024);
 	assert_memory_equal(img, sig, sizeof(sig));
@@ -884,7 +852,7 @@ static void test_collapse_svg(void **state)
 	coll_setup(fx, &c, false, 0.5);
 	snprintf(out, sizeof(out), "%s/collapse.svg", c.sub);
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, "<svg"));
 	assert_non_null(strstr(svg, "eptsim: cancelled migration — collapse variants "
@@ -938,8 +906,8 @@ static void test_collapse_order(void **state)
 	snprintf(b, sizeof(b), "%s/b.svg", c.sub);
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, a, err, sizeof(err)), 0);
 	assert_int_equal(plot_collapse(rev, NCOLL, b, err, sizeof(err)), 0);
-	sa = read_all(a, &la);
-	sb = read_all(b, &lb);
+	sa = tu_slurp(a, &la);
+	sb = tu_slurp(b, &lb);
 	assert_non_null(sa);
 	assert_non_null(sb);
 	assert_int_equal(la, lb);
@@ -970,7 +938,7 @@ static void test_collapse_smooth_dup(void **state)
 	dirs[NCOLL] = extra;
 	snprintf(out, sizeof(out), "%s/smooth.svg", c.sub);
 	assert_int_equal(plot_collapse(dirs, NCOLL + 1, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, ">M records/s (10-sample mean)<"));
 	assert_non_null(strstr(svg, ">none<"));
@@ -1015,12 +983,12 @@ static void test_collapse_errors(void **state)
 
 	/* a series line that is not "t value" */
 	snprintf(path, sizeof(path), "%s/series/series.vcpu.records.dat", c.dir[0]);
-	write_file(path, "# t value\n0 1\n0.5 x\n");
+	tu_write_text(path, "# t value\n0 1\n0.5 x\n");
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
 	snprintf(expect, sizeof(expect), "%s:3", path);
 	assert_non_null(strstr(err, expect));
 	/* only the header: no samples */
-	write_file(path, "# t value\n");
+	tu_write_text(path, "# t value\n");
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "no samples"));
 	write_coll_series(c.dir[0], "series.vcpu.records", "none", true, false, 0.5);
@@ -1034,21 +1002,21 @@ static void test_collapse_errors(void **state)
 
 	/* bad JSON */
 	snprintf(path, sizeof(path), "%s/stats.json", c.dir[2]);
-	write_file(path, "{\n \"stats\": {\n  \"collapse.dropped\": 3,,\n }\n}\n");
+	tu_write_text(path, "{\n \"stats\": {\n  \"collapse.dropped\": 3,,\n }\n}\n");
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "line 3"));
 	assert_null(strchr(err, '\n'));
 
 	/* no sample period: no throughput */
-	write_file(path, "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
+	tu_write_text(path, "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
 		   " \"events\": {\"dirty_slot\": \"ram\", \"dirty_start_ms\": 20,"
 		   " \"dirty_round_ms\": 5, \"dirty_rounds\": 4}}, \"stats\": {}}\n");
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "sample_us"));
 
 	/* another schedule: no one band fits both */
-	write_file(path, "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
+	tu_write_text(path, "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
 		   " \"output\": {\"sample_us\": 500},"
 		   " \"events\": {\"dirty_slot\": \"ram\", \"dirty_start_ms\": 20,"
 		   " \"dirty_round_ms\": 5, \"dirty_rounds\": 3}}, \"stats\": {}}\n");
@@ -1078,7 +1046,7 @@ static void test_collapse_no_logging(void **state)
 	coll_setup(fx, &c, false, 0.5);
 	for (int i = 0; i < NCOLL; i++) {
 		snprintf(path, sizeof(path), "%s/stats.json", c.dir[i]);
-		write_file(path, i ? "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
+		tu_write_text(path, i ? "{\"config\": {\"mmu\": {\"collapse\": \"in-place\"},"
 				     " \"output\": {\"sample_us\": 500},"
 				     " \"events\": {\"dirty_slot\": \"\", \"dirty_start_ms\": 20,"
 				     " \"dirty_round_ms\": 5, \"dirty_rounds\": 4}}, \"stats\": {}}\n"
@@ -1087,7 +1055,7 @@ static void test_collapse_no_logging(void **state)
 	}
 	snprintf(out, sizeof(out), "%s/plain.svg", c.sub);
 	assert_int_equal(plot_collapse(c.dirs, NCOLL, out, err, sizeof(err)), 0);
-	svg = read_all(out, &len);
+	svg = tu_slurp(out, &len);
 	assert_non_null(svg);
 	/* no collapse variant: the folder name; no config file: said so */
 	assert_non_null(strstr(svg, ">c-none<"));

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "sim/report.h"
+#include "sim/tests/test_util.h"
 
 #define MHZ 2600.0	/* the default cpu.freq_mhz */
 
@@ -43,40 +44,6 @@ static const char base_ini[] =
 static const char sweep_ini[] =
 	"[sweep]\nbase = base.ini\nset = output.lock_timeline = true\n"
 	"vary = mmu.zap_all: legacy, fast-v7\nvary = guest.vcpus: 1, 2\n";
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		fail_msg("%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("does not contain \"%s\":\n%s", needle, hay);
-}
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -108,9 +75,9 @@ static int setup(void **state)
 	if (access(f->eptsim, X_OK) || !mkdtemp(f->dir))
 		return -1;
 	snprintf(path, sizeof(path), "%s/base.ini", f->dir);
-	write_file(path, base_ini);
+	tu_write_text(path, base_ini);
 	snprintf(path, sizeof(path), "%s/s.ini", f->dir);
-	write_file(path, sweep_ini);
+	tu_write_text(path, sweep_ini);
 	snprintf(f->out, sizeof(f->out), "%s/sw", f->dir);
 	if (sh("%s sweep %s/s.ini --out %s -j 1 > /dev/null 2> %s/sweep.err", f->eptsim, f->dir,
 	       f->out, f->dir))
@@ -141,7 +108,7 @@ static void csv_read(const char *path, struct csv *c)
 	int r = 0;
 
 	memset(c, 0, sizeof(*c));
-	c->text = read_all(path);
+	c->text = tu_read_file(path);
 	for (line = strtok_r(c->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *p = line;
 		int k = 0;
@@ -207,18 +174,18 @@ static void test_report_table_and_figures(void **state)
 
 	assert_int_equal(sh("%s report %s > %s/out.txt", f->eptsim, f->out, f->dir), 0);
 	snprintf(path, sizeof(path), "%s/out.txt", f->dir);
-	out = read_all(path);
-	assert_contains(out, "report.md: 4 of 4 runs, 8 figures in ");
+	out = tu_read_file(path);
+	tu_assert_contains(out, "report.md: 4 of 4 runs, 8 figures in ");
 	free(out);
 
 	snprintf(path, sizeof(path), "%s/summary.csv", f->out);
 	csv_read(path, &c);
 	assert_int_equal(c.nrows, 4);
 	snprintf(path, sizeof(path), "%s/report.md", f->out);
-	md = read_all(path);
-	assert_contains(md, "# eptsim sweep report: s\n");
-	assert_contains(md, "4 of 4 runs finished");
-	assert_contains(md, "| mmu.zap_all | guest.vcpus | lock-breaks per zap | remote flushes "
+	md = tu_read_file(path);
+	tu_assert_contains(md, "# eptsim sweep report: s\n");
+	tu_assert_contains(md, "4 of 4 runs finished");
+	tu_assert_contains(md, "| mmu.zap_all | guest.vcpus | lock-breaks per zap | remote flushes "
 			    "per zap | max mmu_lock wait (µs) | p99 mmu_lock wait (µs) | EPT faults |\n"
 			    "|---|---|---:|---:|---:|---:|---:|\n");
 	/* no MMIO or collapse refaults in these runs: no such columns */
@@ -233,7 +200,7 @@ static void test_report_table_and_figures(void **state)
 			 count_cell(csv_get(&c, r, "zap.lock_breaks.mean"), lb, sizeof(lb)),
 			 count_cell(csv_get(&c, r, "zap.flushes.mean"), fl, sizeof(fl)), a, b,
 			 csv_get(&c, r, "ept.faults"));
-		assert_contains(md, row);
+		tu_assert_contains(md, row);
 		if (w > best) {
 			best = w;
 			best_row = r;
@@ -255,24 +222,24 @@ static void test_report_table_and_figures(void **state)
 		snprintf(path, sizeof(path), "%s/%s", f->out, name);
 		if (stat(path, &st) || st.st_size < 5000)
 			fail_msg("%s: missing or tiny", path);
-		img = read_all(path);
+		img = tu_read_file(path);
 		assert_memory_equal(img, sig, sizeof(sig));
 		free(img);
 		links++;
 	}
 	assert_int_equal(links, 8);
-	assert_contains(md, "](plots/zap.lock_breaks.mean-vs-vcpus.png)");
-	assert_contains(md, "](plots/mmu_lock.wait_cycles.max-vs-vcpus.png)");
-	assert_contains(md, "](plots/ept.faults-vs-vcpus.png)");
-	assert_contains(md, "](plots/stalls.png)");
-	assert_contains(md, "](plots/cdf-mmu_lock-wait.png)");
-	assert_contains(md, "](plots/timeline.png)");
+	tu_assert_contains(md, "](plots/zap.lock_breaks.mean-vs-vcpus.png)");
+	tu_assert_contains(md, "](plots/mmu_lock.wait_cycles.max-vs-vcpus.png)");
+	tu_assert_contains(md, "](plots/ept.faults-vs-vcpus.png)");
+	tu_assert_contains(md, "](plots/stalls.png)");
+	tu_assert_contains(md, "](plots/cdf-mmu_lock-wait.png)");
+	tu_assert_contains(md, "](plots/timeline.png)");
 	/* the CDF compares the variants at the last vCPU count; the timeline is the longest
 	 * wait's run */
-	assert_contains(md, "At guest.vcpus = 2.");
+	tu_assert_contains(md, "At guest.vcpus = 2.");
 	snprintf(row, sizeof(row), "## Who held mmu_lock when: zap_all=%s,vcpus=%s\n",
 		 csv_get(&c, best_row, "mmu.zap_all"), csv_get(&c, best_row, "guest.vcpus"));
-	assert_contains(md, row);
+	tu_assert_contains(md, row);
 	free(md);
 	free(c.text);
 }
@@ -289,15 +256,15 @@ static void test_report_stats_option(void **state)
 	snprintf(path, sizeof(path), "%s/summary.csv", f->out);
 	csv_read(path, &c);
 	snprintf(path, sizeof(path), "%s/report.md", f->out);
-	md = read_all(path);
-	assert_contains(md, "| mmu.zap_all | guest.vcpus | ept.faults | mmu_lock.hold_cycles.sum (µs) |\n");
+	md = tu_read_file(path);
+	tu_assert_contains(md, "| mmu.zap_all | guest.vcpus | ept.faults | mmu_lock.hold_cycles.sum (µs) |\n");
 	for (int r = 0; r < c.nrows; r++) {
 		time_cell(csv_get(&c, r, "mmu_lock.hold_cycles.sum"), 1, a, sizeof(a));
 		snprintf(row, sizeof(row), "\n| %s | %s | %s | %s |\n", csv_get(&c, r, "mmu.zap_all"),
 			 csv_get(&c, r, "guest.vcpus"), csv_get(&c, r, "ept.faults"), a);
-		assert_contains(md, row);
+		tu_assert_contains(md, row);
 	}
-	assert_contains(md, "](plots/mmu_lock.hold_cycles.sum-vs-vcpus.png)");
+	tu_assert_contains(md, "](plots/mmu_lock.hold_cycles.sum-vs-vcpus.png)");
 	free(md);
 	free(c.text);
 
@@ -305,8 +272,8 @@ static void test_report_stats_option(void **state)
 	assert_int_equal(sh("%s report %s --stats ept.nope 2> %s/err.txt", f->eptsim, f->out,
 			    f->dir), 2);
 	snprintf(path, sizeof(path), "%s/err.txt", f->dir);
-	md = read_all(path);
-	assert_contains(md, "--stats ept.nope");
+	md = tu_read_file(path);
+	tu_assert_contains(md, "--stats ept.nope");
 	free(md);
 }
 
@@ -326,14 +293,14 @@ static void test_report_missing_run(void **state)
 	assert_int_equal(res.rows, 3);
 	assert_int_equal(res.runs, 4);
 	assert_true(res.plots >= 7);
-	md = read_all(res.path);
-	assert_contains(md, "3 of 4 runs finished");
-	assert_contains(md, "1 run is not finished");
+	md = tu_read_file(res.path);
+	tu_assert_contains(md, "3 of 4 runs finished");
+	tu_assert_contains(md, "1 run is not finished");
 	assert_null(strstr(md, "| legacy | 2 |"));
 	free(md);
 
 	assert_int_equal(report_write(f->dir, NULL, &res, err, sizeof(err)), -ENOENT);
-	assert_contains(err, "sweep.json");
+	tu_assert_contains(err, "sweep.json");
 	assert_int_equal(sh("%s report %s/runs 2> /dev/null", f->eptsim, f->out), 2);
 }
 

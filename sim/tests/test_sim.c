@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "sim/tests/test_util.h"
 
 static void scenario(struct scenario *sc, uint64_t seed, const char *extra)
 {
@@ -90,19 +91,6 @@ static char *run_stats(const struct scenario *sc, enum engine_mode mode)
 	return txt;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
 /* Run and write the results folder; return the bytes of its stats.json. */
 static char *run_file(const struct scenario *sc, const char *dir)
 {
@@ -113,7 +101,7 @@ static char *run_file(const struct scenario *sc, const char *dir)
 	assert_int_equal(sim_write_results(s, dir), 0);
 	sim_free(s);
 	snprintf(path, sizeof(path), "%s/stats.json", dir);
-	return slurp(path);
+	return tu_read_file(path);
 }
 
 static void test_deterministic(void **state)
@@ -412,9 +400,9 @@ static void test_lock_timeline(void **state)
 		assert_int_equal(sim_write_results(s, path), 0);
 		sim_free(s);
 		snprintf(path, sizeof(path), "%s/a/series/lock_timeline.dat", dir);
-		char *fa = slurp(path);
+		char *fa = tu_read_file(path);
 		snprintf(path, sizeof(path), "%s/b/series/lock_timeline.dat", dir);
-		char *fb = slurp(path);
+		char *fb = tu_read_file(path);
 		assert_string_equal(fa, fb);
 		free(fa);
 		free(fb);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sim/stats.h"
+#include "sim/tests/test_util.h"
 
 static const struct stat_def base_defs[] = {
 	{ "zap.count", STAT_COUNTER, "events", "zap-all calls" },
@@ -411,22 +412,6 @@ static void test_json(void **state)
 	stats_free(st);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	buf = calloc(1, 1 << 16);
-	if (buf)
-		len = fread(buf, 1, (1 << 16) - 1, f);
-	(void)len;
-	fclose(f);
-	return buf;
-}
-
 /* Names in dir, sorted and joined with spaces. */
 static void list_dir(const char *dir, char *out, size_t outsz)
 {
@@ -477,13 +462,13 @@ static void test_write_series(void **state)
 	assert_string_equal(names, "mmu.pages.dat tlb.misses.dat ");
 
 	snprintf(path, sizeof(path), "%s/series/mmu.pages.dat", out);
-	got = slurp(path);
+	got = tu_slurp(path, NULL);
 	assert_non_null(got);
 	assert_string_equal(got, expect);
 	free(got);
 	/* Integral doubles print without exponent or fraction under %.17g. */
 	snprintf(path, sizeof(path), "%s/series/tlb.misses.dat", out);
-	got = slurp(path);
+	got = tu_slurp(path, NULL);
 	assert_non_null(got);
 	assert_string_equal(got, "# t value\n1000000000 -2.5\n");
 	free(got);
@@ -491,7 +476,7 @@ static void test_write_series(void **state)
 	/* Writing again replaces the file (rename over the old one). */
 	stats_series_add(st, c, 2e9, 0.25);
 	assert_int_equal(stats_write_series(st, out), 0);
-	got = slurp(path);
+	got = tu_slurp(path, NULL);
 	assert_string_equal(got, "# t value\n1000000000 -2.5\n2000000000 0.25\n");
 	free(got);
 	snprintf(path, sizeof(path), "%s/series", out);

@@ -20,6 +20,7 @@
 
 #include "sim/config.h"
 #include "sim/sweep.h"
+#include "sim/tests/test_util.h"
 
 struct fx {
 	char dir[64];
@@ -96,12 +97,6 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
-}
-
 /* A tiny scenario: a run takes a few tens of milliseconds. */
 static const char tiny_base[] =
 	"[guest]\nvcpus = 2\nmem = 64M\nkernel_mem = 16M\n"
@@ -128,7 +123,7 @@ static void load_bad(struct fx *f, const char *text, const char *want)
 	if (!r)
 		fail_msg("sweep_load accepted:\n%s", text);
 	assert_null(sw);
-	assert_contains(f->err.msg, want);
+	tu_assert_contains(f->err.msg, want);
 }
 
 /* The values of one axis over all runs, joined with spaces. */
@@ -416,7 +411,7 @@ static void test_local_and_resume(void **state)
 		snprintf(rd, sizeof(rd), "out/runs/%s", sweep_run_name(sw, i));
 		assert_int_equal(sweep_run_state(path_in(f, rd), sweep_run_hash(sw, i)), SWEEP_RUN_DONE);
 		char *cfg = read_file(in_run(f, rd, "config.ini"));
-		assert_contains(cfg, i < 2 ? "zap_all = legacy\n" : "zap_all = fast-v7\n");
+		tu_assert_contains(cfg, i < 2 ? "zap_all = legacy\n" : "zap_all = fast-v7\n");
 		free(cfg);
 		char *hash = read_file(in_run(f, rd, "config.hash"));
 		assert_memory_equal(hash, sweep_run_hash(sw, i), CONFIG_HASH_LEN);
@@ -512,7 +507,7 @@ static void test_summary(void **state)
 	static const char *const cols[] = { ",ept.faults,", ",zap.count,", ",zap.lock_breaks.mean,", ",zap.lock_breaks.max,",
 					    ",mmu_lock.wait_cycles.max,", ",mmu_lock.wait_cycles.p99,", ",vcpu.1.records," };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		assert_contains(csv, cols[i]);
+		tu_assert_contains(csv, cols[i]);
 	assert_null(strstr(csv, "series."));   /* series are not scalars */
 	/* vcpu.1.* (only in the second run) come right after vcpu.0.*, not at the end */
 	char *v0 = strstr(csv, ",vcpu.0.bad_addrs,"), *v1 = strstr(csv, ",vcpu.1.cycles.guest,");
@@ -555,7 +550,7 @@ static void test_failure_kept(void **state)
 	assert_int_equal(res.failed, 1);
 	assert_int_equal(seen.failed, 1);
 	char *log = read_file(path_in(f, "fail/runs/trace=_nonexistent_x.trace.gz/stderr.log"));
-	assert_contains(log, "/nonexistent/x.trace.gz");
+	tu_assert_contains(log, "/nonexistent/x.trace.gz");
 	free(log);
 	struct sweep_summary sum;
 	assert_int_equal(sweep_collect(path_in(f, "fail"), &sum, &f->err), 0);
@@ -607,7 +602,7 @@ static void test_parallel_and_slurm(void **state)
 	for (char *p = jobs; *p; p++)
 		lines += *p == '\n';
 	assert_int_equal(lines, 4);
-	assert_contains(jobs, " --skip-done 2> par/runs/zap_all=legacy,vcpus=1/stderr.log; s=$?; "
+	tu_assert_contains(jobs, " --skip-done 2> par/runs/zap_all=legacy,vcpus=1/stderr.log; s=$?; "
 			"[ -s par/runs/zap_all=legacy,vcpus=1/stderr.log ] || rm -f par/runs/zap_all=legacy,vcpus=1/stderr.log; "
 			"exit $s)\n");
 	free(jobs);
@@ -626,7 +621,7 @@ static void test_parallel_and_slurm(void **state)
 	assert_int_equal(sh("sed -n 2p %s/par/jobs.txt | sed 's|run /|run /nonexistent/|' > %s/bad.txt", f->dir, f->dir), 0);
 	assert_int_not_equal(sh("parallel --will-cite < %s/bad.txt", f->dir), 0);
 	char *log = read_file(path_in(f, "par/runs/zap_all=legacy,vcpus=2/stderr.log"));
-	assert_contains(log, "/nonexistent/");
+	tu_assert_contains(log, "/nonexistent/");
 	free(log);
 	assert_int_equal(sh("parallel --will-cite < %s/par/jobs.txt", f->dir), 0);   /* resumes */
 	/* the lines resume too: run again, nothing is rewritten */
@@ -641,8 +636,8 @@ static void test_parallel_and_slurm(void **state)
 	assert_int_equal(sweep_emit_slurm(sw, path_in(f, "slurm"), f->eptsim, false, &f->err), 0);
 	assert_int_equal(sh("bash -n %s/slurm/sweep.sbatch", f->dir), 0);
 	char *sb = read_file(path_in(f, "slurm/sweep.sbatch"));
-	assert_contains(sb, "\n#SBATCH --array=0-3\n");
-	assert_contains(sb, "--dependency=afterany:");
+	tu_assert_contains(sb, "\n#SBATCH --array=0-3\n");
+	tu_assert_contains(sb, "--dependency=afterany:");
 	free(sb);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(sh("cd / && SLURM_ARRAY_TASK_ID=%d bash %s/slurm/sweep.sbatch", i, f->dir), 0);
@@ -666,10 +661,10 @@ static void test_parallel_and_slurm(void **state)
 	char *calls = read_file(path_in(f, "bin/calls"));
 	char *second = strchr(calls, '\n');
 	assert_non_null(second);
-	assert_contains(calls, "--parsable ");
-	assert_contains(calls, "slurm/sweep.sbatch\n");
-	assert_contains(second, "--dependency=afterany:4242 ");
-	assert_contains(second, "sweep --collect ");
+	tu_assert_contains(calls, "--parsable ");
+	tu_assert_contains(calls, "slurm/sweep.sbatch\n");
+	tu_assert_contains(second, "--dependency=afterany:4242 ");
+	tu_assert_contains(second, "sweep --collect ");
 	free(calls);
 	slurm = read_file(path_in(f, "slurm/summary.csv"));
 	assert_string_equal(local, slurm);
@@ -688,7 +683,7 @@ static void test_cli(void **state)
 	write_file(f, "bad.ini", "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nvary = mmu.zapall: legacy\n");
 	assert_int_equal(sh("%s sweep %s/bad.ini --out %s/cli 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 2);
 	char *e = read_file(path_in(f, "err.txt"));
-	assert_contains(e, "bad.ini:4: vary: mmu.zapall: unknown key");
+	tu_assert_contains(e, "bad.ini:4: vary: mmu.zapall: unknown key");
 	free(e);
 	assert_int_not_equal(access(path_in(f, "cli"), F_OK), 0);   /* nothing was written */
 
@@ -696,41 +691,41 @@ static void test_cli(void **state)
 	assert_int_equal(sh("%s sweep %s/s.ini --out %s/cli -j 2 > %s/out.txt 2> %s/err.txt", f->eptsim, f->dir, f->dir,
 			    f->dir, f->dir), 0);
 	e = read_file(path_in(f, "err.txt"));
-	assert_contains(e, "[sweep] 2/2 ok ");
-	assert_contains(e, "2 ran (0 failed), 0 skipped as done");
+	tu_assert_contains(e, "[sweep] 2/2 ok ");
+	tu_assert_contains(e, "2 ran (0 failed), 0 skipped as done");
 	free(e);
 	char *o = read_file(path_in(f, "out.txt"));
-	assert_contains(o, "summary.csv: 2 of 2 runs");
+	tu_assert_contains(o, "summary.csv: 2 of 2 runs");
 	free(o);
 	/* --collect lists a missing run and exits 1 */
 	assert_int_equal(unlink(path_in(f, "cli/runs/vcpus=2/stats.json")), 0);
 	assert_int_equal(sh("%s sweep --collect %s/cli > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir), 1);
 	e = read_file(path_in(f, "err.txt"));
-	assert_contains(e, "missing ");
-	assert_contains(e, "cli/runs/vcpus=2 (no stats.json)");
+	tu_assert_contains(e, "missing ");
+	tu_assert_contains(e, "cli/runs/vcpus=2 (no stats.json)");
 	free(e);
 	/* --dry-run writes nothing and tells the states */
 	assert_int_equal(sh("%s sweep %s/s.ini --out %s/cli --dry-run > %s/out.txt", f->eptsim, f->dir, f->dir, f->dir), 0);
 	o = read_file(path_in(f, "out.txt"));
-	assert_contains(o, "2 runs, 1 done");
+	tu_assert_contains(o, "2 runs, 1 done");
 	free(o);
 	/* a failed run: exit status 1 */
 	write_file(f, "t.ini", "[sweep]\nbase = base.ini\nvary = workload.trace: /nonexistent.gz\n");
 	assert_int_equal(sh("%s sweep %s/t.ini --out %s/cli2 > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 1);
 	e = read_file(path_in(f, "err.txt"));
-	assert_contains(e, "FAILED  trace=_nonexistent.gz (exit status 2");
-	assert_contains(e, "cli2/runs/trace=_nonexistent.gz/stderr.log");
+	tu_assert_contains(e, "FAILED  trace=_nonexistent.gz (exit status 2");
+	tu_assert_contains(e, "cli2/runs/trace=_nonexistent.gz/stderr.log");
 	free(e);
 	/* run --skip-done */
 	assert_int_equal(sh("%s run %s/base.ini --out %s/one --quiet", f->eptsim, f->dir, f->dir), 0);
 	assert_int_equal(sh("%s run %s/base.ini --out %s/one --skip-done > %s/out.txt", f->eptsim, f->dir, f->dir, f->dir), 0);
 	o = read_file(path_in(f, "out.txt"));
-	assert_contains(o, "is up to date");
+	tu_assert_contains(o, "is up to date");
 	free(o);
 	assert_int_equal(sh("%s run %s/base.ini --set guest.vcpus=1 --out %s/one --skip-done > %s/out.txt", f->eptsim,
 			    f->dir, f->dir, f->dir), 0);
 	o = read_file(path_in(f, "out.txt"));
-	assert_contains(o, "results in ");
+	tu_assert_contains(o, "results in ");
 	free(o);
 }
 

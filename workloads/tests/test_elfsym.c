@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "workloads/elfsym.h"
+#include "sim/tests/test_util.h"
 
 /* ---- fixture ------------------------------------------------------------------------ */
 
@@ -74,12 +75,6 @@ static const char *fx_path(struct fx *f, const char *name)
 {
 	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
 	return f->path;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
 }
 
 static const char *name_at(const struct elfsym *s, uint64_t addr)
@@ -234,7 +229,7 @@ static void test_spec(void **state)
 	/* malformed */
 	s2 = elfsym_new();
 	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@0xzz", f->err, sizeof(f->err)), -EINVAL);
-	assert_contains(f->err, "bias");
+	tu_assert_contains(f->err, "bias");
 	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@0x", f->err, sizeof(f->err)), -EINVAL);
 	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@12k", f->err, sizeof(f->err)), -EINVAL);
 	assert_int_equal(elfsym_add_spec(s2, "@0x1000", f->err, sizeof(f->err)), -EINVAL);
@@ -242,7 +237,7 @@ static void test_spec(void **state)
 	assert_int_equal(elfsym_slots(s2), 0);
 	/* an '@' not followed by a number is part of the path */
 	assert_int_equal(elfsym_add_spec(s2, "/nonexistent/a@b", f->err, sizeof(f->err)), -ENOENT);
-	assert_contains(f->err, "/nonexistent/a@b");
+	tu_assert_contains(f->err, "/nonexistent/a@b");
 	elfsym_free(s2);
 }
 
@@ -256,22 +251,22 @@ static void test_errors(void **state)
 	fputs("this is not an ELF file\n", fp);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(elfsym_add(f->s, p, 0, f->err, sizeof(f->err)), -EINVAL);
-	assert_contains(f->err, p);
-	assert_contains(f->err, "not an ELF");
+	tu_assert_contains(f->err, p);
+	tu_assert_contains(f->err, "not an ELF");
 
 	p = fx_path(f, "empty");
 	fp = fopen(p, "w");
 	assert_non_null(fp);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(elfsym_add(f->s, p, 0, f->err, sizeof(f->err)), -EINVAL);
-	assert_contains(f->err, p);
+	tu_assert_contains(f->err, p);
 
 	p = fx_path(f, "missing");
 	assert_int_equal(elfsym_add(f->s, p, 0, f->err, sizeof(f->err)), -ENOENT);
-	assert_contains(f->err, p);
+	tu_assert_contains(f->err, p);
 
 	assert_int_equal(elfsym_add(f->s, f->dir, 0, f->err, sizeof(f->err)), -EISDIR);
-	assert_contains(f->err, f->dir);
+	tu_assert_contains(f->err, f->dir);
 
 	/* failures add nothing */
 	assert_int_equal(elfsym_count(f->s), 0);
@@ -541,13 +536,13 @@ static void test_synthetic_errors(void **state)
 	p = fx_path(f, "obj.o");
 	write_elf(p, &rel);
 	assert_int_equal(elfsym_add(f->s, p, 0, f->err, sizeof(f->err)), -EINVAL);
-	assert_contains(f->err, p);
+	tu_assert_contains(f->err, p);
 
 	p = fx_path(f, "nothing");
 	write_elf(p, &nothing);
 	assert_int_equal(elfsym_add(f->s, p, 0, f->err, sizeof(f->err)), -EINVAL);
-	assert_contains(f->err, p);
-	assert_contains(f->err, "no function symbols");
+	tu_assert_contains(f->err, p);
+	tu_assert_contains(f->err, "no function symbols");
 	assert_int_equal(elfsym_slots(f->s), 0);
 
 	/* no functions but a segment: the segment alone is worth having */
@@ -722,7 +717,7 @@ static void test_attribution(void **state)
 	assert_non_null(mf);
 	attribution_markdown(a, 3, mf);
 	assert_int_equal(fclose(mf), 0);
-	assert_contains(md, "| symbol | records | TLB misses | walk refs | EPT faults | mmu_lock wait cycles |\n"
+	tu_assert_contains(md, "| symbol | records | TLB misses | walk refs | EPT faults | mmu_lock wait cycles |\n"
 			    "|---|---:|---:|---:|---:|---:|\n"
 			    "| `impl` | 7 | 0 | 100 | 0 | 0 |\n"
 			    "| `outer` | 0 | 5 | 40 | 0 | 0 |\n"
