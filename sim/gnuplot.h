@@ -11,7 +11,8 @@
  *                     relatively), the image is copied to out through a temporary name and
  *                     rename(), and the directory is removed, whatever happened.
  *
- * Errors are one line in err (gp_err() folds newlines), with a negative errno: a missing
+ * Errors are one line in err (gp_err(), which sim/summary and sim/report use too, folds
+ * newlines), with a negative errno: a missing
  * gnuplot is -ENOENT "gnuplot not found: install gnuplot-nox (make deps)", a failed script
  * is -EIO with gnuplot's last message.
  */

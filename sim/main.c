@@ -222,29 +222,27 @@ static long peak_rss_kib(void)
 
 /* DIR/timing.json: what the run cost this machine (not part of stats.json, which a seed
  * determines byte for byte).  Written to a temporary name and renamed. */
-static int write_timing(struct sim *s, const char *dir, double build_s, double run_s)
-{
-	char path[4200], tmp[4300];
-	struct stats *st = sim_stats(s);
-	stat_id rid = stats_lookup(st, "vcpu.records");
-	uint64_t recs = rid == STAT_NONE ? 0 : stats_counter(st, rid);
+struct timing { double build_s, run_s; uint64_t records; };
 
-	snprintf(path, sizeof(path), "%s/timing.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
+static void timing_json(FILE *f, void *ctx)
+{
+	const struct timing *t = ctx;
+
 	fprintf(f, "{\n  \"build_s\": %.3f,\n  \"run_s\": %.3f,\n  \"peak_rss_kib\": %ld,\n"
 		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
-		build_s, run_s, peak_rss_kib(), (unsigned long long)recs, run_s > 0 ? (double)recs / run_s : 0.0,
-		EPTSIM_VERSION " " EPTSIM_GIT_HASH);
-	bool bad = ferror(f);
-	if (fclose(f) || bad || rename(tmp, path)) {
-		int e = bad ? EIO : errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+		t->build_s, t->run_s, peak_rss_kib(), (unsigned long long)t->records,
+		t->run_s > 0 ? (double)t->records / t->run_s : 0.0, EPTSIM_VERSION " " EPTSIM_GIT_HASH);
+}
+
+static int write_timing(struct sim *s, const char *dir, double build_s, double run_s)
+{
+	char path[4200];
+	struct stats *st = sim_stats(s);
+	stat_id rid = stats_lookup(st, "vcpu.records");
+	struct timing t = { build_s, run_s, rid == STAT_NONE ? 0 : stats_counter(st, rid) };
+
+	snprintf(path, sizeof(path), "%s/timing.json", dir);
+	return write_text_atomic(path, timing_json, &t);
 }
 
 /* The one mutable global: a signal handler can only reach static storage, and may only set

@@ -16,8 +16,10 @@
 #include <sys/stat.h>
 
 #include "sim/chart.h"
+#include "sim/gnuplot.h"
 #include "sim/report.h"
 #include "sim/sim.h"
+#include "sim/stats.h"
 #include "sim/summary.h"
 #include "version.h"
 
@@ -82,20 +84,6 @@ struct report_ctx {
 	int by;				/* the line axis of the CDF, -1 */
 };
 
-static void report_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void report_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool report_varies(const struct summary *s, const char *key)
 {
 	int a = summary_axis_find(s, key);
@@ -143,7 +131,7 @@ static int report_columns(struct report_ctx *c, const struct report_opts *o, cha
 
 			rc->col = summary_column(c->s, o->stats[i]);
 			if (rc->col < 0) {
-				report_err(err, errlen, "--stats %s: %s/summary.csv has no such column",
+				gp_err(err, errlen, "--stats %s: %s/summary.csv has no such column",
 					   o->stats[i], summary_dir(c->s));
 				return -EINVAL;
 			}
@@ -237,9 +225,9 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 	int ret, sec;
 
 	snprintf(plots, sizeof(plots), "%s/" REPORT_PLOTS, dir);
-	ret = sim_mkdir_p(plots);
+	ret = stats_mkdir_p(plots);
 	if (ret) {
-		report_err(err, errlen, "%s: %s", plots, strerror(-ret));
+		gp_err(err, errlen, "%s: %s", plots, strerror(-ret));
 		return ret;
 	}
 	/* the x axes: the numeric ones with several values, else the first with several */
@@ -280,7 +268,7 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 			ret = chart_sweep(dir, &o, out, cerr, sizeof(cerr));
 			ret = report_fig(c, sec, file, alt, ret, cerr, res, err, errlen);
 			if (ret) {
-				report_err(err, errlen, "%s: %s", out, cerr);
+				gp_err(err, errlen, "%s: %s", out, cerr);
 				return ret;
 			}
 		}
@@ -293,7 +281,7 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 	ret = report_fig(c, sec, "stalls.png", "vCPU time besides guest execution, per run", ret,
 			 cerr, res, err, errlen);
 	if (ret) {
-		report_err(err, errlen, "%s: %s", out, cerr);
+		gp_err(err, errlen, "%s: %s", out, cerr);
 		return ret;
 	}
 
@@ -325,7 +313,7 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 		ret = report_fig(c, sec, "cdf-mmu_lock-wait.png", "CDF of mmu_lock waits", ret, cerr,
 				 res, err, errlen);
 		if (ret) {
-			report_err(err, errlen, "%s: %s", out, cerr);
+			gp_err(err, errlen, "%s: %s", out, cerr);
 			return ret;
 		}
 	}
@@ -365,7 +353,7 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 			ret = chart_timeline(run, &o, out, cerr, sizeof(cerr));
 			ret = report_fig(c, sec, "timeline.png", alt, ret, cerr, res, err, errlen);
 			if (ret) {
-				report_err(err, errlen, "%s: %s", out, cerr);
+				gp_err(err, errlen, "%s: %s", out, cerr);
 				return ret;
 			}
 		}
@@ -475,7 +463,7 @@ int report_write(const char *dir, const struct report_opts *o, struct report_res
 	if (err && errlen)
 		err[0] = '\0';
 	if (!c) {
-		report_err(err, errlen, "out of memory");
+		gp_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	ret = summary_load(dir, &c->s, err, errlen);
@@ -484,7 +472,7 @@ int report_write(const char *dir, const struct report_opts *o, struct report_res
 	res->rows = summary_nr_rows(c->s);
 	res->runs = summary_nr_runs(c->s);
 	if (o && o->nstats > REPORT_MAX_STATS) {
-		report_err(err, errlen, "more than %d stats", REPORT_MAX_STATS);
+		gp_err(err, errlen, "more than %d stats", REPORT_MAX_STATS);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -496,7 +484,7 @@ int report_write(const char *dir, const struct report_opts *o, struct report_res
 	snprintf(res->path, sizeof(res->path), "%s/" REPORT_FILE, dir);
 	ret = write_text_atomic(res->path, report_page, c);
 	if (ret)
-		report_err(err, errlen, "%s: %s", res->path, strerror(-ret));
+		gp_err(err, errlen, "%s: %s", res->path, strerror(-ret));
 out:
 	summary_free(c->s);
 	free(c);

@@ -603,23 +603,6 @@ int write_json_atomic(json_t *doc, const char *path)
 	return 0;
 }
 
-int sim_mkdir_p(const char *dir)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0777) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx)
 {
 	char tmp[4300];
@@ -706,7 +689,7 @@ static void dump_hash(FILE *f, void *sc)
 int sim_write_results(struct sim *s, const char *dir)
 {
 	char path[4200];
-	int r = sim_mkdir_p(dir);
+	int r = stats_mkdir_p(dir);
 	if (r)
 		return r;
 	/* stats.json last: its presence means the folder is whole (a sweep's resume rule
@@ -715,7 +698,7 @@ int sim_write_results(struct sim *s, const char *dir)
 		return r;
 	if (s->sc->lock_timeline) {
 		snprintf(path, sizeof(path), "%s/series", dir);
-		if ((r = sim_mkdir_p(path)))
+		if ((r = stats_mkdir_p(path)))
 			return r;
 		snprintf(path, sizeof(path), "%s/series/lock_timeline.dat", dir);
 		if ((r = write_text_atomic(path, write_lock_timeline, s)))

@@ -56,7 +56,5 @@ int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ct
 uint64_t sim_estimate_bytes(const struct scenario *sc);
 /* MemAvailable of /proc/meminfo in bytes, 0 if unknown. */
 uint64_t sim_mem_available(void);
-/* mkdir -p.  0 or -errno. */
-int sim_mkdir_p(const char *dir);
 
 #endif

@@ -525,8 +525,7 @@ json_t *stats_schema_json(const struct stats *st)
 	return o;
 }
 
-/* mkdir -p: create each missing component of path. */
-static int mkdir_p(const char *path)
+int stats_mkdir_p(const char *path)
 {
 	char *p = strdup(path), *s;
 	int err = 0;
@@ -594,7 +593,7 @@ int stats_write_series(const struct stats *st, const char *dir)
 
 	if (asprintf(&sdir, "%s/series", dir) < 0)
 		return -ENOMEM;
-	err = mkdir_p(sdir);
+	err = stats_mkdir_p(sdir);
 	free(sdir);
 	for (i = 0; !err && i < st->n; i++)
 		if (st->e[i].def.kind == STAT_SERIES && st->e[i].ser.n)

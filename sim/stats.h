@@ -91,4 +91,8 @@ json_t *stats_schema_json(const struct stats *st);
  * then one "t v" line a point), each atomically (temp file + rename).  0 or -errno. */
 int stats_write_series(const struct stats *st, const char *dir);
 
+/* mkdir -p: create each missing component of path (0 or -errno).  The results writers
+ * (sim, sweep, report) use it too. */
+int stats_mkdir_p(const char *path);
+
 #endif

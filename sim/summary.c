@@ -8,13 +8,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "sim/gnuplot.h"
 #include "sim/summary.h"
 
 #define SUMMARY_MANIFEST "sweep.json"
@@ -43,23 +43,6 @@ struct summary {
 	int freq_axis;			/* axis that is cpu.freq_mhz, or -1 */
 	double freq_mhz;		/* from the first row's config */
 };
-
-static void summary_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void summary_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	for (char *p = err; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-}
 
 bool summary_parse(const char *text, double *v)
 {
@@ -215,16 +198,16 @@ static int summary_read_manifest(struct summary *s, char *err, size_t errlen)
 		FILE *f = fopen(path, "r");
 
 		if (!f) {
-			summary_err(err, errlen, "%s: %s (not a sweep folder?)", path, strerror(errno));
+			gp_err(err, errlen, "%s: %s (not a sweep folder?)", path, strerror(errno));
 			return -ENOENT;
 		}
 		fclose(f);
-		summary_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
+		gp_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
 		return -EINVAL;
 	}
 	axes = json_object_get(s->man, "axes");
 	if (!json_is_array(axes) || !json_is_array(json_object_get(s->man, "runs"))) {
-		summary_err(err, errlen, "%s: not an eptsim sweep manifest", path);
+		gp_err(err, errlen, "%s: not an eptsim sweep manifest", path);
 		return -EINVAL;
 	}
 	s->naxes = json_array_size(axes);
@@ -240,7 +223,7 @@ static int summary_read_manifest(struct summary *s, char *err, size_t errlen)
 		x->key = json_string_value(json_object_get(ax, "key"));
 		x->name = json_string_value(json_object_get(ax, "name"));
 		if (!x->key || !x->name || !json_is_array(vals)) {
-			summary_err(err, errlen, "%s: axis %zu has no key, name or values", path, a);
+			gp_err(err, errlen, "%s: axis %zu has no key, name or values", path, a);
 			return -EINVAL;
 		}
 		x->nvalues = json_array_size(vals);
@@ -309,14 +292,14 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/" SUMMARY_CSV, s->dir);
 	s->text = summary_slurp(path, &ret);
 	if (!s->text) {
-		summary_err(err, errlen, "%s: %s%s", path, strerror(-ret),
+		gp_err(err, errlen, "%s: %s%s", path, strerror(-ret),
 			    ret == -ENOENT ? " (run eptsim sweep --collect first)" : "");
 		return ret == -ENOENT ? -ENOENT : ret;
 	}
 	p = s->text;
 	s->cols = csv_record(&p, &s->ncols, &bad);
 	if (!s->cols) {
-		summary_err(err, errlen, "%s:1: %s", path, bad ? "malformed header" : "empty file");
+		gp_err(err, errlen, "%s:1: %s", path, bad ? "malformed header" : "empty file");
 		return -EINVAL;
 	}
 	for (size_t a = 0; a < s->naxes; a++) {
@@ -327,7 +310,7 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
 				break;
 			}
 		if (s->axes[a].col < 0) {
-			summary_err(err, errlen, "%s:1: no column for axis %s", path, s->axes[a].key);
+			gp_err(err, errlen, "%s:1: no column for axis %s", path, s->axes[a].key);
 			return -EINVAL;
 		}
 	}
@@ -337,7 +320,7 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
 		line++;
 		if (!row) {
 			if (bad) {
-				summary_err(err, errlen, "%s:%zu: malformed quoted field", path, line);
+				gp_err(err, errlen, "%s:%zu: malformed quoted field", path, line);
 				return -EINVAL;
 			}
 			break;
@@ -347,7 +330,7 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
 			continue;
 		}
 		if (n != s->ncols) {
-			summary_err(err, errlen, "%s:%zu: %zu fields, the header has %zu", path, line,
+			gp_err(err, errlen, "%s:%zu: %zu fields, the header has %zu", path, line,
 				    n, s->ncols);
 			free(row);
 			return -EINVAL;
@@ -370,7 +353,7 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
 		s->rows[s->nrows] = row;
 		s->row_name[s->nrows] = summary_match_run(s, row);
 		if (!s->row_name[s->nrows]) {
-			summary_err(err, errlen, "%s:%zu: no run of " SUMMARY_MANIFEST " has these axis "
+			gp_err(err, errlen, "%s:%zu: no run of " SUMMARY_MANIFEST " has these axis "
 				    "values", path, line);
 			s->nrows++;
 			return -EINVAL;
@@ -407,7 +390,7 @@ int summary_load(const char *dir, struct summary **out, char *err, size_t errlen
 		err[0] = '\0';
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
-		summary_err(err, errlen, "out of memory");
+		gp_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	ret = summary_read_manifest(s, err, errlen);
@@ -415,7 +398,7 @@ int summary_load(const char *dir, struct summary **out, char *err, size_t errlen
 		ret = summary_read_csv(s, err, errlen);
 	if (ret) {
 		if (ret == -ENOMEM)
-			summary_err(err, errlen, "out of memory");
+			gp_err(err, errlen, "out of memory");
 		summary_free(s);
 		return ret;
 	}

@@ -2,6 +2,7 @@
  * ends (local processes, GNU parallel's jobs.txt, a Slurm array).  See sweep.h. */
 #include "sim/sweep.h"
 #include "sim/sim.h"
+#include "sim/stats.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -920,7 +921,7 @@ int sweep_prepare(const struct sweep *sw, const char *dir, struct sweep_error *e
 	int r;
 	for (size_t i = 0; i < sw->nruns; i++) {
 		char *rd = run_dir(dir, sw->names[i]);
-		r = sim_mkdir_p(rd);
+		r = stats_mkdir_p(rd);
 		if (r) {
 			fail(err, r, "%s: %s", rd, strerror(-r));
 			free(rd);
@@ -1103,7 +1104,7 @@ int sweep_emit_slurm(const struct sweep *sw, const char *dir, const char *exe, b
 	if (!realpath(dir, abs_dir))
 		return fail(err, -errno, "%s: %s", dir, strerror(errno));
 	char *slurm = join(dir, "slurm");
-	r = sim_mkdir_p(slurm);   /* Slurm does not create the --output folder */
+	r = stats_mkdir_p(slurm);   /* Slurm does not create the --output folder */
 	free(slurm);
 	if (r)
 		return fail(err, r, "%s/slurm: %s", dir, strerror(-r));
