@@ -266,7 +266,7 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
  *
  * The common case, a memory access that hits the TLB, charges its instructions and the hit
  * in one step (the vCPU's clock is then one add per record, not two). */
-static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t horizon)
+static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uint64_t stop)
 {
 	const struct trace_record *r = v->rec;
 	uint64_t insns = 0;   /* cycles of the record's instructions, not charged yet */
@@ -277,8 +277,7 @@ static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uin
 		insns = r->icount < VCPU_INSN_CYCLES_TABLE ? v->insn_cycles[r->icount]
 							   : insn_cycles(v->sc, r->icount);
 		v->rec_insns_done = true;
-		uint64_t end = v->actor.clock + insns;
-		if (r->icount && (end >= horizon || end >= v->ipi_at)) {
+		if (r->icount && v->actor.clock + insns >= stop) {
 			guest_charge(v, VC_GUEST, insns);
 			return EXEC_DEFER;
 		}
@@ -317,6 +316,9 @@ static void vcpu_run_guest(struct vcpu *v)
 {
 	struct actor *a = &v->actor;
 	uint64_t horizon = engine_horizon(eng(v), a);
+	/* where a record's instructions stop before its access: the horizon or a pending IPI's
+	 * arrival (nothing in this batch moves either) */
+	uint64_t stop = horizon < v->ipi_at ? horizon : v->ipi_at;
 	struct walk_ctx w = v->walk;
 
 	for (;;) {
@@ -334,7 +336,7 @@ static void vcpu_run_guest(struct vcpu *v)
 			v->have_rec = true;
 			v->rec_insns_done = false;
 		}
-		enum exec_result x = vcpu_exec(v, &w, horizon);
+		enum exec_result x = vcpu_exec(v, &w, stop);
 		if (x == EXEC_DEFER) {
 			engine_wake(eng(v), a, a->clock);
 			return;

