@@ -652,6 +652,20 @@ static int sh(const char *fmt, ...)
 	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
+/* A stand-in sbatch in DIR/bin: appends its arguments to bin/calls (a line per call) and to
+ * bin/args (a line per argument), runs a --wrap command (output in bin/collect.out) and
+ * answers job id 4242. */
+static void fake_sbatch(struct fx *f)
+{
+	mkdir(path_in(f, "bin"), 0777);
+	write_file(f, "bin/sbatch",
+		   "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/calls\"\n"
+		   "printf '%s\\n' \"$@\" >> \"$(dirname \"$0\")/args\"\n"
+		   "for a; do case $a in --wrap=*) sh -c \"${a#--wrap=}\" > \"$(dirname \"$0\")/collect.out\" 2>&1;; esac; done\n"
+		   "echo 4242\n");
+	assert_int_equal(chmod(path_in(f, "bin/sbatch"), 0755), 0);
+}
+
 static void test_parallel_and_slurm(void **state)
 {
 	struct fx *f = *state;
@@ -727,12 +741,7 @@ static void test_parallel_and_slurm(void **state)
 	free(slurm);
 	/* submitting: the array, then a collect job that depends on it (a fake sbatch records
 	 * its arguments; the collect job's command is run to check it) */
-	mkdir(path_in(f, "bin"), 0777);
-	write_file(f, "bin/sbatch",
-		   "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/calls\"\n"
-		   "for a; do case $a in --wrap=*) sh -c \"${a#--wrap=}\" > \"$(dirname \"$0\")/collect.out\" 2>&1;; esac; done\n"
-		   "echo 4242\n");
-	assert_int_equal(chmod(path_in(f, "bin/sbatch"), 0755), 0);
+	fake_sbatch(f);
 	assert_int_equal(unlink(path_in(f, "slurm/summary.csv")), 0);
 	assert_int_equal(sh("PATH=%s/bin:$PATH bash %s/slurm/sweep.sbatch > /dev/null", f->dir, f->dir), 0);
 	char *calls = read_file(path_in(f, "bin/calls"));
@@ -795,15 +804,10 @@ static void test_emit_hostile_paths(void **state)
 	assert_int_equal(sh("cd / && SLURM_ARRAY_TASK_ID=1 bash %s/sb.sh", f->dir), 0);
 	snprintf(path, sizeof(path), "%s/runs/%s", dir, sweep_run_name(sw, 1));
 	assert_int_equal(sweep_run_state(path, sweep_run_hash(sw, 1)), SWEEP_RUN_DONE);
-	/* submitting: a stand-in sbatch records each argument on a line and runs --wrap */
-	mkdir(path_in(f, "bin"), 0777);
-	write_file(f, "bin/sbatch",
-		   "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"$(dirname \"$0\")/calls\"\n"
-		   "for a; do case $a in --wrap=*) sh -c \"${a#--wrap=}\" > \"$(dirname \"$0\")/collect.out\" 2>&1;; esac; done\n"
-		   "echo 4242\n");
-	assert_int_equal(chmod(path_in(f, "bin/sbatch"), 0755), 0);
+	/* submitting, with the stand-in sbatch */
+	fake_sbatch(f);
 	assert_int_equal(sh("cd %s && PATH=%s/bin:$PATH bash %s/sb.sh > /dev/null", f->dir, f->dir, f->dir), 0);
-	char *calls = read_file(path_in(f, "bin/calls"));
+	char *calls = read_file(path_in(f, "bin/args"));
 	snprintf(want, sizeof(want), "\n--output=%s/we ird %%%%d 'q' $HOME `touch INJ1` $(touch INJ2) #h/slurm/collect.out\n",
 		 f->dir);
 	tu_assert_contains(calls, want);
