@@ -20,6 +20,7 @@
 
 #include "sim/chart.h"
 #include "sim/gnuplot.h"
+#include "sim/paths.h"
 #include "sim/summary.h"
 
 #define CHART_DEFAULT_HIST	"mmu_lock.wait_cycles"
@@ -105,21 +106,13 @@ static json_t *chart_cfg(json_t *doc, const char *section, const char *key)
 static int chart_run_load(struct chart_run *r, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 16];
-	json_error_t je;
 	json_t *v;
+	int ret;
 
 	snprintf(path, sizeof(path), "%s/stats.json", r->dir);
-	r->doc = json_load_file(path, 0, &je);
-	if (!r->doc) {
-		struct stat st;
-
-		if (stat(path, &st)) {
-			gp_err(err, errlen, "%s: %s", path, strerror(errno));
-			return -ENOENT;
-		}
-		gp_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
-		return -EINVAL;
-	}
+	r->doc = path_load_json(path, &ret, err, errlen);   /* a regular file only: a FIFO does not block */
+	if (!r->doc)
+		return ret == -ENOENT ? -ENOENT : ret == -EIO ? ret : -EINVAL;
 	r->stats = json_object_get(r->doc, "stats");
 	if (!json_is_object(r->stats)) {
 		gp_err(err, errlen, "%s: no \"stats\" object", path);
@@ -1403,12 +1396,11 @@ static int tl_read(const char *dir, struct tl_data *t, char *err, size_t errlen)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/" TL_FILE, dir);
-	f = fopen(path, "r");
+	f = path_open_regular(path, &ret, err, errlen);
 	if (!f) {
-		ret = -errno;
-		gp_err(err, errlen, "%s: %s%s", path, strerror(-ret),
-		       ret == -ENOENT ? " (run with output.lock_timeline = true)" : "");
-		return ret == -ENOENT ? -ENOENT : ret;
+		if (ret == -ENOENT)
+			gp_err(err, errlen, "%s: %s (run with output.lock_timeline = true)", path, strerror(-ret));
+		return ret;
 	}
 	while (getline(&line, &cap, f) >= 0) {
 		unsigned long long a, b, w;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sim/gnuplot.h"
+#include "sim/stats.h"
 
 extern char **environ;
 
@@ -336,8 +337,7 @@ static int gp_keep(const char *tmp, const char *keep, char *err, size_t errlen)
 	int ret = 0;
 	DIR *d;
 
-	if (mkdir(keep, 0777) && errno != EEXIST) {
-		ret = -errno;
+	if ((ret = stats_mkdir_p(keep))) {	/* mkdir -p, as the --script-dir check assumes */
 		gp_err(err, errlen, "%s: %s", keep, strerror(-ret));
 		return ret;
 	}

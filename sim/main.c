@@ -3,6 +3,7 @@
 #include "sim/chart.h"
 #include "sim/config.h"
 #include "version.h"
+#include "sim/paths.h"
 #include "sim/plot.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,18 @@ static int load_scenario(struct scenario *sc, const char *who, const char *confi
 	return 0;
 bad:
 	fprintf(stderr, "%s: %s\n", who, err.msg);
+	return EXIT_BAD_INPUT;
+}
+
+/* An output path, checked before any work (sim/paths.h: not empty, no control character,
+ * writable now).  0, or prints "WHO: OPT PATH: why" and returns EXIT_BAD_INPUT. */
+static int check_out(const char *who, const char *opt, const char *path, enum path_kind kind)
+{
+	char err[PATH_MAX + 512];
+
+	if (!path_check_output(path, kind, opt, err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "%s: %s\n", who, err);
 	return EXIT_BAD_INPUT;
 }
 
@@ -299,14 +313,24 @@ static int cmd_run(int argc, char **argv)
 		snprintf(outbuf, sizeof(outbuf), "results/%s", stem);
 		a.out = outbuf;
 	}
+	if (check_out("eptsim", "--out", a.out, PATH_DIR))
+		return EXIT_BAD_INPUT;
 	if (a.skip_done) {
-		char hash[CONFIG_HASH_LEN + 1];
+		char hash[CONFIG_HASH_LEN + 1], why[PATH_MAX + 512];
 		config_hash(&sc, hash);
-		if (sweep_run_state(a.out, hash) == SWEEP_RUN_DONE) {
+		enum sweep_run_state st = sweep_run_check(a.out, hash, why, sizeof(why));
+		if (st == SWEEP_RUN_DONE) {
 			if (!a.quiet)
 				printf("%s is up to date (config hash %s): not run again\n", a.out, hash);
 			return 0;
 		}
+		/* a FIFO or a device where stats.json belongs: not ours to replace */
+		if (st == SWEEP_RUN_UNREADABLE) {
+			fprintf(stderr, "eptsim: --skip-done: %s\n", why);
+			return EXIT_BAD_INPUT;
+		}
+		if (st == SWEEP_RUN_CORRUPT)
+			fprintf(stderr, "eptsim: --skip-done: %s: not done, running it again\n", why);
 	}
 	/* Refuse up front a run this machine cannot hold, rather than be killed by the OOM
 	 * killer half-way through building the guest. */
@@ -341,12 +365,15 @@ static int cmd_run(int argc, char **argv)
 		int sig = run_signal;
 		char pdir[4200];
 		snprintf(pdir, sizeof(pdir), "%s/" PARTIAL_SUBDIR, a.out);
+		char why[512];
+		snprintf(why, sizeof(why), "%s", sim_error(s));
 		int r = sim_write_results(s, pdir);
 		if (!r)
 			r = write_timing(s, pdir, build_s, run_s);
-		fprintf(stderr, "eptsim: %s (%s): ", sim_error(s), strsignal(sig));
+		fprintf(stderr, "eptsim: %s (%s): ", why, strsignal(sig));
 		if (r)
-			fprintf(stderr, "writing partial results to %s: %s\n", pdir, strerror(-r));
+			fprintf(stderr, "writing partial results to %s: %s\n", pdir,
+				sim_error(s)[0] && strcmp(sim_error(s), why) ? sim_error(s) : strerror(-r));
 		else
 			fprintf(stderr, "partial results in %s/\n", pdir);
 		sim_free(s);
@@ -358,10 +385,13 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_BAD_INPUT;
 	}
 	int r = sim_write_results(s, a.out);
-	if (!r)
-		r = write_timing(s, a.out, build_s, run_s);
 	if (r) {
-		fprintf(stderr, "eptsim: writing results to %s: %s\n", a.out, strerror(-r));
+		fprintf(stderr, "eptsim: writing results to %s: %s\n", a.out, sim_error(s));
+		sim_free(s);
+		return 1;
+	}
+	if ((r = write_timing(s, a.out, build_s, run_s))) {
+		fprintf(stderr, "eptsim: writing results to %s: %s/timing.json: %s\n", a.out, a.out, strerror(-r));
 		sim_free(s);
 		return 1;
 	}
@@ -511,9 +541,12 @@ static int sweep_report_collect(const char *dir)
 	}
 	printf("wrote %s/summary.csv: %zu of %zu runs, %zu stat columns\n", dir, sum.nr_done, sum.nr_runs,
 	       sum.nr_columns);
+	for (size_t i = 0; i < sum.nr_warnings; i++)
+		fprintf(stderr, "eptsim sweep: warning: %s\n", sum.warnings[i]);
 	for (size_t i = 0; i < sum.nr_missing; i++)
-		fprintf(stderr, "eptsim sweep: missing %s/runs/%s (%s)\n", dir, sum.missing[i].name,
-			sweep_run_state_name(sum.missing[i].state));
+		fprintf(stderr, "eptsim sweep: missing %s/runs/%s (%s%s%s)\n", dir, sum.missing[i].name,
+			sweep_run_state_name(sum.missing[i].state), sum.missing[i].why ? ": " : "",
+			sum.missing[i].why ? sum.missing[i].why : "");
 	if (sum.nr_missing)
 		fprintf(stderr, "eptsim sweep: %zu of %zu runs missing from the summary\n", sum.nr_missing, sum.nr_runs);
 	r = sum.nr_missing ? 1 : 0;
@@ -531,7 +564,7 @@ static int cmd_sweep(int argc, char **argv)
 
 	argp_parse(&sweep_argp, argc, argv, 0, NULL, &a);
 	if (a.collect)
-		return sweep_report_collect(a.collect);
+		return check_out("eptsim sweep", "--collect", a.collect, PATH_DIR) ?: sweep_report_collect(a.collect);
 	if (sweep_load(a.file, &sw, &err)) {
 		fprintf(stderr, "eptsim sweep: %s\n", err.msg);
 		return EXIT_BAD_INPUT;
@@ -546,14 +579,27 @@ static int cmd_sweep(int argc, char **argv)
 		snprintf(outbuf, sizeof(outbuf), "results/%s", stem);
 		a.out = outbuf;
 	}
+	char why[PATH_MAX + 512];
+	bool bad_out;
+	if (a.dry_run) {   /* writes nothing: only the path's text is checked */
+		bad_out = path_check_name(a.out, "--out", why, sizeof(why));
+		if (bad_out)
+			fprintf(stderr, "eptsim sweep: %s\n", why);
+	} else {
+		bad_out = check_out("eptsim sweep", "--out", a.out, PATH_DIR);
+	}
+	if (bad_out) {
+		sweep_free(sw);
+		return EXIT_BAD_INPUT;
+	}
 	size_t n = sweep_nr_runs(sw), done = 0;
 	for (size_t i = 0; i < n; i++) {
 		char rd[4200];
 		snprintf(rd, sizeof(rd), "%s/runs/%s", a.out, sweep_run_name(sw, i));
-		enum sweep_run_state st = sweep_run_state(rd, sweep_run_hash(sw, i));
+		enum sweep_run_state st = sweep_run_check(rd, sweep_run_hash(sw, i), why, sizeof(why));
 		done += st == SWEEP_RUN_DONE;
 		if (a.dry_run)
-			printf("%-24s %s\n", sweep_run_state_name(st), rd);
+			printf("%-24s %s%s%s\n", sweep_run_state_name(st), rd, why[0] ? ": " : "", why);
 	}
 	if (a.dry_run) {
 		printf("%zu runs, %zu done\n", n, done);
@@ -566,7 +612,7 @@ static int cmd_sweep(int argc, char **argv)
 		if (r) {
 			fprintf(stderr, "eptsim sweep: %s\n", err.msg);
 			sweep_free(sw);
-			return 1;
+			return r == -EINVAL ? EXIT_BAD_INPUT : 1;
 		}
 		printf("wrote %s/jobs.txt: %zu runs (%zu done already%s)\n", a.out, n, done,
 		       a.force ? ", run again" : ", skipped by their lines");
@@ -749,6 +795,9 @@ static int cmd_plot(int argc, char **argv)
 
 	chart_opts_init(&a.o);
 	argp_parse(&plot_argp, argc, argv, 0, NULL, &a);
+	if (check_out("eptsim plot", "--out", a.out, PATH_FILE) ||
+	    (a.o.keep && check_out("eptsim plot", "--script-dir", a.o.keep, PATH_DIR)))
+		return EXIT_BAD_INPUT;
 	switch (a.kind) {
 	case PLOT_KIND_MMIO:
 		r = plot_mmio(a.dirs, a.n, a.out, err, sizeof(err));
@@ -837,6 +886,8 @@ static int cmd_report(int argc, char **argv)
 	int r;
 
 	argp_parse(&report_argp, argc, argv, 0, NULL, &a);
+	if (check_out("eptsim report", "DIR", a.dir, PATH_DIR))   /* DIR/report.md, DIR/plots/ */
+		return EXIT_BAD_INPUT;
 	r = report_write(a.dir, &a.o, &res, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "eptsim report: %s\n", err);
@@ -921,6 +972,13 @@ static int cmd_trace(int argc, char **argv)
 	int r;
 
 	argp_parse(&trace_argp, argc, argv, 0, NULL, &a);
+	/* the verbs that write: their last file is OUT ("-": standard output) */
+	bool writes = (!strcmp(a.verb, "convert") && a.n == 2) || (!strcmp(a.verb, "import") && a.n == 2) ||
+		      (!strcmp(a.verb, "merge") && a.n >= 3);
+	char who[64];
+	snprintf(who, sizeof(who), "eptsim trace %s", a.verb);
+	if (writes && strcmp(a.files[a.n - 1], "-") && check_out(who, "OUT", a.files[a.n - 1], PATH_FILE))
+		return EXIT_BAD_INPUT;
 	if (!strcmp(a.verb, "info") && a.n == 1) {
 		struct trace_info info;
 		if ((r = trace_info_read(a.files[0], &info, &err)))
@@ -1063,6 +1121,8 @@ static int cmd_workload(int argc, char **argv)
 	int r = 0;
 
 	argp_parse(&workload_argp, argc, argv, 0, NULL, &a);
+	if (strcmp(a.out, "-") && check_out("eptsim workload", "--out", a.out, PATH_FILE))
+		return EXIT_BAD_INPUT;
 	if (!workload_find(a.name) || !strcmp(a.name, "trace")) {
 		fprintf(stderr, "eptsim workload: no generator named '%s'\n", a.name);
 		return EXIT_BAD_INPUT;

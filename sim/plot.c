@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "sim/gnuplot.h"
+#include "sim/paths.h"
 #include "sim/plot.h"
 
 #define PLOT_NCAT	5	/* vCPU time categories, idle excluded */
@@ -153,8 +154,6 @@ static void plot_load_cycles(struct plot_run *r, json_t *doc, json_t *stats)
 static int plot_read_stats(const char *dir, char *path, size_t len, json_t **doc,
 			   json_t **stats, char *err, size_t errlen)
 {
-	json_error_t je;
-	FILE *f;
 	int ret;
 
 	*doc = *stats = NULL;
@@ -162,18 +161,9 @@ static int plot_read_stats(const char *dir, char *path, size_t len, json_t **doc
 		gp_err(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	f = fopen(path, "r");
-	if (!f) {
-		ret = -errno;
-		gp_err(err, errlen, "%s: %s", path, strerror(-ret));
-		return ret;
-	}
-	*doc = json_loadf(f, 0, &je);
-	fclose(f);
-	if (!*doc) {
-		gp_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
-		return -EINVAL;
-	}
+	*doc = path_load_json(path, &ret, err, errlen);   /* a regular file only: a FIFO does not block */
+	if (!*doc)
+		return ret == -EBADMSG ? -EINVAL : ret;
 	*stats = json_object_get(*doc, "stats");
 	if (!json_is_object(*stats)) {
 		gp_err(err, errlen, "%s: no \"stats\" object", path);
@@ -1054,15 +1044,13 @@ static int plot_read_series(const char *dir, const char *name, struct plot_serie
 		gp_err(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	f = fopen(path, "r");
+	f = path_open_regular(path, &ret, err, errlen);
 	if (!f) {
-		ret = -errno;
 		if (ret == -ENOENT) {
 			gp_err(err, errlen, "%s: no series/%s.dat (run with output.series = true)",
 				 dir, name);
 			return -EINVAL;
 		}
-		gp_err(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
 	while (getline(&line, &cap, f) >= 0) {

@@ -14,6 +14,7 @@
 #include "sim/engine.h"
 #include "sim/fiber.h"
 #include "sim/host.h"
+#include "sim/paths.h"
 #include "sim/stats.h"
 #include "workloads/elfsym.h"
 #include "workloads/workload.h"
@@ -587,36 +588,30 @@ json_t *sim_results_json(struct sim *s)
 	return doc;
 }
 
+static void dump_json(FILE *f, void *doc)
+{
+	/* a failed write shows in the wfile's errno (write_text_atomic) */
+	json_dumpf(doc, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+}
+
 int write_json_atomic(json_t *doc, const char *path)
 {
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	if (rename(tmp, path)) {
-		int e = errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+	return write_text_atomic(path, dump_json, doc);
 }
 
 int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx)
 {
 	char tmp[4300];
+	struct wfile w;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fn(f, ctx);
-	/* stdio errors are sticky: a failed write shows in ferror() even if fclose() works */
-	bool bad = ferror(f);
-	if (fclose(f) || bad) {
-		int e = bad ? EIO : errno;
+	int r = wfile_open(&w, tmp);
+	if (r)
+		return r;
+	fn(w.f, ctx);
+	/* the errno of the first failed write (ENOSPC, EIO, EDQUOT), not a guess */
+	if ((r = wfile_close(&w))) {
 		unlink(tmp);
-		return -e;
+		return r;
 	}
 	if (rename(tmp, path)) {
 		int e = errno;
@@ -686,33 +681,40 @@ static void dump_hash(FILE *f, void *sc)
 	fprintf(f, "%s\n", hash);
 }
 
+/* sim_write_results() failed on path: sim_error() names it and the errno. */
+static int results_fail(struct sim *s, int r, const char *path)
+{
+	snprintf(s->error, sizeof(s->error), "%s: %s", path, strerror(-r));
+	return r;
+}
+
 int sim_write_results(struct sim *s, const char *dir)
 {
 	char path[4200];
 	int r = stats_mkdir_p(dir);
 	if (r)
-		return r;
+		return results_fail(s, r, dir);
 	/* stats.json last: its presence means the folder is whole (a sweep's resume rule
 	 * trusts a run whose stats.json is complete and carries the expected config_hash). */
+	snprintf(path, sizeof(path), "%s/series", dir);
 	if (s->sc->series && (r = stats_write_series(s->st, dir)))
-		return r;
+		return results_fail(s, r, path);
 	if (s->sc->lock_timeline) {
-		snprintf(path, sizeof(path), "%s/series", dir);
 		if ((r = stats_mkdir_p(path)))
-			return r;
+			return results_fail(s, r, path);
 		snprintf(path, sizeof(path), "%s/series/lock_timeline.dat", dir);
 		if ((r = write_text_atomic(path, write_lock_timeline, s)))
-			return r;
+			return results_fail(s, r, path);
 	}
 	snprintf(path, sizeof(path), "%s/config.ini", dir);
 	if ((r = write_text_atomic(path, dump_config, (void *)s->sc)))
-		return r;
+		return results_fail(s, r, path);
 	snprintf(path, sizeof(path), "%s/config.hash", dir);
 	if ((r = write_text_atomic(path, dump_hash, (void *)s->sc)))
-		return r;
+		return results_fail(s, r, path);
 	json_t *doc = sim_results_json(s);
 	snprintf(path, sizeof(path), "%s/stats.json", dir);
 	r = write_json_atomic(doc, path);
 	json_decref(doc);
-	return r;
+	return r ? results_fail(s, r, path) : 0;
 }

@@ -42,11 +42,13 @@ struct kvm *sim_kvm(struct sim *s);
 json_t *sim_results_json(struct sim *s);
 /* Write DIR/series/ *.dat (with output.lock_timeline: series/lock_timeline.dat too),
  * DIR/config.ini, DIR/config.hash (config_hash()) and, last,
- * DIR/stats.json, each atomically (temp file + rename).  0 or -errno. */
+ * DIR/stats.json, each atomically (temp file + rename).  0, or -errno (the first failed
+ * write's, ENOSPC on a full disk) with sim_error() naming the file. */
 int sim_write_results(struct sim *s, const char *dir);
-/* Write a JSON document to path atomically (temp file + rename). */
+/* Write a JSON document to path atomically (temp file + rename).  0 or -errno. */
 int write_json_atomic(json_t *doc, const char *path);
-/* Write path atomically, its text coming from fn (a write error shows at fclose).  0 or -errno. */
+/* Write path atomically, its text coming from fn.  0, or -errno: that of the first failed
+ * write (struct wfile, sim/paths.h), so a full disk is ENOSPC. */
 int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx);
 /* Bytes of host memory a run of sc needs before its workload maps anything: the per-vCPU
  * structures, the guest frame pools' scatter stacks (allocated eagerly with 4K guest

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sim/paths.h"
 #include "sim/stats.h"
 
 /* Log-linear histogram: values below 16 each get a bucket; every power of two above that is
@@ -532,6 +533,10 @@ int stats_mkdir_p(const char *path)
 
 	if (!p)
 		return -ENOMEM;
+	if (!*p) {	/* no folder to make (the loop below starts past the first byte) */
+		free(p);
+		return -ENOENT;
+	}
 	for (s = p + 1; !err; s++) {
 		bool end = !*s;
 
@@ -551,7 +556,7 @@ int stats_mkdir_p(const char *path)
 static int write_one(const char *dir, const struct stats_entry *e)
 {
 	char *path = NULL, *tmp = NULL;
-	FILE *f = NULL;
+	struct wfile w;
 	size_t i;
 	int err = -ENOMEM;
 
@@ -563,18 +568,13 @@ static int write_one(const char *dir, const struct stats_entry *e)
 		tmp = NULL;
 		goto out;
 	}
-	f = fopen(tmp, "w");
-	if (!f) {
-		err = -errno;
+	if ((err = wfile_open(&w, tmp)))
 		goto out;
-	}
-	fputs("# t value\n", f);
+	fputs("# t value\n", w.f);
 	for (i = 0; i < e->ser.n; i++)
-		fprintf(f, "%.17g %.17g\n", e->ser.p[i].t, e->ser.p[i].v);
-	/* stdio errors are sticky; check once, then let fclose() flush and report. */
-	err = ferror(f) ? -EIO : 0;
-	if (fclose(f) && !err)
-		err = errno ? -errno : -EIO;
+		fprintf(w.f, "%.17g %.17g\n", e->ser.p[i].t, e->ser.p[i].v);
+	/* the errno of the first failed write (ENOSPC on a full disk) */
+	err = wfile_close(&w);
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err)

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "sim/gnuplot.h"
+#include "sim/paths.h"
 #include "sim/summary.h"
 
 #define SUMMARY_MANIFEST "sweep.json"
@@ -68,16 +69,14 @@ bool summary_parse(const char *text, double *v)
 	return true;
 }
 
-static char *summary_slurp(const char *path, int *ret)
+static char *summary_slurp(const char *path, int *ret, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = path_open_regular(path, ret, err, errlen);
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
 
-	if (!f) {
-		*ret = -errno;
+	if (!f)
 		return NULL;
-	}
 	do {
 		if (cap - len < 65536) {
 			char *nb = realloc(buf, cap ? 2 * cap : 65536);
@@ -188,22 +187,18 @@ static char **csv_record(char **p, size_t *n, bool *bad)
 static int summary_read_manifest(struct summary *s, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	json_error_t je;
+	int ret;
 	json_t *axes, *ax, *sf;
 	size_t a;
 
 	snprintf(path, sizeof(path), "%s/" SUMMARY_MANIFEST, s->dir);
-	s->man = json_load_file(path, 0, &je);
+	s->man = path_load_json(path, &ret, err, errlen);
 	if (!s->man) {
-		FILE *f = fopen(path, "r");
-
-		if (!f) {
-			gp_err(err, errlen, "%s: %s (not a sweep folder?)", path, strerror(errno));
+		if (ret == -ENOENT) {
+			gp_err(err, errlen, "%s: %s (not a sweep folder?)", path, strerror(-ret));
 			return -ENOENT;
 		}
-		fclose(f);
-		gp_err(err, errlen, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
-		return -EINVAL;
+		return ret == -EIO ? ret : -EINVAL;
 	}
 	axes = json_object_get(s->man, "axes");
 	if (!json_is_array(axes) || !json_is_array(json_object_get(s->man, "runs"))) {
@@ -290,11 +285,13 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
 	int ret = 0;
 
 	snprintf(path, sizeof(path), "%s/" SUMMARY_CSV, s->dir);
-	s->text = summary_slurp(path, &ret);
+	s->text = summary_slurp(path, &ret, err, errlen);
 	if (!s->text) {
-		gp_err(err, errlen, "%s: %s%s", path, strerror(-ret),
-			    ret == -ENOENT ? " (run eptsim sweep --collect first)" : "");
-		return ret == -ENOENT ? -ENOENT : ret;
+		if (ret == -ENOENT)
+			gp_err(err, errlen, "%s: %s (run eptsim sweep --collect first)", path, strerror(-ret));
+		else if (ret == -EIO)
+			gp_err(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
 	}
 	p = s->text;
 	s->cols = csv_record(&p, &s->ncols, &bad);
@@ -367,13 +364,14 @@ static int summary_read_csv(struct summary *s, char *err, size_t errlen)
  * units unknown and the clock at 0). */
 static void summary_read_first(struct summary *s)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], err[PATH_MAX + 128];
 	json_t *f;
+	int ret;
 
 	if (!s->nrows)
 		return;
 	snprintf(path, sizeof(path), "%s/runs/%s/stats.json", s->dir, s->row_name[0]);
-	s->first = json_load_file(path, 0, NULL);
+	s->first = path_load_json(path, &ret, err, sizeof(err));   /* optional; never blocks on a FIFO */
 	f = json_object_get(json_object_get(json_object_get(s->first, "config"), "cpu"),
 			    "freq_mhz");
 	if (json_is_number(f))

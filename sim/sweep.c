@@ -1,6 +1,7 @@
 /* sim/sweep — the sweep model (parse, expand, name, hash, resume, summary) and its back
  * ends (local processes, GNU parallel's jobs.txt, a Slurm array).  See sweep.h. */
 #include "sim/sweep.h"
+#include "sim/paths.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
 
@@ -870,40 +871,54 @@ const char *sweep_run_state_name(enum sweep_run_state st)
 	case SWEEP_RUN_MISSING: return "no stats.json";
 	case SWEEP_RUN_PARTIAL: return "incomplete stats.json";
 	case SWEEP_RUN_STALE: return "stats.json of another config";
+	case SWEEP_RUN_CORRUPT: return "corrupt stats.json";
+	case SWEEP_RUN_UNREADABLE: return "unreadable stats.json";
 	}
 	return "?";
 }
 
-/* The resume rule; with doc, a done run's stats.json is handed back (new reference). */
-static enum sweep_run_state run_state_doc(const char *run_dir_path, const char *hash, json_t **doc)
+/* The resume rule; with doc, a done run's stats.json is handed back (new reference); why
+ * (may be NULL) says what is wrong with a corrupt or unreadable one. */
+static enum sweep_run_state run_state_doc(const char *run_dir_path, const char *hash, json_t **doc, char *why,
+					  size_t whylen)
 {
-	char path[PATH_MAX + 32];
+	char path[PATH_MAX + 32], msg[PATH_MAX + 512];
+	int r;
 	snprintf(path, sizeof(path), "%s/stats.json", run_dir_path);
 	if (doc)
 		*doc = NULL;
-	if (access(path, F_OK))
+	if (why && whylen)
+		why[0] = '\0';
+	json_t *d = path_load_json(path, &r, msg, sizeof(msg));
+	if (!d && r == -ENOENT)
 		return SWEEP_RUN_MISSING;
-	json_error_t je;
-	json_t *d = json_load_file(path, 0, &je);
-	if (!d || !json_is_object(d) || !json_is_true(json_object_get(d, "complete")) ||
-	    !json_is_string(json_object_get(d, "config_hash")) || !json_is_object(json_object_get(d, "stats"))) {
-		json_decref(d);
-		return SWEEP_RUN_PARTIAL;
+	enum sweep_run_state st = d ? SWEEP_RUN_DONE : r == -EBADMSG ? SWEEP_RUN_CORRUPT : SWEEP_RUN_UNREADABLE;
+	if (d && (!json_is_object(d) || !json_is_object(json_object_get(d, "stats")))) {
+		snprintf(msg, sizeof(msg), "%s: not an object with a \"stats\" object", path);
+		st = SWEEP_RUN_CORRUPT;
+	} else if (d && (!json_is_true(json_object_get(d, "complete")) ||
+			 !json_is_string(json_object_get(d, "config_hash")))) {
+		st = SWEEP_RUN_PARTIAL;
+	} else if (d && strcmp(json_string_value(json_object_get(d, "config_hash")), hash)) {
+		st = SWEEP_RUN_STALE;
 	}
-	if (strcmp(json_string_value(json_object_get(d, "config_hash")), hash)) {
-		json_decref(d);
-		return SWEEP_RUN_STALE;
-	}
-	if (doc)
+	if (why && (st == SWEEP_RUN_CORRUPT || st == SWEEP_RUN_UNREADABLE))
+		snprintf(why, whylen, "%s", msg);
+	if (doc && st == SWEEP_RUN_DONE)
 		*doc = d;
 	else
 		json_decref(d);
-	return SWEEP_RUN_DONE;
+	return st;
 }
 
 enum sweep_run_state sweep_run_state(const char *run_dir_path, const char *hash)
 {
-	return run_state_doc(run_dir_path, hash, NULL);
+	return run_state_doc(run_dir_path, hash, NULL, NULL, 0);
+}
+
+enum sweep_run_state sweep_run_check(const char *run_dir_path, const char *hash, char *why, size_t n)
+{
+	return run_state_doc(run_dir_path, hash, NULL, why, n);
 }
 
 /* ------------------------------------------------------------------ manifest */
@@ -1013,11 +1028,45 @@ static int absolute_paths(const char *exe, char *abs_exe, char *cwd, struct swee
 	return 0;
 }
 
+/* A word going into an emitted script must not hold a control character: quoting keeps a
+ * newline inside one shell word, but GNU parallel and the Slurm task read jobs.txt a line
+ * at a time, so the text after it would run as a command of its own. */
+static int script_word_ok(const char *what, const char *word, struct sweep_error *err)
+{
+	const char *c = path_control_char(word);
+	if (!c)
+		return 0;
+	return fail(err, -EINVAL, "%s: control character 0x%02x in '%.*s...': refused, it would break the "
+		    "line-based jobs.txt", what, (unsigned char)*c, (int)(c - word), word);
+}
+
+/* Every word of every line of jobs.txt (and the sweep file's path, which sweep.sbatch names). */
+static int script_words_ok(const struct sweep *sw, const char *dir, const char *exe, const char *cwd,
+			   struct sweep_error *err)
+{
+	int r = script_word_ok("--out", dir, err);
+	if (!r)
+		r = script_word_ok("the current folder", cwd, err);
+	if (!r)
+		r = script_word_ok("eptsim's path", exe, err);
+	if (!r)
+		r = script_word_ok("the sweep file", sw->path, err);
+	for (size_t i = 0; !r && i < sw->nruns; i++) {
+		char **argv = sweep_run_argv(sw, i, exe, dir, false);
+		for (size_t k = 0; !r && argv[k]; k++)
+			if (path_control_char(argv[k]))
+				r = fail(err, -EINVAL, "%s: run %s: control character in '%s': refused, it would break "
+					 "the line-based jobs.txt", sw->path, sw->names[i], argv[k]);
+		sweep_argv_free(argv);
+	}
+	return r;
+}
+
 int sweep_emit_jobs(const struct sweep *sw, const char *dir, const char *exe, bool force, struct sweep_error *err)
 {
 	char abs_exe[PATH_MAX], cwd[PATH_MAX];
 	int r = absolute_paths(exe, abs_exe, cwd, err);
-	if (r || (r = sweep_prepare(sw, dir, err)))
+	if (r || (r = script_words_ok(sw, dir, abs_exe, cwd, err)) || (r = sweep_prepare(sw, dir, err)))
 		return r;
 	struct jobs_ctx j = { sw, dir, abs_exe, cwd, force };
 	char *path = join(dir, JOBS);
@@ -1033,25 +1082,66 @@ struct sbatch_ctx {
 	const char *dir, *abs_dir, *exe, *cwd;
 };
 
+/* path with Slurm's filename patterns escaped (% -> %%), for --output. */
+static char *slurm_literal(const char *path)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	if (!m)
+		abort();
+	for (; *path; path++) {
+		if (*path == '%')
+			fputc('%', m);
+		fputc(*path, m);
+	}
+	if (fclose(m))
+		abort();
+	return out;
+}
+
+/* s as one argument of an #SBATCH line: double-quoted for sbatch's own parser (which splits
+ * at spaces, honours quotes and backslashes, and ends the line at an unescaped #), with the
+ * characters that parser treats specially escaped by a backslash. */
+static void sbatch_word(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (strchr("\\\"#'", *s))
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
 static void write_sbatch(FILE *f, void *ctx)
 {
 	struct sbatch_ctx *s = ctx;
-	char *jobs = join(s->abs_dir, JOBS), *slurm = join(s->abs_dir, "slurm");
-	fprintf(f, "#!/bin/bash\n"
-		"# eptsim sweep %s: %zu runs as a Slurm job array, one task per line of jobs.txt.\n"
-		"#   sbatch %s/" SBATCH "\n"
-		"#       the array alone; collect afterwards with: eptsim sweep --collect %s\n"
-		"#   bash %s/" SBATCH "\n"
-		"#       submits the array and a collect job that runs after it\n"
-		"#       (--dependency=afterany: also when some runs failed)\n"
-		"# Task i runs line i+1 of jobs.txt.  A run already done with the same config hash is\n"
-		"# skipped, so submitting again resumes.  Add #SBATCH lines (partition, time, memory) as needed.\n",
-		s->sw->path, s->sw->nruns, s->dir, s->dir, s->dir);
+	char *jobs = join(s->abs_dir, JOBS), *slurm = join(s->abs_dir, "slurm"), *script = join(s->dir, SBATCH);
+	/* every path a comment shows is a shell word too, so the commands can be pasted */
+	fputs("#!/bin/bash\n# eptsim sweep ", f);
+	shell_word(f, s->sw->path);
+	fprintf(f, ": %zu runs as a Slurm job array, one task per line of jobs.txt.\n#   sbatch ", s->sw->nruns);
+	shell_word(f, script);
+	fputs("\n#       the array alone; collect afterwards with: eptsim sweep --collect ", f);
+	shell_word(f, s->dir);
+	fputs("\n#   bash ", f);
+	shell_word(f, script);
+	fputs("\n#       submits the array and a collect job that runs after it\n"
+	      "#       (--dependency=afterany: also when some runs failed)\n"
+	      "# Task i runs line i+1 of jobs.txt.  A run already done with the same config hash is\n"
+	      "# skipped, so submitting again resumes.  Add #SBATCH lines (partition, time, memory) as needed.\n", f);
 	fprintf(f, "#SBATCH --job-name=eptsim-sweep\n"
 		"#SBATCH --array=0-%zu\n"
 		"#SBATCH --ntasks=1\n"
 		"#SBATCH --cpus-per-task=1\n"
-		"#SBATCH --output=%s/%%A_%%a.out\n", s->sw->nruns - 1, slurm);
+		"#SBATCH --output=", s->sw->nruns - 1);
+	char *lit = slurm_literal(slurm), *out = NULL;
+	if (asprintf(&out, "%s/%%A_%%a.out", lit) < 0)
+		abort();
+	sbatch_word(f, out);
+	free(out);
+	fputc('\n', f);
 	fputs("set -eu\njobs=", f);
 	shell_word(f, jobs);
 	fputs("\nif [ -z \"${SLURM_ARRAY_TASK_ID:-}\" ]; then\n"
@@ -1078,8 +1168,11 @@ static void write_sbatch(FILE *f, void *ctx)
 	free(cmd);
 	fputs("\n\tsbatch --parsable --dependency=afterany:\"$jid\" --job-name=eptsim-sweep-collect \\\n"
 	      "\t\t--output=", f);
-	shell_word(f, slurm);
-	fputs("/collect.out --wrap=\"$collect\"\n", f);
+	if (asprintf(&out, "%s/collect.out", lit) < 0)
+		abort();
+	shell_word(f, out);
+	free(out);
+	fputs(" --wrap=\"$collect\"\n", f);
 	fprintf(f, "\techo \"submitted array job $jid (%zu runs) and its collect job\"\n"
 		"\texit 0\n"
 		"fi\n", s->sw->nruns);
@@ -1091,6 +1184,8 @@ static void write_sbatch(FILE *f, void *ctx)
 	      "exec bash -c \"$line\"\n", f);
 	free(jobs);
 	free(slurm);
+	free(script);
+	free(lit);
 }
 
 int sweep_emit_slurm(const struct sweep *sw, const char *dir, const char *exe, bool force, struct sweep_error *err)
@@ -1103,6 +1198,8 @@ int sweep_emit_slurm(const struct sweep *sw, const char *dir, const char *exe, b
 		return r;
 	if (!realpath(dir, abs_dir))
 		return fail(err, -errno, "%s: %s", dir, strerror(errno));
+	if ((r = script_word_ok(dir, abs_dir, err)))
+		return r;
 	char *slurm = join(dir, "slurm");
 	r = stats_mkdir_p(slurm);   /* Slurm does not create the --output folder */
 	free(slurm);
@@ -1316,7 +1413,7 @@ static void columns_free(struct columns *c)
  * series are skipped. */
 static const char *const hist_fields[] = { "count", "sum", "mean", "p50", "p99", "max" };
 
-static void put_number(json_t *row, const char *name, json_t *v)
+static bool put_number(json_t *row, const char *name, json_t *v)
 {
 	char buf[64];
 	if (json_is_integer(v))
@@ -1326,33 +1423,71 @@ static void put_number(json_t *row, const char *name, json_t *v)
 	else if (json_is_boolean(v))
 		snprintf(buf, sizeof(buf), "%d", json_is_true(v));
 	else
-		return;
+		return false;
 	json_object_set_new(row, name, json_string(buf));
+	return true;
 }
 
-static json_t *flatten_stats(json_t *stats)
+static const char *json_type_name(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_NULL: return "null";
+	default: return "a number";
+	}
+}
+
+/* A stat flatten_stats() cannot read: a warning naming the run's file and the stat. */
+static void stat_warning(struct sweep_summary *sum, const char *file, const char *stat, const char *what)
+{
+	sum->warnings = xrealloc(sum->warnings, (sum->nr_warnings + 1) * sizeof(*sum->warnings));
+	if (asprintf(&sum->warnings[sum->nr_warnings++], "%s: stat %s: %s: its cells are left empty", file, stat,
+		     what) < 0)
+		abort();
+}
+
+static bool all_numbers(json_t *arr)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e)
+		if (!json_is_number(e))
+			return false;
+	return true;
+}
+
+static json_t *flatten_stats(json_t *stats, const char *file, struct sweep_summary *sum)
 {
 	json_t *row = json_object();
 	const char *key;
 	json_t *v;
-	char name[512], buf[64];
+	char name[512], buf[64], what[128];
 	json_object_foreach(stats, key, v) {
 		if (json_is_number(v) || json_is_boolean(v)) {
 			put_number(row, key, v);
-		} else if (json_is_object(v) && json_object_get(v, "count") && !json_object_get(v, "series")) {
+		} else if (json_is_object(v) && json_object_get(v, "series")) {
+			continue;   /* a series: not a scalar */
+		} else if (json_is_object(v) && json_object_get(v, "count")) {
 			for (size_t i = 0; i < sizeof(hist_fields) / sizeof(hist_fields[0]); i++) {
 				json_t *f = json_object_get(v, hist_fields[i]);
 				snprintf(name, sizeof(name), "%s.%s", key, hist_fields[i]);
-				if (f)
-					put_number(row, name, f);
+				if (f && !put_number(row, name, f)) {
+					snprintf(what, sizeof(what), "the histogram's %s is %s, not a number",
+						 hist_fields[i], json_type_name(f));
+					stat_warning(sum, file, key, what);
+				}
 			}
+		} else if (json_is_array(v) && !all_numbers(v)) {
+			stat_warning(sum, file, key, "an array that holds more than numbers");
 		} else if (json_is_array(v)) {
 			size_t n = json_array_size(v), i;
-			double sum = 0, mn = INFINITY, mx = -INFINITY;
+			double sum_v = 0, mn = INFINITY, mx = -INFINITY;
 			json_t *e;
 			json_array_foreach(v, i, e) {
 				double d = json_number_value(e);
-				sum += d;
+				sum_v += d;
 				mn = d < mn ? d : mn;
 				mx = d > mx ? d : mx;
 			}
@@ -1360,18 +1495,22 @@ static json_t *flatten_stats(json_t *stats)
 			snprintf(buf, sizeof(buf), "%zu", n);
 			json_object_set_new(row, name, json_string(buf));
 			snprintf(name, sizeof(name), "%s.sum", key);
-			format_real(sum, buf, sizeof(buf));
+			format_real(sum_v, buf, sizeof(buf));
 			json_object_set_new(row, name, json_string(buf));
 			/* min, mean, max of no occurrence: empty cells */
 			snprintf(name, sizeof(name), "%s.min", key);
 			format_real(mn, buf, sizeof(buf));
 			json_object_set_new(row, name, json_string(n ? buf : ""));
 			snprintf(name, sizeof(name), "%s.mean", key);
-			format_real(n ? sum / (double)n : 0, buf, sizeof(buf));
+			format_real(n ? sum_v / (double)n : 0, buf, sizeof(buf));
 			json_object_set_new(row, name, json_string(n ? buf : ""));
 			snprintf(name, sizeof(name), "%s.max", key);
 			format_real(mx, buf, sizeof(buf));
 			json_object_set_new(row, name, json_string(n ? buf : ""));
+		} else {
+			snprintf(what, sizeof(what), "%s, not a number, a histogram, an array or a series",
+				 json_type_name(v));
+			stat_warning(sum, file, key, what);
 		}
 	}
 	return row;
@@ -1436,9 +1575,14 @@ static void write_csv(FILE *f, void *ctx)
 
 void sweep_summary_free(struct sweep_summary *sum)
 {
-	for (size_t i = 0; i < sum->nr_missing; i++)
+	for (size_t i = 0; i < sum->nr_missing; i++) {
 		free(sum->missing[i].name);
+		free(sum->missing[i].why);
+	}
 	free(sum->missing);
+	for (size_t i = 0; i < sum->nr_warnings; i++)
+		free(sum->warnings[i]);
+	free(sum->warnings);
 	memset(sum, 0, sizeof(*sum));
 }
 
@@ -1446,15 +1590,14 @@ int sweep_collect(const char *dir, struct sweep_summary *sum, struct sweep_error
 {
 	memset(sum, 0, sizeof(*sum));
 	char *mpath = join(dir, MANIFEST);
-	json_error_t je;
-	json_t *man = json_load_file(mpath, 0, &je);
-	json_t *axes = json_object_get(man, "axes"), *runs = json_object_get(man, "runs");
 	int r = 0;
+	json_t *man = path_load_json(mpath, &r, err->msg, sizeof(err->msg));
+	json_t *axes = json_object_get(man, "axes"), *runs = json_object_get(man, "runs");
 	if (!man) {
-		r = fail(err, access(mpath, F_OK) ? -ENOENT : -EINVAL, "%s: %s (not a sweep folder?)", mpath,
-			 access(mpath, F_OK) ? strerror(ENOENT) : je.text);
+		if (r == -ENOENT)
+			fail(err, r, "%s: %s (not a sweep folder?)", mpath, strerror(ENOENT));
 		free(mpath);
-		return r;
+		return r == -ENOENT || r == -EIO ? r : -EINVAL;
 	}
 	if (json_integer_value(json_object_get(man, "eptsim_sweep")) != MANIFEST_VERSION || !json_is_array(axes) ||
 	    !json_is_array(runs)) {
@@ -1477,16 +1620,20 @@ int sweep_collect(const char *dir, struct sweep_summary *sum, struct sweep_error
 			r = fail(err, -EINVAL, "%s/" MANIFEST ": run %zu: no name or config_hash", dir, i);
 			goto out;
 		}
-		char *rd = run_dir(dir, name);
+		char *rd = run_dir(dir, name), why[PATH_MAX + 512];
 		json_t *doc;
-		enum sweep_run_state st = run_state_doc(rd, hash, &doc);
-		free(rd);
+		enum sweep_run_state st = run_state_doc(rd, hash, &doc, why, sizeof(why));
 		if (st != SWEEP_RUN_DONE) {
+			free(rd);
 			sum->missing = xrealloc(sum->missing, (sum->nr_missing + 1) * sizeof(*sum->missing));
-			sum->missing[sum->nr_missing++] = (struct sweep_missing){ xstrdup(name), st };
+			sum->missing[sum->nr_missing++] = (struct sweep_missing){ xstrdup(name), st,
+										   why[0] ? xstrdup(why) : NULL };
 			continue;
 		}
-		rows[i] = flatten_stats(json_object_get(doc, "stats"));
+		char *file = join(rd, "stats.json");
+		rows[i] = flatten_stats(json_object_get(doc, "stats"), file, sum);
+		free(file);
+		free(rd);
 		json_decref(doc);
 		sum->nr_done++;
 		/* merge this run's columns into the order */

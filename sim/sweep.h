@@ -79,17 +79,27 @@ void sweep_argv_free(char **argv);
 enum sweep_run_state {
 	SWEEP_RUN_DONE,      /* complete stats.json with the expected config_hash */
 	SWEEP_RUN_MISSING,   /* no stats.json */
-	SWEEP_RUN_PARTIAL,   /* stats.json unreadable, or not complete, or without a hash */
+	SWEEP_RUN_PARTIAL,   /* stats.json not complete, or without a hash */
 	SWEEP_RUN_STALE,     /* complete, but made from another config */
+	SWEEP_RUN_CORRUPT,   /* stats.json is not JSON, or not an object with a "stats" object */
+	SWEEP_RUN_UNREADABLE,/* stats.json is not a regular file (a FIFO...), or cannot be read */
 };
 enum sweep_run_state sweep_run_state(const char *run_dir, const char *hash);
+/* sweep_run_state(), and for CORRUPT and UNREADABLE why[n] says why, naming the file
+ * ("DIR/stats.json: invalid JSON at line 3: ...", "DIR/stats.json: is a FIFO, not a regular
+ * file"); "" otherwise.  stats.json is opened only if it is a regular file (never blocks). */
+enum sweep_run_state sweep_run_check(const char *run_dir, const char *hash, char *why, size_t n);
 const char *sweep_run_state_name(enum sweep_run_state st);
 
 /* Create DIR/runs/NAME/ for every run and write DIR/sweep.json (axes, runs, their hashes).
  * 0 or -errno with err set. */
 int sweep_prepare(const struct sweep *sw, const char *dir, struct sweep_error *err);
 
-/* DIR/jobs.txt: line i+1 runs run i (`cd CWD && (EXE run ... --skip-done 2> .../stderr.log;
+/* The emitted scripts refuse (-EINVAL, err naming it) a path or a value with a control
+ * character (path_control_char(): a newline would end the line and start a command of its
+ * own); every word is quoted for the shell, and sweep.sbatch quotes its #SBATCH --output
+ * path for Slurm's own parser with % doubled (Slurm expands %A, %a...).
+ * DIR/jobs.txt: line i+1 runs run i (`cd CWD && (EXE run ... --skip-done 2> .../stderr.log;
  * ...)`, the log removed when empty), EXE and CWD absolute so the lines run anywhere the
  * file system is shared.  With force, no --skip-done.  0 or -errno. */
 int sweep_emit_jobs(const struct sweep *sw, const char *dir, const char *exe, bool force, struct sweep_error *err);
@@ -126,16 +136,21 @@ int sweep_run_local(const struct sweep *sw, const char *dir, const char *exe, un
 struct sweep_missing {
 	char *name;
 	enum sweep_run_state state;
+	char *why;                       /* CORRUPT, UNREADABLE: the file and what is wrong; else NULL */
 };
 struct sweep_summary {
 	size_t nr_runs, nr_done, nr_columns;
 	struct sweep_missing *missing;   /* runs not done, in sweep order */
 	size_t nr_missing;
+	char **warnings;                 /* "DIR/runs/NAME/stats.json: stat S: ..." */
+	size_t nr_warnings;
 };
 /* Read DIR/sweep.json, then write DIR/summary.csv (atomically): a header, then one row per
  * done run in sweep order: one column per axis (its key), then the run's stats.json
  * stats flattened to scalars (README, "Sweeps"), columns in a stable order (as they first
- * appear in the runs, in sweep order).  0 or -errno with err set. */
+ * appear in the runs, in sweep order).  A stat of a type no stat has (a string, null, an
+ * object that is not a histogram, an array of non-numbers) is a warning naming the run's
+ * file and the stat, and its cells stay empty.  0 or -errno with err set. */
 int sweep_collect(const char *dir, struct sweep_summary *sum, struct sweep_error *err);
 void sweep_summary_free(struct sweep_summary *sum);
 

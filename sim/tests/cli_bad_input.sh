@@ -9,7 +9,8 @@
 set -u
 E=$(realpath "${1:-${EPTSIM_BIN:-build/eptsim}}")
 T=$(mktemp -d /tmp/eptsim-bad.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+mounts=()
+trap 'for m in "${mounts[@]}"; do umount "$m"; done; rm -rf "$T"' EXIT
 passed=0; failed=0; failures=()
 
 # row NAME WANT OUT -- COMMAND...: WANT is a substring of stderr (grep -F); OUT a path
@@ -106,6 +107,60 @@ row "trace ending inside a record (run)" "inrec.gz: record 289: end of stream in
 row "text trace line cut off (convert)" "cut.txt:3: missing size" cut.gz -- "$E" trace convert cut.txt cut.gz
 row "lackey line cut off (import)" "lackey.txt:3: cut-off line (expected ',SIZE'): ' S 1ffe'" lackey.gz -- \
 	"$E" trace import --format lackey lackey.txt lackey.gz
+
+# Output paths (sim/paths.c), refused before any work: empty, a control character (it
+# would inject a command into jobs.txt or sweep.sbatch), not a folder, not writable.
+ini tiny.ini '[guest]\nvcpus = 1\nmem = 64M\nkernel_mem = 16M\n[workload]\nduration_ms = 2\n[output]\nseries = false\n'
+printf '[sweep]\nbase = tiny.ini\nvary = guest.vcpus: 1, 2\n' > s.ini
+nl=$'x\ntouch INJECTED #'
+row "empty --out (run)" "eptsim: --out: empty path" "" -- "$E" run tiny.ini --out ""
+row "empty --out (sweep)" "eptsim sweep: --out: empty path" "" -- "$E" sweep s.ini --out ""
+row "empty --out (workload)" "eptsim workload: --out: empty path" "" -- "$E" workload random --out ""
+row "empty OUT (trace convert)" "eptsim trace convert: OUT: empty path" "" -- "$E" trace convert v4.txt ""
+row "empty --out (plot)" "eptsim plot: --out: empty path" "" -- "$E" plot adir --out ""
+row "newline in --out (sweep --emit slurm)" "eptsim sweep: --out 'x\\x0atouch INJECTED #': control character 0x0a" "$nl" -- \
+	"$E" sweep s.ini --out "$nl" --emit slurm
+row "newline in --out (sweep --emit parallel)" "control character 0x0a in the path" "$nl" -- \
+	"$E" sweep s.ini --out "$nl" --emit parallel
+row "newline in --out (run)" "eptsim: --out 'x\\x0atouch INJECTED #': control character 0x0a" "$nl" -- \
+	"$E" run tiny.ini --out "$nl"
+if [ -e INJECTED ]; then   # the text after the newline must never run
+	echo "[  FAILED  ] an injected command ran"; failed=$((failed + 1)); failures+=("injected command")
+fi
+row "--out is a regular file (run)" "eptsim: --out good.ini: exists and is a regular file, not a folder" "" -- \
+	"$E" run tiny.ini --out good.ini
+row "--out through a regular file (sweep)" "eptsim sweep: --out good.ini/x: Not a directory" "" -- \
+	"$E" sweep s.ini --out good.ini/x
+row "OUT is a folder (workload)" "eptsim workload: --out adir: exists and is a folder, not a regular file" "" -- \
+	"$E" workload random --out adir
+row "OUT in a missing folder (trace convert)" "eptsim trace convert: OUT nodir/v4.gz: nodir: No such file or directory" \
+	"" -- "$E" trace convert v4.txt nodir/v4.gz
+# A read-only and a full file system: small tmpfs mounts (root with CAP_SYS_ADMIN, as in CI's
+# container); skipped with a note where mount is not allowed.
+mkdir ro full
+if mount -t tmpfs -o ro,size=64k tmpfs ro 2> /dev/null; then
+	mounts+=("$T/ro")
+	row "read-only --out (run)" "eptsim: --out ro/x: cannot write in ro: Read-only file system" ro/x -- \
+		"$E" run tiny.ini --out ro/x
+else
+	echo "(note: cannot mount a tmpfs here: the read-only --out row is skipped)"
+fi
+if mount -t tmpfs -o size=64k tmpfs full 2> /dev/null; then
+	mounts+=("$T/full")
+	dd if=/dev/zero of=full/fill bs=4k count=64 2> /dev/null
+	row "--out on a full disk (run)" "eptsim: --out full/x: cannot write in full: No space left on device" full/x -- \
+		"$E" run tiny.ini --out full/x
+else
+	echo "(note: cannot mount a tmpfs here: the full-disk --out row is skipped)"
+fi
+# A FIFO where a results file belongs: an error naming it, at once (it used to wait forever
+# for a writer; timeout turns a hang into exit 124)
+"$E" run tiny.ini --out fifo --quiet || exit 1
+rm fifo/stats.json; mkfifo fifo/stats.json
+row "FIFO at DIR/stats.json (run --skip-done)" "eptsim: --skip-done: fifo/stats.json: is a FIFO, not a regular file" "" -- \
+	timeout 20 "$E" run tiny.ini --out fifo --skip-done
+row "FIFO at DIR/stats.json (plot)" "eptsim plot: fifo/stats.json: is a FIFO, not a regular file" fifo.png -- \
+	timeout 20 "$E" plot fifo --out fifo.png
 
 echo "[==========] $((passed + failed)) test(s) run."
 echo "[  PASSED  ] $passed test(s)."

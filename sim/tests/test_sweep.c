@@ -12,11 +12,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "sim/config.h"
 #include "sim/sweep.h"
@@ -354,14 +357,30 @@ static void test_run_state(void **state)
 	write_stats(f, "ok", "{\"complete\": true, \"config_hash\": \"0123456789abcdef\", \"stats\": {\"a\": 1}}");
 	assert_int_equal(sweep_run_state(path_in(f, "ok"), h), SWEEP_RUN_DONE);
 	assert_int_equal(sweep_run_state(path_in(f, "ok"), "0123456789abcdee"), SWEEP_RUN_STALE);
-	write_stats(f, "cut", "{\"complete\": true, \"config_hash\": \"0123456789abcdef\", \"stats\": {\"a\": ");
-	assert_int_equal(sweep_run_state(path_in(f, "cut"), h), SWEEP_RUN_PARTIAL);
 	write_stats(f, "inc", "{\"complete\": false, \"config_hash\": \"0123456789abcdef\", \"stats\": {}}");
 	assert_int_equal(sweep_run_state(path_in(f, "inc"), h), SWEEP_RUN_PARTIAL);
 	write_stats(f, "old", "{\"complete\": true, \"stats\": {}}");   /* before config_hash existed */
 	assert_int_equal(sweep_run_state(path_in(f, "old"), h), SWEEP_RUN_PARTIAL);
+	/* corrupt: said so, with the file and the JSON error */
+	char why[1024];
+	write_stats(f, "cut", "{\"complete\": true, \"config_hash\": \"0123456789abcdef\", \"stats\": {\"a\": ");
+	assert_int_equal(sweep_run_check(path_in(f, "cut"), h, why, sizeof(why)), SWEEP_RUN_CORRUPT);
+	tu_assert_contains(why, "cut/stats.json: invalid JSON at line 1: ");
 	write_stats(f, "empty", "");
-	assert_int_equal(sweep_run_state(path_in(f, "empty"), h), SWEEP_RUN_PARTIAL);
+	assert_int_equal(sweep_run_check(path_in(f, "empty"), h, why, sizeof(why)), SWEEP_RUN_CORRUPT);
+	tu_assert_contains(why, "empty/stats.json: invalid JSON");
+	write_stats(f, "arr", "[1, 2]");
+	assert_int_equal(sweep_run_check(path_in(f, "arr"), h, why, sizeof(why)), SWEEP_RUN_CORRUPT);
+	tu_assert_contains(why, "arr/stats.json: not an object with a \"stats\" object");
+	/* a FIFO: unreadable at once (it used to wait for a writer), the file named */
+	assert_int_equal(mkdir(path_in(f, "fifo"), 0777), 0);
+	assert_int_equal(mkfifo(path_in(f, "fifo/stats.json"), 0666), 0);
+	alarm(20);
+	assert_int_equal(sweep_run_check(path_in(f, "fifo"), h, why, sizeof(why)), SWEEP_RUN_UNREADABLE);
+	alarm(0);
+	tu_assert_contains(why, "fifo/stats.json: is a FIFO, not a regular file");
+	assert_int_equal(sweep_run_check(path_in(f, "ok"), h, why, sizeof(why)), SWEEP_RUN_DONE);
+	assert_string_equal(why, "");
 }
 
 static const char sweep_2x2[] =
@@ -442,7 +461,9 @@ static void test_local_and_resume(void **state)
 	assert_int_equal(sum.nr_done, 2);
 	assert_int_equal(sum.nr_missing, 2);
 	assert_string_equal(sum.missing[0].name, "zap_all=legacy,vcpus=2");
-	assert_int_equal(sum.missing[0].state, SWEEP_RUN_PARTIAL);
+	assert_int_equal(sum.missing[0].state, SWEEP_RUN_CORRUPT);
+	tu_assert_contains(sum.missing[0].why, "zap_all=legacy,vcpus=2/stats.json: invalid JSON at line 1: ");
+	assert_null(sum.missing[1].why);
 	assert_string_equal(sum.missing[1].name, "zap_all=fast-v7,vcpus=2");
 	assert_int_equal(sum.missing[1].state, SWEEP_RUN_MISSING);
 	sweep_summary_free(&sum);
@@ -536,6 +557,62 @@ static void test_summary(void **state)
 	sweep_free(sw);
 }
 
+/* A stat of a type no stat has: a warning naming the run's stats.json and the stat, its
+ * cells left empty, the rest of the row kept. */
+static void test_summary_wrong_types(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\n");
+	struct sweep_local_result res;
+	struct seen seen;
+	struct sweep_summary sum;
+	run_local(f, sw, "types", false, &res, &seen);
+	assert_int_equal(res.failed, 0);
+	const char *path = path_in(f, "types/runs/vcpus=2/stats.json");
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_PRESERVE_ORDER, &je);
+	assert_non_null(doc);
+	json_t *st = json_object_get(doc, "stats");
+	assert_non_null(json_object_get(st, "ept.faults"));
+	json_object_set_new(st, "ept.faults", json_string("many"));
+	json_object_set_new(st, "zap.count", json_null());
+	json_object_set_new(st, "zap.pages", json_pack("[i,s]", 1, "x"));
+	json_object_set_new(json_object_get(st, "mmu_lock.wait_cycles"), "p99", json_string("high"));
+	assert_int_equal(json_dump_file(doc, path, JSON_PRESERVE_ORDER), 0);
+	json_decref(doc);
+	assert_int_equal(sweep_collect(path_in(f, "types"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 2);
+	assert_int_equal(sum.nr_warnings, 4);
+	char all[4096] = "";
+	for (size_t i = 0; i < sum.nr_warnings; i++)
+		snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s\n", sum.warnings[i]);
+	tu_assert_contains(all, "types/runs/vcpus=2/stats.json: stat ept.faults: a string, not a number, a histogram, "
+			   "an array or a series: its cells are left empty\n");
+	tu_assert_contains(all, "types/runs/vcpus=2/stats.json: stat zap.count: null, not a number");
+	tu_assert_contains(all, "types/runs/vcpus=2/stats.json: stat zap.pages: an array that holds more than numbers");
+	tu_assert_contains(all, "types/runs/vcpus=2/stats.json: stat mmu_lock.wait_cycles: the histogram's p99 is a "
+			   "string, not a number");
+	sweep_summary_free(&sum);
+	/* the columns stay (run 1 has them), run 2's cells are empty */
+	char *csv = read_file(path_in(f, "types/summary.csv"));
+	char *hdr_end = strchr(csv, '\n'), *row1 = hdr_end + 1, *row2 = strchr(row1, '\n') + 1;
+	*hdr_end = '\0';
+	size_t col = 0;
+	for (char *p = csv; p < strstr(csv, ",ept.faults,"); p++)
+		col += *p == ',';
+	col++;   /* ept.faults is column col (from 0) */
+	char *cell = row2;
+	for (size_t c = 0; c < col; c++)
+		cell = strchr(cell, ',') + 1;
+	assert_true(*cell == ',');   /* empty */
+	cell = row1;
+	for (size_t c = 0; c < col; c++)
+		cell = strchr(cell, ',') + 1;
+	assert_true(*cell >= '0' && *cell <= '9');
+	free(csv);
+	sweep_free(sw);
+}
+
 /* ---- failures ------------------------------------------------------------------------- */
 
 static void test_failure_kept(void **state)
@@ -573,6 +650,20 @@ static int sh(const char *fmt, ...)
 	va_end(ap);
 	int r = system(cmd);
 	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+/* A stand-in sbatch in DIR/bin: appends its arguments to bin/calls (a line per call) and to
+ * bin/args (a line per argument), runs a --wrap command (output in bin/collect.out) and
+ * answers job id 4242. */
+static void fake_sbatch(struct fx *f)
+{
+	mkdir(path_in(f, "bin"), 0777);
+	write_file(f, "bin/sbatch",
+		   "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/calls\"\n"
+		   "printf '%s\\n' \"$@\" >> \"$(dirname \"$0\")/args\"\n"
+		   "for a; do case $a in --wrap=*) sh -c \"${a#--wrap=}\" > \"$(dirname \"$0\")/collect.out\" 2>&1;; esac; done\n"
+		   "echo 4242\n");
+	assert_int_equal(chmod(path_in(f, "bin/sbatch"), 0755), 0);
 }
 
 static void test_parallel_and_slurm(void **state)
@@ -650,12 +741,7 @@ static void test_parallel_and_slurm(void **state)
 	free(slurm);
 	/* submitting: the array, then a collect job that depends on it (a fake sbatch records
 	 * its arguments; the collect job's command is run to check it) */
-	mkdir(path_in(f, "bin"), 0777);
-	write_file(f, "bin/sbatch",
-		   "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/calls\"\n"
-		   "for a; do case $a in --wrap=*) sh -c \"${a#--wrap=}\" > \"$(dirname \"$0\")/collect.out\" 2>&1;; esac; done\n"
-		   "echo 4242\n");
-	assert_int_equal(chmod(path_in(f, "bin/sbatch"), 0755), 0);
+	fake_sbatch(f);
 	assert_int_equal(unlink(path_in(f, "slurm/summary.csv")), 0);
 	assert_int_equal(sh("PATH=%s/bin:$PATH bash %s/slurm/sweep.sbatch > /dev/null", f->dir, f->dir), 0);
 	char *calls = read_file(path_in(f, "bin/calls"));
@@ -671,6 +757,76 @@ static void test_parallel_and_slurm(void **state)
 	free(slurm);
 
 	free(local);
+	sweep_free(sw);
+}
+
+/* A --out with a space, %, quotes, $ and command substitutions: jobs.txt runs under GNU
+ * parallel, the Slurm script parses, its tasks run, sbatch gets the collect job's --output
+ * with % doubled, the #SBATCH --output line is quoted for sbatch's parser; nothing is
+ * injected.  A newline is refused before anything is written. */
+static void test_emit_hostile_paths(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\n");
+	char dir[PATH_MAX], cwd[PATH_MAX], path[PATH_MAX + 64];
+	snprintf(dir, sizeof(dir), "%s/we ird %%d 'q' $HOME `touch INJ1` $(touch INJ2) #h", f->dir);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);   /* the lines cd here: an injected touch would land here */
+	int r = sweep_emit_slurm(sw, dir, f->eptsim, false, &f->err);
+	assert_int_equal(chdir(cwd), 0);
+	if (r)
+		fail_msg("sweep_emit_slurm: %s", f->err.msg);
+
+	/* GNU parallel on jobs.txt (copied to a plain name, for the shell line below) */
+	snprintf(path, sizeof(path), "%s/jobs.txt", dir);
+	char *jobs = read_file(path);
+	write_file(f, "jobs-copy.txt", jobs);
+	free(jobs);
+	assert_int_equal(sh("parallel --will-cite -j 2 < %s/jobs-copy.txt", f->dir), 0);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/runs/%s", dir, sweep_run_name(sw, i));
+		assert_int_equal(sweep_run_state(path, sweep_run_hash(sw, i)), SWEEP_RUN_DONE);
+	}
+
+	/* the Slurm script: parses; its #SBATCH --output is one quoted word for sbatch, % doubled */
+	snprintf(path, sizeof(path), "%s/sweep.sbatch", dir);
+	char *sb = read_file(path);
+	write_file(f, "sb.sh", sb);
+	assert_int_equal(sh("bash -n %s/sb.sh", f->dir), 0);
+	char want[PATH_MAX + 128];
+	snprintf(want, sizeof(want), "\n#SBATCH --output=\"%s/we ird %%%%d \\'q\\' $HOME `touch INJ1` $(touch INJ2) \\#h"
+		 "/slurm/%%A_%%a.out\"\n", f->dir);
+	tu_assert_contains(sb, want);
+	free(sb);
+	/* a task runs its line (run 1 again, its stats.json removed) */
+	snprintf(path, sizeof(path), "%s/runs/%s/stats.json", dir, sweep_run_name(sw, 1));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(sh("cd / && SLURM_ARRAY_TASK_ID=1 bash %s/sb.sh", f->dir), 0);
+	snprintf(path, sizeof(path), "%s/runs/%s", dir, sweep_run_name(sw, 1));
+	assert_int_equal(sweep_run_state(path, sweep_run_hash(sw, 1)), SWEEP_RUN_DONE);
+	/* submitting, with the stand-in sbatch */
+	fake_sbatch(f);
+	assert_int_equal(sh("cd %s && PATH=%s/bin:$PATH bash %s/sb.sh > /dev/null", f->dir, f->dir, f->dir), 0);
+	char *calls = read_file(path_in(f, "bin/args"));
+	snprintf(want, sizeof(want), "\n--output=%s/we ird %%%%d 'q' $HOME `touch INJ1` $(touch INJ2) #h/slurm/collect.out\n",
+		 f->dir);
+	tu_assert_contains(calls, want);
+	free(calls);
+	char *out = read_file(path_in(f, "bin/collect.out"));
+	tu_assert_contains(out, "summary.csv: 2 of 2 runs");
+	free(out);
+	/* nothing ran that the path spelled */
+	assert_int_not_equal(access(path_in(f, "INJ1"), F_OK), 0);
+	assert_int_not_equal(access(path_in(f, "INJ2"), F_OK), 0);
+	assert_int_not_equal(access("/INJ1", F_OK), 0);
+
+	/* a newline: refused, nothing written */
+	snprintf(dir, sizeof(dir), "%s/x\ntouch INJECTED #", f->dir);
+	assert_int_equal(sweep_emit_jobs(sw, dir, f->eptsim, false, &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "control character 0x0a");
+	assert_int_not_equal(access(dir, F_OK), 0);
+	assert_int_equal(sweep_emit_slurm(sw, dir, f->eptsim, false, &f->err), -EINVAL);
+	assert_int_not_equal(access(dir, F_OK), 0);
 	sweep_free(sw);
 }
 
@@ -739,8 +895,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_state, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_local_and_resume, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_summary, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_summary_wrong_types, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_failure_kept, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_and_slurm, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_emit_hostile_paths, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
