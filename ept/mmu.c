@@ -381,17 +381,17 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	return kvm;
 }
 
-static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp);
-
 void kvm_free(struct kvm *kvm)
 {
 	if (!kvm)
 		return;
 	mmio_free(kvm);
 	dirty_free(kvm);
-	struct kvm_mmu_page *sp, *n;
-	list_for_each_entry_safe(sp, n, &kvm->active_mmu_pages, link)
-		kvm_mmu_free_page(kvm, sp);
+	/* Every page there is, whatever list it is on: a run that ends while an actor is inside
+	 * a zap leaves pages on its invalid_list (whose head was on its fiber's stack, freed
+	 * with the fiber).  The lists, the hash and the spt pool go as a whole. */
+	for (uint32_t i = 0; i < kvm->nr_ids; i++)
+		free(kvm->pages[i]);
 	for (uint32_t i = 0; kvm->slots && i < kvm->nr_slots; i++) {
 		rmaps_free(&kvm->slots[i]);
 		free(kvm->slots[i].thp);
