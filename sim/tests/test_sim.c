@@ -320,6 +320,35 @@ static void test_teardown_mid_ioctl(void **state)
 	sim_free(s);
 }
 
+/* Issue 12, item 3 (the assert audit's engine_wake(t >= now)): [events] times up to
+ * toggle_start_ms + toggle_count x toggle_period_ms = 1e15 ms are 1e22 cycles at 10 GHz,
+ * beyond uint64_t.  The cast wrapped them to 0 on x86-64 (every toggle ran at once, 1,683
+ * in 5 ms); converted saturating, they lie past the end and none runs. */
+static void test_events_far_future(void **state)
+{
+	static struct scenario sc;
+	struct config_error err;
+	char e[256] = "";
+	(void)state;
+	scenario(&sc, 1, "events.toggle_start_ms=1e9");
+	const char *sets[] = { "events.toggle_period_ms=1e9", "events.toggle_count=1000000", "cpu.freq_mhz=10000",
+			       "events.dirty_slot=ram", "events.dirty_start_ms=1e9", "events.dirty_round_ms=1e9",
+			       "events.dirty_rounds=1000000" };
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		assert_int_equal(config_set(&sc, sets[i], &err), 0);
+	assert_int_equal(config_validate(&sc, &err), 0);
+	struct sim *s = sim_new(&sc, ENGINE_BATCHED, e, sizeof(e));
+	assert_non_null(s);
+	assert_int_equal(sim_run(s), 0);
+	struct stats *st = sim_stats(s);
+	assert_int_equal(stats_counter(st, stats_lookup(st, "events.memslot_toggles")), 0);
+	assert_int_equal(stats_counter(st, stats_lookup(st, "zap.count")), 0);
+	assert_int_equal(stats_counter(st, stats_lookup(st, "dirty_log.rounds")), 0);
+	sim_free(s);
+	assert_int_equal(config_ms_to_cycles(&sc, 1e15), UINT64_MAX);
+	assert_int_equal(config_ms_to_cycles(&sc, 1), 10000000);
+}
+
 /* events.stop_after_last: the run ends when the VMM's last event is done (here the second
  * toggle, a create, at 4.5 ms), not at workload.duration_ms. */
 static void test_stop_after_last(void **state)
@@ -506,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_ipi_interrupts_instructions),
 		cmocka_unit_test(test_ipi_idle_vcpus),
 		cmocka_unit_test(test_teardown_mid_ioctl),
+		cmocka_unit_test(test_events_far_future),
 		cmocka_unit_test(test_stop_after_last),
 		cmocka_unit_test(test_lock_timeline),
 		cmocka_unit_test(test_estimate_bytes),
