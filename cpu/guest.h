@@ -40,6 +40,11 @@ struct gpa_pool;
  * bytes from GPA 0, the rest from GUEST_HIGHMEM_GPA. */
 #define GUEST_LOWMEM (3ULL << 30)
 #define GUEST_HIGHMEM_GPA (4ULL << 30)
+/* The guest-physical space: a 4-level EPT translates 48-bit GPAs (12 + 4 x 9 bits).  Every
+ * memslot ends at or below it (config_validate(), kvm_set_memory_region()), and so every GPA
+ * a run can reach ept_walk() or prefault with (the replay bounds a GPA trace by the slots'
+ * end: guest_gpa_limit()). */
+#define GUEST_GPA_SPACE (1ULL << 48)
 
 struct guest_layout {
 	uint64_t mem, kernel_mem;

@@ -41,32 +41,45 @@ void vcpu_account(struct vcpu *v, uint64_t cycles)
 bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w, uint64_t now)
 {
 	v->requests |= req;
-	/* kvm_vcpu_exiting_guest_mode(): IN_GUEST -> EXITING; an IPI unless OUTSIDE. */
+	/* make_all_cpus_request() of Linux 3.10 (virt/kvm/kvm_main.c) IPIs every other CPU for
+	 * which `kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE`: that helper is
+	 * cmpxchg(&vcpu->mode, IN_GUEST_MODE, EXITING_GUEST_MODE) and returns the old mode, so
+	 * a vCPU already in EXITING_GUEST_MODE gets another IPI too (only kvm_vcpu_kick()
+	 * tests `== IN_GUEST_MODE`).  The caller's own vCPU (w NULL here) gets none. */
 	if (v->mode == OUTSIDE_GUEST_MODE || !w)
 		return false;
 	v->mode = EXITING_GUEST_MODE;
-	assert(v->nr_ipis < v->max_ipis);
 	uint64_t at = now + v->sc->costs.ipi_deliver;
+	if (!v->ipi_req)
+		v->ipi_req = req;
+	if (at < v->ipi_at)
+		v->ipi_at = at;
+	w->sent++;
+	v->n.ipis++;
 	/* A vCPU whose clock is past now is inside instructions (its next access waits for an
 	 * event at its clock, vcpu_exec()): the IPI interrupts them when it arrives, and the
 	 * handler acknowledges it then.  The vCPU does the exit's work when it next runs, which
-	 * changes nothing in between: it executes no access before that. */
-	bool now_acked = v->actor.clock > now;
-	v->ipis[v->nr_ipis].w = now_acked ? NULL : w;
-	v->ipis[v->nr_ipis].at = at;
-	v->ipis[v->nr_ipis].req = req;
-	v->nr_ipis++;
-	if (at < v->ipi_at)
-		v->ipi_at = at;
-	if (now_acked) {
+	 * changes nothing in between: it executes no access before that.  Such an IPI is not
+	 * queued: an idle vCPU can take hundreds of them (one per flush of a zap that breaks
+	 * its lock often) before it runs again. */
+	if (v->actor.clock > now) {
 		uint64_t ack = at + v->sc->costs.ipi_handler;
 		if (ack > w->last_ack)
 			w->last_ack = ack;
-	} else {
-		w->pending++;
+		return true;
 	}
-	w->sent++;
-	v->n.ipis++;
+	/* Not acknowledged until this vCPU exits (vcpu_take_ipis()).  smp_call_function_many(...,
+	 * wait = 1): its requester blocks in make_all_cpus_request() until every IPI it sent is
+	 * acknowledged, and only vcpu_take_ipis() acknowledges one, emptying the queue.  So a
+	 * requester has at most one entry here, and the requesters are the actors running
+	 * kernel code other than this vCPU (the other vCPU threads and the VMM thread:
+	 * max_ipis, vcpu_new()).  No input reaches this assert; a model change that lets a
+	 * requester go on before its acks would. */
+	assert(v->nr_ipis < v->max_ipis);
+	v->ipis[v->nr_ipis].w = w;
+	v->ipis[v->nr_ipis].at = at;
+	v->nr_ipis++;
+	w->pending++;
 	return true;
 }
 
@@ -78,8 +91,6 @@ static void vcpu_take_ipis(struct vcpu *v)
 
 	for (uint32_t i = 0; i < v->nr_ipis; i++) {
 		struct ipi_wait *w = v->ipis[i].w;
-		if (!w)
-			continue;   /* acknowledged when it arrived (vcpu_request_and_kick()) */
 		uint64_t at = v->ipis[i].at > t ? v->ipis[i].at : t;
 		uint64_t ack = at + v->sc->costs.ipi_handler;
 		if (ack > w->last_ack)
@@ -89,18 +100,19 @@ static void vcpu_take_ipis(struct vcpu *v)
 			engine_wake(eng(v), w->waiter, w->last_ack);
 		}
 	}
-	if (v->nr_ipis) {
+	if (v->ipi_req) {
 		/* The handlers run on this CPU: the vCPU is stalled meanwhile.  An exit the IPI
 		 * caused costs the exit and the entry too. */
 		const struct costs_cfg *c = &v->sc->costs;
 		uint64_t stall = c->ipi_handler + (v->exit_reason == EXIT_IPI ? c->vmexit + c->vmentry : 0);
-		if (v->ipis[0].req & KVM_REQ_TLB_FLUSH)
+		if (v->ipi_req & KVM_REQ_TLB_FLUSH)
 			v->stall_flush += stall;
 		else
 			v->stall_reload += stall;
 		vcpu_spend(v, c->ipi_handler);
 	}
 	v->nr_ipis = 0;
+	v->ipi_req = 0;
 	v->ipi_at = UINT64_MAX;
 }
 
@@ -456,7 +468,9 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	v->wl = wl;
 	v->ipi_at = UINT64_MAX;
 	v->cur_sym = ELFSYM_UNKNOWN;
-	v->max_ipis = sc->vcpus + 4;
+	/* at most one IPI not yet acknowledged per requester (vcpu_request_and_kick()): the
+	 * sc->vcpus - 1 other vCPU threads and the VMM thread */
+	v->max_ipis = sc->vcpus;
 	for (uint64_t i = 0; i < VCPU_INSN_CYCLES_TABLE; i++)
 		v->insn_cycles[i] = insn_cycles(sc, i);
 	v->ipis = calloc(v->max_ipis, sizeof(*v->ipis));

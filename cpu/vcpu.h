@@ -79,9 +79,13 @@ struct vcpu {
 	unsigned int requests;
 	struct kvm_mmu_page *root;          /* vcpu->arch.mmu.root_hpa */
 
-	/* IPIs in flight: acked at exit */
-	struct { struct ipi_wait *w; uint64_t at; unsigned int req; } *ipis;   /* w NULL: acknowledged */
+	/* IPIs that reached this vCPU since its last exit.  Only those not acknowledged yet
+	 * (their requester waits) are queued, at most one per requester (vcpu_new()); the
+	 * others, acknowledged on arrival, leave only the request of the first IPI (the exit
+	 * path's stall accounting) and the earliest arrival. */
+	struct { struct ipi_wait *w; uint64_t at; } *ipis;
 	uint32_t nr_ipis, max_ipis;
+	unsigned int ipi_req;               /* request of the first IPI since the last exit, 0 if none */
 	uint64_t ipi_at;                    /* earliest pending IPI, UINT64_MAX if none */
 
 	struct tlb *tlb;

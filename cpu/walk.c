@@ -43,7 +43,10 @@ static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r, uin
 	if (hit) {
 		sp = mmu_page(w->kvm, (uint32_t)v);
 		level = hit - 1;
-		/* The flush protocol guarantees a cached table is never freed under us. */
+		/* The flush protocol guarantees a cached table is never freed under us; and every
+		 * GPA is below 2^48 (GUEST_GPA_SPACE: config_validate(), kvm_set_memory_region(),
+		 * the replay's bounds), so the tag, computed from the whole GPA, matches the
+		 * table the 4-level indices reach. */
 		assert(sp && (int)sp->role.level == level &&
 		       sp->gfn == ((gpa >> (12 + 9 * level)) << (9 * level)));
 	}
@@ -115,6 +118,6 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 	r.gpa = gpa;
 	r.ps = (enum page_size)(el - 1) < gps ? (enum page_size)(el - 1) : gps;
 	r.writable = leaf & SPTE_WRITABLE;
-	assert(r.refs <= WALK_MAX_REFS);
+	assert(r.refs <= WALK_MAX_REFS);   /* 4 guest levels x (4 EPT + 1) + the final 4 EPT: 24 */
 	return r;
 }

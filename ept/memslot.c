@@ -1,5 +1,6 @@
 #include "ept/memslot.h"
 
+#include "cpu/guest.h"
 #include "ept/mmu.h"
 #include "ept/zap.h"
 #include "sim/config.h"
@@ -48,8 +49,15 @@ int kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot, enum kv
 		return 0;
 	case KVM_MR_DELETE:
 	case KVM_MR_MOVE:
+		/* 3.11 refuses a range that wraps (guest_phys_addr + memory_size <
+		 * guest_phys_addr); the 4-level EPT translates 48 bits, so a slot must also end
+		 * below 2^48 (later kernels check that in x86's kvm_arch_prepare_memory_region():
+		 * base_gfn + npages - 1 > kvm_mmu_max_gfn() is -EINVAL).  The replay refuses a trace's
+		 * move to a base beyond it; a base below it with a slot too large gets here. */
 		if (!slot->present || (new_base & 4095) ||
-		    (change == KVM_MR_MOVE && overlaps_other(kvm, slot, new_base >> 12)))
+		    (change == KVM_MR_MOVE && (new_base >= GUEST_GPA_SPACE ||
+					       slot->npages > (GUEST_GPA_SPACE - new_base) >> 12 ||
+					       overlaps_other(kvm, slot, new_base >> 12))))
 			return -EINVAL;
 		kvm_spend(kvm, kvm->sc->costs.ioctl_base);
 		/* KVM_MEMSLOT_INVALID: "From this point no new shadow pages pointing to a

@@ -50,6 +50,8 @@ unsigned kvm_current_mmio_generation(const struct kvm *kvm)
 /* Mirrors mark_mmio_spte() of Linux 3.11: the generation goes into the spte. */
 void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 {
+	/* its one caller, __direct_map(), maps a GPA in no slot at PT_PAGE_TABLE_LEVEL and has
+	 * just found the spte not present */
 	assert(sp->role.level == PT_PAGE_TABLE_LEVEL && !is_shadow_present_pte(sp->spt[idx]));
 	if (!is_mmio_spte(sp->spt[idx]))
 		sp->nr_mmio++;

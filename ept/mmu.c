@@ -110,6 +110,8 @@ static void pte_list_add(struct kvm *kvm, uint64_t *head, uint64_t ref)
 	}
 }
 
+/* Model invariant (rmap_remove()): ref is on the list, since every present spte was added
+ * to its gfn's rmap when it was set and is removed once, when it is dropped. */
 static void pte_list_remove(struct kvm *kvm, uint64_t *head, uint64_t ref)
 {
 	assert(*head);
@@ -151,7 +153,7 @@ static void pte_list_remove(struct kvm *kvm, uint64_t *head, uint64_t ref)
 			}
 			return;
 		}
-		assert(desc->more);
+		assert(desc->more);   /* ref is on the list (above) */
 		prev = d;
 		d = desc->more - 1;
 	}
@@ -218,6 +220,8 @@ static uint64_t *gfn_to_rmap(struct kvm *kvm, gfn_t gfn, int level)
 
 	if (!slot || gfn < slot->base_gfn || gfn >= slot->base_gfn + slot->npages) {
 		slot = gfn_to_any_slot(kvm, gfn);
+		/* a spte maps a gfn of a slot; a delete or move zaps every spte before the slot
+		 * changes, and a slot's base is its config's or a move's (both below 2^48) */
 		assert(slot);
 		kvm->rmap_slot_hint = slot;
 	}
@@ -381,17 +385,17 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	return kvm;
 }
 
-static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp);
-
 void kvm_free(struct kvm *kvm)
 {
 	if (!kvm)
 		return;
 	mmio_free(kvm);
 	dirty_free(kvm);
-	struct kvm_mmu_page *sp, *n;
-	list_for_each_entry_safe(sp, n, &kvm->active_mmu_pages, link)
-		kvm_mmu_free_page(kvm, sp);
+	/* Every page there is, whatever list it is on: a run that ends while an actor is inside
+	 * a zap leaves pages on its invalid_list (whose head was on its fiber's stack, freed
+	 * with the fiber).  The lists, the hash and the spt pool go as a whole. */
+	for (uint32_t i = 0; i < kvm->nr_ids; i++)
+		free(kvm->pages[i]);
 	for (uint32_t i = 0; kvm->slots && i < kvm->nr_slots; i++) {
 		rmaps_free(&kvm->slots[i]);
 		free(kvm->slots[i].thp);
@@ -427,6 +431,7 @@ static inline void spend(struct kvm *kvm, uint64_t cycles)
 
 void kvm_spend(struct kvm *kvm, uint64_t cycles) { spend(kvm, cycles); }
 
+/* Model invariant: the kernel code calls these under mmu_lock, as the kernel does. */
 static void assert_locked(struct kvm *kvm)
 {
 	(void)kvm;
@@ -569,7 +574,7 @@ static void drop_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
 {
 	(void)kvm;
-	assert(is_mmio_spte(sp->spt[idx]));
+	assert(is_mmio_spte(sp->spt[idx]));   /* every caller has just tested is_mmio_spte() */
 	sp->spt[idx] = 0;
 	sp->nr_mmio--;
 }
@@ -680,6 +685,7 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
 	}
 #endif
 	list_for_each_entry_safe(sp, n, invalid_list, link) {
+		/* kvm_mmu_prepare_zap_page() lists only invalid pages no root holds */
 		assert(sp->role.invalid && !sp->root_count);
 		kvm_mmu_free_page(kvm, sp);
 		stats_add(kvm->st, kvm->sid.pages_freed, 1);
@@ -895,7 +901,7 @@ static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, s
 	bool noslot = !slot;
 	struct kvm_mmu_page *sp = root;
 
-	assert(sp);
+	assert(sp);   /* vcpu_handle_requests() loads a root before every guest entry */
 	for (int l = PT64_ROOT_LEVEL;; l--) {
 		unsigned idx = spte_index(gpa, l);
 
@@ -1077,7 +1083,7 @@ bool make_all_cpus_request(struct kvm *kvm, unsigned int req)
 		uint64_t t0 = me->clock;
 		w.blocked = true;
 		actor_block(kvm->e, me);
-		assert(!w.pending);
+		assert(!w.pending);   /* only vcpu_take_ipis() wakes it, at the last ack */
 		if (me->ctx)
 			vcpu_account((struct vcpu *)me->ctx, me->clock - t0);
 	} else if (w.last_ack > me->clock) {

@@ -210,7 +210,8 @@ static const struct key_def config_schema[] = {
 	{ "output", "lock_timeline_max", K_U32, S(lock_timeline_max), "100000", 1, 50000000, NULL,
 	  "holds kept in lock_timeline.dat (32 bytes each in memory); later ones are only counted, and the file's header says so" },
 	/* [memslot.NAME] */
-	{ "memslot.*", "base", K_SIZE, M(base), "0", 0, 1ULL << 52, NULL, "guest-physical base (4K aligned)" },
+	{ "memslot.*", "base", K_SIZE, M(base), "0", NOLIM, NULL,
+	  "guest-physical base (4K aligned; the slot must end at or below 2^48: a 4-level EPT)" },
 	{ "memslot.*", "size", K_SIZE, M(size), "0", 0, 1ULL << 46, NULL, "size in bytes (4K multiple, > 0)" },
 	{ "memslot.*", "backing", K_ENUM, M(backing), "4k", NOLIM, backing_names, "host backing" },
 	{ "memslot.*", "thp_fraction", K_DOUBLE, M(thp_fraction), "1.0", 0, 1, NULL, "as guest.thp_fraction" },
@@ -422,6 +423,21 @@ int config_slot_index(const struct scenario *sc, const char *name)
 	return -1;
 }
 
+/* Why memslot m does not fit in the 48-bit guest-physical space (GUEST_GPA_SPACE), naming
+ * key (its base or size: the one just set), or NULL.  A slot beyond it cannot be translated
+ * by the 4-level EPT: ept_walk() and prefault would alias it onto low GPAs. */
+static const char *slot_space_problem(const struct memslot_cfg *m, const char *key, char *buf, size_t n)
+{
+	if (m->base >= GUEST_GPA_SPACE)
+		snprintf(buf, n, "memslot.%s.base: beyond the 48-bit guest-physical space", m->name);
+	else if (m->size > GUEST_GPA_SPACE - m->base)
+		snprintf(buf, n, "memslot.%s.%s: beyond the 48-bit guest-physical space (the slot would end at 0x%llx)",
+			 m->name, key, (unsigned long long)(m->base + m->size));
+	else
+		return NULL;
+	return buf;
+}
+
 /* Assign one key; msg gets "key: problem" on failure. */
 static int assign(struct scenario *sc, const char *section, const char *key, const char *value,
 		  char *msg, size_t msz)
@@ -459,9 +475,14 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 		base = &sc->slots[idx];
 	}
 	char what[CONFIG_ERR_MAX];
+	uint64_t old = k->type == K_SIZE ? *(uint64_t *)field(base, k) : 0;
 	int r = set_value(base, k, value, what, sizeof(what));
 	if (r)
 		snprintf(msg, msz, "%s.%s: %s", section, key, what);
+	else if (base != sc && slot_space_problem(base, key, msg, msz)) {
+		*(uint64_t *)field(base, k) = old;   /* as a value set_value() refuses */
+		r = -ERANGE;
+	}
 	return r;
 }
 
@@ -673,6 +694,13 @@ int config_validate(struct scenario *sc, struct config_error *err)
 		if (!m->size || (m->size | m->base) & 4095) {
 			snprintf(err->msg, sizeof(err->msg),
 				 "%s: [memslot.%s]: base and size must be 4K aligned and size > 0", src, m->name);
+			return -EINVAL;
+		}
+		/* assign() checked the configured slots at their line; this covers every slot,
+		 * "ram-high" too (which guest.mem's range keeps below 2^43) */
+		char why[CONFIG_ERR_MAX];
+		if (slot_space_problem(m, "size", why, sizeof(why))) {
+			snprintf(err->msg, sizeof(err->msg), "%s: %s", src, why);
 			return -EINVAL;
 		}
 		for (uint32_t j = 0; j < i; j++) {

@@ -171,13 +171,20 @@ static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
 	return sc->nr_slots > 1 && !strcmp(sc->slots[1].name, "ram-high") ? 2 : 1;
 }
 
+/* Cycles of a time, saturated at UINT64_MAX ("never"): an [events] time can reach 1e15 ms
+ * (toggle_start_ms + toggle_count x toggle_period_ms), 1e22 cycles, which a plain cast
+ * would turn into an undefined value (0 on x86-64: every toggle at time 0). */
+static inline uint64_t config_cycles_sat(double c)
+{
+	return c < 18446744073709551615.0 ? (uint64_t)c : UINT64_MAX;
+}
 static inline uint64_t config_ms_to_cycles(const struct scenario *sc, double ms)
 {
-	return (uint64_t)(ms * sc->freq_mhz * 1000.0 + 0.5);
+	return config_cycles_sat(ms * sc->freq_mhz * 1000.0 + 0.5);
 }
 static inline uint64_t config_us_to_cycles(const struct scenario *sc, double us)
 {
-	return (uint64_t)(us * sc->freq_mhz + 0.5);
+	return config_cycles_sat(us * sc->freq_mhz + 0.5);
 }
 
 #endif

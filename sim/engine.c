@@ -128,6 +128,10 @@ int engine_add_actor(struct engine *e, struct actor *a)
 
 void engine_wake(struct engine *e, struct actor *a, uint64_t t)
 {
+	/* Model invariant: every wake-up time is an actor's clock (>= now while it runs) or
+	 * later (an [events] time past the VMM's clock, an ack or a lock grant computed from
+	 * the clocks).  Input times are converted saturating (config_ms_to_cycles()), so a
+	 * far-future event is never wrapped into the past. */
 	assert(t >= e->now);
 	e->hot.hz_for = NULL;
 	a->gen++;
@@ -174,6 +178,7 @@ void engine_set_interrupt(struct engine *e, const volatile sig_atomic_t *flag) {
 bool engine_interrupted(const struct engine *e) { return e->interrupted; }
 void engine_end_at(struct engine *e, uint64_t t)
 {
+	/* called with the VMM's clock, which is >= now while it runs (stop_after_last) */
 	assert(t >= e->now);
 	if (t < e->until)
 		e->until = t;

@@ -188,13 +188,15 @@ void fiber_free(struct fiber *f)
 {
 	if (!f)
 		return;
-	assert(!f->running);
+	assert(!f->running);   /* freed from the engine's side (sim_free() after engine_run()) */
 	free(f->stack);
 	free(f);
 }
 
 void fiber_resume(struct fiber *f)
 {
+	/* The engine resumes a fiber only for an event it queued; a fiber that returned (a
+	 * halted vCPU, the VMM after its schedule) queued none and nothing wakes it. */
 	assert(!f->done && !f->running);
 	f->running = true;
 #ifdef FIBER_ASAN
@@ -210,7 +212,7 @@ void fiber_resume(struct fiber *f)
 
 void fiber_yield(struct fiber *f)
 {
-	assert(f->running);
+	assert(f->running);   /* only code running in the fiber yields it */
 #ifdef FIBER_ASAN
 	__sanitizer_start_switch_fiber(&f->fake_stack, f->caller_bottom, f->caller_size);
 #endif

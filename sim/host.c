@@ -108,6 +108,9 @@ void spin_lock(struct host *h, struct actor *a)
 {
 	uint64_t t0 = a->clock;
 
+	/* Model invariants: the kernel code never takes mmu_lock twice; an actor waits in at
+	 * most one queue slot, and qcap (host_new(): vcpus + 4) exceeds the actors that lock
+	 * (the vCPUs and the VMM thread); the grant makes the waiter the owner. */
 	assert(h->owner != a);
 	if (!h->owner && !h->qlen) {
 		h->owner = a;
@@ -135,7 +138,7 @@ void host_set_release_hook(struct host *h, void (*fn)(void *ctx, struct actor *a
 
 void spin_unlock(struct host *h, struct actor *a)
 {
-	assert(h->owner == a);
+	assert(h->owner == a);   /* model invariant: only the holder unlocks */
 	if (h->release_hook)
 		h->release_hook(h->release_ctx, a);
 	uint64_t hold = a->clock - h->owner_since;

@@ -29,6 +29,10 @@
 #define VMM_FIBER_STACK (256 * 1024)
 #define POOL_RNG_STREAM 0x30000ULL
 
+/* The [events] schedule: memslot toggles and dirty logging, in time order. */
+enum vmm_action { VMM_TOGGLE, VMM_DIRTY_ENABLE, VMM_DIRTY_GET, VMM_DIRTY_DISABLE };
+struct vmm_event { uint64_t t; enum vmm_action what; };
+
 struct sim {
 	const struct scenario *sc;
 	enum engine_mode mode;
@@ -45,6 +49,8 @@ struct sim {
 	struct gpa_pool **pools;
 	struct workload **wls;
 	struct actor vmm;
+	struct vmm_event *ev;            /* the VMM thread's schedule (vmm_schedule()) */
+	uint32_t nr_ev;
 	struct actor sampler;
 	uint64_t end, sample_period;
 	sim_progress_fn progress;
@@ -92,10 +98,6 @@ static double large_pages(const struct kvm *kvm)
 static uint64_t total_records(const struct sim *s);
 static void snapshot(struct sim *s, uint64_t *out);
 
-/* The [events] schedule: memslot toggles and dirty logging, in time order. */
-enum vmm_action { VMM_TOGGLE, VMM_DIRTY_ENABLE, VMM_DIRTY_GET, VMM_DIRTY_DISABLE };
-struct vmm_event { uint64_t t; enum vmm_action what; };
-
 static int vmm_event_cmp(const void *a, const void *b)
 {
 	const struct vmm_event *x = a, *y = b;
@@ -104,18 +106,17 @@ static int vmm_event_cmp(const void *a, const void *b)
 	return (int)x->what - (int)y->what;
 }
 
-/* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
-static void vmm_main(void *arg)
+/* The [events] schedule, in time order, in s->ev.  Built before the run, not in the VMM
+ * thread's fiber: a run can end while that thread waits, and its fiber is then freed
+ * without returning. */
+static int vmm_schedule(struct sim *s, struct kvm_memory_slot *slot, struct kvm_memory_slot *dslot)
 {
-	struct sim *s = arg;
 	const struct scenario *sc = s->sc;
-	struct kvm_memory_slot *slot = sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL;
-	struct kvm_memory_slot *dslot = sc->dirty_slot[0] ? kvm_slot_by_name(s->kvm, sc->dirty_slot) : NULL;
 	uint32_t n = (slot ? sc->toggle_count : 0) + (dslot ? sc->dirty_rounds + 2 : 0), k = 0;
 	struct vmm_event *ev = calloc(n ? n : 1, sizeof(*ev));
 
 	if (!ev)
-		return;
+		return -ENOMEM;
 	for (uint32_t i = 0; slot && i < sc->toggle_count; i++)
 		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->toggle_start_ms + i * sc->toggle_period_ms), VMM_TOGGLE };
 	if (dslot) {
@@ -127,6 +128,21 @@ static void vmm_main(void *arg)
 					      VMM_DIRTY_DISABLE };
 	}
 	qsort(ev, k, sizeof(*ev), vmm_event_cmp);
+	s->ev = ev;
+	s->nr_ev = k;
+	return 0;
+}
+
+/* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
+static void vmm_main(void *arg)
+{
+	struct sim *s = arg;
+	const struct scenario *sc = s->sc;
+	struct kvm_memory_slot *slot = sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL;
+	struct kvm_memory_slot *dslot = sc->dirty_slot[0] ? kvm_slot_by_name(s->kvm, sc->dirty_slot) : NULL;
+	const struct vmm_event *ev = s->ev;
+	uint32_t k = s->nr_ev;
+
 	for (uint32_t i = 0; i < k; i++) {
 		if (ev[i].t >= s->end)
 			break;
@@ -164,7 +180,6 @@ static void vmm_main(void *arg)
 			engine_end_at(s->e, s->end);
 		}
 	}
-	free(ev);
 }
 
 static void fiber_actor_run(struct actor *a) { fiber_resume(a->fiber); }
@@ -316,6 +331,9 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 		sim_free(s);
 		return NULL;
 	}
+	if (vmm_schedule(s, sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL,
+			 sc->dirty_slot[0] ? kvm_slot_by_name(s->kvm, sc->dirty_slot) : NULL))
+		goto nomem;
 	s->vmm.name = "vmm";
 	s->vmm.host_thread = true;
 	s->vmm.fiber = fiber_new(vmm_main, s, VMM_FIBER_STACK);
@@ -355,6 +373,7 @@ void sim_free(struct sim *s)
 	kvm_free(s->kvm);
 	host_free(s->host);
 	fiber_free(s->vmm.fiber);
+	free(s->ev);
 	stats_free(s->st);
 	engine_free(s->e);
 	free(s);

@@ -190,7 +190,7 @@ static int add_entry(struct stats *st, const struct stat_def *def, char *owned_n
 {
 	struct stats_entry *e = &st->e[st->n];
 
-	assert(def->kind <= STAT_SERIES);
+	assert(def->kind <= STAT_SERIES);   /* stat definitions are the code's, not input */
 	memset(e, 0, sizeof(*e));
 	e->def = *def;
 	e->owned_name = owned_name;
@@ -211,7 +211,7 @@ int stats_register(struct stats *st, const struct stat_def *defs, size_t n, stat
 
 	/* Check everything first so a clash leaves the registry untouched. */
 	for (i = 0; i < n; i++) {
-		assert(name_valid(defs[i].name));
+		assert(name_valid(defs[i].name));   /* names are the code's (no input reaches them) */
 		if (stats_lookup(st, defs[i].name) != STAT_NONE)
 			return -EEXIST;
 		for (j = 0; j < i; j++)
@@ -243,6 +243,7 @@ stat_id stats_register_one(struct stats *st, const char *name, enum stat_kind ki
 	struct stat_def def = { .kind = kind, .unit = unit, .help = help };
 	char *copy;
 
+	/* names are the code's: vcpu.N.*, mmu_lock.ACTOR.* (no memslot or symbol name) */
 	assert(name_valid(name));
 	if (stats_lookup(st, name) != STAT_NONE || reserve(st, st->n + 1))
 		return STAT_NONE;
@@ -270,12 +271,13 @@ size_t stats_count(const struct stats *st)
 
 const struct stat_def *stats_def(const struct stats *st, stat_id id)
 {
-	assert(id < st->n);
+	assert(id < st->n);   /* ids come from registration or lookup of the code's names */
 	return &st->e[id].def;
 }
 
 static struct stats_entry *entry(const struct stats *st, stat_id id, enum stat_kind kind)
 {
+	/* ids and kinds are the code's: registered by it, read back by it */
 	assert(id < st->n);
 	assert(st->e[id].def.kind == kind);
 	return &st->e[id];
@@ -350,7 +352,7 @@ int64_t stats_array_at(const struct stats *st, stat_id id, size_t i)
 {
 	struct stats_entry *e = entry(st, id, STAT_ARRAY);
 
-	assert(i < e->arr.n);
+	assert(i < e->arr.n);   /* callers loop below stats_array_len() */
 	return e->arr.v[i];
 }
 
@@ -399,7 +401,7 @@ static uint64_t hist_percentile(const struct stats_hist *h, double q)
 		if (cum >= target)
 			break;
 	}
-	assert(i < HIST_BUCKETS);
+	assert(i < HIST_BUCKETS);   /* the buckets add up to count >= target: the loop breaks */
 	if (hist_upper(i) < h->min)
 		return h->min;
 	return hist_upper(i) > h->max ? h->max : hist_upper(i);
@@ -603,7 +605,8 @@ int stats_write_series(const struct stats *st, const char *dir)
 
 int stats_register_into(struct stats *st, const struct stat_def *defs, size_t n, void *ids, size_t ids_size)
 {
-	/* the id struct must be exactly one stat_id per definition, in order */
+	/* the id struct must be exactly one stat_id per definition, in order (a compile-time
+	 * pairing of the code's tables) */
 	assert(ids_size == n * sizeof(stat_id));
 	return stats_register(st, defs, n, (stat_id *)ids);
 }

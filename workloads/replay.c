@@ -156,10 +156,19 @@ static int replay_fill(void *priv, struct trace_record *recs, unsigned max, char
 					 recs[i].vcpu, rp->nr_vcpus);
 				return -EINVAL;
 			}
-			if (!rec_is_memory(recs[i].kind) || addr_ok(rp, &recs[i]) ||
-			    (rp->filter && recs[i].vcpu != rp->vcpu))
+			if (rp->filter && recs[i].vcpu != rp->vcpu)
 				continue;
 			unsigned long long no = trace_reader_count(rp->r) - n + i + 1;
+			if (recs[i].kind == REC_MEMSLOT && recs[i].arg == MEMSLOT_MOVE &&
+			    recs[i].len >= GUEST_GPA_SPACE) {
+				/* no slot can start there (len is a move's new base) */
+				snprintf(err, errlen, "%s: record %llu: memslot move to 0x%llx: beyond the "
+					 "48-bit guest-physical space", rp->path, no,
+					 (unsigned long long)recs[i].len);
+				return -EINVAL;
+			}
+			if (!rec_is_memory(recs[i].kind) || addr_ok(rp, &recs[i]))
+				continue;
 			if (rp->gpa)
 				snprintf(err, errlen, "%s: record %llu: GPA 0x%llx (size %u) is beyond the guest "
 					 "(its memslots and the I/O window end at 0x%llx)", rp->path, no,

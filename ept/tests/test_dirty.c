@@ -569,6 +569,7 @@ static void helper_run(struct actor *a)
 			m->nipis++;
 		}
 		v->nr_ipis = 0;
+		v->ipi_req = 0;
 		v->ipi_at = UINT64_MAX;
 		v->mode = OUTSIDE_GUEST_MODE;
 	}

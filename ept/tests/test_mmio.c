@@ -394,6 +394,11 @@ static void body_memslots(struct menv *m)
 	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, 0x20100000) == -EINVAL);   /* onto other */
 	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, 0x1ff00000) == -EINVAL);   /* over its start */
 	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, NEW + 0x800) == -EINVAL);  /* unaligned */
+	/* beyond the 48-bit guest-physical space: the base, the end, and a base + size that
+	 * wraps (issue 12) */
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, 1ULL << 48) == -EINVAL);
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, (1ULL << 48) - (2 << 20)) == -EINVAL);
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_MOVE, 0xffffffffffe00000ULL) == -EINVAL);
 	CHECK(m, kvm->memslots_generation == gen0 && ctr(m, "zap.count") == 0 && ctr(m, "mmio.gen_bumps") == 0);
 	CHECK(m, dev->present && dev->base_gfn == DEV_LO && !rom->present && v->requests == 0);
 	CHECK(m, leaves_from_roots(kvm, 0, 0).n == l0.n && leaves_from_roots(kvm, 0, 0).sum == l0.sum);

@@ -49,7 +49,8 @@ printf '# eptsim-trace 1 vcpus=1 addr=gpa paging=none source="t"\n0 R 0x1000 8 1
 printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n0 R 0x900000000000 8 1\n' > gva.txt
 printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n0 R 0x20' > cut.txt
 printf 'I  04001000,3\n L 1ffefff000,8\n S 1ffe' > lackey.txt
-for t in v4 gpa gva; do "$E" trace convert $t.txt $t.gz || exit 1; done
+printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n0 MEMSLOT move 0xfebc0000 0xffffffffff000000 1\n' > move.txt
+for t in v4 gpa gva move; do "$E" trace convert $t.txt $t.gz || exit 1; done
 ini() { printf "$2" > "$1"; }
 ini v0.ini '[guest]\nvcpus = 0\n'
 ini vbig.ini '[guest]\nvcpus = 100000\n'
@@ -62,6 +63,8 @@ small="[guest]\nvcpus = 2\nmem = 64M\nkernel_mem = 16M\n%s[workload]\nduration_m
 ini v4.ini "$(printf "$small" "" v4.gz)"
 ini gpa.ini "$(printf "$small" "paging = none\n" gpa.gz)"
 ini gva.ini "$(printf "$small" "" gva.gz)"
+{ printf "$small" "" move.gz; printf '[memslot.rom]\nbase = 0xfebc0000\nsize = 256K\n'; } > move.ini
+ini slot48.ini '[memslot.x]\nsize = 4K\nbase = 0x1000000000000\n'
 ini inrec.ini "$(printf "$small" "" inrec.gz | sed "s/vcpus = 2/vcpus = 4/")"
 ini empty.ini "$(printf "$small" "" empty.gz)"
 : > good.ini
@@ -78,6 +81,14 @@ row "GPA beyond the guest (run)" "gpa.gz: record 3: GPA 0x40000000000 (size 8) i
 	"$E" run gpa.ini --out out-gpa --quiet
 row "GVA no guest can have (run)" "gva.gz: record 2: GVA 0x900000000000 (size 8) is neither a user address" out-gva -- \
 	"$E" run gva.ini --out out-gva --quiet
+row "memslot beyond the 48-bit GPA space" "slot48.ini:3: memslot.x.base: beyond the 48-bit guest-physical space" \
+	out-s48 -- "$E" run slot48.ini --out out-s48
+row "memslot ending beyond the 48-bit GPA space (--set)" \
+	"--set: memslot.x.size: beyond the 48-bit guest-physical space (the slot would end at 0x1000000001000)" out-s48s -- \
+	"$E" run good.ini --set memslot.x.base=0xfffffffff000 --set memslot.x.size=8K --out out-s48s
+row "memslot move beyond the 48-bit GPA space (run)" \
+	"move.gz: record 2: memslot move to 0xffffffffff000000: beyond the 48-bit guest-physical space" out-move -- \
+	"$E" run move.ini --out out-move --quiet
 row "zero vCPUs" "v0.ini:2: guest.vcpus: 0 is out of range [1, 1024]" out-v0 -- "$E" run v0.ini --out out-v0
 row "absurd vCPU count" "vbig.ini:2: guest.vcpus: 100000 is out of range [1, 1024]" out-vbig -- "$E" run vbig.ini --out out-vbig
 row "absurd vCPU count (--set)" "--set: guest.vcpus: 4096 is out of range [1, 1024]" out-vset -- \

@@ -363,6 +363,30 @@ static void test_err_out_of_range(void **state)
 			 "'1g' is not allowed here");
 }
 
+/* Issue 12, item 2: a memslot must end in the 48-bit guest-physical space of a 4-level EPT:
+ * its base (the bound 2^52 the schema had), its end, a base + size that would wrap; the
+ * key named is the one whose line completes the problem, whichever comes first. */
+static void test_err_gpa_space(void **state)
+{
+	struct fx *f = *state;
+	check_load_error(f, "gpa-base.ini", "[memslot.x]\nsize = 4K\nbase = 0x1000000000000\n", 3,
+			 "memslot.x.base: beyond the 48-bit guest-physical space", NULL);
+	check_load_error(f, "gpa-base52.ini", "[memslot.x]\nbase = 0xffff000000000\n", 2,
+			 "memslot.x.base: beyond the 48-bit guest-physical space", NULL);
+	check_load_error(f, "gpa-wrap.ini", "[memslot.x]\nsize = 64M\nbase = 0xffffffffff000000\n", 3,
+			 "memslot.x.base: beyond the 48-bit guest-physical space", NULL);
+	check_load_error(f, "gpa-end.ini", "[memslot.x]\nbase = 0xfffffffff000\nsize = 8K\n", 3,
+			 "memslot.x.size: beyond the 48-bit guest-physical space (the slot would end at 0x1000000001000)", NULL);
+	/* the last page below 2^48 is a slot's */
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, "memslot.x.base=0xfffffffff000", &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "memslot.x.size=4K", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "memslot.x.size=8K", &f->err), -ERANGE);
+	tu_assert_contains(f->err.msg, "--set: memslot.x.size: beyond the 48-bit guest-physical space");
+	assert_int_equal(f->sc.slots[1].size, 4096);   /* refused: unchanged */
+}
+
 static void test_err_bad_enum(void **state)
 {
 	check_load_error(*state, "bad-enum.ini", "[mmu]\nzap_all = fastest\n", 2, "mmu.zap_all",
@@ -893,6 +917,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_err_bad_integer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_negative_size, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_out_of_range, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_err_gpa_space, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_bad_enum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_bad_bool, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_other_values, fx_setup, fx_teardown),
