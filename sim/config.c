@@ -27,6 +27,14 @@ struct key_def {
 	const char *help;
 };
 
+/* The longest line inih hands over: libinih's INI_MAX_LINE (200) less the newline and the
+ * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
+#define CONFIG_LINE_MAX 198
+
+/* inih's inline comment: ';' after a blank.  A value that starts with one is written right
+ * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
+#define INLINE_COMMENT ';'
+
 static const char *const backing_names[] = { "4k", "thp", "hugetlb-2m", "hugetlb-1g", NULL };
 static const char *const preempt_names[] = { "none", "voluntary", "full", NULL };
 static const char *const zap_names[] = { "legacy", "fast-flush-at-break", "fast-v7", NULL };
@@ -241,6 +249,25 @@ static char *trim(char *s)
 
 static int set_trimmed(void *base, const struct key_def *k, const char *v, char *msg, size_t msz);
 
+/* dump_key() writes a list longer than a config line over several lines, cut between two
+ * non-blank characters (inih strips blanks at a value's ends); a list value must have such a
+ * place at least every CONFIG_CUT_GAP characters, which a line holds with room to spare. */
+#define CONFIG_CUT_GAP 100
+
+static bool cuttable(const char *v)
+{
+	size_t last = 0, i;
+
+	for (i = 1; v[0] && v[i]; i++) {
+		if (isspace((unsigned char)v[i - 1]) || isspace((unsigned char)v[i]))
+			continue;
+		if (i - last > CONFIG_CUT_GAP)
+			return false;
+		last = i;
+	}
+	return strlen(v) - last <= CONFIG_CUT_GAP;
+}
+
 /* The range a numeric key accepts: its row's [min, max], or the whole type when the row has
  * none (min == max). */
 static uint64_t key_umax(const struct key_def *k)
@@ -342,6 +369,12 @@ static int set_trimmed(void *base, const struct key_def *k, const char *v, char 
 		if (strlen(v) >= CONFIG_PATH_MAX) {
 			snprintf(msg, msz, "a value of %zu characters is longer than the %d this key holds", strlen(v),
 				 CONFIG_PATH_MAX - 1);
+			return -EINVAL;
+		}
+		if (!cuttable(v)) {
+			/* dump_key() could not break it into lines: DIR/config.ini would not load */
+			snprintf(msg, msz, "no two non-blank characters side by side in %d characters (the "
+				 "config written with the results could not hold the value)", CONFIG_CUT_GAP);
 			return -EINVAL;
 		}
 		snprintf((char *)field(base, k), CONFIG_PATH_MAX, "%s", v);
@@ -456,6 +489,22 @@ int config_slot_index(const struct scenario *sc, const char *name)
 	return -1;
 }
 
+/* Why a config file line could not hold text s (NULL if it can): what --set and slot names
+ * may not contain, so that DIR/config.ini, the dump of the effective config, loads again to
+ * the same config (found by fuzz_set). */
+static const char *ini_unsafe(const char *s, bool section_name)
+{
+	for (const char *p = s; *p; p++) {
+		if (*p == '\n')
+			return "a line break";
+		if (*p == INLINE_COMMENT && p > s && isspace((unsigned char)p[-1]))
+			return "a ';' after a blank (a config file reads a comment there)";
+		if (section_name && *p == ']')
+			return "a ']'";
+	}
+	return NULL;
+}
+
 /* Assign one key; msg gets "key: problem" on failure. */
 static int assign(struct scenario *sc, const char *section, const char *key, const char *value,
 		  char *msg, size_t msz)
@@ -475,6 +524,11 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 		if (!*name || strlen(name) >= CONFIG_NAME_MAX) {
 			snprintf(msg, msz, "[%s]: a memslot needs a name of 1-%d characters", section,
 				 CONFIG_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		const char *why = ini_unsafe(name, true);
+		if (why) {
+			snprintf(msg, msz, "[%s]: a memslot name cannot hold %s", section, why);
 			return -EINVAL;
 		}
 		if (!strcmp(name, "ram") || !strcmp(name, "ram-high")) {
@@ -499,13 +553,15 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 	return r;
 }
 
-/* Append ",value" to a list key (a path list such as workload.elf or workload.trace). */
+/* Append ",value" (item) or "value" (the last item goes on: what the dump writes for an item
+ * longer than a line) to a list key (a path list such as workload.elf or workload.trace). */
 static int config_append(struct scenario *sc, const char *section, const char *key, const char *value,
-			 char *msg, size_t msz)
+			 bool item, char *msg, size_t msz)
 {
 	const struct key_def *k = section_known(section) ? find_key(section, key) : NULL;
 	if (!k || k->type != K_PATH || is_slot_row(k)) {
-		snprintf(msg, msz, "%s.%s: += works on list keys only (workload.trace, workload.elf)", section, key);
+		snprintf(msg, msz, "%s.%s: %s works on list keys only (workload.trace, workload.elf)", section, key,
+			 item ? "+=" : ".=");
 		return -EINVAL;
 	}
 	char *cur = (char *)field(sc, k);
@@ -513,7 +569,7 @@ static int config_append(struct scenario *sc, const char *section, const char *k
 	const char *v = value;
 	while (*v == ' ' || *v == '\t')
 		v++;
-	int n = snprintf(buf, sizeof(buf), "%s%s%s", cur, cur[0] ? "," : "", v);
+	int n = snprintf(buf, sizeof(buf), "%s%s%s", cur, cur[0] && item ? "," : "", v);
 	if (n < 0 || (size_t)n >= sizeof(buf)) {
 		snprintf(msg, msz, "%s.%s: the list grows past %d characters", section, key, CONFIG_PATH_MAX - 1);
 		return -EINVAL;
@@ -544,16 +600,18 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	/* inih goes on after an error and returns the first error's line: keep the first message. */
 	if (c->msg_line)
 		return 0;
-	/* "key += value" appends to a list key (inih hands us the name "key +") */
+	/* "key += value" appends an item to a list key (inih hands us the name "key +"), "key .=
+	 * value" goes on with its last item (the name "key .") */
 	size_t nl = strlen(name);
-	if (nl > 1 && name[nl - 1] == '+') {
+	if (nl > 1 && (name[nl - 1] == '+' || name[nl - 1] == '.')) {
+		bool item = name[nl - 1] == '+';
 		char *key = strndup(name, nl - 1);
 		if (!key)
 			abort();   /* out of memory */
 		char *e = key + strlen(key);
 		while (e > key && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
-		int r = config_append(c->sc, section, key, value, c->msg, sizeof(c->msg));
+		int r = config_append(c->sc, section, key, value, item, c->msg, sizeof(c->msg));
 		if (!r)
 			config_note_line(c->sc, section, key, c->line);
 		free(key);
@@ -723,6 +781,13 @@ int config_set(struct scenario *sc, const char *assignment, struct config_error 
 	}
 	*dot = '\0';
 	char msg[CONFIG_ERR_MAX];
+	const char *why = ini_unsafe(eq + 1, false);
+	if (why) {
+		snprintf(err->msg, sizeof(err->msg), "--set: %s.%s: a value cannot hold %s", trim(buf), trim(dot + 1),
+			 why);
+		free(buf);
+		return -EINVAL;
+	}
 	r = assign(sc, trim(buf), trim(dot + 1), eq + 1, msg, sizeof(msg));
 	if (r)
 		snprintf(err->msg, sizeof(err->msg), "--set: %s", msg);
@@ -901,12 +966,6 @@ static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mm
 					      "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
 
-/* The longest line inih hands over: libinih's INI_MAX_LINE (200) less the newline and the
- * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
-#define CONFIG_LINE_MAX 198
-/* inih's inline comment: ';' after a blank.  A value that starts with one is written right
- * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
-#define INLINE_COMMENT ';'
 
 /* May a folded list break at the comma v[n]?  inih strips the blanks (isspace()) around a
  * value, so the items on either side must not end or start with one (found by fuzz_config). */
@@ -917,46 +976,75 @@ static bool fold_ok(const char *v, size_t n, bool first)
 	       !isspace((unsigned char)v[n + 1]);
 }
 
+/* A cut inside an item at v[n], the next line going on with "key .= ...": no blank on either
+ * side (inih strips them from both values). */
+static bool cut_ok(const char *v, size_t n)
+{
+	return n > 0 && v[n] && !isspace((unsigned char)v[n - 1]) && !isspace((unsigned char)v[n]);
+}
+
 /* One "key = value" line, or, for a list key whose value does not fit in one line, the value's
  * comma-separated items over "key = ..." and "key += ..." lines of at most CONFIG_LINE_MAX
  * characters (config_append() joins them back with commas), so the dump loads again (found
- * by fuzz_config: the dump wrote lines inih cuts). */
+ * by fuzz_config: the dump wrote lines inih cuts).  An item longer than a line goes on over
+ * "key .= ..." lines (joined without a comma; found by fuzz_set: a --set item of 250
+ * characters made a DIR/config.ini that did not load). */
 static void dump_key(FILE *out, const struct key_def *k, const char *v)
 {
 	size_t kl = strlen(k->key), n, best;
-	bool first = true, found;
+	bool first = true, cont = false, found;
 
 	if (kl + 3 + strlen(v) <= CONFIG_LINE_MAX || k->type != K_PATH || is_slot_row(k)) {
 		fprintf(out, "%s %s%s\n", k->key, v[0] == INLINE_COMMENT ? "=" : "= ", v);
 		return;
 	}
-	do {
-		const char *op = first ? " = " : " += ";
+	for (;;) {
+		const char *op = first ? " = " : cont ? " .= " : " += ";
 		size_t room = CONFIG_LINE_MAX - kl - strlen(op);
 
-		/* the longest run of whole items that fits and ends where a line may end */
+		/* the longest run of whole items that fits and ends where a line may end (not at
+		 * the start of a line that goes on with an item: that line would be empty) */
 		found = false;
 		best = 0;
 		for (n = strcspn(v, ","); n <= room; n += 1 + strcspn(v + n + 1, ",")) {
-			if (!v[n] || fold_ok(v, n, first)) {
+			if (!v[n] || (fold_ok(v, n, first) && (n || !cont))) {
 				best = n;
 				found = true;
 			}
 			if (!v[n])
 				break;
 		}
-		if (!found) {   /* nothing fits: up to the first place a line may end, compact */
-			for (n = strcspn(v, ","); v[n] && !fold_ok(v, n, first); n += 1 + strcspn(v + n + 1, ","))
+		bool cut = false;
+		if (!found) {
+			/* nothing fits: the longest piece that does, compact, cut where the next
+			 * line can go on (set_value() refuses a list with none for CONFIG_CUT_GAP characters) */
+			op = first ? "=" : cont ? ".=" : "+=";
+			room = CONFIG_LINE_MAX - kl - strlen(op);
+			n = strlen(v);
+			if (n <= room) {   /* the rest fits compact (found by fuzz_set: the search
+					    * below read past its end) */
+				best = n;
+				goto write;
+			}
+			for (n = room; n > 0 && !cut_ok(v, n); n--)
 				;
-			best = n;
-			op = first ? "=" : "+=";
+			if (n) {
+				best = n;
+				cut = true;
+			} else {   /* cannot happen for a value set_value() took: write it whole */
+				best = strlen(v);
+			}
 		}
+write:
 		if (v[0] == INLINE_COMMENT && op[strlen(op) - 1] == ' ')
-			op = first ? " =" : " +=";
+			op = first ? " =" : cont ? " .=" : " +=";
 		fprintf(out, "%s%s%.*s\n", k->key, op, (int)best, v);
 		first = false;
+		cont = cut;
 		v += best;
-	} while (*v++ == ',');
+		if (!cut && *v++ != ',')
+			break;
+	}
 }
 
 void config_dump(const struct scenario *sc, FILE *out)

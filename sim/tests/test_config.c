@@ -555,6 +555,55 @@ static void test_set_long_values(void **state)
 	free(want);
 }
 
+/* What --set takes, DIR/config.ini (the dump) holds: an item longer than a config line goes
+ * on over "key .= ..." lines (found by fuzz_set: such a dump did not load); a value a config
+ * line cannot hold is refused (a line break, a ';' after a blank, a ']' in a slot name, a
+ * list with no place to cut it). */
+static char *capture_dump(const struct scenario *sc);
+
+static void test_set_what_a_file_holds(void **state)
+{
+	struct fx *f = *state;
+	char a[1100], item[400];
+
+	memset(item, 'p', 300);
+	item[300] = '\0';
+	item[150] = ' ';   /* a blank inside: no cut next to it */
+	snprintf(a, sizeof(a), "workload.elf=/x/%s@0x1000,b c,%s", item, item);
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, a, &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	char *txt = capture_dump(&f->sc);
+	tu_assert_contains(txt, "\nelf .= ");
+	for (char *l = txt; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+		assert_true(strcspn(l, "\n") <= 198);
+	const char *path = write_file(f, "long-item.ini", txt);
+	free(txt);
+	config_defaults(&f->sc2);
+	assert_int_equal(config_load(&f->sc2, path, &f->err), 0);
+	assert_string_equal(f->sc2.elf, f->sc.elf);
+	/* .= in a file goes on with the last item; it works on list keys only */
+	check_load_error(f, "dot-eq.ini", "[workload]\nelf = a,b\nelf .= c\n[guest]\nvcpus .= 2\n", 5,
+			 "guest.vcpus: .= works on list keys only", NULL);
+	assert_string_equal(f->sc.elf, "a,bc");
+
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, "workload.elf=a\nb", &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, "--set: workload.elf: a value cannot hold a line break");
+	assert_int_equal(config_set(&f->sc, "workload.trace=a ;b", &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "a ';' after a blank");
+	assert_int_equal(config_set(&f->sc, "workload.trace=a;b", &f->err), 0);   /* no blank: fine */
+	assert_int_equal(config_set(&f->sc, "memslot.a]b.size=4K", &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "[memslot.a]b]: a memslot name cannot hold a ']'");
+	memset(a, 0, sizeof(a));
+	strcpy(a, "workload.elf=");
+	for (int i = 0; i < 120; i++)
+		strcat(a, "x ");
+	assert_int_equal(config_set(&f->sc, a, &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "workload.elf: no two non-blank characters side by side in 100 characters");
+	assert_string_equal(f->sc.elf, "");
+}
+
 /* ---- --set ---------------------------------------------------------------------------- */
 
 static void test_set(void **state)
@@ -1025,6 +1074,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_numbers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tlb_geometry, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set_long_values, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_set_what_a_file_holds, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_validate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, fx_setup, fx_teardown),
