@@ -440,7 +440,7 @@ static void test_sweep_errors(void **state)
 		int n = snprintf(w, 2048, "mem=");
 
 		assert_non_null(w);
-		for (int i = 0; i < 100; i++)
+		for (int i = 0; i < 200; i++)   /* 1,000 characters of values that match nothing */
 			n += snprintf(w + n, 2048 - (size_t)n, "%dT|", 100 + i);
 		snprintf(w + n, 2048 - (size_t)n, "1G");
 		o.where[0] = w;
