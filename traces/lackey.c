@@ -226,9 +226,9 @@ out:
 	free(buf);
 	if (!rc && !st->records) {
 		/* random bytes, an empty file, a TSV: nothing lackey wrote; not an empty trace */
-		snprintf(err->msg, sizeof(err->msg), "%s: no lackey access line in %llu lines (expected "
+		snprintf(err->msg, sizeof(err->msg), "%s: no lackey access line in %llu line%s (expected "
 			 "valgrind --tool=lackey --trace-mem=yes output: 'I  ADDR,SIZE', ' L ADDR,SIZE', ...)",
-			 path, (unsigned long long)st->lines);
+			 path, (unsigned long long)st->lines, st->lines == 1 ? "" : "s");
 		rc = -EINVAL;
 	}
 	return rc;

@@ -141,7 +141,7 @@ row "--set value longer than its key holds" \
 row "ELF load bias that wraps" "load bias 0xffffffffffffffff moves the file's end" out-bias -- \
 	"$E" run good.ini --set "workload.elf=$E@0xffffffffffffffff" --set workload.duration_ms=1 --out out-bias
 head -c 3000 /dev/urandom | tr -d '\n' > rnd.bin
-row "lackey import of random bytes" "rnd.bin: no lackey access line in 1 lines" rnd.gz -- \
+row "lackey import of random bytes" "rnd.bin: no lackey access line in 1 line" rnd.gz -- \
 	"$E" trace import --format lackey rnd.bin rnd.gz
 : > empty.txt
 row "lackey import of an empty file" "empty.txt: no lackey access line in 0 lines" emp.gz -- \
