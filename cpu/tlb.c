@@ -92,7 +92,7 @@ static inline uint32_t ctx_tag(uint64_t ctx)
 	return (uint32_t)(ctx >> 32);
 }
 
-static bool tlb_geom_valid(const struct tlb_geom *g)
+bool tlb_geom_valid(const struct tlb_geom *g)
 {
 	uint32_t sets;
 

@@ -62,6 +62,9 @@ struct tlb_counters {
 struct tlb;
 
 /* Returns NULL with errno = EINVAL if a geometry is not valid. */
+/* entries == 0 (absent), or ways >= 1 dividing entries into a power-of-two number of sets.
+ * tlb_new() fails on any other geometry; config_validate() checks tlb.* with it. */
+bool tlb_geom_valid(const struct tlb_geom *g);
 struct tlb *tlb_new(const struct tlb_config *cfg);
 void tlb_free(struct tlb *t);
 

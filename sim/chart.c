@@ -137,13 +137,18 @@ static int chart_where(const struct summary *s, const struct chart_opts *o, bool
 	for (size_t r = 0; r < summary_nr_rows(s); r++)
 		keep[r] = true;
 	for (int w = 0; w < o->nwhere; w++) {
-		char buf[512], *eq, *val, *save = NULL;
+		/* copies of any length: a fixed buffer cut a long value list short */
+		char *buf = strdup(o->where[w]), *vals = NULL, *eq, *val, *save = NULL;
 		int col;
 
-		snprintf(buf, sizeof(buf), "%s", o->where[w]);
+		if (!buf) {
+			gp_err(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
 		eq = strchr(buf, '=');
 		if (!eq || eq == buf || !eq[1]) {
 			gp_err(err, errlen, "--where %s: not KEY=VALUE[|VALUE...]", o->where[w]);
+			free(buf);
 			return -EINVAL;
 		}
 		*eq = '\0';
@@ -151,13 +156,15 @@ static int chart_where(const struct summary *s, const struct chart_opts *o, bool
 		if (col < 0) {
 			gp_err(err, errlen, "--where %s: %s has no column %s", o->where[w],
 			       summary_dir(s), buf);
+			free(buf);
 			return -EINVAL;
 		}
 		for (size_t r = 0; r < summary_nr_rows(s); r++) {
-			char vals[512];
 			bool any = false;
 
-			snprintf(vals, sizeof(vals), "%s", eq + 1);
+			free(vals);
+			if (!(vals = strdup(eq + 1)))
+				abort();   /* out of memory */
 			for (val = strtok_r(vals, "|", &save); val && !any;
 			     val = strtok_r(NULL, "|", &save)) {
 				const char *cell = summary_cell(s, r, (size_t)col);
@@ -168,6 +175,8 @@ static int chart_where(const struct summary *s, const struct chart_opts *o, bool
 			}
 			keep[r] = keep[r] && any;
 		}
+		free(vals);
+		free(buf);
 	}
 	return 0;
 }

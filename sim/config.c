@@ -1,5 +1,7 @@
 #include "sim/config.h"
 #include "cpu/guest.h"
+#include "cpu/tlb.h"
+#include "sim/numparse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +26,14 @@ struct key_def {
 	const char *const *names;     /* K_ENUM: NULL-terminated */
 	const char *help;
 };
+
+/* The longest line inih hands over: libinih's INI_MAX_LINE (200) less the newline and the
+ * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
+#define CONFIG_LINE_MAX 198
+
+/* inih's inline comment: ';' after a blank.  A value that starts with one is written right
+ * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
+#define INLINE_COMMENT ';'
 
 static const char *const backing_names[] = { "4k", "thp", "hugetlb-2m", "hugetlb-1g", NULL };
 static const char *const preempt_names[] = { "none", "voluntary", "full", NULL };
@@ -219,6 +229,7 @@ static const struct key_def config_schema[] = {
 	{ "memslot.*", "present", K_BOOL, M(present), "true", NOLIM, NULL, "the slot exists at time 0" },
 };
 #define NR_KEYS (sizeof(config_schema) / sizeof(config_schema[0]))
+_Static_assert(NR_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 static const char *const type_names[] = { "u32", "u64", "size", "real", "bool", "enum", "string", "path" };
 
@@ -226,36 +237,6 @@ static bool is_slot_row(const struct key_def *k) { return strcmp(k->section, "me
 
 static void *field(void *base, const struct key_def *k) { return (char *)base + k->off; }
 static const void *cfield(const void *base, const struct key_def *k) { return (const char *)base + k->off; }
-
-static int parse_u64(const char *s, bool size, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (*s == '-' || *s == '\0')
-		return -EINVAL;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	uint64_t mul = 1;
-	if (size && *end) {
-		switch (toupper((unsigned char)*end)) {
-		case 'K': mul = 1ULL << 10; break;
-		case 'M': mul = 1ULL << 20; break;
-		case 'G': mul = 1ULL << 30; break;
-		case 'T': mul = 1ULL << 40; break;
-		default: return -EINVAL;
-		}
-		end++;
-		if (!strcasecmp(end, "ib") || !strcasecmp(end, "b"))
-			end += strlen(end);
-	}
-	if (*end)
-		return -EINVAL;
-	if (v > UINT64_MAX / mul)
-		return -ERANGE;
-	*out = v * mul;
-	return 0;
-}
 
 static char *trim(char *s)
 {
@@ -267,30 +248,74 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Parse value for key k into base.  On error writes a message (without location) to msg. */
+static int set_trimmed(void *base, const struct key_def *k, const char *v, char *msg, size_t msz);
+
+/* dump_key() writes a list longer than a config line over several lines, cut between two
+ * non-blank characters (inih strips blanks at a value's ends); a list value must have such a
+ * place at least every CONFIG_CUT_GAP characters, which a line holds with room to spare. */
+#define CONFIG_CUT_GAP 100
+
+static bool cuttable(const char *v)
+{
+	size_t last = 0, i;
+
+	for (i = 1; v[0] && v[i]; i++) {
+		if (isspace((unsigned char)v[i - 1]) || isspace((unsigned char)v[i]))
+			continue;
+		if (i - last > CONFIG_CUT_GAP)
+			return false;
+		last = i;
+	}
+	return strlen(v) - last <= CONFIG_CUT_GAP;
+}
+
+/* The range a numeric key accepts: its row's [min, max], or the whole type when the row has
+ * none (min == max). */
+static uint64_t key_umax(const struct key_def *k)
+{
+	if (k->min != k->max)
+		return (uint64_t)k->max;
+	return k->type == K_U32 ? UINT32_MAX : UINT64_MAX;
+}
+
+/* Parse value for key k into base.  On error writes a message (without location) to msg.
+ * The value is copied whole (no fixed buffer: a long list is never cut short); a value too
+ * long for its key is an error. */
 static int set_value(void *base, const struct key_def *k, const char *raw, char *msg, size_t msz)
 {
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", raw);
-	char *v = trim(buf);
+	char *buf = strdup(raw);
+	int r;
+
+	if (!buf) {
+		snprintf(msg, msz, "out of memory");
+		return -ENOMEM;
+	}
+	r = set_trimmed(base, k, trim(buf), msg, msz);
+	free(buf);
+	return r;
+}
+
+static int set_trimmed(void *base, const struct key_def *k, const char *v, char *msg, size_t msz)
+{
 	uint64_t u;
-	double d;
-	char *end;
+	double d, lo, hi;
 	int r;
 
 	switch (k->type) {
 	case K_U32:
 	case K_U64:
 	case K_SIZE:
-		r = parse_u64(v, k->type == K_SIZE, &u);
-		if (r) {
+		r = parse_u64(v, k->type == K_SIZE ? NUMPARSE_SIZE : 0, k->min != k->max ? (uint64_t)k->min : 0,
+			      key_umax(k), &u);
+		if (r == -EINVAL) {
 			snprintf(msg, msz, "'%s' is not %s", v,
 				 k->type == K_SIZE ? "a size (e.g. 4096, 0x1000, 64K, 1G)" :
 				 "a non-negative integer");
 			return -EINVAL;
 		}
-		if (k->min != k->max && ((double)u < k->min || (double)u > k->max)) {
-			snprintf(msg, msz, "%s is out of range [%.17g, %.17g]", v, k->min, k->max);
+		if (r) {
+			snprintf(msg, msz, "%s is out of range [%llu, %llu]", v,
+				 (unsigned long long)(k->min != k->max ? k->min : 0), (unsigned long long)key_umax(k));
 			return -ERANGE;
 		}
 		if (k->type == K_U32)
@@ -299,14 +324,16 @@ static int set_value(void *base, const struct key_def *k, const char *raw, char 
 			*(uint64_t *)field(base, k) = u;
 		return 0;
 	case K_DOUBLE:
-		errno = 0;
-		d = strtod(v, &end);
-		if (errno || end == v || *end || !isfinite(d)) {
+		lo = k->min != k->max ? k->min : -DBL_MAX;
+		hi = k->min != k->max ? k->max : DBL_MAX;
+		r = parse_real(v, lo, hi, &d);
+		if (r == -EINVAL) {
 			snprintf(msg, msz, "'%s' is not a number", v);
 			return -EINVAL;
 		}
-		if (k->min != k->max && (d < k->min || d > k->max)) {
-			snprintf(msg, msz, "%s is out of range [%.17g, %.17g]", v, k->min, k->max);
+		if (r) {
+			/* %g: the schema's bounds are short decimals (0.05, not 0.050000000000000003) */
+			snprintf(msg, msz, "%s is out of range [%g, %g]", v, lo, hi);
 			return -ERANGE;
 		}
 		*(double *)field(base, k) = d;
@@ -341,14 +368,22 @@ static int set_value(void *base, const struct key_def *k, const char *raw, char 
 		return -EINVAL;
 	case K_PATH:
 		if (strlen(v) >= CONFIG_PATH_MAX) {
-			snprintf(msg, msz, "'%s' is longer than %d characters", v, CONFIG_PATH_MAX - 1);
+			snprintf(msg, msz, "a value of %zu characters is longer than the %d this key holds", strlen(v),
+				 CONFIG_PATH_MAX - 1);
+			return -EINVAL;
+		}
+		if (!cuttable(v)) {
+			/* dump_key() could not break it into lines: DIR/config.ini would not load */
+			snprintf(msg, msz, "no two non-blank characters side by side in %d characters (the "
+				 "config written with the results could not hold the value)", CONFIG_CUT_GAP);
 			return -EINVAL;
 		}
 		snprintf((char *)field(base, k), CONFIG_PATH_MAX, "%s", v);
 		return 0;
 	case K_STR:
 		if (strlen(v) >= CONFIG_NAME_MAX) {
-			snprintf(msg, msz, "'%s' is longer than %d characters", v, CONFIG_NAME_MAX - 1);
+			snprintf(msg, msz, "'%.*s...' is longer than %d characters", CONFIG_NAME_MAX, v,
+				 CONFIG_NAME_MAX - 1);
 			return -EINVAL;
 		}
 		if (k->names) {
@@ -405,6 +440,38 @@ static const struct key_def *find_key(const char *section, const char *key)
 	return NULL;
 }
 
+/* Remember that section.key (not a [memslot.*] key) got its value on line (CONFIG_LINE_SET:
+ * from --set), for config_validate()'s messages. */
+static void config_note_line(struct scenario *sc, const char *section, const char *key, int32_t line)
+{
+	const struct key_def *k = strncmp(section, "memslot.", 8) ? find_key(section, key) : NULL;
+
+	if (k)
+		sc->key_line[k - config_schema] = line;
+}
+
+static int32_t key_line(const struct scenario *sc, const char *section, const char *key)
+{
+	const struct key_def *k = find_key(section, key);
+	return k ? sc->key_line[k - config_schema] : 0;
+}
+
+/* "FILE:LINE: section.key" where the key was set in the config file, "--set: section.key"
+ * where a --set gave it, "FILE: section.key" for a default: the start of an error message
+ * about that key's value. */
+static void key_where(const struct scenario *sc, const char *section, const char *key, char *out, size_t n)
+{
+	const char *src = sc->source[0] ? sc->source : "(defaults)";
+	int32_t line = key_line(sc, section, key);
+
+	if (line == CONFIG_LINE_SET)
+		snprintf(out, n, "--set: %s.%s", section, key);
+	else if (line > 0)
+		snprintf(out, n, "%s:%d: %s.%s", src, line, section, key);
+	else
+		snprintf(out, n, "%s: %s.%s", src, section, key);
+}
+
 static bool section_known(const char *section)
 {
 	if (!strncmp(section, "memslot.", 8))
@@ -438,6 +505,22 @@ static const char *slot_space_problem(const struct memslot_cfg *m, const char *k
 	return buf;
 }
 
+/* Why a config file line could not hold text s (NULL if it can): what --set and slot names
+ * may not contain, so that DIR/config.ini, the dump of the effective config, loads again to
+ * the same config (found by fuzz_set). */
+static const char *ini_unsafe(const char *s, bool section_name)
+{
+	for (const char *p = s; *p; p++) {
+		if (*p == '\n')
+			return "a line break";
+		if (*p == INLINE_COMMENT && p > s && isspace((unsigned char)p[-1]))
+			return "a ';' after a blank (a config file reads a comment there)";
+		if (section_name && *p == ']')
+			return "a ']'";
+	}
+	return NULL;
+}
+
 /* Assign one key; msg gets "key: problem" on failure. */
 static int assign(struct scenario *sc, const char *section, const char *key, const char *value,
 		  char *msg, size_t msz)
@@ -457,6 +540,11 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 		if (!*name || strlen(name) >= CONFIG_NAME_MAX) {
 			snprintf(msg, msz, "[%s]: a memslot needs a name of 1-%d characters", section,
 				 CONFIG_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		const char *why = ini_unsafe(name, true);
+		if (why) {
+			snprintf(msg, msz, "[%s]: a memslot name cannot hold %s", section, why);
 			return -EINVAL;
 		}
 		if (!strcmp(name, "ram") || !strcmp(name, "ram-high")) {
@@ -486,13 +574,15 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 	return r;
 }
 
-/* Append ",value" to a list key (a path list such as workload.elf or workload.trace). */
+/* Append ",value" (item) or "value" (the last item goes on: what the dump writes for an item
+ * longer than a line) to a list key (a path list such as workload.elf or workload.trace). */
 static int config_append(struct scenario *sc, const char *section, const char *key, const char *value,
-			 char *msg, size_t msz)
+			 bool item, char *msg, size_t msz)
 {
 	const struct key_def *k = section_known(section) ? find_key(section, key) : NULL;
 	if (!k || k->type != K_PATH || is_slot_row(k)) {
-		snprintf(msg, msz, "%s.%s: += works on list keys only (workload.trace, workload.elf)", section, key);
+		snprintf(msg, msz, "%s.%s: %s works on list keys only (workload.trace, workload.elf)", section, key,
+			 item ? "+=" : ".=");
 		return -EINVAL;
 	}
 	char *cur = (char *)field(sc, k);
@@ -500,7 +590,7 @@ static int config_append(struct scenario *sc, const char *section, const char *k
 	const char *v = value;
 	while (*v == ' ' || *v == '\t')
 		v++;
-	int n = snprintf(buf, sizeof(buf), "%s%s%s", cur, cur[0] ? "," : "", v);
+	int n = snprintf(buf, sizeof(buf), "%s%s%s", cur, cur[0] && item ? "," : "", v);
 	if (n < 0 || (size_t)n >= sizeof(buf)) {
 		snprintf(msg, msz, "%s.%s: the list grows past %d characters", section, key, CONFIG_PATH_MAX - 1);
 		return -EINVAL;
@@ -519,37 +609,46 @@ struct load_ctx {
 	int line;                     /* lines read so far: inih's line number of the current line */
 	int msg_line;                 /* line of the first handler error (msg), 0 if none */
 	char msg[CONFIG_ERR_MAX];
-	char (*seen)[2 * CONFIG_NAME_MAX + 64];
+	char **seen;                  /* "section.key" of every key so far (any length) */
 	size_t nr_seen, cap_seen;
 };
 
 static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct load_ctx *c = user;
-	char full[2 * CONFIG_NAME_MAX + 64];
+	char *full;
 
 	/* inih goes on after an error and returns the first error's line: keep the first message. */
 	if (c->msg_line)
 		return 0;
-	/* "key += value" appends to a list key (inih hands us the name "key +") */
+	/* "key += value" appends an item to a list key (inih hands us the name "key +"), "key .=
+	 * value" goes on with its last item (the name "key .") */
 	size_t nl = strlen(name);
-	if (nl > 1 && name[nl - 1] == '+') {
-		char key[CONFIG_NAME_MAX + 8];
-		snprintf(key, sizeof(key), "%.*s", (int)(nl - 1), name);
+	if (nl > 1 && (name[nl - 1] == '+' || name[nl - 1] == '.')) {
+		bool item = name[nl - 1] == '+';
+		char *key = strndup(name, nl - 1);
+		if (!key)
+			abort();   /* out of memory */
 		char *e = key + strlen(key);
 		while (e > key && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
-		if (config_append(c->sc, section, key, value, c->msg, sizeof(c->msg))) {
+		int r = config_append(c->sc, section, key, value, item, c->msg, sizeof(c->msg));
+		if (!r)
+			config_note_line(c->sc, section, key, c->line);
+		free(key);
+		if (r) {
 			c->msg_line = c->line;
 			return 0;
 		}
 		return 1;
 	}
-	snprintf(full, sizeof(full), "%s.%s", section, name);
+	if (asprintf(&full, "%s.%s", section, name) < 0)
+		abort();
 	for (size_t i = 0; i < c->nr_seen; i++) {
 		if (!strcmp(c->seen[i], full)) {
 			snprintf(c->msg, sizeof(c->msg), "%s: duplicate key", full);
 			c->msg_line = c->line;
+			free(full);
 			return 0;
 		}
 	}
@@ -559,11 +658,12 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 		if (!c->seen)
 			abort();
 	}
-	memcpy(c->seen[c->nr_seen++], full, sizeof(full));
+	c->seen[c->nr_seen++] = full;
 	if (assign(c->sc, section, name, value, c->msg, sizeof(c->msg))) {
 		c->msg_line = c->line;
 		return 0;
 	}
+	config_note_line(c->sc, section, name, c->line);
 	return 1;
 }
 
@@ -572,40 +672,79 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 static char *config_ini_reader(char *str, int num, void *stream)
 {
 	struct load_ctx *c = stream;
-	bool too_long;
-	char *r = config_ini_fgets(str, num, c->f, &c->line, &too_long);
+	enum config_line_problem problem;
+	char *r = config_ini_fgets(str, num, c->f, &c->line, &problem);
 
-	if (too_long && !c->msg_line) {
-		snprintf(c->msg, sizeof(c->msg),
-			 "line longer than %d characters; split a list over several 'key += value' lines", num - 2);
+	if (problem && !c->msg_line) {
+		if (problem == CONFIG_LINE_TOO_LONG)
+			snprintf(c->msg, sizeof(c->msg), "line longer than %d characters; split a list over "
+				 "several 'key += value' lines", num - 2);
+		else
+			snprintf(c->msg, sizeof(c->msg), "%s", config_line_problem_text(problem));
 		c->msg_line = c->line;
 	}
 	return r;
 }
 
-char *config_ini_fgets(char *str, int num, FILE *f, int *line, bool *too_long)
+const char *config_line_problem_text(enum config_line_problem p)
 {
-	char *r = fgets(str, num, f);
-
-	*too_long = false;
-	if (r) {
-		(*line)++;
-		size_t len = strlen(r);
-		if (len == (size_t)num - 1 && r[len - 1] != '\n' && !feof(f)) {
-			/* inih's line limit: skip the rest, and make inih report this line (a "["
-			 * line is a syntax error) */
-			int ch;
-			while ((ch = fgetc(f)) != EOF && ch != '\n')
-				;
-			*too_long = true;
-			snprintf(str, (size_t)num, "[\n");
-			return str;
-		}
-		size_t n = strspn(r, " \t");
-		if (n)
-			memmove(r, r + n, strlen(r + n) + 1);
+	switch (p) {
+	case CONFIG_LINE_NUL: return "a NUL byte in the line (a binary file?)";
+	case CONFIG_LINE_SECTION_JUNK: return "junk after the section header's ']'";
+	case CONFIG_LINE_TOO_LONG: return "line too long";
+	case CONFIG_LINE_OK: break;
 	}
-	return r;
+	return "";
+}
+
+/* After "[name]": only blanks, then the end or a comment (';' or '#').  inih takes the name
+ * up to the first ']' and drops the rest of the line without a word. */
+static bool section_junk(const char *line)
+{
+	const char *p = strchr(line, ']');
+
+	if (line[0] != '[' || !p)
+		return false;   /* not a header, or one inih reports itself */
+	p += 1 + strspn(p + 1, " \t\r\n");
+	return *p && *p != ';' && *p != '#';
+}
+
+char *config_ini_fgets(char *str, int num, FILE *f, int *line, enum config_line_problem *problem)
+{
+	size_t len = 0, max = (size_t)num - 1;
+	bool nul = false;
+	int ch = EOF;
+
+	*problem = CONFIG_LINE_OK;
+	/* getc, not fgets: fgets cannot tell a NUL byte from the end of the line, and inih
+	 * would read "vcpus = 1<NUL>2" as 1 */
+	while (len < max && (ch = getc(f)) != EOF) {
+		nul |= ch == '\0';
+		str[len++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (!len)
+		return NULL;
+	str[len] = '\0';
+	(*line)++;
+	if (len == max && str[len - 1] != '\n' && (ch = getc(f)) != EOF) {
+		/* inih's line limit: skip the rest of the line */
+		while (ch != EOF && ch != '\n')
+			ch = getc(f);
+		*problem = CONFIG_LINE_TOO_LONG;
+	} else if (nul) {
+		*problem = CONFIG_LINE_NUL;
+	} else {
+		size_t n = strspn(str, " \t");
+		if (n)
+			memmove(str, str + n, strlen(str + n) + 1);
+		if (section_junk(str))
+			*problem = CONFIG_LINE_SECTION_JUNK;
+	}
+	if (*problem)   /* make inih report this line: a lone "[" is a syntax error */
+		snprintf(str, (size_t)num, "[\n");
+	return str;
 }
 
 int config_load(struct scenario *sc, const char *path, struct config_error *err)
@@ -629,6 +768,8 @@ int config_load(struct scenario *sc, const char *path, struct config_error *err)
 	struct load_ctx c = { .sc = sc, .f = f };
 	int line = ini_parse_stream(config_ini_reader, &c, config_ini_handler, &c);
 	fclose(f);
+	for (size_t i = 0; i < c.nr_seen; i++)
+		free(c.seen[i]);
 	free(c.seen);
 	if (line) {
 		if (c.msg_line == line)   /* else a syntax error came first */
@@ -644,20 +785,67 @@ int config_load(struct scenario *sc, const char *path, struct config_error *err)
 
 int config_set(struct scenario *sc, const char *assignment, struct config_error *err)
 {
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", assignment);
+	/* a copy of any length: a fixed buffer cut long values short without a word */
+	char *buf = strdup(assignment);
+	if (!buf) {
+		snprintf(err->msg, sizeof(err->msg), "--set: out of memory");
+		return -ENOMEM;
+	}
 	char *eq = strchr(buf, '=');
 	char *dot = strrchr(eq ? (*eq = '\0', buf) : buf, '.');
+	int r;
 	if (!eq || !dot || dot == buf) {
-		snprintf(err->msg, sizeof(err->msg), "--set %s: expected section.key=value", assignment);
+		snprintf(err->msg, sizeof(err->msg), "--set %.*s%s: expected section.key=value",
+			 CONFIG_ERR_MAX / 2, assignment, strlen(assignment) > CONFIG_ERR_MAX / 2 ? "..." : "");
+		free(buf);
 		return -EINVAL;
 	}
 	*dot = '\0';
 	char msg[CONFIG_ERR_MAX];
-	int r = assign(sc, trim(buf), trim(dot + 1), eq + 1, msg, sizeof(msg));
+	const char *why = ini_unsafe(eq + 1, false);
+	if (why) {
+		snprintf(err->msg, sizeof(err->msg), "--set: %s.%s: a value cannot hold %s", trim(buf), trim(dot + 1),
+			 why);
+		free(buf);
+		return -EINVAL;
+	}
+	r = assign(sc, trim(buf), trim(dot + 1), eq + 1, msg, sizeof(msg));
 	if (r)
 		snprintf(err->msg, sizeof(err->msg), "--set: %s", msg);
+	else
+		config_note_line(sc, trim(buf), trim(dot + 1), CONFIG_LINE_SET);
+	free(buf);
 	return r;
+}
+
+/* The TLB geometry (tlb_geom_valid(): what tlb_new() accepts), checked here so that a bad
+ * one is reported with the key that made it, not when vCPU 0 is created.  The key blamed is
+ * the later set of the pair (entries, ways). */
+static int check_tlb_geometry(const struct scenario *sc, struct config_error *err)
+{
+	static const char *const tlbs[] = { "l1d", "l1i", "stlb" };
+	static const char *const sizes[] = { "4k", "2m", "1g" };
+	const uint32_t (*entries[])[3] = { &sc->l1d_entries, &sc->l1i_entries, &sc->stlb_entries };
+	const uint32_t (*ways[])[3] = { &sc->l1d_ways, &sc->l1i_ways, &sc->stlb_ways };
+
+	for (int t = 0; t < 3; t++) {
+		for (int ps = 0; ps < 3; ps++) {
+			struct tlb_geom g = { (*entries[t])[ps], (*ways[t])[ps] };
+			char ek[32], wk[32], where[CONFIG_ERR_MAX / 2];
+
+			if (tlb_geom_valid(&g))
+				continue;
+			snprintf(ek, sizeof(ek), "%s_%s_entries", tlbs[t], sizes[ps]);
+			snprintf(wk, sizeof(wk), "%s_%s_ways", tlbs[t], sizes[ps]);
+			key_where(sc, "tlb", key_line(sc, "tlb", ek) > key_line(sc, "tlb", wk) ? ek : wk, where,
+				  sizeof(where));
+			snprintf(err->msg, sizeof(err->msg), "%s: %u entries in %u ways: the entries must be a "
+				 "multiple of the ways, and entries / ways (the sets) a power of two",
+				 where, g.entries, g.ways);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 int config_validate(struct scenario *sc, struct config_error *err)
@@ -741,6 +929,8 @@ int config_validate(struct scenario *sc, struct config_error *err)
 			 src, (unsigned long long)sc->mmio_gen_start, sc->mmio_gen_bits);
 		return -EINVAL;
 	}
+	if (check_tlb_geometry(sc, err))
+		return -EINVAL;
 	if (sc->dirty_slot[0] && config_slot_index(sc, sc->dirty_slot) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s: events.dirty_slot: no memslot named '%s'", src, sc->dirty_slot);
 		return -EINVAL;
@@ -804,12 +994,6 @@ static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mm
 					      "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
 
-/* The longest line inih hands over: libinih's INI_MAX_LINE (200) less the newline and the
- * NUL.  config_ini_fgets() rejects longer lines; the dump must not write any. */
-#define CONFIG_LINE_MAX 198
-/* inih's inline comment: ';' after a blank.  A value that starts with one is written right
- * after the '=' (found by fuzz_config: "elf=;" dumped as "elf = ;" read back empty). */
-#define INLINE_COMMENT ';'
 
 /* May a folded list break at the comma v[n]?  inih strips the blanks (isspace()) around a
  * value, so the items on either side must not end or start with one (found by fuzz_config). */
@@ -820,46 +1004,75 @@ static bool fold_ok(const char *v, size_t n, bool first)
 	       !isspace((unsigned char)v[n + 1]);
 }
 
+/* A cut inside an item at v[n], the next line going on with "key .= ...": no blank on either
+ * side (inih strips them from both values). */
+static bool cut_ok(const char *v, size_t n)
+{
+	return n > 0 && v[n] && !isspace((unsigned char)v[n - 1]) && !isspace((unsigned char)v[n]);
+}
+
 /* One "key = value" line, or, for a list key whose value does not fit in one line, the value's
  * comma-separated items over "key = ..." and "key += ..." lines of at most CONFIG_LINE_MAX
  * characters (config_append() joins them back with commas), so the dump loads again (found
- * by fuzz_config: the dump wrote lines inih cuts). */
+ * by fuzz_config: the dump wrote lines inih cuts).  An item longer than a line goes on over
+ * "key .= ..." lines (joined without a comma; found by fuzz_set: a --set item of 250
+ * characters made a DIR/config.ini that did not load). */
 static void dump_key(FILE *out, const struct key_def *k, const char *v)
 {
 	size_t kl = strlen(k->key), n, best;
-	bool first = true, found;
+	bool first = true, cont = false, found;
 
 	if (kl + 3 + strlen(v) <= CONFIG_LINE_MAX || k->type != K_PATH || is_slot_row(k)) {
 		fprintf(out, "%s %s%s\n", k->key, v[0] == INLINE_COMMENT ? "=" : "= ", v);
 		return;
 	}
-	do {
-		const char *op = first ? " = " : " += ";
+	for (;;) {
+		const char *op = first ? " = " : cont ? " .= " : " += ";
 		size_t room = CONFIG_LINE_MAX - kl - strlen(op);
 
-		/* the longest run of whole items that fits and ends where a line may end */
+		/* the longest run of whole items that fits and ends where a line may end (not at
+		 * the start of a line that goes on with an item: that line would be empty) */
 		found = false;
 		best = 0;
 		for (n = strcspn(v, ","); n <= room; n += 1 + strcspn(v + n + 1, ",")) {
-			if (!v[n] || fold_ok(v, n, first)) {
+			if (!v[n] || (fold_ok(v, n, first) && (n || !cont))) {
 				best = n;
 				found = true;
 			}
 			if (!v[n])
 				break;
 		}
-		if (!found) {   /* nothing fits: up to the first place a line may end, compact */
-			for (n = strcspn(v, ","); v[n] && !fold_ok(v, n, first); n += 1 + strcspn(v + n + 1, ","))
+		bool cut = false;
+		if (!found) {
+			/* nothing fits: the longest piece that does, compact, cut where the next
+			 * line can go on (set_value() refuses a list with none for CONFIG_CUT_GAP characters) */
+			op = first ? "=" : cont ? ".=" : "+=";
+			room = CONFIG_LINE_MAX - kl - strlen(op);
+			n = strlen(v);
+			if (n <= room) {   /* the rest fits compact (found by fuzz_set: the search
+					    * below read past its end) */
+				best = n;
+				goto write;
+			}
+			for (n = room; n > 0 && !cut_ok(v, n); n--)
 				;
-			best = n;
-			op = first ? "=" : "+=";
+			if (n) {
+				best = n;
+				cut = true;
+			} else {   /* cannot happen for a value set_value() took: write it whole */
+				best = strlen(v);
+			}
 		}
+write:
 		if (v[0] == INLINE_COMMENT && op[strlen(op) - 1] == ' ')
-			op = first ? " =" : " +=";
+			op = first ? " =" : cont ? " .=" : " +=";
 		fprintf(out, "%s%s%.*s\n", k->key, op, (int)best, v);
 		first = false;
+		cont = cut;
 		v += best;
-	} while (*v++ == ',');
+		if (!cut && *v++ != ',')
+			break;
+	}
 }
 
 void config_dump(const struct scenario *sc, FILE *out)

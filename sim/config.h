@@ -24,6 +24,13 @@
 #define CONFIG_NAME_MAX 32
 #define CONFIG_ERR_MAX 512
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_MAX_KEYS 160           /* rows of the schema (config.c checks it) */
+/* Where a key got its value (struct scenario's key_line): 0 the default, N > 0 line N of the
+ * config file (source), CONFIG_LINE_SET a --set (or a sweep's set/vary): later than any line. */
+#define CONFIG_LINE_SET INT32_MAX
+/* Seeds: stats.json keeps the seed as a JSON integer, which jansson holds in a signed 64-bit
+ * json_int_t; a larger seed would print negative, so it is refused where it is read. */
+#define CONFIG_SEED_MAX ((uint64_t)INT64_MAX)
 
 enum backing { BACKING_4K, BACKING_THP, BACKING_HUGETLB_2M, BACKING_HUGETLB_1G };
 enum preempt_model { PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT_FULL };
@@ -132,6 +139,7 @@ struct scenario {
 	/* run parameters, not keys */
 	uint64_t seed;
 	char source[4096];
+	int32_t key_line[CONFIG_MAX_KEYS];   /* per schema row (not [memslot.*]): CONFIG_LINE_SET above */
 };
 
 struct config_error {
@@ -163,8 +171,11 @@ const char *config_enum_name(const char *section, const char *key, int value);
 int config_slot_index(const struct scenario *sc, const char *name);   /* -1 if none */
 /* The line reader the INI loaders give inih (ini_parse_stream): counts lines in *line as
  * inih does, drops leading blanks (inih would take an indented line as a continuation),
- * and turns a line longer than num - 2 characters into a syntax error (*too_long set). */
-char *config_ini_fgets(char *str, int num, FILE *f, int *line, bool *too_long);
+ * and turns a bad line into a syntax error for inih with *problem saying why: longer than
+ * num - 2 characters, a NUL byte in it, or junk after a section header's ']'. */
+enum config_line_problem { CONFIG_LINE_OK, CONFIG_LINE_TOO_LONG, CONFIG_LINE_NUL, CONFIG_LINE_SECTION_JUNK };
+char *config_ini_fgets(char *str, int num, FILE *f, int *line, enum config_line_problem *problem);
+const char *config_line_problem_text(enum config_line_problem p);
 /* Slots made by guest.mem: "ram", and "ram-high" when guest.mem exceeds GUEST_LOWMEM. */
 static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
 {

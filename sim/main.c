@@ -2,6 +2,7 @@
  * report layer print.  Exit status: 0 success, 1 failure while running, 2 bad input. */
 #include "sim/chart.h"
 #include "sim/config.h"
+#include "sim/numparse.h"
 #include "version.h"
 #include "sim/paths.h"
 #include "sim/plot.h"
@@ -39,6 +40,40 @@ const char *argp_program_version = "eptsim " EPTSIM_VERSION " (git " EPTSIM_GIT_
 const char *argp_program_bug_address = "the eptsim issue tracker";
 /* argp_error() and bad options are bad input, like a bad config: exit status 2. */
 #define ARGP_EXIT_STATUS EXIT_BAD_INPUT
+
+/* ------------------------------------------------------------------ numeric options */
+
+/* Every numeric option goes through sim/numparse's checked parsers: the whole argument is the
+ * number (no blanks, signs or trailing junk), within [min, max]; anything else is a usage
+ * error naming the option (exit 2).  why, if not NULL, says where the bounds come from. */
+static uint64_t opt_u64(struct argp_state *state, const char *opt, const char *arg, uint64_t min, uint64_t max,
+			const char *why)
+{
+	uint64_t v = 0;
+	int r = parse_u64(arg, 0, min, max, &v);
+
+	if (r == -EINVAL)
+		argp_error(state, "%s: '%s' is not a non-negative integer", opt, arg);
+	else if (r)
+		argp_error(state, "%s: %s is out of range [%llu, %llu]%s%s", opt, arg, (unsigned long long)min,
+			   (unsigned long long)max, why ? ": " : "", why ? why : "");
+	return v;
+}
+
+#define SEED_WHY "stats.json holds the seed as a signed 64-bit JSON integer"
+
+static double opt_real(struct argp_state *state, const char *opt, const char *arg, double min, double max,
+		       const char *what)
+{
+	double v = 0;
+	int r = parse_real(arg, min, max, &v);
+
+	if (r == -EINVAL)
+		argp_error(state, "%s: '%s' is not %s", opt, arg, what);
+	else if (r)
+		argp_error(state, "%s: %s is out of range [%g, %g]", opt, arg, min, max);
+	return v;
+}
 
 /* ------------------------------------------------------------------ run */
 
@@ -110,15 +145,11 @@ static struct argp_option run_options[] = {
 static error_t run_parse(int key, char *arg, struct argp_state *state)
 {
 	struct run_args *a = state->input;
-	char *end;
 
 	switch (key) {
 	case 'o': a->out = arg; break;
 	case 's':
-		errno = 0;
-		a->seed = strtoull(arg, &end, 0);
-		if (errno || *end || !*arg || *arg == '-')
-			argp_error(state, "--seed: '%s' is not a non-negative integer", arg);
+		a->seed = opt_u64(state, "--seed", arg, 0, CONFIG_SEED_MAX, SEED_WHY);
 		a->seed_set = true;
 		break;
 	case 'S':
@@ -434,17 +465,11 @@ static struct argp_option sweep_options[] = {
 static error_t sweep_parse(int key, char *arg, struct argp_state *state)
 {
 	struct sweep_args *a = state->input;
-	char *end;
 	switch (key) {
 	case 'o': a->out = arg; break;
-	case 'j': {
-		errno = 0;
-		unsigned long j = strtoul(arg, &end, 10);
-		if (errno || *end || !*arg || *arg == '-' || j == 0 || j > 4096)
-			argp_error(state, "--jobs: '%s' is not a number from 1 to 4096", arg);
-		a->jobs = (unsigned)j;
+	case 'j':
+		a->jobs = (unsigned)opt_u64(state, "--jobs", arg, 1, 4096, NULL);
 		break;
-	}
 	case OPT_EMIT:
 		if (!strcmp(arg, "local"))
 			a->emit = EMIT_LOCAL;
@@ -707,14 +732,12 @@ static struct argp_option plot_options[] = {
 	{ 0 }
 };
 
+/* A time in ms of a run: 0 to workload.duration_ms's largest value. */
+#define PLOT_MS_MAX 1e9
+
 static double plot_ms_arg(struct argp_state *state, const char *opt, const char *arg)
 {
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (end == arg || *end || !(v >= 0))
-		argp_error(state, "%s %s: not a time in ms", opt, arg);
-	return v;
+	return opt_real(state, opt, arg, 0, PLOT_MS_MAX, "a time in ms");
 }
 
 static error_t plot_parse(int key, char *arg, struct argp_state *state)
@@ -927,15 +950,16 @@ static struct argp_option trace_options[] = {
 static error_t trace_parse(int key, char *arg, struct argp_state *state)
 {
 	struct trace_args *a = state->input;
-	char *end;
 	switch (key) {
 	case 'f': a->format = arg; break;
-	case 'S': a->source = arg; break;
+	case 'S':
+		if (strlen(arg) > TRACE_SOURCE_MAX)
+			argp_error(state, "--source: %zu characters, longer than the %u a trace header holds",
+				   strlen(arg), TRACE_SOURCE_MAX);
+		a->source = arg;
+		break;
 	case 'c':
-		errno = 0;
-		a->vcpu = (unsigned)strtoul(arg, &end, 0);
-		if (errno || *end || !*arg || a->vcpu >= TRACE_MAX_VCPUS)
-			argp_error(state, "--vcpu: '%s' is not a vCPU number below %d", arg, TRACE_MAX_VCPUS);
+		a->vcpu = (unsigned)opt_u64(state, "--vcpu", arg, 0, TRACE_MAX_VCPUS - 1, NULL);
 		break;
 	case ARGP_KEY_ARG:
 		if (!a->verb)
@@ -1065,7 +1089,6 @@ static struct argp_option workload_options[] = {
 static error_t workload_parse(int key, char *arg, struct argp_state *state)
 {
 	struct workload_args *a = state->input;
-	char *end;
 	switch (key) {
 	case 'o': a->out = arg; break;
 	case 'C': a->config = arg; break;
@@ -1075,17 +1098,11 @@ static error_t workload_parse(int key, char *arg, struct argp_state *state)
 		a->sets[a->nsets++] = arg;
 		break;
 	case 'n':
+		a->records = opt_u64(state, "--records", arg, 0, UINT64_MAX, NULL);
+		break;
 	case 's':
-		errno = 0;
-		uint64_t v = strtoull(arg, &end, 0);
-		if (errno || *end || !*arg || *arg == '-')
-			argp_error(state, "'%s' is not a non-negative integer", arg);
-		if (key == 'n')
-			a->records = v;
-		else {
-			a->seed = v;
-			a->seed_set = true;
-		}
+		a->seed = opt_u64(state, "--seed", arg, 0, CONFIG_SEED_MAX, SEED_WHY);
+		a->seed_set = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (a->name)

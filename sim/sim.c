@@ -260,32 +260,39 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 		if (!s->wls[i])
 			return -EINVAL;
 		s->vcpus[i] = vcpu_new(s->kvm, sc, i, s->e, &s->layout, s->gpts[i], s->pools[i], s->wls[i]);
-		if (!s->vcpus[i]) {
-			snprintf(err, errlen, "cannot create vCPU %u (TLB geometry: entries/ways must be a power of two)", i);
-			return -EINVAL;
-		}
+		if (!s->vcpus[i])   /* its TLB geometry was checked by config_validate() */
+			return -ENOMEM;
 	}
 	kvm_attach_vcpus(s->kvm, s->vcpus, s->n);
+	return 0;
+}
+
+/* Add every item of a workload.elf list (PATH[@BIAS],...) to syms. */
+static int add_elf_list(struct elfsym *syms, const char *list, char *err, size_t errlen)
+{
+	char spec[CONFIG_PATH_MAX];
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		snprintf(spec, sizeof(spec), "%.*s", (int)len, p);
+		int r = elfsym_add_spec(syms, spec, err, errlen);
+		if (r)
+			return r;
+		p += len + (p[len] == ',');
+	}
 	return 0;
 }
 
 /* workload.elf: PATH[@BIAS],... */
 static int load_elf(struct sim *s, char *err, size_t errlen)
 {
-	char spec[CONFIG_PATH_MAX];
-	const char *p = s->sc->elf;
-
 	s->syms = elfsym_new();
 	if (!s->syms)
 		return -ENOMEM;
-	while (*p) {
-		size_t len = strcspn(p, ",");
-		snprintf(spec, sizeof(spec), "%.*s", (int)len, p);
-		int r = elfsym_add_spec(s->syms, spec, err, errlen);
-		if (r)
-			return r;
-		p += len + (p[len] == ',');
-	}
+	int r = add_elf_list(s->syms, s->sc->elf, err, errlen);
+	if (r)
+		return r;
 	s->attr = attribution_new(s->syms);
 	if (!s->attr)
 		return -ENOMEM;
@@ -294,6 +301,44 @@ static int load_elf(struct sim *s, char *err, size_t errlen)
 		s->vcpus[i]->attr = s->attr;
 	}
 	return 0;
+}
+
+int sim_check_elf(const char *list, char *err, size_t errlen)
+{
+	struct elfsym *syms = elfsym_new();
+	int r;
+
+	if (!syms) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = add_elf_list(syms, list, err, errlen);
+	elfsym_free(syms);
+	return r;
+}
+
+int sim_check_workload(const struct scenario *sc, char *err, size_t errlen)
+{
+	struct guest_layout l;
+	/* a trace list names a file per vCPU; a generator makes the same checks for every vCPU */
+	uint32_t n = sc->trace[0] ? sc->vcpus : 1;
+
+	guest_layout_init(&l, sc);
+	for (uint32_t i = 0; i < n; i++) {
+		struct workload *w = workload_new(sc, &l, i, err, errlen);
+		if (!w)
+			return -EINVAL;
+		workload_free(w);
+	}
+	return 0;
+}
+
+int sim_check(const struct scenario *sc, char *err, size_t errlen)
+{
+	int r = sim_check_workload(sc, err, errlen);
+	if (!r && sc->elf[0])
+		r = sim_check_elf(sc->elf, err, errlen);
+	return r;
 }
 
 struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen)

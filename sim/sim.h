@@ -22,6 +22,14 @@ typedef void (*sim_progress_fn)(void *ctx, uint64_t now, uint64_t end);
 
 /* Build everything.  NULL with a message in err on failure. */
 struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err, size_t errlen);
+/* What sim_new() checks of its input beyond config_validate(), without building the guest:
+ * sim_check_workload() makes (and frees) the workload of each vCPU, so every trace of
+ * workload.trace opens and its header fits the guest, or the generator's needs are met;
+ * sim_check_elf() loads every ELF of a workload.elf list.  sim_check() does both.  A sweep
+ * runs them for every run before it starts any.  0, or a negative errno with err set. */
+int sim_check(const struct scenario *sc, char *err, size_t errlen);
+int sim_check_workload(const struct scenario *sc, char *err, size_t errlen);
+int sim_check_elf(const char *list, char *err, size_t errlen);
 void sim_free(struct sim *s);
 void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx);
 /* Run to workload.duration_ms.  0, or -EINVAL when a workload failed (a bad trace record):

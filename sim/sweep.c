@@ -372,8 +372,7 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 			    "vary, only, exclude)", sw->path, c->line, section);
 		return 0;
 	}
-	char key[64];
-	snprintf(key, sizeof(key), "%s", name);
+	char *key = xstrdup(name);   /* any length: a cut name would be reported wrongly */
 	char *k = trim(key);
 	bool append = false;
 	size_t kl = strlen(k);
@@ -428,13 +427,16 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 			c->r = parse_values(sw, ax, colon + 1, line, c->err);
 		}
 	} else if (!strcmp(k, "only") || !strcmp(k, "exclude")) {
-		char buf[4096];
-		snprintf(buf, sizeof(buf), "%s=%s", k, v);   /* resolved once the axes are known */
+		char *buf = NULL;
+		if (asprintf(&buf, "%s=%s", k, v) < 0)   /* resolved once the axes are known */
+			abort();
 		strv_push(&sw->raw_filters, buf, line);
+		free(buf);
 	} else {
 		c->r = fail(c->err, -EINVAL, "%s:%d: %s: unknown key (base, set, vary, only, exclude)", sw->path, line, k);
 	}
 	free(vcopy);
+	free(key);
 	if (c->r)
 		return 0;
 	c->err_line = 0;
@@ -445,12 +447,16 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 static char *sweep_ini_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *c = stream;
-	bool too_long;
-	char *r = config_ini_fgets(str, num, c->f, &c->line, &too_long);
+	enum config_line_problem problem;
+	char *r = config_ini_fgets(str, num, c->f, &c->line, &problem);
 
-	if (too_long && !c->err_line) {
-		c->r = fail(c->err, -EINVAL, "%s:%d: line longer than %d characters; continue a value "
-			    "list on a 'vary += ...' line", c->sw->path, c->line, num - 2);
+	if (problem && !c->err_line) {
+		if (problem == CONFIG_LINE_TOO_LONG)
+			c->r = fail(c->err, -EINVAL, "%s:%d: line longer than %d characters; continue a value "
+				    "list on a 'vary += ...' line", c->sw->path, c->line, num - 2);
+		else
+			c->r = fail(c->err, -EINVAL, "%s:%d: %s", c->sw->path, c->line,
+				    config_line_problem_text(problem));
 		c->err_line = c->line;
 	}
 	return r;
@@ -553,9 +559,12 @@ static bool run_kept(const struct sweep *sw, const uint32_t *choice)
 /* "section.key=value" for config_set(). */
 static int set_axis_value(struct scenario *sc, const struct axis *ax, const char *value, struct config_error *cerr)
 {
-	char buf[CONFIG_PATH_MAX + 128];
-	snprintf(buf, sizeof(buf), "%s=%s", ax->key, value);
-	return config_set(sc, buf, cerr);
+	char *buf = NULL;
+	if (asprintf(&buf, "%s=%s", ax->key, value) < 0)
+		abort();
+	int r = config_set(sc, buf, cerr);
+	free(buf);
+	return r;
 }
 
 /* config_set()'s message without its "--set: " prefix. */
@@ -618,6 +627,32 @@ static int build_run(const struct sweep *sw, const uint32_t *choice, struct scen
 	return config_validate(sc, cerr);
 }
 
+/* The rest of what a run checks before it simulates (sim_check(): the traces open and fit
+ * the guest, the generator's needs, the ELF files load), so that a sweep whose tasks would
+ * fail fails before it starts any.  checked remembers the trace and ELF lists found good: a
+ * sweep of many runs opens each file once. */
+static int check_run(const struct scenario *sc, json_t *checked, struct config_error *cerr)
+{
+	char *key = NULL;
+	int r = 0;
+
+	/* what replay_create() checks depends on these keys only */
+	if (sc->trace[0] && asprintf(&key, "trace\n%u\n%d\n%s", sc->vcpus, sc->paging, sc->trace) < 0)
+		abort();
+	if (!key || !json_object_get(checked, key)) {
+		r = sim_check_workload(sc, cerr->msg, sizeof(cerr->msg));
+		if (!r && key)
+			json_object_set_new(checked, key, json_true());
+	}
+	free(key);
+	if (!r && sc->elf[0] && !json_object_get(checked, sc->elf)) {
+		r = sim_check_elf(sc->elf, cerr->msg, sizeof(cerr->msg));
+		if (!r)
+			json_object_set_new(checked, sc->elf, json_true());
+	}
+	return r ? -EINVAL : 0;
+}
+
 static int expand(struct sweep *sw, struct sweep_error *err)
 {
 	size_t product = 1;
@@ -629,8 +664,8 @@ static int expand(struct sweep *sw, struct sweep_error *err)
 	}
 	uint32_t *cur = calloc(sw->naxes + 1, sizeof(*cur));
 	struct scenario *sc = malloc(sizeof(*sc));
-	json_t *seen = json_object();
-	if (!cur || !sc || !seen)
+	json_t *seen = json_object(), *checked = json_object();
+	if (!cur || !sc || !seen || !checked)
 		abort();
 	int r = 0;
 	for (size_t k = 0; k < product && !r; k++) {
@@ -649,7 +684,7 @@ static int expand(struct sweep *sw, struct sweep_error *err)
 		}
 		char *name = run_name(sw, cur);
 		struct config_error cerr;
-		if (build_run(sw, cur, sc, &cerr)) {
+		if (build_run(sw, cur, sc, &cerr) || check_run(sc, checked, &cerr)) {
 			r = fail(err, -EINVAL, "%s: run %s: %s (drop it with an exclude = line)", sw->path, name,
 				 set_msg(&cerr));
 			free(name);
@@ -681,6 +716,7 @@ static int expand(struct sweep *sw, struct sweep_error *err)
 	if (!r && !sw->nruns)
 		r = fail(err, -EINVAL, "%s: the only/exclude lines leave no run", sw->path);
 	json_decref(seen);
+	json_decref(checked);
 	free(sc);
 	free(cur);
 	return r;

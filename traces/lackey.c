@@ -224,5 +224,12 @@ int lackey_import(FILE *in, const char *path, struct trace_writer *w, uint16_t v
 	}
 out:
 	free(buf);
+	if (!rc && !st->records) {
+		/* random bytes, an empty file, a TSV: nothing lackey wrote; not an empty trace */
+		snprintf(err->msg, sizeof(err->msg), "%s: no lackey access line in %llu line%s (expected "
+			 "valgrind --tool=lackey --trace-mem=yes output: 'I  ADDR,SIZE', ' L ADDR,SIZE', ...)",
+			 path, (unsigned long long)st->lines, st->lines == 1 ? "" : "s");
+		rc = -EINVAL;
+	}
 	return rc;
 }

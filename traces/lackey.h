@@ -37,7 +37,8 @@ struct lackey_stats {
 /* Read `valgrind --tool=lackey --trace-mem=yes` output from in and append records for vCPU
  * `vcpu` to w.  path is for messages only ("-" = stdin).  st (may be NULL) is zeroed, then
  * counts what was read, also on error.  Returns 0; -EINVAL for a cut-off or malformed line
- * (err names path:line); -EIO for a read error; or what trace_write returned. */
+ * (err names path:line) or for an input with no access line at all (an empty file, random
+ * bytes, a TSV: err names path); -EIO for a read error; or what trace_write returned. */
 int lackey_import(FILE *in, const char *path, struct trace_writer *w, uint16_t vcpu,
 		  struct lackey_stats *st, struct trace_error *err);
 

@@ -178,8 +178,16 @@ int trace_convert(const char *in_txt, const char *out, struct trace_error *err)
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", in_txt, strerror(e));
 		return -e;
 	}
-	while (getline(&line, &cap, in) >= 0) {
+	ssize_t len;
+	while ((len = getline(&line, &cap, in)) >= 0) {
 		lineno++;
+		if (memchr(line, '\0', (size_t)len)) {
+			/* the parser would stop at it and take the line's start for all of it */
+			snprintf(err->msg, sizeof(err->msg), "%s:%llu: a NUL byte in the line", in_txt,
+				 (unsigned long long)lineno);
+			ret = -EINVAL;
+			break;
+		}
 		line[strcspn(line, "\n")] = '\0';
 		int k = trace_parse_line(line, lineno, in_txt, &rec, &h, err);
 		if (k < 0) {

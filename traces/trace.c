@@ -82,9 +82,7 @@
 
 #define TRACE_BUF_SIZE	(256u << 10)	/* our decode / encode buffer */
 #define TRACE_GZ_WBUFFER (256u << 10)	/* zlib's own buffer (gzbuffer) when writing */
-/* The same when reading.  gzread() inflates straight into the caller's buffer when asked
- * for at least twice this (gz_read() in zlib's gzread.c), and a refill asks for nearly
- * TRACE_BUF_SIZE: so the data is not copied once more, and this is only the input chunk. */
+/* The compressed input chunk when reading: inflate() writes straight into buf. */
 #define TRACE_GZ_RBUFFER (64u << 10)
 #define TRACE_GZ_WMODE	"wb6"		/* gzip level 6: zlib's default trade-off */
 #define MAGIC_LEN	8
@@ -112,14 +110,29 @@ enum size_code { SIZE_CODE_8 = 0, SIZE_CODE_4 = 1, SIZE_CODE_1 = 2, SIZE_CODE_VA
 
 _Static_assert(BUF_PAD >= REC_MAX_BYTES, "the padding must hold a whole record");
 _Static_assert(TRACE_BUF_SIZE >= HEADER_MAX_BYTES, "the header must fit in the buffer");
-_Static_assert(TRACE_BUF_SIZE - REC_MAX_BYTES >= 2 * TRACE_GZ_RBUFFER,
-	       "refills must be large enough for gzread() to inflate into buf directly");
 _Static_assert(TRACE_MAX_VCPUS <= UINT16_MAX + 1, "trace_record.vcpu is 16 bits");
 
 /* The previous address of each stream of one vCPU, indexed by kind == REC_FETCH. */
 enum { STREAM_DATA, STREAM_FETCH, NR_STREAMS };
 struct vcpu_state {
 	uint64_t prev[NR_STREAMS];
+};
+
+/* The input side of a reader: the file's gzip members inflated one after the other, like
+ * gzread(), or its bytes as they are when it does not start with a gzip header (zlib's
+ * transparent mode, as gzip -dc).  Unlike gzread(), bytes after the last member that do not
+ * start another one are an error, not silently dropped (gz_look() in zlib's gzread.c drops
+ * them): a trace with trailing garbage is a damaged trace. */
+enum zin_mode { ZIN_LOOK, ZIN_GZIP, ZIN_COPY, ZIN_DONE };
+struct zin {
+	int fd;
+	z_stream zs;			/* next_in / avail_in: the unread part of in[] */
+	bool zs_ready;			/* inflateInit2() done */
+	bool gzip_seen;			/* a member was read: what follows is a member or garbage */
+	bool in_eof;			/* read() returned 0 */
+	enum zin_mode mode;
+	uint64_t in_pos;		/* file offset of in[0] */
+	uint8_t in[TRACE_GZ_RBUFFER];
 };
 
 enum reader_state { RD_RECORDS, RD_DONE, RD_FAILED };
@@ -132,10 +145,10 @@ struct trace_reader {
 	uint64_t count;			/* records returned */
 	uint32_t prev_vcpu;
 	enum reader_state state;
-	bool eof;			/* gzread reached the end of the stream cleanly */
+	bool eof;			/* zin_read reached the end of the stream cleanly */
 	bool in_header;			/* errors say "header" instead of a record number */
 	int fail_code;			/* RD_FAILED: what trace_next returns again */
-	gzFile gz;
+	struct zin *z;			/* the file, inflated */
 	char *name;			/* for messages */
 	struct trace_header h;
 	struct trace_error fail;	/* RD_FAILED: the message */
@@ -362,38 +375,150 @@ reader_fail(struct trace_reader *r, struct trace_error *err, int code, const cha
 	return code;
 }
 
-/* Keep the unread bytes, then read until at least `need` are buffered or the stream ends.
- * A short gzread is the end of the stream or an error: gzerror tells which (zlib reports a
- * truncated gzip member as a short read with Z_BUF_ERROR set, not as -1). */
+/* Keep the unread bytes of in[] at its start and append what read() gives.  0 or -errno. */
+static int zin_refill(struct zin *z)
+{
+	size_t keep = z->zs.avail_in;
+
+	if (keep && z->zs.next_in != z->in)
+		memmove(z->in, z->zs.next_in, keep);
+	z->in_pos += (uint64_t)(z->zs.next_in - z->in);
+	z->zs.next_in = z->in;
+	for (;;) {
+		ssize_t n = read(z->fd, z->in + keep, sizeof(z->in) - keep);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		z->in_eof = n == 0;
+		z->zs.avail_in = (uInt)(keep + (size_t)n);
+		return 0;
+	}
+}
+
+/* Up to want bytes of the stream into dst: fewer only at its end.  The count, or a negative
+ * errno with why set. */
+static ssize_t zin_read(struct zin *z, uint8_t *dst, size_t want, char *why, size_t whylen)
+{
+	size_t got = 0;
+	int ret;
+
+	while (got < want) {
+		if (z->mode == ZIN_DONE)
+			break;
+		/* LOOK needs the two magic bytes, the others any byte */
+		if (z->zs.avail_in < (z->mode == ZIN_LOOK ? 2u : 1u) && !z->in_eof) {
+			if ((ret = zin_refill(z))) {
+				snprintf(why, whylen, "read error: %s", strerror(-ret));
+				return ret;
+			}
+			continue;
+		}
+		switch (z->mode) {
+		case ZIN_LOOK:
+			if (!z->zs.avail_in) {
+				z->mode = ZIN_DONE;
+			} else if (z->zs.avail_in >= 2 && z->zs.next_in[0] == 0x1f && z->zs.next_in[1] == 0x8b) {
+				ret = z->zs_ready ? inflateReset(&z->zs) : inflateInit2(&z->zs, 16 + MAX_WBITS);
+				if (ret != Z_OK) {
+					snprintf(why, whylen, "out of memory");
+					return -ENOMEM;
+				}
+				z->zs_ready = true;
+				z->gzip_seen = true;
+				z->mode = ZIN_GZIP;
+			} else if (z->gzip_seen) {
+				snprintf(why, whylen, "trailing garbage after the gzip data (at byte %llu of the file)",
+					 (unsigned long long)(z->in_pos + (uint64_t)(z->zs.next_in - z->in)));
+				return -EINVAL;
+			} else {
+				z->mode = ZIN_COPY;
+			}
+			break;
+		case ZIN_COPY: {
+			size_t n = z->zs.avail_in < want - got ? z->zs.avail_in : want - got;
+
+			if (!n) {
+				z->mode = ZIN_DONE;
+				break;
+			}
+			memcpy(dst + got, z->zs.next_in, n);
+			z->zs.next_in += n;
+			z->zs.avail_in -= (uInt)n;
+			got += n;
+			break;
+		}
+		case ZIN_GZIP: {
+			size_t room = want - got < UINT_MAX ? want - got : UINT_MAX;
+
+			z->zs.next_out = dst + got;
+			z->zs.avail_out = (uInt)room;
+			ret = inflate(&z->zs, Z_NO_FLUSH);
+			got += room - z->zs.avail_out;
+			if (ret == Z_STREAM_END) {
+				z->mode = ZIN_LOOK;
+			} else if (ret == Z_BUF_ERROR) {
+				if (z->zs.avail_in || !z->in_eof)
+					break;   /* no progress for now: more input comes */
+				/* the input ended inside the member */
+				snprintf(why, whylen, "truncated gzip data (zlib: unexpected end of file)");
+				return -EINVAL;
+			} else if (ret != Z_OK) {
+				snprintf(why, whylen, "corrupt gzip data (zlib: %s)",
+					 ret == Z_MEM_ERROR ? "out of memory" : z->zs.msg ? z->zs.msg : zError(ret));
+				return ret == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+			}
+			break;
+		}
+		case ZIN_DONE:
+			break;
+		}
+	}
+	return (ssize_t)got;
+}
+
+/* Back to the file's first byte (a seekable file only).  0 or -errno. */
+static int zin_rewind(struct zin *z)
+{
+	if (lseek(z->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	z->zs.next_in = z->in;
+	z->zs.avail_in = 0;
+	z->in_pos = 0;
+	z->in_eof = false;
+	z->gzip_seen = false;
+	z->mode = ZIN_LOOK;
+	return 0;
+}
+
+static void zin_close(struct zin *z)
+{
+	if (!z)
+		return;
+	if (z->zs_ready)
+		inflateEnd(&z->zs);
+	close(z->fd);
+	free(z);
+}
+
+/* Keep the unread bytes, then read until at least `need` are buffered or the stream ends. */
 static int reader_fill(struct trace_reader *r, size_t need, struct trace_error *err)
 {
 	size_t avail = (size_t)(r->end - r->p);
 
 	memmove(r->buf, r->p, avail);
 	while (avail < need && !r->eof) {
-		unsigned want = (unsigned)(TRACE_BUF_SIZE - avail);
-		int n = gzread(r->gz, r->buf + avail, want);
-		int errnum = Z_OK;
-		const char *zmsg;
+		char why[160];
+		ssize_t n = zin_read(r->z, r->buf + avail, TRACE_BUF_SIZE - avail, why, sizeof(why));
 
-		if (n > 0)
-			avail += (size_t)n;
-		if (n == (int)want)
-			continue;
-		zmsg = gzerror(r->gz, &errnum);
-		if (errnum == Z_ERRNO) {
-			int e = errno ? errno : EIO;
-
+		if (n < 0) {
 			r->p = r->end = r->buf;
-			return reader_fail(r, err, -e, "read error: %s", strerror(e));
+			return reader_fail(r, err, (int)n, "%s", why);
 		}
-		if (errnum != Z_OK) {
-			r->p = r->end = r->buf;
-			return reader_fail(r, err, -EINVAL, "%s gzip data (zlib: %s)",
-					   errnum == Z_BUF_ERROR ? "truncated" : "corrupt", zmsg);
-		}
-		if (n <= 0)
-			r->eof = true;
+		avail += (size_t)n;
+		if (avail < TRACE_BUF_SIZE)
+			r->eof = true;   /* zin_read fills all it is asked for until the end */
 	}
 	r->p = r->buf;
 	r->end = r->buf + avail;
@@ -495,14 +620,15 @@ int trace_open(const char *path, struct trace_reader **out, struct trace_error *
 		snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", r->name, strerror(errno));
 		goto fail;
 	}
-	r->gz = gzdopen(fd, "rb");
-	if (!r->gz) {
+	r->z = calloc(1, sizeof(*r->z));
+	if (!r->z) {
 		close(fd);
 		ret = -ENOMEM;
 		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", r->name);
 		goto fail;
 	}
-	gzbuffer(r->gz, TRACE_GZ_RBUFFER);
+	r->z->fd = fd;
+	r->z->zs.next_in = r->z->in;
 	ret = read_header(r, err);
 	if (ret)
 		goto fail;
@@ -841,12 +967,11 @@ int trace_read(struct trace_reader *r, struct trace_record *recs, unsigned max,
 
 int trace_rewind(struct trace_reader *r, struct trace_error *err)
 {
-	errno = 0;
-	if (gzrewind(r->gz)) {
-		int e = errno ? errno : EIO;
+	int e = zin_rewind(r->z);
 
+	if (e) {
 		r->in_header = false;
-		return reader_fail(r, err, -e, "cannot rewind: %s", strerror(e));
+		return reader_fail(r, err, e, "cannot rewind: %s", strerror(-e));
 	}
 	return read_header(r, err);
 }
@@ -855,8 +980,7 @@ void trace_close(struct trace_reader *r)
 {
 	if (!r)
 		return;
-	if (r->gz)
-		gzclose_r(r->gz);
+	zin_close(r->z);
 	free(r->vs);
 	free(r->name);
 	free(r);

@@ -9,6 +9,7 @@
  * added, so a failed add leaves the set as it was.
  */
 #include "workloads/elfsym.h"
+#include "sim/numparse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -427,6 +428,44 @@ static int read_segments(Elf *elf, uint64_t bias, struct file_syms *f)
 	return 0;
 }
 
+/* The load bias moves every address of the file: its highest one (the end of the last
+ * PT_LOAD segment or allocated section) plus the bias must not wrap past 2^64, or the file's
+ * addresses would alias the bottom of the address space. */
+static int check_bias(Elf *elf, uint64_t bias, const char *path, char *err, size_t errlen)
+{
+	uint64_t top = 0;
+	size_t nph;
+	Elf_Scn *scn = NULL;
+	char why[160];
+
+	if (!elf_getphdrnum(elf, &nph)) {
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+				continue;
+			if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr)
+				return fail(err, errlen, -EINVAL, path, "a PT_LOAD segment ends beyond 2^64");
+			if (ph.p_vaddr + ph.p_memsz > top)
+				top = ph.p_vaddr + ph.p_memsz;
+		}
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC) || sh.sh_addr + sh.sh_size < sh.sh_addr)
+			continue;
+		if (sh.sh_addr + sh.sh_size > top)
+			top = sh.sh_addr + sh.sh_size;
+	}
+	if (bias > UINT64_MAX - top) {
+		snprintf(why, sizeof(why), "load bias 0x%" PRIx64 " moves the file's end (0x%" PRIx64
+			 ") beyond 2^64", bias, top);
+		return fail(err, errlen, -EINVAL, path, why);
+	}
+	return 0;
+}
+
 /* Read everything the file contributes.  Returns 0 or a negative errno, with err set. */
 static int read_file(const char *path, uint64_t bias, struct file_syms *f, char *err, size_t errlen)
 {
@@ -468,6 +507,9 @@ static int read_file(const char *path, uint64_t bias, struct file_syms *f, char 
 		rc = fail(err, errlen, -EINVAL, path, "not an executable or shared object");
 		goto out;
 	}
+	rc = check_bias(elf, bias, path, err, errlen);
+	if (rc)
+		goto out;
 	rc = read_symbols(elf, bias, f);
 	if (!rc)
 		rc = read_segments(elf, bias, f);
@@ -583,7 +625,7 @@ int elfsym_add(struct elfsym *s, const char *path, uint64_t load_bias, char *err
 int elfsym_add_spec(struct elfsym *s, const char *spec, char *err, size_t errlen)
 {
 	const char *at;
-	char *path, *end;
+	char *path;
 	uint64_t bias = 0;
 	int rc;
 
@@ -592,11 +634,12 @@ int elfsym_add_spec(struct elfsym *s, const char *spec, char *err, size_t errlen
 	/* the last '@' followed by a digit starts the bias; any other '@' is part of the path */
 	at = strrchr(spec, '@');
 	if (at && at[1] >= '0' && at[1] <= '9') {
-		bool hex = at[1] == '0' && (at[2] == 'x' || at[2] == 'X');
+		/* the project's one checked number parser: decimal or 0x hex, all of it */
+		int r = parse_u64(at + 1, 0, 0, UINT64_MAX, &bias);
 
-		errno = 0;
-		bias = strtoull(at + 1, &end, hex ? 16 : 10);
-		if (errno || *end || end == at + 1 + (hex ? 2 : 0))
+		if (r == -ERANGE)
+			return fail(err, errlen, -EINVAL, spec, "load bias beyond 64 bits");
+		if (r)
 			return fail(err, errlen, -EINVAL, spec, "bad load bias, expected PATH@0xBIAS");
 		if (at == spec)
 			return fail(err, errlen, -EINVAL, spec, "no path before '@'");

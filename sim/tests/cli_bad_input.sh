@@ -173,6 +173,57 @@ row "FIFO at DIR/stats.json (run --skip-done)" "eptsim: --skip-done: fifo/stats.
 row "FIFO at DIR/stats.json (plot)" "eptsim plot: fifo/stats.json: is a FIFO, not a regular file" fifo.png -- \
 	timeout 20 "$E" plot fifo --out fifo.png
 
+# Issue 12: numbers, lines and files read wrongly without a word.
+row "--seed with a blank and a sign" "--seed: ' -1' is not a non-negative integer" out-seed -- \
+	"$E" run good.ini --seed " -1" --out out-seed
+row "--seed beyond 2^63 - 1 (stats.json's signed integer)" \
+	"--seed: 9223372036854775808 is out of range [0, 9223372036854775807]" out-seed -- \
+	"$E" run good.ini --seed 9223372036854775808 --out out-seed
+row "--vcpu beyond 32 bits (trace import)" "--vcpu: 4294967296 is out of range [0, 4095]" imp.gz -- \
+	"$E" trace import --format lackey --vcpu 4294967296 lackey.txt imp.gz
+row "--from that is not a number (plot)" "--from: 'inf' is not a time in ms" plot.png -- \
+	"$E" plot adir --kind timeline --from inf --out plot.png
+printf '[guest]\nvcpus = 1\0002\n' > nul.ini
+row "NUL byte in a config line" "nul.ini:2: a NUL byte in the line" out-nul -- "$E" run nul.ini --out out-nul
+ini junk.ini '[guest]\nvcpus = 2\n[memslot.a]b]\nsize = 4K\n'
+row "junk after a section header" "junk.ini:3: junk after the section header's ']'" out-junk -- \
+	"$E" run junk.ini --out out-junk
+ini cpi.ini '[cpu]\ncpi = 1e-320\n'
+row "a number below the normal doubles" "cpi.ini:2: cpu.cpi: 1e-320 is out of range [0.05, 100]" out-cpi -- \
+	"$E" run cpi.ini --out out-cpi
+ini tlb.ini '[tlb]\nl1d_4k_ways = 3\n'
+row "TLB geometry (run)" "tlb.ini:2: tlb.l1d_4k_ways: 64 entries in 3 ways" out-tlb -- "$E" run tlb.ini --out out-tlb
+ini tlbsweep.ini '[sweep]\nbase = good.ini\nvary = tlb.l1d_4k_ways: 4, 3\n'
+row "TLB geometry (sweep)" "tlbsweep.ini: run l1d_4k_ways=3: tlb.l1d_4k_ways: 64 entries in 3 ways" out-tlbs -- \
+	"$E" sweep tlbsweep.ini --out out-tlbs
+ini elfsweep.ini '[sweep]\nbase = good.ini\nset = workload.elf = ""\nvary = guest.vcpus: 1, 2\n'
+row "sweep: a set every run would fail on" 'elfsweep.ini: run vcpus=1: "": No such file or directory' out-elfs -- \
+	"$E" sweep elfsweep.ini --out out-elfs
+long=$(printf 'lib%04d.so,' $(seq 1 150))
+row "--set value longer than its key holds" \
+	"--set: workload.elf: a value of 1649 characters is longer than the 1023 this key holds" out-long -- \
+	"$E" run good.ini --set "workload.elf=${long%,}" --out out-long
+row "ELF load bias that wraps" "load bias 0xffffffffffffffff moves the file's end" out-bias -- \
+	"$E" run good.ini --set "workload.elf=$E@0xffffffffffffffff" --set workload.duration_ms=1 --out out-bias
+head -c 3000 /dev/urandom | tr -d '\n' > rnd.bin
+row "lackey import of random bytes" "rnd.bin: no lackey access line in 1 line" rnd.gz -- \
+	"$E" trace import --format lackey rnd.bin rnd.gz
+: > empty.txt
+row "lackey import of an empty file" "empty.txt: no lackey access line in 0 lines" emp.gz -- \
+	"$E" trace import --format lackey empty.txt emp.gz
+printf 'addr\tsize\n0x1000\t8\n' > t.tsv
+row "lackey import of a TSV" "t.tsv: no lackey access line in 2 lines" tsv.gz -- \
+	"$E" trace import --format lackey t.tsv tsv.gz
+cp good.gz junk.gz; printf 'JUNK' >> junk.gz
+row "trailing garbage after the gzip data (trace info)" \
+	"junk.gz: record 193566: trailing garbage after the gzip data (at byte $size of the file)" "" -- \
+	"$E" trace info junk.gz
+printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\0002\n' > nul.txt
+row "NUL byte in a text trace line (convert)" "nul.txt:2: a NUL byte in the line" nul.gz -- \
+	"$E" trace convert nul.txt nul.gz
+row "--source longer than a trace header holds" "--source: 1100 characters, longer than the 1024" src.gz -- \
+	"$E" trace import --format lackey --source "$(head -c 1100 /dev/zero | tr '\0' s)" lackey.txt src.gz
+
 echo "[==========] $((passed + failed)) test(s) run."
 echo "[  PASSED  ] $passed test(s)."
 if [ $failed -gt 0 ]; then

@@ -434,6 +434,20 @@ static void test_sweep_errors(void **state)
 	o.where[0] = "memory=1G";
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.png"), err, sizeof(err)), -EINVAL);
 	tu_assert_contains(err, "no column memory");
+	/* a long value list is read whole (a 512-byte copy once dropped its end: "1G" here) */
+	{
+		char *w = malloc(2048);
+		int n = snprintf(w, 2048, "mem=");
+
+		assert_non_null(w);
+		for (int i = 0; i < 200; i++)   /* 1,000 characters of values that match nothing */
+			n += snprintf(w + n, 2048 - (size_t)n, "%dT|", 100 + i);
+		snprintf(w + n, 2048 - (size_t)n, "1G");
+		o.where[0] = w;
+		assert_int_equal(chart_sweep(f->sweep, &o, in(f, "long-where.png"), err, sizeof(err)), 0);
+		o.where[0] = "memory=1G";
+		free(w);
+	}
 	o.nwhere = 0;
 	assert_int_equal(chart_sweep(f->root, &o, in(f, "e.png"), err, sizeof(err)), -ENOENT);
 	assert_int_equal(chart_sweep(f->sweep, &o, in(f, "e.pdf"), err, sizeof(err)), -EINVAL);

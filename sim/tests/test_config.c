@@ -148,7 +148,7 @@ static const char good_ini[] =
 	"[cpu]\n"
 	"freq_mhz = 3000.5\n"
 	"[tlb]\n"
-	"stlb_4k_entries = 2048\n"
+	"stlb_4k_entries = 3072\n"   /* 512 sets of the default 6 ways */
 	"[costs]\n"
 	"ioctl_base = 123456789012\n"
 	"ref_p_l1 = 0.5\n"
@@ -193,7 +193,7 @@ static void test_load_good(void **state)
 	assert_true(sc->thp_fraction == 0.25);                       /* double */
 	assert_int_equal(sc->page_size, MAP_2M);
 	assert_true(sc->freq_mhz == 3000.5);
-	assert_int_equal(sc->stlb_entries[0], 2048);
+	assert_int_equal(sc->stlb_entries[0], 3072);
 	assert_int_equal(sc->costs.ioctl_base, 123456789012ULL);     /* u64 above 2^32 */
 	assert_true(sc->costs.ref_p_l1 == 0.5);
 	assert_int_equal(sc->zap_all, ZAP_ALL_LEGACY);
@@ -261,7 +261,9 @@ static void test_sizes(void **state)
 		{ "  48M  ", 48ULL << 20 },
 	};
 	static const char *const bad[] = { "4X", "1.5G", "G", "", "-16M", "16M5", "16MiBs", "0x", "1e9",
-					   "99999999999999999999", "17179869184G" };
+					   "+16M", "99999999999999999999x" };
+	/* numbers, but beyond 64 bits: out of range, not "not a size" */
+	static const char *const huge[] = { "99999999999999999999", "17179869184G" };
 	char a[128];
 
 	config_defaults(&f->sc);
@@ -283,6 +285,14 @@ static void test_sizes(void **state)
 		tu_assert_contains(f->err.msg, "guest.mem");
 		tu_assert_contains(f->err.msg, "is not a size");
 		assert_int_equal(f->sc.mem, 1ULL << 30);   /* unchanged */
+	}
+	for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		snprintf(a, sizeof(a), "guest.mem=%s", huge[i]);
+		memset(&f->err, 0, sizeof(f->err));
+		assert_int_equal(config_set(&f->sc, a, &f->err), -ERANGE);
+		tu_assert_contains(f->err.msg, "guest.mem");
+		tu_assert_contains(f->err.msg, "is out of range");
+		assert_int_equal(f->sc.mem, 1ULL << 30);
 	}
 }
 
@@ -455,6 +465,167 @@ static void test_err_directory_and_missing(void **state)
 	assert_starts_with(f->err.msg, path);
 	tu_assert_contains(f->err.msg, strerror(ENOENT));
 	assert_string_equal(f->sc.source, "");
+}
+
+/* Lines inih would read wrongly without a word (issue 12): a NUL byte ends inih's line early
+ * ("vcpus = 1<NUL>2" read as 1), and inih drops what follows a section header's first ']'. */
+static void test_err_bad_lines(void **state)
+{
+	struct fx *f = *state;
+	static const char nul[] = "[guest]\nvcpus = 1\0002\nmem = 1G\n";
+	const char *path = write_file(f, "nul.ini", "");
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, fp), sizeof(nul) - 1);
+	assert_int_equal(fclose(fp), 0);
+	config_defaults(&f->sc);
+	assert_int_equal(config_load(&f->sc, path, &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, path);
+	tu_assert_contains(f->err.msg, ":2: a NUL byte in the line");
+	check_load_error(*state, "section-junk.ini", "[guest]\nvcpus = 2\n[memslot.a]b]\nsize = 4K\n", 3,
+			 "junk after the section header's ']'", NULL);
+	check_load_error(*state, "section-junk2.ini", "[guest] x\n", 1, "junk after the section header", NULL);
+	/* blanks and a comment after the header are fine */
+	const char *ok = write_file(f, "section-ok.ini", "[guest]  ; the guest\nvcpus = 2\n[cpu]\t# c\ncpi = 1\n");
+	config_defaults(&f->sc);
+	assert_int_equal(config_load(&f->sc, ok, &f->err), 0);
+	assert_int_equal(f->sc.vcpus, 2);
+}
+
+/* One checked parser for numbers (sim/numparse.h): a number too small for a normal double is
+ * judged by the key's range, not called "not a number"; no '+', no octal. */
+static void test_numbers(void **state)
+{
+	struct fx *f = *state;
+
+	check_load_error(f, "subnormal.ini", "[cpu]\ncpi = 1e-320\n", 2, "cpu.cpi",
+			 "1e-320 is out of range [0.05, 100]");
+	check_load_error(f, "overflow.ini", "[cpu]\ncpi = 1e999\n", 2, "cpu.cpi", "1e999 is out of range");
+	check_load_error(f, "plus.ini", "[guest]\nvcpus = +2\n", 2, "guest.vcpus", "'+2' is not a non-negative integer");
+	check_load_error(f, "hexfloat.ini", "[cpu]\ncpi = 0x1p0\n", 2, "cpu.cpi", "'0x1p0' is not a number");
+	check_load_error(f, "inf.ini", "[cpu]\ncpi = inf\n", 2, "cpu.cpi", "'inf' is not a number");
+	check_load_error(f, "u64-over.ini", "[costs]\nvmexit = 18446744073709551616\n", 2, "costs.vmexit",
+			 "18446744073709551616 is out of range [0, 1000000000]");
+	config_defaults(&f->sc);
+	/* a key whose range holds a subnormal takes it */
+	assert_int_equal(config_set(&f->sc, "guest.thp_fraction=1e-320", &f->err), 0);
+	assert_true(f->sc.thp_fraction > 0 && f->sc.thp_fraction < 1e-300);
+	/* a leading 0 is decimal */
+	assert_int_equal(config_set(&f->sc, "guest.vcpus=010", &f->err), 0);
+	assert_int_equal(f->sc.vcpus, 10);
+	assert_int_equal(config_set(&f->sc, "guest.vcpus=0x10", &f->err), 0);
+	assert_int_equal(f->sc.vcpus, 16);
+}
+
+/* The TLB geometry is checked with the config, naming the key and its line (the later set of
+ * the pair), not when vCPU 0 is created. */
+static void test_tlb_geometry(void **state)
+{
+	struct fx *f = *state;
+	const char *path = write_file(f, "tlb.ini", "[guest]\nvcpus = 2\n[tlb]\nl1d_4k_entries = 64\nl1d_4k_ways = 3\n");
+
+	config_defaults(&f->sc);
+	assert_int_equal(config_load(&f->sc, path, &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, path);
+	tu_assert_contains(f->err.msg, ":5: tlb.l1d_4k_ways: 64 entries in 3 ways");
+	/* the entries set later (by --set) are blamed; 96 entries in 3 ways are 32 sets: fine */
+	assert_int_equal(config_set(&f->sc, "tlb.l1d_4k_entries=96", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "tlb.l1d_4k_entries=60", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, "--set: tlb.l1d_4k_entries: 60 entries in 3 ways");
+	/* 0 entries: the structure is absent, any ways */
+	assert_int_equal(config_set(&f->sc, "tlb.l1d_4k_entries=0", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	/* a default pair broken by one key */
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, "tlb.stlb_2m_ways=5", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, "--set: tlb.stlb_2m_ways: 1536 entries in 5 ways");
+}
+
+/* A --set value is taken whole, however long (a 1 KiB buffer once cut it short without a
+ * word: a long workload.elf list lost entries); a value longer than its key holds is an
+ * error naming the key. */
+static void test_set_long_values(void **state)
+{
+	struct fx *f = *state;
+	char *a = malloc(4200), *want = malloc(4200);
+	size_t n;
+
+	assert_non_null(a);
+	assert_non_null(want);
+	config_defaults(&f->sc);
+	/* CONFIG_PATH_MAX - 1 characters: the longest a list key holds */
+	for (n = 0; n < CONFIG_PATH_MAX - 1; n++)
+		want[n] = n % 20 == 19 ? ',' : 'a' + (char)(n % 26);
+	want[n] = '\0';
+	snprintf(a, 4200, "workload.elf=%s", want);
+	assert_int_equal(config_set(&f->sc, a, &f->err), 0);
+	assert_string_equal(f->sc.elf, want);
+	/* one more: refused, naming the key */
+	snprintf(a, 4200, "workload.elf=%sz", want);
+	memset(&f->err, 0, sizeof(f->err));
+	assert_int_equal(config_set(&f->sc, a, &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, "--set: workload.elf: a value of 1024 characters is longer than the 1023");
+	assert_string_equal(f->sc.elf, want);   /* unchanged */
+	/* far longer, with blanks around it: still refused, not cut */
+	snprintf(a, 4200, "workload.trace =  %s%s%s  ", want, want, want);
+	assert_int_equal(config_set(&f->sc, a, &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "workload.trace: a value of 3069 characters");
+	free(a);
+	free(want);
+}
+
+/* What --set takes, DIR/config.ini (the dump) holds: an item longer than a config line goes
+ * on over "key .= ..." lines (found by fuzz_set: such a dump did not load); a value a config
+ * line cannot hold is refused (a line break, a ';' after a blank, a ']' in a slot name, a
+ * list with no place to cut it). */
+static char *capture_dump(const struct scenario *sc);
+
+static void test_set_what_a_file_holds(void **state)
+{
+	struct fx *f = *state;
+	char a[1100], item[400];
+
+	memset(item, 'p', 300);
+	item[300] = '\0';
+	item[150] = ' ';   /* a blank inside: no cut next to it */
+	snprintf(a, sizeof(a), "workload.elf=/x/%s@0x1000,b c,%s", item, item);
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, a, &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	char *txt = capture_dump(&f->sc);
+	tu_assert_contains(txt, "\nelf .= ");
+	for (char *l = txt; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0))
+		assert_true(strcspn(l, "\n") <= 198);
+	const char *path = write_file(f, "long-item.ini", txt);
+	free(txt);
+	config_defaults(&f->sc2);
+	assert_int_equal(config_load(&f->sc2, path, &f->err), 0);
+	assert_string_equal(f->sc2.elf, f->sc.elf);
+	/* .= in a file goes on with the last item; it works on list keys only */
+	check_load_error(f, "dot-eq.ini", "[workload]\nelf = a,b\nelf .= c\n[guest]\nvcpus .= 2\n", 5,
+			 "guest.vcpus: .= works on list keys only", NULL);
+	assert_string_equal(f->sc.elf, "a,bc");
+
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, "workload.elf=a\nb", &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, "--set: workload.elf: a value cannot hold a line break");
+	assert_int_equal(config_set(&f->sc, "workload.trace=a ;b", &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "a ';' after a blank");
+	assert_int_equal(config_set(&f->sc, "workload.trace=a;b", &f->err), 0);   /* no blank: fine */
+	assert_int_equal(config_set(&f->sc, "memslot.a]b.size=4K", &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "[memslot.a]b]: a memslot name cannot hold a ']'");
+	memset(a, 0, sizeof(a));
+	strcpy(a, "workload.elf=");
+	for (int i = 0; i < 120; i++)
+		strcat(a, "x ");
+	assert_int_equal(config_set(&f->sc, a, &f->err), -EINVAL);
+	tu_assert_contains(f->err.msg, "workload.elf: no two non-blank characters side by side in 100 characters");
+	assert_string_equal(f->sc.elf, "");
 }
 
 /* ---- --set ---------------------------------------------------------------------------- */
@@ -924,6 +1095,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_err_syntax, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_first_wins, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_err_directory_and_missing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_err_bad_lines, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_numbers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tlb_geometry, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_set_long_values, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_set_what_a_file_holds, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_validate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, fx_setup, fx_teardown),

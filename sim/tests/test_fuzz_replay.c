@@ -1,5 +1,5 @@
-/* sim/tests/fuzz replay: the fuzz targets of sim/ (fuzz_config, fuzz_sweep) over their seeds
- * and over every input they ever found (sim/tests/regress/config/, sim/tests/regress/sweep/):
+/* sim/tests/fuzz replay: the fuzz targets of sim/ (fuzz_config, fuzz_sweep, fuzz_set) over
+ * their seeds and over every input they ever found (sim/tests/regress/config/, sweep/, set/):
  * each must give a clean result or error, with the targets' own checks holding (README,
  * "Fuzzing").  Run from the repository root; under make test-san this is ASan + UBSan too. */
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #define FUZZ_NO_ENTRY
 #include "sim/tests/fuzz_config.c"
 #include "sim/tests/fuzz_sweep.c"
+#include "sim/tests/fuzz_set.c"
 
 static void test_config_inputs(void **state)
 {
@@ -44,12 +45,19 @@ static void test_sweep_inputs(void **state)
 	fuzz_replay_dir("sim/tests/regress/sweep", fuzz_sweep_input);
 }
 
+static void test_set_inputs(void **state)
+{
+	assert_true(fuzz_replay_dir("sim/tests/fuzz-seeds/set", fuzz_set_input) > 0);
+	fuzz_replay_dir("sim/tests/regress/set", fuzz_set_input);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_inputs),
 		cmocka_unit_test(test_config_regressions_load),
 		cmocka_unit_test(test_sweep_inputs),
+		cmocka_unit_test(test_set_inputs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

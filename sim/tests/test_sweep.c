@@ -100,6 +100,31 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+/* A trace in the fixture folder, made by `eptsim trace convert`: a good 1-vCPU one, or (bad)
+ * one whose second record names vCPU 3: it opens and passes a sweep's validation, and a run
+ * with guest.vcpus = 2 fails when it replays that record.  Returns its path. */
+static const char *trace_in(struct fx *f, const char *name, bool bad)
+{
+	const char *txt = bad ? "# eptsim-trace 1 vcpus=4 addr=gva paging=4-level source=\"t\"\n0 R 0x1000 8 1\n"
+				"3 R 0x2000 8 1\n"
+			      : "# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source=\"t\"\n0 R 0x1000 8 1\n";
+	write_file(f, "trace.txt", txt);
+	assert_int_equal(sh("%s trace convert %s/trace.txt '%s/%s'", f->eptsim, f->dir, f->dir, name), 0);
+	return path_in(f, name);
+}
+
 /* A tiny scenario: a run takes a few tens of milliseconds. */
 static const char tiny_base[] =
 	"[guest]\nvcpus = 2\nmem = 64M\nkernel_mem = 16M\n"
@@ -218,6 +243,13 @@ static void test_ranges(void **state)
 		{ "guest.mem: 64m..192m +64", "64m 128m 192m" },
 		{ "workload.trace: \"\", x.trace.gz", " x.trace.gz" },
 	};
+	/* a trace the runs can open (a sweep checks that they can): relative to the cwd */
+	char cwd[PATH_MAX];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	trace_in(f, "x.trace.gz", false);
+	assert_int_equal(mkdir(path_in(f, "a"), 0700), 0);
+	trace_in(f, "a/b c.gz", false);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[256];
 		/* 1G: room for 32 vCPUs */
@@ -238,6 +270,7 @@ static void test_ranges(void **state)
 	sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = workload.trace: a/b c.gz\n");
 	assert_string_equal(sweep_run_name(sw, 0), "trace=a_b_c.gz");
 	sweep_free(sw);
+	assert_int_equal(chdir(cwd), 0);
 	/* two axes with the same last part are named by their whole key */
 	sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.thp_fraction: 0.5\n"
 		     "vary = memslot.rom.thp_fraction: 1\nset = memslot.rom.size=256K\nset = memslot.rom.base=0xfebc0000\n");
@@ -618,39 +651,32 @@ static void test_summary_wrong_types(void **state)
 static void test_failure_kept(void **state)
 {
 	struct fx *f = *state;
-	/* a trace that does not exist passes validation and fails when the run starts */
-	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = workload.trace: \"\", /nonexistent/x.trace.gz\n");
+	/* a trace with a record for a vCPU the guest lacks passes validation (it opens, its
+	 * header fits) and fails when the run replays that record */
+	char text[512], logp[512];
+	snprintf(text, sizeof(text), "[sweep]\nbase = base.ini\nvary = workload.trace: \"\", %s\n",
+		 trace_in(f, "bad.gz", true));
+	struct sweep *sw = load_ok(f, text);
 	struct sweep_local_result res;
 	struct seen seen;
 	run_local(f, sw, "fail", false, &res, &seen);
 	assert_int_equal(res.ran, 2);
 	assert_int_equal(res.failed, 1);
 	assert_int_equal(seen.failed, 1);
-	char *log = read_file(path_in(f, "fail/runs/trace=_nonexistent_x.trace.gz/stderr.log"));
-	tu_assert_contains(log, "/nonexistent/x.trace.gz");
+	snprintf(logp, sizeof(logp), "fail/runs/%s/stderr.log", sweep_run_name(sw, 1));
+	char *log = read_file(path_in(f, logp));
+	tu_assert_contains(log, "bad.gz: record 2: vCPU 3 does not exist");
 	free(log);
 	struct sweep_summary sum;
 	assert_int_equal(sweep_collect(path_in(f, "fail"), &sum, &f->err), 0);
 	assert_int_equal(sum.nr_done, 1);
 	assert_int_equal(sum.nr_missing, 1);
-	assert_string_equal(sum.missing[0].name, "trace=_nonexistent_x.trace.gz");
+	assert_string_equal(sum.missing[0].name, sweep_run_name(sw, 1));
 	sweep_summary_free(&sum);
 	sweep_free(sw);
 }
 
 /* ---- emitted back ends ---------------------------------------------------------------- */
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
 
 /* A stand-in sbatch in DIR/bin: appends its arguments to bin/calls (a line per call) and to
  * bin/args (a line per argument), runs a --wrap command (output in bin/collect.out) and
@@ -866,12 +892,29 @@ static void test_cli(void **state)
 	tu_assert_contains(o, "2 runs, 1 done");
 	free(o);
 	/* a failed run: exit status 1 */
-	write_file(f, "t.ini", "[sweep]\nbase = base.ini\nvary = workload.trace: /nonexistent.gz\n");
+	char text[512];
+	snprintf(text, sizeof(text), "[sweep]\nbase = base.ini\nset = workload.trace = %s\nvary = guest.vcpus: 2\n",
+		 trace_in(f, "bad.gz", true));
+	write_file(f, "t.ini", text);
 	assert_int_equal(sh("%s sweep %s/t.ini --out %s/cli2 > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 1);
 	e = read_file(path_in(f, "err.txt"));
-	tu_assert_contains(e, "FAILED  trace=_nonexistent.gz (exit status 2");
-	tu_assert_contains(e, "cli2/runs/trace=_nonexistent.gz/stderr.log");
+	tu_assert_contains(e, "FAILED  vcpus=2 (exit status 2");
+	tu_assert_contains(e, "cli2/runs/vcpus=2/stderr.log");
 	free(e);
+	/* a run every task would fail (a file that is not there) fails the sweep before any
+	 * run starts, naming the sweep file and the run: exit 2, nothing written */
+	write_file(f, "u.ini", "[sweep]\nbase = base.ini\nset = workload.elf = \"\"\nvary = guest.vcpus: 1, 2\n");
+	assert_int_equal(sh("%s sweep %s/u.ini --out %s/cli3 > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 2);
+	e = read_file(path_in(f, "err.txt"));
+	tu_assert_contains(e, "u.ini: run vcpus=1: \"\": No such file or directory");
+	free(e);
+	assert_int_not_equal(access(path_in(f, "cli3"), F_OK), 0);
+	write_file(f, "u.ini", "[sweep]\nbase = base.ini\nvary = tlb.l1d_4k_ways: 4, 3\n");
+	assert_int_equal(sh("%s sweep %s/u.ini --out %s/cli3 > /dev/null 2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 2);
+	e = read_file(path_in(f, "err.txt"));
+	tu_assert_contains(e, "u.ini: run l1d_4k_ways=3: tlb.l1d_4k_ways: 64 entries in 3 ways");
+	free(e);
+	assert_int_not_equal(access(path_in(f, "cli3"), F_OK), 0);
 	/* run --skip-done */
 	assert_int_equal(sh("%s run %s/base.ini --out %s/one --quiet", f->eptsim, f->dir, f->dir), 0);
 	assert_int_equal(sh("%s run %s/base.ini --out %s/one --skip-done > %s/out.txt", f->eptsim, f->dir, f->dir, f->dir), 0);

@@ -230,22 +230,31 @@ static void test_every_line_type(void **state)
 	free(v);
 }
 
-/* Only "==" lines and blank lines (a program that valgrind could not start): no records. */
+/* No access line at all: an empty input, only "==" lines and blank lines (a program that
+ * valgrind could not start), random bytes, a TSV.  Not a trace of nothing: an error naming
+ * the input, with the lines counted. */
 static void test_no_accesses(void **state)
 {
 	struct tenv *t = *state;
 	struct lackey_stats st;
 	struct trace_error err;
-	size_t n;
+	static const char random_bytes[] = "\x8f\x01zq\xfe\x80\n\x13\x37garbage\xc3(";
 
-	assert_int_equal(import_text(t, "", "-", &st, &err), 0);
+	assert_int_equal(import_text(t, "", "in.txt", &st, &err), -EINVAL);
 	assert_int_equal(st.lines, 0);
-	assert_int_equal(import_text(t, "==1== Lackey\n\n==1== Exit code: 1", "-", &st, &err), 0);
+	assert_non_null(strstr(err.msg, "in.txt: no lackey access line in 0 lines"));
+	assert_int_equal(import_text(t, "==1== Lackey\n\n==1== Exit code: 1", "-", &st, &err), -EINVAL);
 	assert_int_equal(st.lines, 3);
 	assert_int_equal(st.ignored, 3);
 	assert_int_equal(st.records, 0);
-	free(read_back(t->out, &n, NULL));
-	assert_int_equal(n, 0);
+	assert_non_null(strstr(err.msg, "-: no lackey access line in 3 lines"));
+	assert_int_equal(import_text(t, random_bytes, "rnd", &st, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "rnd: no lackey access line"));
+	assert_int_equal(import_text(t, "addr\tsize\n0x1000\t8\n0x2000\t4\n", "t.tsv", &st, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "t.tsv: no lackey access line in 3 lines"));
+	/* one access line among the rest is a trace */
+	assert_int_equal(import_text(t, "==1== Lackey\n I 1000,4\nI  1000,4\n", "-", &st, &err), 0);
+	assert_int_equal(st.records, 1);
 }
 
 /* The records go to the vCPU asked for; one the trace does not have is trace_write's error. */

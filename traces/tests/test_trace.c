@@ -1025,6 +1025,73 @@ static void test_truncated(void **state)
 	free(recs);
 }
 
+/* Bytes after the last gzip member that start no other member: gzread() drops them without
+ * a word (zlib's gz_look()); the reader reports them, with their offset.  A trace split over
+ * several members (as concatenated .gz files or bgzip make) stays good. */
+static void test_trailing_garbage(void **state)
+{
+	struct trace_header h = mkheader(2, "garbage after me");
+	struct trace_record *recs = random_records(NR_CORRUPT, h.nr_vcpus, 7);
+	struct tmpdir d = *(struct tmpdir *)*state;
+	static const char *const junk[] = { "JUNK", "\n", "\x1f", "\x1f\x8c", "\0\0\0\0\0\0\0\0" };
+	static const size_t junk_len[] = { 4, 1, 1, 2, 8 };
+	char want[64], *buf, *raw;
+	size_t len, rawlen, i;
+	gzFile gz;
+
+	write_trace(tmpfile_in(&d, "full.trace"), &h, recs, NR_CORRUPT);
+	buf = read_file(tmpfile_in(&d, "full.trace"), &len);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		char *bad = malloc(len + junk_len[i]);
+
+		assert_non_null(bad);
+		memcpy(bad, buf, len);
+		memcpy(bad + len, junk[i], junk_len[i]);
+		write_file(tmpfile_in(&d, "junk.trace"), bad, len + junk_len[i]);
+		snprintf(want, sizeof(want), "trailing garbage after the gzip data (at byte %zu of the file)", len);
+		expect_error(tmpfile_in(&d, "junk.trace"), want, -1);
+		free(bad);
+	}
+	/* much garbage: more than the reader's input chunk */
+	{
+		size_t big = len + (1u << 20);
+		char *bad = calloc(1, big);
+
+		assert_non_null(bad);
+		memcpy(bad, buf, len);
+		memset(bad + len, 'x', big - len);
+		write_file(tmpfile_in(&d, "junk.trace"), bad, big);
+		expect_error(tmpfile_in(&d, "junk.trace"), want, -1);
+		free(bad);
+	}
+	/* the same bytes in two gzip members read as one trace */
+	gz = gzopen(tmpfile_in(&d, "full.trace"), "rb");
+	assert_non_null(gz);
+	raw = malloc(64u << 20);
+	assert_non_null(raw);
+	rawlen = (size_t)gzread(gz, raw, 64u << 20);
+	gzclose(gz);
+	write_gz(tmpfile_in(&d, "m1"), raw, rawlen / 2);
+	write_gz(tmpfile_in(&d, "m2"), raw + rawlen / 2, rawlen - rawlen / 2);
+	{
+		size_t l1, l2;
+		char *a = read_file(tmpfile_in(&d, "m1"), &l1), *b = read_file(tmpfile_in(&d, "m2"), &l2);
+		char *both = malloc(l1 + l2);
+
+		assert_non_null(both);
+		memcpy(both, a, l1);
+		memcpy(both + l1, b, l2);
+		write_file(tmpfile_in(&d, "members.trace"), both, l1 + l2);
+		read_and_check(tmpfile_in(&d, "members.trace"), &h, recs, NR_CORRUPT);
+		free(a);
+		free(b);
+		free(both);
+	}
+	free(raw);
+	free(buf);
+	free(recs);
+}
+
 /* A flipped bit either makes the read fail (the usual case: the deflate data or the CRC
  * catches it) or changes nothing the reader returns (padding bits at the end of the deflate
  * data, or gzip header fields gzip ignores).  Never different records and a clean end.
@@ -1410,6 +1477,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_format_parse, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_text_binary_identical, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_trailing_garbage, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_bytes, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_raw, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_crafted, dir_setup, dir_teardown),

@@ -234,6 +234,15 @@ static void test_spec(void **state)
 	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@12k", f->err, sizeof(f->err)), -EINVAL);
 	assert_int_equal(elfsym_add_spec(s2, "@0x1000", f->err, sizeof(f->err)), -EINVAL);
 	assert_int_equal(elfsym_add_spec(s2, "", f->err, sizeof(f->err)), -EINVAL);
+	/* a bias that moves the file's end past 2^64: its addresses would wrap to the bottom */
+	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@0xffffffffffffffff", f->err, sizeof(f->err)), -EINVAL);
+	tu_assert_contains(f->err, "/proc/self/exe: load bias 0xffffffffffffffff moves the file's end");
+	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@0xfffffffffffff000", f->err, sizeof(f->err)), -EINVAL);
+	tu_assert_contains(f->err, "beyond 2^64");
+	/* beyond 64 bits, and signs or blanks the checked parser refuses */
+	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@0x10000000000000000", f->err, sizeof(f->err)), -EINVAL);
+	tu_assert_contains(f->err, "load bias beyond 64 bits");
+	assert_int_equal(elfsym_add_spec(s2, "/proc/self/exe@1 ", f->err, sizeof(f->err)), -EINVAL);
 	assert_int_equal(elfsym_slots(s2), 0);
 	/* an '@' not followed by a number is part of the path */
 	assert_int_equal(elfsym_add_spec(s2, "/nonexistent/a@b", f->err, sizeof(f->err)), -ENOENT);
