@@ -44,6 +44,9 @@ static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NU
 
 /* The schema.  Defaults carry their source where there is one (DESIGN §9). */
 static const struct key_def config_schema[] = {
+	/* [run] */
+	{ "run", "seed", K_U64, S(seed), "1", NOLIM, NULL,
+	  "random seed of every generator and of the host model (--seed overrides it); a run's DIR/config.ini carries it, so it reproduces the run" },
 	/* [guest] */
 	{ "guest", "vcpus", K_U32, S(vcpus), "4", 1, 1024, NULL, "number of vCPUs" },
 	{ "guest", "mem", K_SIZE, S(mem), "1G", 16 << 20, 1ULL << 42, NULL,
@@ -388,7 +391,6 @@ void config_defaults(struct scenario *sc)
 	}
 	slot_defaults(&sc->slots[0], "ram");
 	sc->nr_slots = 1;
-	sc->seed = 1;
 }
 
 static const struct key_def *find_key(const char *section, const char *key)
@@ -772,7 +774,7 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	}
 }
 
-static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mmu", "host",
+static const char *const section_order[] = { "run", "guest", "cpu", "tlb", "costs", "mmu", "host",
 					      "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
 
@@ -837,7 +839,7 @@ static void dump_key(FILE *out, const struct key_def *k, const char *v)
 void config_dump(const struct scenario *sc, FILE *out)
 {
 	char v[CONFIG_PATH_MAX];   /* the longest value: a K_PATH list (a short one truncated it) */
-	fprintf(out, "; eptsim effective configuration (seed %llu)\n", (unsigned long long)sc->seed);
+	fprintf(out, "; eptsim effective configuration\n");
 	for (size_t s = 0; s < NR_SECTIONS; s++) {
 		fprintf(out, "\n[%s]\n", section_order[s]);
 		for (size_t i = 0; i < NR_KEYS; i++) {

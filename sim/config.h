@@ -129,8 +129,10 @@ struct scenario {
 	struct memslot_cfg slots[CONFIG_MAX_MEMSLOTS];
 	uint32_t nr_slots;             /* slots[0] is "ram" from [guest] */
 
-	/* run parameters, not keys */
-	uint64_t seed;
+	/* [run] */
+	uint64_t seed;                 /* run.seed; --seed overrides it */
+
+	/* not a key: the file the config came from */
 	char source[4096];
 };
 

@@ -672,6 +672,7 @@ static void test_dump_roundtrip(void **state)
 		"host.bg_wakeup_hz=1e-3", "guest.kernel_mem=0x10001000", "memslot.bios.base=0xfffc0000",
 		"memslot.bios.size=256K", "memslot.bios.backing=hugetlb-1g", "memslot.bios.thp_fraction=0.1",
 		"events.toggle_slot=bios", "guest.kernel_page_size=4k", "guest.paging=none",
+		"run.seed=7",
 	};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		assert_int_equal(config_set(a, sets[i], &f->err), 0);
@@ -683,6 +684,7 @@ static void test_dump_roundtrip(void **state)
 	tu_assert_contains(txt, "kernel_mem = 0x10001000\n");
 	tu_assert_contains(txt, "\nmem = 2G\n");
 	tu_assert_contains(txt, "reuse_skew = 3.3\n");   /* shortest form that parses back */
+	tu_assert_contains(txt, "[run]\nseed = 7\n");     /* the seed is a key: the dump reproduces it */
 	const char *path = write_file(f, "rt-out.ini", txt);
 
 	config_defaults(b);
@@ -696,7 +698,8 @@ static void test_dump_roundtrip(void **state)
 		fail_msg("round trip differs:\n%s\n%s", sa, sb);
 	}
 	/* the comparison is not vacuous: it covers the slots and differs from the defaults */
-	assert_int_equal(json_object_size(ja), 9 + 2);
+	assert_int_equal(json_object_size(ja), 10 + 2);
+	assert_int_equal(b->seed, 7);
 	config_defaults(b);
 	json_t *jd = config_to_json(b);
 	assert_false(json_equal(ja, jd));
