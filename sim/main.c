@@ -8,6 +8,7 @@
 #include "sim/sim.h"
 #include "sim/stats.h"
 #include "sim/sweep.h"
+#include "sim/tmpfiles.h"
 #include "cpu/guest.h"
 #include "traces/lackey.h"
 #include "traces/tools.h"
@@ -921,6 +922,7 @@ static int cmd_trace(int argc, char **argv)
 	int r;
 
 	argp_parse(&trace_argp, argc, argv, 0, NULL, &a);
+	tmpfiles_catch_signals();   /* SIGINT/SIGTERM remove OUT.tmp.PID, then kill us */
 	if (!strcmp(a.verb, "info") && a.n == 1) {
 		struct trace_info info;
 		if ((r = trace_info_read(a.files[0], &info, &err)))
@@ -1063,6 +1065,7 @@ static int cmd_workload(int argc, char **argv)
 	int r = 0;
 
 	argp_parse(&workload_argp, argc, argv, 0, NULL, &a);
+	tmpfiles_catch_signals();   /* SIGINT/SIGTERM remove FILE.tmp.PID, then kill us */
 	if (!workload_find(a.name) || !strcmp(a.name, "trace")) {
 		fprintf(stderr, "eptsim workload: no generator named '%s'\n", a.name);
 		return EXIT_BAD_INPUT;

@@ -15,6 +15,7 @@
 #include "sim/fiber.h"
 #include "sim/host.h"
 #include "sim/stats.h"
+#include "sim/tmpfiles.h"
 #include "workloads/elfsym.h"
 #include "workloads/workload.h"
 
@@ -587,43 +588,41 @@ json_t *sim_results_json(struct sim *s)
 	return doc;
 }
 
+static void dump_json(FILE *f, void *doc)
+{
+	json_dumpf(doc, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+}
+
 int write_json_atomic(json_t *doc, const char *path)
 {
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	if (json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	if (rename(tmp, path)) {
-		int e = errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+	return write_text_atomic(path, dump_json, doc);
 }
 
 int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ctx)
 {
 	char tmp[4300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	/* a signal handler that cleans up (sim/tmpfiles.h) removes it while it exists */
+	int r = tmpfiles_add(tmp);
+	if (r)
+		return r;
 	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
+	if (!f) {
+		r = -errno;
+		goto out;
+	}
 	fn(f, ctx);
 	/* stdio errors are sticky: a failed write shows in ferror() even if fclose() works */
 	bool bad = ferror(f);
-	if (fclose(f) || bad) {
-		int e = bad ? EIO : errno;
+	if (fclose(f) || bad)
+		r = bad ? -EIO : -errno;
+	else if (rename(tmp, path))
+		r = -errno;
+	if (r)
 		unlink(tmp);
-		return -e;
-	}
-	if (rename(tmp, path)) {
-		int e = errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+out:
+	tmpfiles_forget(tmp);
+	return r;
 }
 
 static void dump_config(FILE *f, void *sc) { config_dump(sc, f); }

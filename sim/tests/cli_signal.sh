@@ -5,6 +5,8 @@
 #    "complete": false, no temporary file left; a later complete run removes DIR/partial.
 #  * a sweep killed half-way (-j 1, after its first run finished) resumes without running
 #    the finished runs again.
+#  * SIGINT / SIGTERM during `trace import`, `trace convert`, `trace merge` and `workload`,
+#    while OUT.tmp.PID exists: exit status 128 + the signal, no OUT and no OUT.tmp.PID left.
 # Prints cmocka's lines, so sim/tests/run-tests.sh counts the tests.
 #
 #   sim/tests/cli_signal.sh [EPTSIM]      (default: $EPTSIM_BIN, else build/eptsim)
@@ -87,6 +89,46 @@ for f in $done1; do
 	check 'cmp -s "$f" "$f.keep" && [ "$(stat -c %i "$f")" = "$(cat "$f.inode")" ]' "$f was written again"
 done
 end "$name"
+
+# The trace writers, stopped while their OUT.tmp.PID exists: an input that stalls (a pipe
+# or a FIFO whose writer sleeps) keeps each command in the middle of its write, so the
+# signal certainly comes while the temporary is there; `workload` writes 10^9 records.
+"$E" workload random --out one.gz --records 400000 --set guest.vcpus=1 > /dev/null 2>&1 ||
+	echo "could not write one.gz"
+printf '# eptsim-trace 1 vcpus=1 addr=gva paging=4-level source="t"\n0 R 0x1000 8 1\n' > head.txt
+# feed FIFO CMD...: a FIFO that CMD's output goes through, then stalls (its writer's PID in $fpid)
+feed() { rm -f "$1"; mkfifo "$1"; local f=$1; shift; { "$@"; exec sleep 30; } > "$f" & fpid=$!; }
+# start_CMD OUT: run one command in the background (its PID in $cpid), its input stalling
+start_import() { feed in.fifo printf ' L 1000,8\n S 2000,4\n'; "$E" trace import --format lackey - "$1" < in.fifo 2> err.txt & cpid=$!; }
+start_convert() { feed in.fifo cat head.txt; "$E" trace convert in.fifo "$1" 2> err.txt & cpid=$!; }
+start_merge() { feed in.fifo head -c 300000 one.gz; "$E" trace merge one.gz in.fifo "$1" 2> err.txt & cpid=$!; }
+start_workload() { fpid=; "$E" workload random --out "$1" --records 1000000000 2> err.txt & cpid=$!; }
+for cmd in import convert merge workload; do
+	for sig in INT TERM; do
+		want=$([ $sig = INT ] && echo 130 || echo 143)
+		name="SIG$sig during $cmd leaves no temporary"
+		begin "$name"
+		mkdir -p w-$cmd-$sig
+		out=w-$cmd-$sig/out.gz
+		start_$cmd $out
+		for i in $(seq 1 300); do
+			[ -n "$(ls w-$cmd-$sig/ 2> /dev/null | grep tmp)" ] && break
+			sleep 0.02
+		done
+		check '[ -n "$(ls w-$cmd-$sig | grep tmp)" ]' "no temporary appeared: $(cat err.txt)"
+		kill -$sig $cpid
+		for i in $(seq 1 100); do kill -0 $cpid 2> /dev/null || break; sleep 0.1; done
+		if kill -0 $cpid 2> /dev/null; then
+			why="still running 10 s after SIG$sig"
+			kill -KILL $cpid
+		fi
+		wait $cpid; rc=$?
+		check '[ $rc -eq $want ]' "exit status $rc, not $want: $(cat err.txt)"
+		check '[ -z "$(ls w-$cmd-$sig)" ]' "left behind: $(ls w-$cmd-$sig)"
+		end "$name"
+		[ -n "$fpid" ] && kill $fpid 2> /dev/null && wait $fpid 2> /dev/null
+	done
+done
 
 echo "[==========] $((passed + failed)) test(s) run."
 echo "[  PASSED  ] $passed test(s)."
