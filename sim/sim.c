@@ -14,6 +14,7 @@
 #include "sim/engine.h"
 #include "sim/fiber.h"
 #include "sim/host.h"
+#include "sim/resdir.h"
 #include "sim/stats.h"
 #include "sim/tmpfiles.h"
 #include "workloads/elfsym.h"
@@ -611,11 +612,13 @@ int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ct
 		r = -errno;
 		goto out;
 	}
+	errno = 0;
 	fn(f, ctx);
-	/* stdio errors are sticky: a failed write shows in ferror() even if fclose() works */
-	bool bad = ferror(f);
-	if (fclose(f) || bad)
-		r = bad ? -EIO : -errno;
+	/* stdio errors are sticky: a failed write shows in ferror() even if fclose() works;
+	 * errno still holds the failed write's cause (ENOSPC, EFBIG) unless none was set */
+	int e = ferror(f) ? (errno ? errno : EIO) : 0;
+	if (fclose(f) || e)
+		r = e ? -e : -errno;
 	else if (rename(tmp, path))
 		r = -errno;
 	if (r)
@@ -685,14 +688,33 @@ static void dump_hash(FILE *f, void *sc)
 	fprintf(f, "%s\n", hash);
 }
 
-int sim_write_results(struct sim *s, const char *dir)
+struct results_ctx {
+	struct sim *s;
+	const struct sim_timing *timing;
+};
+
+/* timing.json: what the run cost this machine (records per second from vcpu.records). */
+static void timing_json(FILE *f, void *ctx)
 {
+	const struct results_ctx *c = ctx;
+	const struct sim_timing *t = c->timing;
+	stat_id rid = stats_lookup(c->s->st, "vcpu.records");
+	uint64_t records = rid == STAT_NONE ? 0 : stats_counter(c->s->st, rid);
+
+	fprintf(f, "{\n  \"build_s\": %.3f,\n  \"run_s\": %.3f,\n  \"peak_rss_kib\": %ld,\n"
+		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
+		t->build_s, t->run_s, t->peak_rss_kib, (unsigned long long)records,
+		t->run_s > 0 ? (double)records / t->run_s : 0.0, EPTSIM_VERSION " " EPTSIM_GIT_HASH);
+}
+
+/* Every result file of the run into the fresh folder dir (resdir_replace() swaps it in). */
+static int fill_results(const char *dir, void *ctx)
+{
+	const struct results_ctx *c = ctx;
+	struct sim *s = c->s;
 	char path[4200];
-	int r = stats_mkdir_p(dir);
-	if (r)
-		return r;
-	/* stats.json last: its presence means the folder is whole (a sweep's resume rule
-	 * trusts a run whose stats.json is complete and carries the expected config_hash). */
+	int r;
+
 	if (s->sc->series && (r = stats_write_series(s->st, dir)))
 		return r;
 	if (s->sc->lock_timeline) {
@@ -713,5 +735,17 @@ int sim_write_results(struct sim *s, const char *dir)
 	snprintf(path, sizeof(path), "%s/stats.json", dir);
 	r = write_json_atomic(doc, path);
 	json_decref(doc);
+	if (!r && c->timing) {
+		snprintf(path, sizeof(path), "%s/timing.json", dir);
+		r = write_text_atomic(path, timing_json, (void *)c);
+	}
 	return r;
+}
+
+int sim_write_results(struct sim *s, const char *dir, const struct sim_timing *timing,
+		      char *err, size_t errlen)
+{
+	struct results_ctx c = { s, timing };
+
+	return resdir_replace(dir, fill_results, &c, err, errlen);
 }
