@@ -266,10 +266,11 @@ static int cmd_run(int argc, char **argv)
 		a.out = outbuf;
 	}
 	/* One live run per folder (a restarted sweep must not race a run still going there):
-	 * held until we return, and by the kernel no longer once we are killed. */
-	if ((ret = resdir_lock(a.out, &lock, errbuf, sizeof(errbuf)))) {
+	 * held until we return, and by the kernel no longer once we are killed.  Failing to
+	 * take it (held, or an --out that cannot hold results) is bad input: nothing ran. */
+	if (resdir_lock(a.out, &lock, errbuf, sizeof(errbuf))) {
 		fprintf(stderr, "eptsim: %s\n", errbuf);
-		return ret == -EBUSY || ret == -EINVAL ? EXIT_BAD_INPUT : 1;
+		return EXIT_BAD_INPUT;
 	}
 	if (a.skip_done) {
 		char hash[CONFIG_HASH_LEN + 1];

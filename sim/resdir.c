@@ -109,11 +109,13 @@ static int split(const char *dir, char *parent, char *name, char *err, size_t er
 				    "folder as a whole: name a folder below it", dir);
 	}
 	slash = strrchr(path, '/');
+	if (strlen(slash ? slash + 1 : path) > NAME_MAX)
+		return fail(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
 	if (!slash) {
 		strcpy(parent, ".");
 		strcpy(name, path);
 	} else {
-		snprintf(name, NAME_MAX + 1, "%s", slash + 1);
+		strcpy(name, slash + 1);
 		if (slash == path)
 			strcpy(parent, "/");
 		else
@@ -302,7 +304,8 @@ int resdir_lock(const char *dir, struct resdir_lock *lk, char *err, size_t errle
 	for (;;) {
 		fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 		if (fd < 0) {
-			r = fail(err, errlen, -errno, "%s: %s", lk->path, strerror(errno));
+			r = fail(err, errlen, -errno, "%s: cannot create its lock file %s: %s", dir,
+				 lk->path, strerror(errno));
 			goto undo;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB)) {
