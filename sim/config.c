@@ -54,6 +54,9 @@ static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NU
 
 /* The schema.  Defaults carry their source where there is one (DESIGN §9). */
 static const struct key_def config_schema[] = {
+	/* [run] */
+	{ "run", "seed", K_U64, S(seed), "1", NOLIM, NULL,
+	  "random seed of every generator and of the host model (--seed overrides it); a run's DIR/config.ini carries it, so it reproduces the run" },
 	/* [guest] */
 	{ "guest", "vcpus", K_U32, S(vcpus), "4", 1, 1024, NULL, "number of vCPUs" },
 	{ "guest", "mem", K_SIZE, S(mem), "1G", 16 << 20, 1ULL << 42, NULL,
@@ -271,11 +274,16 @@ static bool cuttable(const char *v)
 
 /* The range a numeric key accepts: its row's [min, max], or the whole type when the row has
  * none (min == max). */
+/* A key's largest value.  Without a limit of its own a K_U64 key stops at INT64_MAX:
+ * stats.json holds the config as JSON integers, which jansson keeps signed (a seed of
+ * 2^63 printed negative there).  The one K_SIZE key without a limit, memslot.NAME.base,
+ * is bounded by the 48-bit guest-physical space (slot_space_problem()), whose message
+ * says why. */
 static uint64_t key_umax(const struct key_def *k)
 {
 	if (k->min != k->max)
 		return (uint64_t)k->max;
-	return k->type == K_U32 ? UINT32_MAX : UINT64_MAX;
+	return k->type == K_U32 ? UINT32_MAX : k->type == K_U64 ? (uint64_t)INT64_MAX : UINT64_MAX;
 }
 
 /* Parse value for key k into base.  On error writes a message (without location) to msg.
@@ -424,7 +432,6 @@ void config_defaults(struct scenario *sc)
 	}
 	slot_defaults(&sc->slots[0], "ram");
 	sc->nr_slots = 1;
-	sc->seed = 1;
 }
 
 static const struct key_def *find_key(const char *section, const char *key)
@@ -990,7 +997,7 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	}
 }
 
-static const char *const section_order[] = { "guest", "cpu", "tlb", "costs", "mmu", "host",
+static const char *const section_order[] = { "run", "guest", "cpu", "tlb", "costs", "mmu", "host",
 					      "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
 
@@ -1078,7 +1085,7 @@ write:
 void config_dump(const struct scenario *sc, FILE *out)
 {
 	char v[CONFIG_PATH_MAX];   /* the longest value: a K_PATH list (a short one truncated it) */
-	fprintf(out, "; eptsim effective configuration (seed %llu)\n", (unsigned long long)sc->seed);
+	fprintf(out, "; eptsim effective configuration\n");
 	for (size_t s = 0; s < NR_SECTIONS; s++) {
 		fprintf(out, "\n[%s]\n", section_order[s]);
 		for (size_t i = 0; i < NR_KEYS; i++) {

@@ -136,8 +136,10 @@ struct scenario {
 	struct memslot_cfg slots[CONFIG_MAX_MEMSLOTS];
 	uint32_t nr_slots;             /* slots[0] is "ram" from [guest] */
 
-	/* run parameters, not keys */
-	uint64_t seed;
+	/* [run] */
+	uint64_t seed;                 /* run.seed; --seed overrides it */
+
+	/* not a key: the file the config came from */
 	char source[4096];
 	int32_t key_line[CONFIG_MAX_KEYS];   /* per schema row (not [memslot.*]): CONFIG_LINE_SET above */
 };

@@ -7,9 +7,11 @@
 #include "sim/paths.h"
 #include "sim/plot.h"
 #include "sim/report.h"
+#include "sim/resdir.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
 #include "sim/sweep.h"
+#include "sim/tmpfiles.h"
 #include "cpu/guest.h"
 #include "traces/lackey.h"
 #include "traces/tools.h"
@@ -19,7 +21,6 @@
 
 #include <argp.h>
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -265,31 +266,6 @@ static long peak_rss_kib(void)
 	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_maxrss;
 }
 
-/* DIR/timing.json: what the run cost this machine (not part of stats.json, which a seed
- * determines byte for byte).  Written to a temporary name and renamed. */
-struct timing { double build_s, run_s; uint64_t records; };
-
-static void timing_json(FILE *f, void *ctx)
-{
-	const struct timing *t = ctx;
-
-	fprintf(f, "{\n  \"build_s\": %.3f,\n  \"run_s\": %.3f,\n  \"peak_rss_kib\": %ld,\n"
-		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
-		t->build_s, t->run_s, peak_rss_kib(), (unsigned long long)t->records,
-		t->run_s > 0 ? (double)t->records / t->run_s : 0.0, EPTSIM_VERSION " " EPTSIM_GIT_HASH);
-}
-
-static int write_timing(struct sim *s, const char *dir, double build_s, double run_s)
-{
-	char path[4200];
-	struct stats *st = sim_stats(s);
-	stat_id rid = stats_lookup(st, "vcpu.records");
-	struct timing t = { build_s, run_s, rid == STAT_NONE ? 0 : stats_counter(st, rid) };
-
-	snprintf(path, sizeof(path), "%s/timing.json", dir);
-	return write_text_atomic(path, timing_json, &t);
-}
-
 /* The one mutable global: a signal handler can only reach static storage, and may only set
  * a volatile sig_atomic_t (async-signal-safe).  The engine reads it before every event. */
 static volatile sig_atomic_t run_signal;
@@ -308,24 +284,14 @@ static void catch_stop_signals(void)
 #define EXIT_SIGNALLED(sig) (128 + (sig))
 #define PARTIAL_SUBDIR "partial"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Remove DIR/partial (an interrupted run's results) once DIR holds a complete run. */
-static void remove_partial(const char *dir)
-{
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/" PARTIAL_SUBDIR, dir);
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args a = { .mode = ENGINE_BATCHED };
 	static struct scenario sc;
 	char outbuf[4096], errbuf[512] = "";
+	struct resdir_lock lock = { .fd = -1 };
+	struct sim *s = NULL;
+	int ret = 0;
 
 	argp_parse(&run_argp, argc, argv, 0, NULL, &a);
 	if (load_scenario(&sc, "eptsim", a.config, a.sets, a.nsets, a.seed_set, a.seed, NULL))
@@ -346,6 +312,13 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (check_out("eptsim", "--out", a.out, PATH_DIR))
 		return EXIT_BAD_INPUT;
+	/* One live run per folder (a restarted sweep must not race a run still going there):
+	 * held until we return, and by the kernel no longer once we are killed.  Failing to
+	 * take it (held, or an --out that cannot hold results) is bad input: nothing ran. */
+	if (resdir_lock(a.out, &lock, errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "eptsim: %s\n", errbuf);
+		return EXIT_BAD_INPUT;
+	}
 	if (a.skip_done) {
 		char hash[CONFIG_HASH_LEN + 1], why[PATH_MAX + 512];
 		config_hash(&sc, hash);
@@ -353,7 +326,7 @@ static int cmd_run(int argc, char **argv)
 		if (st == SWEEP_RUN_DONE) {
 			if (!a.quiet)
 				printf("%s is up to date (config hash %s): not run again\n", a.out, hash);
-			return 0;
+			goto out;
 		}
 		/* a FIFO or a device where stats.json belongs: not ours to replace */
 		if (st == SWEEP_RUN_UNREADABLE) {
@@ -370,24 +343,27 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "eptsim: %s: this run needs about %.1f GiB, this machine has %.1f GiB available "
 			"(MemAvailable); make guest.mem smaller, or use guest.prefault = false or large pages\n",
 			a.config ? a.config : "(defaults)", (double)need / (1ULL << 30), (double)avail / (1ULL << 30));
-		return EXIT_BAD_INPUT;
+		ret = EXIT_BAD_INPUT;
+		goto out;
 	}
 	struct timespec t_build;
 	clock_gettime(CLOCK_MONOTONIC, &t_build);
 	catch_stop_signals();
-	struct sim *s = sim_new(&sc, a.mode, errbuf, sizeof(errbuf));
+	s = sim_new(&sc, a.mode, errbuf, sizeof(errbuf));
 	if (!s) {
 		fprintf(stderr, "eptsim: %s: %s\n", a.config, errbuf);
-		return EXIT_BAD_INPUT;
+		ret = EXIT_BAD_INPUT;
+		goto out;
 	}
-	double build_s = elapsed_s(&t_build);
+	struct sim_timing timing = { .build_s = elapsed_s(&t_build) };
 	struct progress p = { .freq_mhz = sc.freq_mhz };
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	if (!a.quiet && isatty(STDERR_FILENO))
 		sim_set_progress(s, show_progress, &p);
 	sim_set_interrupt(s, &run_signal);
 	int rr = sim_run(s);
-	double run_s = elapsed_s(&p.start);
+	timing.run_s = elapsed_s(&p.start);
+	timing.peak_rss_kib = peak_rss_kib();
 	if (p.shown)
 		fprintf(stderr, "\n");
 	if (rr == -EINTR) {
@@ -396,44 +372,37 @@ static int cmd_run(int argc, char **argv)
 		int sig = run_signal;
 		char pdir[4200];
 		snprintf(pdir, sizeof(pdir), "%s/" PARTIAL_SUBDIR, a.out);
-		char why[512];
-		snprintf(why, sizeof(why), "%s", sim_error(s));
-		int r = sim_write_results(s, pdir);
-		if (!r)
-			r = write_timing(s, pdir, build_s, run_s);
-		fprintf(stderr, "eptsim: %s (%s): ", why, strsignal(sig));
+		int r = sim_write_results(s, pdir, &timing, errbuf, sizeof(errbuf));
+		fprintf(stderr, "eptsim: %s (%s): ", sim_error(s), strsignal(sig));
 		if (r)
-			fprintf(stderr, "writing partial results to %s: %s\n", pdir,
-				sim_error(s)[0] && strcmp(sim_error(s), why) ? sim_error(s) : strerror(-r));
+			fprintf(stderr, "writing partial results to %s: %s\n", pdir, errbuf);
 		else
 			fprintf(stderr, "partial results in %s/\n", pdir);
-		sim_free(s);
-		return EXIT_SIGNALLED(sig);
+		ret = EXIT_SIGNALLED(sig);
+		goto out;
 	}
 	if (rr) {
 		fprintf(stderr, "eptsim: %s\n", sim_error(s));
-		sim_free(s);
-		return EXIT_BAD_INPUT;
+		ret = EXIT_BAD_INPUT;
+		goto out;
 	}
-	int r = sim_write_results(s, a.out);
-	if (r) {
-		fprintf(stderr, "eptsim: writing results to %s: %s\n", a.out, sim_error(s));
-		sim_free(s);
-		return 1;
+	/* the whole run replaces DIR's results at once; an earlier interrupted run's
+	 * DIR/partial goes with them */
+	if (sim_write_results(s, a.out, &timing, errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "eptsim: writing results to %s: %s\n", a.out, errbuf);
+		ret = 1;
+		goto out;
 	}
-	if ((r = write_timing(s, a.out, build_s, run_s))) {
-		fprintf(stderr, "eptsim: writing results to %s: %s/timing.json: %s\n", a.out, a.out, strerror(-r));
-		sim_free(s);
-		return 1;
-	}
-	remove_partial(a.out);
 	if (!a.quiet) {
 		print_summary(s, &sc, a.out);
-		printf("wall time %.2f s to build the guest, %.2f s to run; peak RSS %.0f MiB\n", build_s, run_s,
-		       (double)peak_rss_kib() / 1024);
+		printf("wall time %.2f s to build the guest, %.2f s to run; peak RSS %.0f MiB\n", timing.build_s,
+		       timing.run_s, (double)timing.peak_rss_kib / 1024);
 	}
-	sim_free(s);
-	return 0;
+out:
+	if (s)
+		sim_free(s);
+	resdir_unlock(&lock);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ sweep */
@@ -1003,6 +972,7 @@ static int cmd_trace(int argc, char **argv)
 	snprintf(who, sizeof(who), "eptsim trace %s", a.verb);
 	if (writes && strcmp(a.files[a.n - 1], "-") && check_out(who, "OUT", a.files[a.n - 1], PATH_FILE))
 		return EXIT_BAD_INPUT;
+	tmpfiles_catch_signals();   /* SIGINT/SIGTERM remove OUT.tmp.PID, then kill us */
 	if (!strcmp(a.verb, "info") && a.n == 1) {
 		struct trace_info info;
 		if ((r = trace_info_read(a.files[0], &info, &err)))
@@ -1140,6 +1110,7 @@ static int cmd_workload(int argc, char **argv)
 	argp_parse(&workload_argp, argc, argv, 0, NULL, &a);
 	if (strcmp(a.out, "-") && check_out("eptsim workload", "--out", a.out, PATH_FILE))
 		return EXIT_BAD_INPUT;
+	tmpfiles_catch_signals();   /* SIGINT/SIGTERM remove FILE.tmp.PID, then kill us */
 	if (!workload_find(a.name) || !strcmp(a.name, "trace")) {
 		fprintf(stderr, "eptsim workload: no generator named '%s'\n", a.name);
 		return EXIT_BAD_INPUT;

@@ -15,7 +15,9 @@
 #include "sim/fiber.h"
 #include "sim/host.h"
 #include "sim/paths.h"
+#include "sim/resdir.h"
 #include "sim/stats.h"
+#include "sim/tmpfiles.h"
 #include "workloads/elfsym.h"
 #include "workloads/workload.h"
 
@@ -668,21 +670,21 @@ int write_text_atomic(const char *path, void (*fn)(FILE *f, void *ctx), void *ct
 	char tmp[4300];
 	struct wfile w;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	int r = wfile_open(&w, tmp);
+	/* a signal handler that cleans up (sim/tmpfiles.h) removes it while it exists */
+	int r = tmpfiles_add(tmp);
 	if (r)
 		return r;
+	if ((r = wfile_open(&w, tmp)))
+		goto out;
 	fn(w.f, ctx);
-	/* the errno of the first failed write (ENOSPC, EIO, EDQUOT), not a guess */
-	if ((r = wfile_close(&w))) {
+	/* the errno of the first failed write (ENOSPC, EFBIG, EIO, EDQUOT), not a guess */
+	if ((r = wfile_close(&w)) == 0 && rename(tmp, path))
+		r = -errno;
+	if (r)
 		unlink(tmp);
-		return r;
-	}
-	if (rename(tmp, path)) {
-		int e = errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+out:
+	tmpfiles_forget(tmp);
+	return r;
 }
 
 static void dump_config(FILE *f, void *sc) { config_dump(sc, f); }
@@ -745,40 +747,80 @@ static void dump_hash(FILE *f, void *sc)
 	fprintf(f, "%s\n", hash);
 }
 
-/* sim_write_results() failed on path: sim_error() names it and the errno. */
-static int results_fail(struct sim *s, int r, const char *path)
+struct results_ctx {
+	struct sim *s;
+	const struct sim_timing *timing;
+	const char *dir;          /* the run's folder, as the user named it */
+	char *err;                /* where a failure is named (may be NULL) */
+	size_t errlen;
+};
+
+/* Writing name (a path in the temporary folder tmp) failed: err names the file by where
+ * it was going (DIR/stats.json, not DIR.tmp.PID/stats.json) and the errno. */
+static int results_fail(const struct results_ctx *c, int r, const char *tmp, const char *name)
 {
-	snprintf(s->error, sizeof(s->error), "%s: %s", path, strerror(-r));
+	const char *rel = name + strlen(tmp);
+
+	if (c->err && c->errlen)
+		snprintf(c->err, c->errlen, "%s%s: %s", c->dir, rel, strerror(-r));
 	return r;
 }
 
-int sim_write_results(struct sim *s, const char *dir)
+/* timing.json: what the run cost this machine (records per second from vcpu.records). */
+static void timing_json(FILE *f, void *ctx)
 {
+	const struct results_ctx *c = ctx;
+	const struct sim_timing *t = c->timing;
+	stat_id rid = stats_lookup(c->s->st, "vcpu.records");
+	uint64_t records = rid == STAT_NONE ? 0 : stats_counter(c->s->st, rid);
+
+	fprintf(f, "{\n  \"build_s\": %.3f,\n  \"run_s\": %.3f,\n  \"peak_rss_kib\": %ld,\n"
+		"  \"records\": %llu,\n  \"records_per_s\": %.0f,\n  \"version\": \"%s\"\n}\n",
+		t->build_s, t->run_s, t->peak_rss_kib, (unsigned long long)records,
+		t->run_s > 0 ? (double)records / t->run_s : 0.0, EPTSIM_VERSION " " EPTSIM_GIT_HASH);
+}
+
+/* Every result file of the run into the fresh folder dir (resdir_replace() swaps it in). */
+static int fill_results(const char *dir, void *ctx)
+{
+	const struct results_ctx *c = ctx;
+	struct sim *s = c->s;
 	char path[4200];
-	int r = stats_mkdir_p(dir);
-	if (r)
-		return results_fail(s, r, dir);
-	/* stats.json last: its presence means the folder is whole (a sweep's resume rule
-	 * trusts a run whose stats.json is complete and carries the expected config_hash). */
+	int r;
+
+	/* stats.json after the rest: a folder with one is whole (the swap makes that so for
+	 * readers; the order keeps it so for the temporary folder too) */
 	snprintf(path, sizeof(path), "%s/series", dir);
 	if (s->sc->series && (r = stats_write_series(s->st, dir)))
-		return results_fail(s, r, path);
+		return results_fail(c, r, dir, path);
 	if (s->sc->lock_timeline) {
 		if ((r = stats_mkdir_p(path)))
-			return results_fail(s, r, path);
+			return results_fail(c, r, dir, path);
 		snprintf(path, sizeof(path), "%s/series/lock_timeline.dat", dir);
 		if ((r = write_text_atomic(path, write_lock_timeline, s)))
-			return results_fail(s, r, path);
+			return results_fail(c, r, dir, path);
 	}
 	snprintf(path, sizeof(path), "%s/config.ini", dir);
 	if ((r = write_text_atomic(path, dump_config, (void *)s->sc)))
-		return results_fail(s, r, path);
+		return results_fail(c, r, dir, path);
 	snprintf(path, sizeof(path), "%s/config.hash", dir);
 	if ((r = write_text_atomic(path, dump_hash, (void *)s->sc)))
-		return results_fail(s, r, path);
+		return results_fail(c, r, dir, path);
 	json_t *doc = sim_results_json(s);
 	snprintf(path, sizeof(path), "%s/stats.json", dir);
 	r = write_json_atomic(doc, path);
 	json_decref(doc);
-	return r ? results_fail(s, r, path) : 0;
+	if (!r && c->timing) {
+		snprintf(path, sizeof(path), "%s/timing.json", dir);
+		r = write_text_atomic(path, timing_json, (void *)c);
+	}
+	return r ? results_fail(c, r, dir, path) : 0;
+}
+
+int sim_write_results(struct sim *s, const char *dir, const struct sim_timing *timing,
+		      char *err, size_t errlen)
+{
+	struct results_ctx c = { s, timing, dir, err, errlen };
+
+	return resdir_replace(dir, fill_results, &c, err, errlen);
 }

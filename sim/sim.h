@@ -48,12 +48,21 @@ bool sim_has_symbols(const struct sim *s);
 struct kvm *sim_kvm(struct sim *s);
 /* The whole stats.json document.  New reference. */
 json_t *sim_results_json(struct sim *s);
-/* Write DIR/series/ *.dat (with output.lock_timeline: series/lock_timeline.dat too),
- * DIR/config.ini, DIR/config.hash (config_hash()) and, last,
- * DIR/stats.json, each atomically (temp file + rename).  0, or -errno (the first failed
- * write's, ENOSPC on a full disk) with sim_error() naming the file. */
-int sim_write_results(struct sim *s, const char *dir);
-/* Write a JSON document to path atomically (temp file + rename).  0 or -errno. */
+/* What a run cost this machine (DIR/timing.json; not in stats.json, which the seed
+ * determines byte for byte). */
+struct sim_timing {
+	double build_s, run_s;     /* wall seconds to build the guest, to run it */
+	long peak_rss_kib;         /* getrusage() ru_maxrss */
+};
+/* Replace DIR's results with this run's, in one swap (sim/resdir.h): DIR/series/ *.dat
+ * (with output.lock_timeline: series/lock_timeline.dat too), DIR/config.ini, DIR/config.hash
+ * (config_hash()), DIR/stats.json and, with timing, DIR/timing.json.  A reader sees the old
+ * run or this one, never a mix; the old run's files (its series too) are gone; files in DIR
+ * that are not results stay.  0, or -errno (the first failed write's: ENOSPC on a full
+ * disk) with err (may be NULL) naming the file (DIR/stats.json) or the step and path. */
+int sim_write_results(struct sim *s, const char *dir, const struct sim_timing *timing,
+		      char *err, size_t errlen);
+/* Write a JSON document to path atomically (temp file + rename). */
 int write_json_atomic(json_t *doc, const char *path);
 /* Write path atomically, its text coming from fn.  0, or -errno: that of the first failed
  * write (struct wfile, sim/paths.h), so a full disk is ENOSPC. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1272,8 +1273,17 @@ static pid_t spawn(const struct sweep *sw, size_t run, const char *exe, const ch
 	free(stats);
 	free(hash);
 	fflush(NULL);
-	pid_t pid = fork();
+	pid_t sweep_pid = getpid(), pid = fork();
 	if (pid == 0) {
+		/* The run dies with the sweep: a SIGKILLed sweep must not leave runs going that a
+		 * restarted one would race into the same folders.  SIGTERM, so the run stops
+		 * cleanly and writes DIR/partial; the sweep's flag handler is dropped first (a
+		 * signal before the exec must kill, not set a flag nobody reads); and the sweep
+		 * may have died before prctl(): then the parent is no longer sweep_pid. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != sweep_pid)
+			_exit(127);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 		int nul = open("/dev/null", O_RDWR);
 		if (fd < 0 || nul < 0 || dup2(fd, STDERR_FILENO) < 0 || dup2(nul, STDOUT_FILENO) < 0 ||

@@ -76,6 +76,7 @@
 #include <zlib.h>
 
 #include "traces/trace.h"
+#include "sim/tmpfiles.h"
 
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
@@ -1028,8 +1029,11 @@ static int writer_flush(struct trace_writer *w, struct trace_error *err)
 	return 0;
 }
 
+/* After the temporary was renamed or removed (or never made). */
 static void writer_free(struct trace_writer *w)
 {
+	if (w->tmp)
+		tmpfiles_forget(w->tmp);
 	free(w->vs);
 	free(w->name);
 	free(w->tmp);
@@ -1064,8 +1068,13 @@ int trace_create(const char *path, const struct trace_header *h, struct trace_wr
 	}
 	w->nr_vcpus = h->nr_vcpus;
 
-	fd = std ? dup(STDOUT_FILENO)
-		 : open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	/* registered before it exists: a signal from here on removes it (sim/tmpfiles.h) */
+	fd = w->tmp ? tmpfiles_add(w->tmp) : 0;
+	if (!fd)
+		fd = std ? dup(STDOUT_FILENO)
+			 : open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	else
+		errno = -fd, fd = -1;
 	if (fd < 0) {
 		int e = errno;
 

@@ -46,7 +46,7 @@ if mount -t tmpfs -o size=64k tmpfs full 2> /dev/null; then
 		"eptsim: writing results to full/x: full/x/stats.json: No space left on device" -- \
 		"$E" run tiny.ini --out full/x --quiet
 	echo "[ RUN      ] no temporary left on the full disk"
-	if ls full/x | grep -q '\.tmp\.'; then
+	if ls -a full full/x 2> /dev/null | grep -q '\.tmp\.'; then
 		echo "[  FAILED  ] no temporary left on the full disk"; failed=$((failed + 1)); failures+=("temporary left")
 	else
 		echo "[       OK ] no temporary left on the full disk"; passed=$((passed + 1))

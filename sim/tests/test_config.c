@@ -507,7 +507,12 @@ static void test_numbers(void **state)
 	check_load_error(f, "inf.ini", "[cpu]\ncpi = inf\n", 2, "cpu.cpi", "'inf' is not a number");
 	check_load_error(f, "u64-over.ini", "[costs]\nvmexit = 18446744073709551616\n", 2, "costs.vmexit",
 			 "18446744073709551616 is out of range [0, 1000000000]");
+	/* a 64-bit key without a limit of its own stops where stats.json's signed integers do */
+	check_load_error(f, "seed-over.ini", "[run]\nseed = 9223372036854775808\n", 2, "run.seed",
+			 "9223372036854775808 is out of range [0, 9223372036854775807]");
 	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, "run.seed=9223372036854775807", &f->err), 0);
+	assert_true(f->sc.seed == (uint64_t)INT64_MAX);
 	/* a key whose range holds a subnormal takes it */
 	assert_int_equal(config_set(&f->sc, "guest.thp_fraction=1e-320", &f->err), 0);
 	assert_true(f->sc.thp_fraction > 0 && f->sc.thp_fraction < 1e-300);
@@ -867,6 +872,7 @@ static void test_dump_roundtrip(void **state)
 		"host.bg_wakeup_hz=1e-3", "guest.kernel_mem=0x10001000", "memslot.bios.base=0xfffc0000",
 		"memslot.bios.size=256K", "memslot.bios.backing=hugetlb-1g", "memslot.bios.thp_fraction=0.1",
 		"events.toggle_slot=bios", "guest.kernel_page_size=4k", "guest.paging=none",
+		"run.seed=7",
 	};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		assert_int_equal(config_set(a, sets[i], &f->err), 0);
@@ -878,6 +884,7 @@ static void test_dump_roundtrip(void **state)
 	tu_assert_contains(txt, "kernel_mem = 0x10001000\n");
 	tu_assert_contains(txt, "\nmem = 2G\n");
 	tu_assert_contains(txt, "reuse_skew = 3.3\n");   /* shortest form that parses back */
+	tu_assert_contains(txt, "[run]\nseed = 7\n");     /* the seed is a key: the dump reproduces it */
 	const char *path = write_file(f, "rt-out.ini", txt);
 
 	config_defaults(b);
@@ -891,7 +898,8 @@ static void test_dump_roundtrip(void **state)
 		fail_msg("round trip differs:\n%s\n%s", sa, sb);
 	}
 	/* the comparison is not vacuous: it covers the slots and differs from the defaults */
-	assert_int_equal(json_object_size(ja), 9 + 2);
+	assert_int_equal(json_object_size(ja), 10 + 2);
+	assert_int_equal(b->seed, 7);
 	config_defaults(b);
 	json_t *jd = config_to_json(b);
 	assert_false(json_equal(ja, jd));

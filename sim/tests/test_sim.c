@@ -123,7 +123,7 @@ static char *run_file(const struct scenario *sc, const char *dir)
 	struct sim *s = sim_new(sc, ENGINE_BATCHED, err, sizeof(err));
 	assert_non_null(s);
 	assert_int_equal(sim_run(s), 0);
-	assert_int_equal(sim_write_results(s, dir), 0);
+	assert_int_equal(sim_write_results(s, dir, NULL, NULL, 0), 0);
 	sim_free(s);
 	snprintf(path, sizeof(path), "%s/stats.json", dir);
 	return tu_read_file(path);
@@ -207,7 +207,7 @@ static void test_results_written(void **state)
 	struct sim *s = sim_new(&sc, ENGINE_BATCHED, err, sizeof(err));
 	sim_run(s);
 	snprintf(path, sizeof(path), "%s/run", dir);
-	assert_int_equal(sim_write_results(s, path), 0);
+	assert_int_equal(sim_write_results(s, path, NULL, NULL, 0), 0);
 	snprintf(path, sizeof(path), "%s/run/stats.json", dir);
 	json_error_t je;
 	json_t *doc = json_load_file(path, 0, &je);
@@ -484,7 +484,7 @@ static void test_lock_timeline(void **state)
 		assert_non_null(s);
 		assert_int_equal(sim_run(s), 0);
 		snprintf(path, sizeof(path), "%s/b", dir);
-		assert_int_equal(sim_write_results(s, path), 0);
+		assert_int_equal(sim_write_results(s, path, NULL, NULL, 0), 0);
 		sim_free(s);
 		snprintf(path, sizeof(path), "%s/a/series/lock_timeline.dat", dir);
 		char *fa = tu_read_file(path);
