@@ -994,9 +994,9 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 	return r;
 }
 
-/* guest.prefault: the state a vCPU's write faults leave behind when they touch every page of
- * every present memslot once, in slot order and ascending GPA (one fault per mapping-level
- * frame), built without simulating the faults: the same __direct_map() and mmu_set_spte(),
+/* guest.prefault: the state a vCPU's write faults (read faults on a read-only slot, where a
+ * write is emulated) leave behind when they touch every page of every present memslot
+ * once, in slot order and ascending GPA (one fault per mapping-level frame), built without simulating the faults: the same __direct_map() and mmu_set_spte(),
  * with no cycles charged and no actor holding mmu_lock.  A run of 4K frames inside one 2M
  * frame goes to one level-1 table, where each fault's __direct_map() walk would end: the
  * first frame takes the walk (creating the tables), the others are set in a tight loop that
