@@ -7,7 +7,9 @@
 #   make valgrind   the end-to-end commands under valgrind (leaks and memory errors fail it)
 #   make bench      speed figures (prints, never fails on a number)
 #   make check-invariants  the tests and every config with the MMU invariants asserted at each step
-#   make fuzz       every libFuzzer target (*/tests/fuzz_*.c, clang, ASan+UBSan) for FUZZ_SECONDS each
+#   make fuzz       every libFuzzer target (*/tests/fuzz_*.c, clang, ASan+UBSan) for FUZZ_SECONDS each,
+#                   then random valid scenarios for FUZZ_SECONDS (scen-campaign)
+#   make scen-campaign  random valid scenarios (sim/tests/test_scen.c) for SCEN_SECONDS, ASan+UBSan
 
 CC       ?= cc
 PKGS     := inih jansson zlib libelf
@@ -35,7 +37,7 @@ TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
 FUZZ_SRC := $(wildcard */tests/fuzz_*.c)
 FUZZ_BIN := $(patsubst %.c,$(B)/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test test-plain test-san check-invariants valgrind bench fuzz fuzz-build clean readme-keys FORCE
+.PHONY: all deps run test test-plain test-san check-invariants valgrind bench fuzz fuzz-build scen-campaign clean readme-keys FORCE
 all: $(B)/eptsim
 
 # The git hash lives in a generated header that changes only when HEAD does, so only the
@@ -45,7 +47,7 @@ $(B)/version.h: FORCE
 	@echo '#define EPTSIM_GIT_HASH "$(GIT_HASH)"' > $@.tmp
 	@cmp -s $@.tmp $@ || mv $@.tmp $@
 	@rm -f $@.tmp
-$(B)/sim/main.o $(B)/sim/sim.o $(B)/sim/report.o: $(B)/version.h
+$(B)/sim/main.o $(B)/sim/sim.o $(B)/sim/report.o $(B)/inv/sim/sim.o $(B)/inv/sim/report.o: $(B)/version.h
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -55,12 +57,32 @@ $(B)/libeptsim.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The library again with the MMU invariants checked at every release of mmu_lock
+# (-DEPTSIM_CHECK_INVARIANTS, see check-invariants), in $(B)/inv/: the random-scenario test
+# (sim/tests/test_scen.c) links it, so it checks them in every build, ASan+UBSan's included.
+INV_OBJ  := $(LIB_SRC:%.c=$(B)/inv/%.o)
+$(B)/inv/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DEPTSIM_CHECK_INVARIANTS -c $< -o $@
+
+$(B)/inv/libeptsim.a: $(INV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# eptsim with the invariants checked: replays a failing scenario exactly as test_scen ran it.
+$(B)/inv/eptsim: $(B)/sim/main.o $(B)/inv/libeptsim.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/eptsim: $(B)/sim/main.o $(B)/libeptsim.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/%: %.c $(B)/libeptsim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libeptsim.a $(LDLIBS) -lcmocka
+
+$(B)/sim/tests/test_scen: sim/tests/test_scen.c $(B)/inv/libeptsim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/inv/libeptsim.a $(LDLIBS) -lcmocka
 
 # libFuzzer targets: only built by `make fuzz` (B=build-fuzz, clang), which supplies main().
 $(FUZZ_BIN): $(B)/%: %.c $(B)/libeptsim.a
@@ -102,8 +124,20 @@ test-plain: $(TEST_BIN) $(B)/eptsim
 readme-keys: $(B)/eptsim
 	./sim/tests/readme-keys.sh $(B)/eptsim
 
+SAN_MAKE  = $(MAKE) --no-print-directory B=build-san OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
 test-san:
-	$(MAKE) --no-print-directory B=build-san OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-plain
+	$(SAN_MAKE) test-plain
+
+# Random valid scenarios (README, "Random scenarios"): test_scen of the ASan+UBSan build
+# (invariants checked) on random seeds for SCEN_SECONDS, SCEN_JOBS at a time; prints the
+# seed and the INI of every failure (kept in build-san/scen/).  `make fuzz` runs it too.
+SCEN_SECONDS ?= 600
+SCEN_JOBS    ?= 1
+scen-campaign:
+	$(SAN_MAKE) build-san/sim/tests/test_scen
+	@mkdir -p build-san/scen
+	EPTSIM_SCEN_SEED=random EPTSIM_SCEN_SECONDS=$(SCEN_SECONDS) EPTSIM_SCEN_JOBS=$(SCEN_JOBS) \
+	  EPTSIM_SCEN_DIR=build-san/scen build-san/sim/tests/test_scen
 
 # The tests and short runs of every config with the MMU invariants checked at every release
 # of mmu_lock (kvm_check_invariants(): rmaps and sptes agree, counters match, no obsolete
@@ -141,9 +175,10 @@ fuzz-build:
 fuzz:
 	$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) clang libclang-rt-14-dev"
 	$(MAKE) --no-print-directory fuzz-build
-	./sim/tests/run-fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC:%.c=build-fuzz/%)
+	@rc=0; ./sim/tests/run-fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC:%.c=build-fuzz/%) || rc=1; \
+	$(MAKE) --no-print-directory scen-campaign SCEN_SECONDS=$(FUZZ_SECONDS) || rc=1; exit $$rc
 
 clean:
 	rm -rf build build-san build-inv build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/sim/main.d $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(INV_OBJ:.o=.d) $(B)/sim/main.d $(TEST_BIN:=.d)

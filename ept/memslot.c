@@ -5,7 +5,10 @@
 #include "ept/zap.h"
 #include "sim/config.h"
 
+#include "sim/engine.h"
+
 #include <errno.h>
+#include <string.h>
 
 struct kvm_memory_slot *kvm_slot_at(struct kvm *kvm, uint64_t gpa)
 {
@@ -28,9 +31,52 @@ static bool overlaps_other(struct kvm *kvm, const struct kvm_memory_slot *slot, 
 	return false;
 }
 
-/* Mirrors __kvm_set_memory_region() of Linux 3.11 (virt/kvm/kvm_main.c). */
+/* mutex_lock(&kvm->slots_lock) of Linux 3.11: kvm_set_memory_region() and
+ * kvm_vm_ioctl_get_dirty_log() take it, so a memslot update never runs beside another (the
+ * VMM thread's [events] and the vCPU threads' trace records issue them concurrently).  A
+ * waiter sleeps (FIFO) until the holder's mutex_unlock() wakes it; no cost is modelled. */
+void kvm_slots_lock(struct kvm *kvm)
+{
+	struct actor *me = kvm_current(kvm);
+
+	if (!kvm->slots_owner) {
+		kvm->slots_owner = me;
+		return;
+	}
+	kvm->slots_waiters[kvm->nr_slots_waiters++] = me;   /* one entry per thread at most */
+	actor_block(kvm->e, me);   /* woken by kvm_slots_unlock() as the owner */
+}
+
+void kvm_slots_unlock(struct kvm *kvm)
+{
+	struct actor *me = kvm_current(kvm);
+
+	if (!kvm->nr_slots_waiters) {
+		kvm->slots_owner = NULL;
+		return;
+	}
+	struct actor *next = kvm->slots_waiters[0];
+	memmove(kvm->slots_waiters, kvm->slots_waiters + 1, --kvm->nr_slots_waiters * sizeof(*kvm->slots_waiters));
+	kvm->slots_owner = next;
+	engine_wake(kvm->e, next, me->clock > next->clock ? me->clock : next->clock);
+}
+
+static int __kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot, enum kvm_mr_change change,
+				   uint64_t new_base);
+
+/* Mirrors kvm_set_memory_region() of Linux 3.11: __kvm_set_memory_region() under slots_lock. */
 int kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot, enum kvm_mr_change change,
 			  uint64_t new_base)
+{
+	kvm_slots_lock(kvm);
+	int r = __kvm_set_memory_region(kvm, slot, change, new_base);
+	kvm_slots_unlock(kvm);
+	return r;
+}
+
+/* Mirrors __kvm_set_memory_region() of Linux 3.11 (virt/kvm/kvm_main.c). */
+static int __kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot, enum kvm_mr_change change,
+				   uint64_t new_base)
 {
 	switch (change) {
 	case KVM_MR_CREATE:

@@ -19,9 +19,14 @@
 struct kvm;
 struct kvm_memory_slot;
 
+/* kvm->slots_lock, a mutex: memslot ioctls (kvm_set_memory_region(), the dirty log's) run
+ * one at a time, whichever thread issues them.  kvm_slots_lock() sleeps while another actor
+ * holds it; kvm_slots_unlock() hands it to the next waiter. */
+void kvm_slots_lock(struct kvm *kvm);
+void kvm_slots_unlock(struct kvm *kvm);
 /* change: KVM_MR_CREATE (slot must be absent), KVM_MR_DELETE (present), KVM_MR_MOVE
  * (present; new_base in bytes, 4K aligned), KVM_MR_FLAGS_ONLY (present: toggles read-only).
- * 0, or -EINVAL for an update that does not apply (then nothing changed). */
+ * 0, or -EINVAL for an update that does not apply (then nothing changed).  Takes slots_lock. */
 int kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot, enum kvm_mr_change change,
 			  uint64_t new_base);
 /* The slot whose range contains gpa, present or not (NULL if none). */

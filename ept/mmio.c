@@ -47,15 +47,21 @@ unsigned kvm_current_mmio_generation(const struct kvm *kvm)
 	return (unsigned)(kvm->memslots_generation & kvm->mmio_gen_mask);
 }
 
-/* Mirrors mark_mmio_spte() of Linux 3.11: the generation goes into the spte. */
-void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx)
+/* Mirrors mark_mmio_spte() of Linux 3.11: the generation goes into the spte.  Not the
+ * current one, as 3.11 reads it under mmu_lock, but the one of the memslots the fault found
+ * no slot in: a create can install new memslots (without mmu_lock) while the fault holds
+ * the lock, and 3.11's spte then carried the new generation over the new slot, valid for
+ * good (the race 3.17 closed: "kvm: fix potentially corrupt mmio cache", ee3d1570b585,
+ * marks such a spte with a generation that is stale once the update ends).  Here it is
+ * stale at once: its first access takes the slow path and faults the slot in. */
+void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx, uint64_t slots_gen)
 {
 	/* its one caller, __direct_map(), maps a GPA in no slot at PT_PAGE_TABLE_LEVEL and has
 	 * just found the spte not present */
 	assert(sp->role.level == PT_PAGE_TABLE_LEVEL && !is_shadow_present_pte(sp->spt[idx]));
 	if (!is_mmio_spte(sp->spt[idx]))
 		sp->nr_mmio++;
-	sp->spt[idx] = SPTE_MMIO | ((uint64_t)kvm_current_mmio_generation(kvm) << SPTE_MMIO_GEN_SHIFT);
+	sp->spt[idx] = SPTE_MMIO | ((uint64_t)(slots_gen & kvm->mmio_gen_mask) << SPTE_MMIO_GEN_SHIFT);
 	stats_add(kvm->st, kvm->mmio_sid->sptes_created, 1);
 	kvm_spend(kvm, kvm->sc->costs.spte_set);
 }
@@ -149,6 +155,7 @@ static void kvm_mmu_zap_mmio_sptes(struct kvm *kvm)
 
 	spin_lock(kvm->host, me);
 	hold0 = me->lock_hold;
+	kvm->mmio_walking = true;
 restart:
 	list_for_each_entry_safe_reverse(sp, node, &kvm->active_mmu_pages, link) {
 		if (sp->scan_stamp == stamp)
@@ -170,6 +177,7 @@ restart:
 	}
 	if (flush)
 		kvm_flush_remote_tlbs(kvm);
+	kvm->mmio_walking = false;
 	spin_unlock(kvm->host, me);
 	record_invalidation(kvm, t0, hold0);
 }

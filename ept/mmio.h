@@ -50,8 +50,9 @@ void mmio_free(struct kvm *kvm);
 
 /* kvm_current_mmio_generation(): the low mmu.mmio_gen_bits bits of the generation. */
 unsigned kvm_current_mmio_generation(const struct kvm *kvm);
-/* mark_mmio_spte(): under mmu_lock. */
-void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx);
+/* mark_mmio_spte(): under mmu_lock; slots_gen is the memslots generation the fault found
+ * no slot in. */
+void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx, uint64_t slots_gen);
 
 enum mmio_pf { RET_MMIO_PF_EMULATE, RET_MMIO_PF_INVALID, RET_MMIO_PF_RETRY };
 /* handle_ept_misconfig() -> handle_mmio_page_fault_common(): the lockless walk from the

@@ -49,6 +49,7 @@ static const struct stat_def kvm_stats[] = {
 	{ "ept.noslot_faults", STAT_COUNTER, "events", "EPT violations on a GPA outside every memslot (an MMIO spte is made)" },
 	{ "ept.large_replaced_table", STAT_COUNTER, "events", "a large spte installed over a page table" },
 	{ "ept.prefaulted", STAT_COUNTER, "sptes", "leaf sptes set by guest.prefault before the run (no fault simulated)" },
+	{ "ept.readonly_writes", STAT_COUNTER, "events", "writes to a read-only memslot: emulated (KVM_PFN_ERR_RO_FAULT), no spte" },
 };
 
 /* ---------------------------------------------------------------- pte_list (rmap) */
@@ -370,7 +371,8 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 		n <<= 1;
 	kvm->hash = calloc(n, sizeof(*kvm->hash));
 	kvm->hash_bits = (unsigned)__builtin_ctz(n);
-	if (!kvm->hash || slots_init(kvm) ||
+	kvm->slots_waiters = calloc((size_t)sc->vcpus + 1, sizeof(*kvm->slots_waiters));
+	if (!kvm->hash || !kvm->slots_waiters || slots_init(kvm) ||
 	    STATS_REGISTER_STRUCT(st, kvm_stats, &kvm->sid)) {
 		kvm_free(kvm);
 		return NULL;
@@ -401,6 +403,7 @@ void kvm_free(struct kvm *kvm)
 		free(kvm->slots[i].thp);
 	}
 	free(kvm->slots);
+	free(kvm->slots_waiters);
 	spt_pool_destroy(&kvm->spt_pool);
 	free(kvm->hash);
 	free(kvm->pages);
@@ -670,19 +673,31 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
 
 	if (list_empty(invalid_list))
 		return;
+#ifdef EPTSIM_CHECK_INVARIANTS
+	/* the flush requests each vCPU has taken so far */
+	uint64_t *taken = malloc(((size_t)kvm->nr_vcpus + 1) * sizeof(*taken));
+	if (!taken)
+		abort();
+	for (uint32_t i = 0; i < kvm->nr_vcpus; i++)
+		taken[i] = kvm->vcpus[i]->n.flush_requests;
+#endif
 	kvm_flush_remote_tlbs(kvm);
 #ifdef EPTSIM_CHECK_INVARIANTS
 	/* Before the pages are freed, no vCPU may still run guest code with its TLB unflushed:
-	 * each is out of guest mode or has the flush pending, and takes it before its next
-	 * access (checked in vcpu_exec()). */
+	 * each is out of guest mode, or has the flush pending and takes it before its next
+	 * access (checked in vcpu_exec()), or has taken it since the request (a vCPU outside
+	 * guest mode gets no IPI: it can take the request and enter the guest again while the
+	 * requester waits for the others' acknowledgements). */
 	for (uint32_t i = 0; i < kvm->nr_vcpus; i++) {
 		struct vcpu *v = kvm->vcpus[i];
-		if (v->mode == IN_GUEST_MODE && !(v->requests & KVM_REQ_TLB_FLUSH) && &v->actor != kvm_current(kvm)) {
+		if (v->mode == IN_GUEST_MODE && !(v->requests & KVM_REQ_TLB_FLUSH) && v->n.flush_requests == taken[i] &&
+		    &v->actor != kvm_current(kvm)) {
 			fprintf(stderr, "eptsim: invariant broken: vCPU %u is in guest mode without a pending "
 				"flush when shadow pages are freed\n", v->id);
 			abort();
 		}
 	}
+	free(taken);
 #endif
 	list_for_each_entry_safe(sp, n, invalid_list, link) {
 		/* kvm_mmu_prepare_zap_page() lists only invalid pages no root holds */
@@ -896,7 +911,8 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot
  * kvm_mmu_get_page(), and install the leaf at `level`: a mapping, or for a GPA in no memslot
  * (noslot) an MMIO spte (set_mmio_spte()). */
 static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, struct kvm_memory_slot *slot,
-				   uint64_t gpa, int level, gfn_t gfn, bool writable, bool write_fault)
+				   uint64_t gpa, int level, gfn_t gfn, bool writable, bool write_fault,
+				   uint64_t slots_gen)
 {
 	bool noslot = !slot;
 	struct kvm_mmu_page *sp = root;
@@ -911,7 +927,7 @@ static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, s
 				stats_add(kvm->st, kvm->sid.spurious, 1);
 				return PF_FIXED;
 			}
-			mark_mmio_spte(kvm, sp, idx);
+			mark_mmio_spte(kvm, sp, idx, slots_gen);
 			return PF_FIXED;
 		}
 		if (l == level)
@@ -947,6 +963,16 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 	uint64_t slots_gen = kvm->memslots_generation;
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
 
+	/* A write to a read-only slot: __gfn_to_pfn_memslot() gives KVM_PFN_ERR_RO_FAULT,
+	 * handle_abnormal_pfn() -> kvm_handle_bad_page() returns 1 ("Do not cache the mmio info
+	 * caused by writing the readonly gfn into the spte ...  Return 1 to tell kvm to emulate
+	 * it"), and kvm_mmu_page_fault() emulates the access, an MMIO write to userspace (Linux
+	 * 3.10): no mmu_lock, no spte.  Mapping it read-only again would fault for ever. */
+	if (slot && slot->readonly && write) {
+		stats_add(kvm->st, kvm->sid.readonly_writes, 1);
+		kvm_spend(kvm, kvm->sc->costs.ept_fault_base + kvm->sc->costs.mmio_emulate);
+		return PF_EMULATE;
+	}
 	/* No memslot: an MMIO access; the fault installs an MMIO spte (is_noslot_pfn()). */
 	int level = slot ? mapping_level(kvm, slot, gfn) : PT_PAGE_TABLE_LEVEL;
 	gfn &= ~(kvm_pages_per_hpage(level) - 1);
@@ -955,8 +981,10 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 	spin_lock(kvm->host, &v->actor);
 	/* KVM deletes or moves a slot only after synchronize_srcu() has waited for the faults
 	 * that found it, then zaps.  With no SRCU here, a fault that found a slot before the
-	 * memslots changed must not map it (a deleted slot would stay mapped): retry. */
-	if (slot && kvm->memslots_generation != slots_gen) {
+	 * memslots changed must not map it (a deleted slot would stay mapped): retry.  So must
+	 * a fault that found no slot: under zap-walk its MMIO spte would stay over a slot
+	 * created meanwhile, the walk being over (generation: mark_mmio_spte()). */
+	if (kvm->memslots_generation != slots_gen) {
 		spin_unlock(kvm->host, &v->actor);
 		return PF_RETRY;
 	}
@@ -966,14 +994,15 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 		slot->collapsed[(gfn >> 9) - (slot->base_gfn >> 9)] = 0;
 		kvm_collapse_refault(kvm);
 	}
-	enum pf_result r = __direct_map(kvm, v->root, slot, gpa, level, gfn, slot && !slot->readonly, write);
+	enum pf_result r = __direct_map(kvm, v->root, slot, gpa, level, gfn, slot && !slot->readonly, write,
+					slots_gen);
 	spin_unlock(kvm->host, &v->actor);
 	return r;
 }
 
-/* guest.prefault: the state a vCPU's write faults leave behind when they touch every page of
- * every present memslot once, in slot order and ascending GPA (one fault per mapping-level
- * frame), built without simulating the faults: the same __direct_map() and mmu_set_spte(),
+/* guest.prefault: the state a vCPU's write faults (read faults on a read-only slot, where a
+ * write is emulated) leave behind when they touch every page of every present memslot
+ * once, in slot order and ascending GPA (one fault per mapping-level frame), built without simulating the faults: the same __direct_map() and mmu_set_spte(),
  * with no cycles charged and no actor holding mmu_lock.  A run of 4K frames inside one 2M
  * frame goes to one level-1 table, where each fault's __direct_map() walk would end: the
  * first frame takes the walk (creating the tables), the others are set in a tight loop that
@@ -995,7 +1024,7 @@ uint64_t kvm_mmu_prefault(struct kvm *kvm)
 		for (gfn_t gfn = slot->base_gfn; gfn < end;) {
 			int level = mapping_level(kvm, slot, gfn);
 			gfn_t g = gfn & ~(kvm_pages_per_hpage(level) - 1);
-			__direct_map(kvm, root, slot, g << 12, level, g, writable, true);
+			__direct_map(kvm, root, slot, g << 12, level, g, writable, true, kvm->memslots_generation);
 			n++;
 			gfn = g + kvm_pages_per_hpage(level);
 			if (level != PT_PAGE_TABLE_LEVEL)
@@ -1234,13 +1263,18 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 			uint64_t spte = sp->spt[i];
 			if (is_mmio_spte(spte)) {
 				mmio++;
-				/* Under the generation variant a stale MMIO spte may sit over a slot
-				 * created since: its next access takes the slow path and maps it. */
-				bool live = kvm->mmio_ops != &mmio_invalidate_variants[MMIO_INVALIDATE_GENERATION] ||
-					    get_mmio_spte_generation(spte) == kvm_current_mmio_generation(kvm);
+				/* An MMIO spte may sit over a slot created since it was made (its
+				 * generation is older): under the generation variant its next access
+				 * takes the slow path and maps the slot; under zap-walk the walk of
+				 * that create drops it, so may it on a page the walk has not scanned
+				 * yet when it breaks the lock. */
+				bool live = get_mmio_spte_generation(spte) == kvm_current_mmio_generation(kvm) &&
+					    !(kvm->mmio_walking && sp->scan_stamp != kvm->mmio_scan_stamp);
 				if (sp->role.level != PT_PAGE_TABLE_LEVEL || (live && gfn_to_memslot(kvm, spte_gfn(sp, i)))) {
-					snprintf(buf, n, "page %u idx %u: MMIO spte at level %u or (current) over a memslot",
-						 sp->id, i, sp->role.level);
+					snprintf(buf, n, "page %u idx %u: MMIO spte (gfn 0x%llx, generation %u of %u) at "
+						 "level %u or (current) over a memslot", sp->id, i,
+						 (unsigned long long)spte_gfn(sp, i), get_mmio_spte_generation(spte),
+						 kvm_current_mmio_generation(kvm), sp->role.level);
 					return -1;
 				}
 				continue;

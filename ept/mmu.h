@@ -123,7 +123,7 @@ struct mmio_stats_ids;
 
 struct kvm_stats_ids {   /* in kvm_stats[] order (mmu.c) */
 	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
-		flush_ipis, reloads_requested, mmio_exits, large_replaced, prefaulted;
+		flush_ipis, reloads_requested, mmio_exits, large_replaced, prefaulted, readonly_writes;
 };
 
 struct kvm {
@@ -156,6 +156,11 @@ struct kvm {
 	struct vcpu **vcpus;
 	uint32_t nr_vcpus;
 
+	/* kvm->slots_lock (ept/memslot.c): its holder and the actors waiting for it, in order */
+	struct actor *slots_owner;
+	struct actor **slots_waiters;  /* room for every vCPU thread and the VMM thread */
+	uint32_t nr_slots_waiters;
+
 	const struct zap_all_ops *zap_ops;
 	/* kvm_mmu_prepare_zap_page() requests a reload when it zaps an obsolete root (Linux
 	 * before the v7 series); since v7 the reload was done when the generation was bumped. */
@@ -169,6 +174,7 @@ struct kvm {
 	const struct mmio_invalidate_ops *mmio_ops;
 	unsigned int mmio_gen_mask;
 	uint64_t mmio_scan_stamp;
+	bool mmio_walking;             /* a zap-walk is under way (it may have broken the lock) */
 	struct mmio_stats_ids *mmio_sid;
 
 	/* leaf sptes by level (1..3), like KVM's pages_4k / pages_2m / pages_1g */

@@ -159,21 +159,29 @@ static void vmm_main(void *arg)
 			kvm_set_memory_region(s->kvm, slot, slot->present ? KVM_MR_DELETE : KVM_MR_CREATE, 0);
 			stats_add(s->st, s->sid.toggles, 1);
 			break;
+		/* the dirty log's ioctls take slots_lock too: KVM_SET_USER_MEMORY_REGION with
+		 * KVM_MEM_LOG_DIRTY_PAGES set or cleared, KVM_GET_DIRTY_LOG */
 		case VMM_DIRTY_ENABLE:
 			s->cov_before = large_pages(s->kvm);
 			snapshot(s, s->snap[0]);
 			s->enabled = true;
+			kvm_slots_lock(s->kvm);
 			kvm_dirty_log_enable(s->kvm, dslot);
+			kvm_slots_unlock(s->kvm);
 			break;
 		case VMM_DIRTY_GET:
+			kvm_slots_lock(s->kvm);
 			kvm_get_dirty_log(s->kvm, dslot, NULL);
+			kvm_slots_unlock(s->kvm);
 			break;
 		case VMM_DIRTY_DISABLE:
 			/* the "after" phase starts with the ioctl: the collapse is part of it */
 			s->t_disable = s->vmm.clock;
 			snapshot(s, s->snap[1]);
 			s->disabled = true;
+			kvm_slots_lock(s->kvm);
 			kvm_dirty_log_disable(s->kvm, dslot);
+			kvm_slots_unlock(s->kvm);
 			break;
 		}
 		if (sc->stop_after_last && i == k - 1 && s->vmm.clock < s->end) {

@@ -556,7 +556,8 @@ static struct vec pf_faulted, pf_built;
 static uint64_t pf_faults;
 
 /* vCPU 0 loads its root and write-faults every frame of every present slot in slot order,
- * ascending GPA, one fault per mapping-level frame (what guest.prefault claims to equal). */
+ * ascending GPA, one fault per mapping-level frame (what guest.prefault claims to equal);
+ * a read-only slot's frames take a read fault (a write is emulated, nothing is mapped). */
 static void body_fault_in(struct menv *m)
 {
 	struct kvm *kvm = m->kvm;
@@ -571,7 +572,7 @@ static void body_fault_in(struct menv *m)
 		for (gfn_t gfn = slot->base_gfn; gfn < slot->base_gfn + slot->npages;) {
 			int level = mapping_level(kvm, slot, gfn);
 			gfn_t g = gfn & ~(kvm_pages_per_hpage(level) - 1);
-			CHECK(m, kvm_tdp_page_fault(v, g << 12, true) == PF_FIXED);
+			CHECK(m, kvm_tdp_page_fault(v, g << 12, !slot->readonly) == PF_FIXED);
 			gfn = g + kvm_pages_per_hpage(level);
 			pf_faults++;
 		}
