@@ -7,11 +7,8 @@
 #
 #   sim/tests/cli_bad_input.sh [EPTSIM]      (default: $EPTSIM_BIN, else build/eptsim)
 set -u
-E=$(realpath "${1:-${EPTSIM_BIN:-build/eptsim}}")
-T=$(mktemp -d /tmp/eptsim-bad.XXXXXX)
-mounts=()
-trap 'for m in "${mounts[@]}"; do umount "$m"; done; rm -rf "$T"' EXIT
-passed=0; failed=0; failures=()
+. "$(dirname "$0")/lib-cli.sh"
+cli_init eptsim-bad "$@"
 
 # row NAME WANT OUT -- COMMAND...: WANT is a substring of stderr (grep -F); OUT a path
 # that must not exist afterwards ("" for none).
@@ -26,14 +23,13 @@ row() {
 	# no temporary file left beside the output either
 	[ -z "$out" ] || ! ls "$out".tmp* > /dev/null 2>&1 || why="${why:+$why; }$out.tmp* left behind"
 	if [ -z "$why" ]; then
-		echo "[       OK ] $name"; passed=$((passed + 1))
+		cli_pass "$name"
 	else
 		echo "$why; stderr was:"; sed 's/^/    /' "$T/stderr"
-		echo "[  FAILED  ] $name"; failed=$((failed + 1)); failures+=("$name")
+		cli_fail "$name"
 	fi
 }
 
-cd "$T"
 # Inputs.  A good multi-vCPU trace, then broken copies of it.
 "$E" workload random --out good.gz --records 200000 > /dev/null 2>&1 || { echo "cannot make a trace"; exit 1; }
 size=$(stat -c %s good.gz)
@@ -136,7 +132,7 @@ row "newline in --out (sweep --emit parallel)" "control character 0x0a in the pa
 row "newline in --out (run)" "eptsim: --out 'x\\x0atouch INJECTED #': control character 0x0a" "$nl" -- \
 	"$E" run tiny.ini --out "$nl"
 if [ -e INJECTED ]; then   # the text after the newline must never run
-	echo "[  FAILED  ] an injected command ran"; failed=$((failed + 1)); failures+=("injected command")
+	cli_fail "an injected command ran" "" "injected command"
 fi
 row "--out is a regular file (run)" "eptsim: --out good.ini: exists and is a regular file, not a folder" "" -- \
 	"$E" run tiny.ini --out good.ini
@@ -224,11 +220,4 @@ row "NUL byte in a text trace line (convert)" "nul.txt:2: a NUL byte in the line
 row "--source longer than a trace header holds" "--source: 1100 characters, longer than the 1024" src.gz -- \
 	"$E" trace import --format lackey --source "$(head -c 1100 /dev/zero | tr '\0' s)" lackey.txt src.gz
 
-echo "[==========] $((passed + failed)) test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-if [ $failed -gt 0 ]; then
-	echo "[  FAILED  ] $failed test(s), listed below:"
-	for f in "${failures[@]}"; do echo "[  FAILED  ] $f"; done
-	exit 1
-fi
-exit 0
+cli_done

@@ -6,11 +6,8 @@
 #
 #   sim/tests/cli_paths.sh [EPTSIM]      (default: $EPTSIM_BIN, else build/eptsim)
 set -u
-E=$(realpath "${1:-${EPTSIM_BIN:-build/eptsim}}")
-T=$(mktemp -d /tmp/eptsim-paths.XXXXXX)
-mounted=""
-trap '[ -z "$mounted" ] || umount "$mounted"; rm -rf "$T"' EXIT
-passed=0; failed=0; failures=()
+. "$(dirname "$0")/lib-cli.sh"
+cli_init eptsim-paths "$@"
 
 # check NAME RC WANT... -- COMMAND...: exit status RC and every WANT a substring of stderr.
 check() {
@@ -26,30 +23,29 @@ check() {
 		grep -qF -- "$w" "$T/stderr" || why="${why:+$why; }message lacks '$w'"
 	done
 	if [ -z "$why" ]; then
-		echo "[       OK ] $name"; passed=$((passed + 1))
+		cli_pass "$name"
 	else
 		echo "$why; stderr was:"; sed 's/^/    /' "$T/stderr"
-		echo "[  FAILED  ] $name"; failed=$((failed + 1)); failures+=("$name")
+		cli_fail "$name"
 	fi
 }
 
-cd "$T"
 printf '[guest]\nvcpus = 1\nmem = 64M\nkernel_mem = 16M\n[workload]\nduration_ms = 2\n[output]\nseries = false\n' > tiny.ini
 printf '[sweep]\nbase = tiny.ini\nvary = guest.vcpus: 1, 2\n' > s.ini
 
 # Room for the check and config.ini, not for stats.json: the write reports ENOSPC and the file.
 mkdir full
 if mount -t tmpfs -o size=64k tmpfs full 2> /dev/null; then
-	mounted="$T/full"
+	mounts+=("$T/full")
 	dd if=/dev/zero of=full/fill bs=4k count=13 2> /dev/null
 	check "disk full while writing the results (run)" 1 \
 		"eptsim: writing results to full/x: full/x/stats.json: No space left on device" -- \
 		"$E" run tiny.ini --out full/x --quiet
 	echo "[ RUN      ] no temporary left on the full disk"
 	if ls -a full full/x 2> /dev/null | grep -q '\.tmp\.'; then
-		echo "[  FAILED  ] no temporary left on the full disk"; failed=$((failed + 1)); failures+=("temporary left")
+		cli_fail "no temporary left on the full disk" "" "temporary left"
 	else
-		echo "[       OK ] no temporary left on the full disk"; passed=$((passed + 1))
+		cli_pass "no temporary left on the full disk"
 	fi
 else
 	echo "(note: cannot mount a tmpfs here: the disk-full check is skipped; test_paths checks the errno with /dev/full)"
@@ -66,13 +62,6 @@ check "sweep --collect: corrupt stats.json and a wrongly typed stat" 1 \
 	"$E" sweep --collect sw
 check "sweep --dry-run names a corrupt stats.json" 0 -- "$E" sweep s.ini --out sw --dry-run
 grep -qF "corrupt stats.json       sw/runs/vcpus=1: sw/runs/vcpus=1/stats.json: invalid JSON" "$T/stdout" ||
-	{ echo "[  FAILED  ] dry-run output"; cat "$T/stdout"; failed=$((failed + 1)); failures+=("dry-run output"); }
+	{ cli_fail "dry-run output"; cat "$T/stdout"; }
 
-echo "[==========] $((passed + failed)) test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-if [ $failed -gt 0 ]; then
-	echo "[  FAILED  ] $failed test(s), listed below:"
-	for f in "${failures[@]}"; do echo "[  FAILED  ] $f"; done
-	exit 1
-fi
-exit 0
+cli_done

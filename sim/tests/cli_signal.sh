@@ -20,18 +20,12 @@
 #
 #   sim/tests/cli_signal.sh [EPTSIM]      (default: $EPTSIM_BIN, else build/eptsim)
 set -u
-E=$(realpath "${1:-${EPTSIM_BIN:-build/eptsim}}")
-T=$(mktemp -d /tmp/eptsim-sig.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-passed=0; failed=0; failures=()
-cd "$T"
+. "$(dirname "$0")/lib-cli.sh"
+cli_init eptsim-sig "$@"
 
 begin() { echo "[ RUN      ] $1"; why=""; }
 check() { eval "$1" || why="${why:+$why; }$2"; }
-end() {
-	if [ -z "$why" ]; then echo "[       OK ] $1"; passed=$((passed + 1))
-	else echo "$why"; echo "[  FAILED  ] $1"; failed=$((failed + 1)); failures+=("$1"); fi
-}
+end() { if [ -z "$why" ]; then cli_pass "$1"; else cli_fail "$1" "$why"; fi; }
 
 # A small guest: ~10-20 ms of wall time per simulated ms, so 20 ms is a short complete
 # run and 100 s one that is certainly still going when the signal comes.
@@ -255,11 +249,4 @@ for cmd in import convert merge workload; do
 	done
 done
 
-echo "[==========] $((passed + failed)) test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-if [ $failed -gt 0 ]; then
-	echo "[  FAILED  ] $failed test(s), listed below:"
-	for f in "${failures[@]}"; do echo "[  FAILED  ] $f"; done
-	exit 1
-fi
-exit 0
+cli_done
