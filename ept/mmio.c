@@ -52,8 +52,9 @@ unsigned kvm_current_mmio_generation(const struct kvm *kvm)
  * no slot in: a create can install new memslots (without mmu_lock) while the fault holds
  * the lock, and 3.11's spte then carried the new generation over the new slot, valid for
  * good (the race 3.17 closed: "kvm: fix potentially corrupt mmio cache", ee3d1570b585,
- * marks such a spte with a generation that is stale once the update ends).  Here it is
- * stale at once: its first access takes the slow path and faults the slot in. */
+ * bumps the generation again after synchronize_srcu() and does not store its low bit, so
+ * such a spte misses at once).  Here it misses at once too: its first access takes the
+ * slow path and faults the slot in.  A deviation from 3.11 (README, MMIO sptes). */
 void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx, uint64_t slots_gen)
 {
 	/* its one caller, __direct_map(), maps a GPA in no slot at PT_PAGE_TABLE_LEVEL and has
