@@ -140,7 +140,7 @@ static struct argp_option run_options[] = {
 	  "batched (default) or per-access: one event per record (slow; gives the same results)", 0 },
 	{ "skip-done", OPT_SKIP_DONE, 0, 0,
 	  "Do nothing if DIR/stats.json is complete and was made from this same effective config "
-	  "(its config_hash): the sweep resume rule", 0 },
+	  "(its config_hash): the sweep resume rule (with --replicates: run only the seeds not done)", 0 },
 	{ "replicates", OPT_REPLICATES, "N", 0,
 	  "Run it N times, with the seeds SEED..SEED+N-1 (SEED: --seed or run.seed), into "
 	  "DIR/runs/seed=S/, and write DIR/summary.csv, DIR/summary-replicates.csv and "
@@ -497,7 +497,9 @@ static struct argp sweep_argp = {
 	"Every run's config is built and validated first.  Run NAME goes to DIR/runs/NAME/ "
 	"(NAME: name=value,... over the axes); DIR/summary.csv gets one row per finished run: "
 	"the axis values, then its stats.json's stats as scalars (histograms and per-zap arrays "
-	"summarized).  A run whose stats.json is "
+	"summarized).  A seeds = 1..N line runs every point once per seed (the seed an axis) and "
+	"adds DIR/summary-replicates.csv and DIR/replicates.json: per point and stat, n, mean, "
+	"sd and the 95% interval's half-width.  A run whose stats.json is "
 	"complete and carries the run's config hash is done, and no back end runs it again.  "
 	"The local back end reports each run on stderr, keeps DIR/runs/NAME/stderr.log of "
 	"failed runs and exits with 1 if any failed.  --collect exits with 1 if runs are missing.",
