@@ -85,6 +85,22 @@ static const char hist10[] =
 	"{\"count\": 10, \"sum\": 3000, \"min\": 25, \"max\": 2600, \"mean\": 300.0, \"p50\": 25,"
 	" \"p90\": 100, \"p99\": 2600, \"p999\": 2600, \"buckets\": [[25, 6], [100, 3], [2600, 1]]}";
 
+/* A sweep folder: DIR and DIR/runs made, DIR/sweep.json and DIR/summary.csv open. */
+static void sweep_files(const char *dir, FILE **man, FILE **csv)
+{
+	char path[512];
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/runs", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/sweep.json", dir);
+	*man = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/summary.csv", dir);
+	*csv = fopen(path, "w");
+	assert_non_null(*man);
+	assert_non_null(*csv);
+}
+
 /* The sweep folder: 2 variants x 3 vCPU counts x 2 sizes, a summary.csv of known values
  * (the rows in sweep order; collapse.refaults empty throughout), every run's stats.json. */
 static void write_sweep(const char *dir)
@@ -92,15 +108,7 @@ static void write_sweep(const char *dir)
 	char path[512], name[128];
 	FILE *man, *csv;
 
-	assert_int_equal(mkdir(dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/runs", dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/sweep.json", dir);
-	man = fopen(path, "w");
-	snprintf(path, sizeof(path), "%s/summary.csv", dir);
-	csv = fopen(path, "w");
-	assert_non_null(man);
-	assert_non_null(csv);
+	sweep_files(dir, &man, &csv);
 	fprintf(man, "{\"eptsim_sweep\": 1, \"sweep_file\": \"/x/tiny-sweep.ini\", \"base\": \"/x/b.ini\","
 		     " \"set\": [], \"axes\": [\n"
 		     " {\"key\": \"mmu.zap_all\", \"name\": \"zap_all\", \"values\": [\"legacy\", \"fast-v7\"]},\n"
@@ -381,15 +389,7 @@ static void write_replicated(const char *dir)
 	FILE *man, *csv;
 	long cyc[2][6] = { { 800000, 100000, 50000, 20000, 1000, 0 }, { 800000, 100000, 50000, 20000, 1000, 0 } };
 
-	assert_int_equal(mkdir(dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/runs", dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/sweep.json", dir);
-	man = fopen(path, "w");
-	snprintf(path, sizeof(path), "%s/summary.csv", dir);
-	csv = fopen(path, "w");
-	assert_non_null(man);
-	assert_non_null(csv);
+	sweep_files(dir, &man, &csv);
 	fprintf(man, "{\"eptsim_sweep\": 1, \"sweep_file\": \"/x/reps.ini\", \"base\": \"/x/b.ini\","
 		     " \"set\": [], \"axes\": [\n"
 		     " {\"key\": \"mmu.zap_all\", \"name\": \"zap_all\", \"values\": [\"legacy\", \"fast-v7\"]},\n"

@@ -907,14 +907,25 @@ static void test_seeds(void **state)
 	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1,,2\n", "s.ini:3: seeds: an empty value");
 }
 
-static double stat_of(struct fx *f, const char *run, const char *stat)
+/* FMT's file as JSON (a failure if it is not). */
+static json_t *load_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *load_json(const char *fmt, ...)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/rep/runs/%s/stats.json", f->dir, run);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
 	json_error_t je;
 	json_t *doc = json_load_file(path, 0, &je);
 	if (!doc)
 		fail_msg("%s: %s", path, je.text);
+	return doc;
+}
+
+static double stat_of(struct fx *f, const char *run, const char *stat)
+{
+	json_t *doc = load_json("%s/rep/runs/%s/stats.json", f->dir, run);
 	double v = json_number_value(json_object_get(json_object_get(doc, "stats"), stat));
 	json_decref(doc);
 	return v;
@@ -967,9 +978,7 @@ static void test_replicates_end_to_end(void **state)
 	tu_assert_contains(rep, want);
 	free(rep);
 
-	json_error_t je;
-	json_t *doc = json_load_file(path_in(f, "rep/replicates.json"), 0, &je);
-	assert_non_null(doc);
+	json_t *doc = load_json("%s", path_in(f, "rep/replicates.json"));
 	assert_int_equal(json_integer_value(json_object_get(doc, "eptsim_replicates")), 1);
 	assert_string_equal(json_string_value(json_object_get(doc, "seed_key")), "run.seed");
 	json_t *points = json_object_get(doc, "points");
@@ -1012,12 +1021,7 @@ static void test_run_replicates(void **state)
 	tu_assert_contains(o, "(n=3)");
 	free(o);
 	for (int s = 5; s <= 7; s++) {
-		char path[512];
-		snprintf(path, sizeof(path), "%s/r3/runs/seed=%d/stats.json", f->dir, s);
-		json_error_t je;
-		json_t *doc = json_load_file(path, 0, &je);
-		if (!doc)
-			fail_msg("%s: %s", path, je.text);
+		json_t *doc = load_json("%s/r3/runs/seed=%d/stats.json", f->dir, s);
 		json_t *seed = json_object_get(json_object_get(json_object_get(doc, "config"), "run"), "seed");
 		assert_int_equal(json_integer_value(seed), s);
 		json_decref(doc);
