@@ -378,6 +378,7 @@ struct parse_ctx {
 	int line;
 	int err_line;
 	int r;
+	bool after_seeds;   /* the key before was seeds: a vary += there has no vary line above */
 	struct sweep_error *err;
 };
 
@@ -434,8 +435,9 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 			free(norm);
 		}
 	} else if (!strcmp(k, "vary") && append) {
-		if (!sw->naxes)
-			c->r = fail(c->err, -EINVAL, "%s:%d: vary +=: no vary line above to add to", sw->path, line);
+		if (!sw->naxes || c->after_seeds)
+			c->r = fail(c->err, -EINVAL, "%s:%d: vary +=: no vary line above to add to%s", sw->path, line,
+				    c->after_seeds ? " (the line above is seeds)" : "");
 		else
 			c->r = parse_values(sw, &sw->axes[sw->naxes - 1], v, line, c->err);
 	} else if (!strcmp(k, "vary")) {
@@ -473,6 +475,7 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 	} else {
 		c->r = fail(c->err, -EINVAL, "%s:%d: %s: unknown key (base, set, vary, seeds, only, exclude)", sw->path, line, k);
 	}
+	c->after_seeds = !strcmp(k, "seeds");
 	free(vcopy);
 	free(key);
 	if (c->r)

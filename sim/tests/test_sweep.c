@@ -905,6 +905,8 @@ static void test_seeds(void **state)
 	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1, 2, 1\n", "s.ini:3: seeds: 1 is listed twice");
 	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 3..1\n", "s.ini:3: seeds: range '3..1': the start is above the end");
 	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1,,2\n", "s.ini:3: seeds: an empty value");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1\nseeds = 1, 2\nvary += 2\n",
+		 "s.ini:5: vary +=: no vary line above to add to (the line above is seeds)");
 }
 
 /* FMT's file as JSON (a failure if it is not). */
