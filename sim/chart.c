@@ -21,6 +21,7 @@
 #include "sim/chart.h"
 #include "sim/gnuplot.h"
 #include "sim/paths.h"
+#include "sim/repstat.h"
 #include "sim/summary.h"
 
 #define CHART_DEFAULT_HIST	"mmu_lock.wait_cycles"
@@ -351,6 +352,19 @@ struct sw_ctx {
 	size_t *facet_row;	/* a representative row of each facet */
 	struct sw_y y[CHART_MAX_Y];
 	int ny;
+	/* replicates (a seeds axis, neither x nor by): a line's rows at one x are one point,
+	 * their mean with the 95% interval as an error bar (sim/repstat) */
+	int seedaxis;
+	bool rep;
+};
+
+/* One line's points: x, y (a row's value, or the replicates' mean), the 95% half-width
+ * (NAN without replicates or with one), how many runs. */
+struct sw_pts {
+	size_t *order;
+	double *x, *y, *ci, *vals;
+	size_t *n;
+	size_t npts;
 };
 
 static void sw_free(struct sw_ctx *c)
@@ -534,7 +548,7 @@ static int sw_setup_facets(struct sw_ctx *c, char *err, size_t errlen)
 		int col = summary_column(s, summary_axis_key(s, a));
 		bool several = false;
 
-		if ((int)a == c->xaxis || col == c->xcol || col == c->bycol)
+		if ((int)a == c->xaxis || col == c->xcol || col == c->bycol || (c->rep && (int)a == c->seedaxis))
 			continue;
 		for (size_t r = 1; r < nr && !several; r++)
 			for (size_t q = 0; q < r && !several; q++)
@@ -606,6 +620,68 @@ static bool sw_value(const struct sw_ctx *c, int k, size_t r, double *v)
 	return true;
 }
 
+static void sw_pts_free(struct sw_pts *p)
+{
+	free(p->order);
+	free(p->x);
+	free(p->y);
+	free(p->ci);
+	free(p->vals);
+	free(p->n);
+}
+
+static int sw_pts_alloc(struct sw_pts *p, size_t nr)
+{
+	memset(p, 0, sizeof(*p));
+	p->order = malloc((nr + 1) * sizeof(*p->order));
+	p->n = malloc((nr + 1) * sizeof(*p->n));
+	p->x = malloc((nr + 1) * sizeof(double));
+	p->y = malloc((nr + 1) * sizeof(double));
+	p->ci = malloc((nr + 1) * sizeof(double));
+	p->vals = malloc((nr + 1) * sizeof(double));
+	if (p->order && p->n && p->x && p->y && p->ci && p->vals)
+		return 0;
+	sw_pts_free(p);
+	return -ENOMEM;
+}
+
+/* The points of facet f, y column k, group g, by ascending x: a row each, or with
+ * replicates one per x, the mean of its rows. */
+static void sw_points(const struct sw_ctx *c, int f, int k, int g, struct sw_pts *p)
+{
+	size_t nr = summary_nr_rows(c->s), n = 0;
+
+	for (size_t r = 0; r < nr; r++) {
+		double v;
+
+		if (c->keep[r] && c->facet[r] == f && c->group[r] == g && sw_value(c, k, r, &v))
+			p->order[n++] = r;
+	}
+	/* insertion sort by x: a handful of rows */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j && c->xv[p->order[j - 1]] > c->xv[p->order[j]]; j--) {
+			size_t t = p->order[j];
+
+			p->order[j] = p->order[j - 1];
+			p->order[j - 1] = t;
+		}
+	p->npts = 0;
+	for (size_t i = 0; i < n;) {
+		size_t m = 0;
+		struct repstat st;
+
+		do
+			sw_value(c, k, p->order[i + m], &p->vals[m]);
+		while (++m, c->rep && i + m < n && c->xv[p->order[i + m]] == c->xv[p->order[i]]);
+		repstat_compute(p->vals, m, &st);
+		p->x[p->npts] = c->xv[p->order[i]];
+		p->y[p->npts] = st.mean;
+		p->ci[p->npts] = st.ci95;
+		p->n[p->npts++] = m;
+		i += m;
+	}
+}
+
 static int sw_setup_y(struct sw_ctx *c, const struct chart_opts *o, char *err, size_t errlen)
 {
 	struct summary *s = c->s;
@@ -616,6 +692,10 @@ static int sw_setup_y(struct sw_ctx *c, const struct chart_opts *o, char *err, s
 		       "zap.lock_breaks.mean)");
 		return -EINVAL;
 	}
+	struct sw_pts p;
+
+	if (sw_pts_alloc(&p, nr))
+		return -ENOMEM;
 	c->ny = o->ny;
 	for (int k = 0; k < c->ny; k++) {
 		struct sw_y *y = &c->y[k];
@@ -627,6 +707,7 @@ static int sw_setup_y(struct sw_ctx *c, const struct chart_opts *o, char *err, s
 		if (y->col < 0) {
 			gp_err(err, errlen, "--y %s: %s/summary.csv has no such column", o->y[k],
 			       summary_dir(s));
+			sw_pts_free(&p);
 			return -EINVAL;
 		}
 		unit = summary_column_unit(s, (size_t)y->col);
@@ -644,66 +725,63 @@ static int sw_setup_y(struct sw_ctx *c, const struct chart_opts *o, char *err, s
 			if (y->ms)
 				snprintf(y->unit, sizeof(y->unit), "ms");
 		}
+		/* the range of what is drawn: the points, and with replicates their bars (a bar
+		 * reaching below 0 does not make a positive stat's axis linear) */
 		y->lo = HUGE_VAL;
 		y->hi = -HUGE_VAL;
-		for (size_t r = 0; r < nr; r++) {
-			double v;
+		for (int f = 0; f < c->nfacets; f++)
+			for (int g = 0; g < c->ngroups; g++) {
+				sw_points(c, f, k, g, &p);
+				for (size_t i = 0; i < p.npts; i++) {
+					double ci = isfinite(p.ci[i]) ? p.ci[i] : 0;
+					double lo = p.y[i] - ci > 0 || p.y[i] <= 0 ? p.y[i] - ci : p.y[i];
 
-			if (!c->keep[r] || !sw_value(c, k, r, &v))
-				continue;
-			y->any = true;
-			if (v < y->lo)
-				y->lo = v;
-			if (v > y->hi)
-				y->hi = v;
-		}
+					y->any = true;
+					if (lo < y->lo)
+						y->lo = lo;
+					if (p.y[i] + ci > y->hi)
+						y->hi = p.y[i] + ci;
+				}
+			}
 		y->logy = y->any && y->lo > 0 && y->hi / y->lo >= 100;
 	}
+	sw_pts_free(&p);
 	return 0;
 }
 
-/* d-F-K-G.dat: "x y" of facet F, y column K, group G, ascending x. */
+/* d-F-K-G.dat: "x y" of facet F, y column K, group G, ascending x; with replicates
+ * "x mean ci95 n" (ci95 0 for a point of one run: no bar). */
 static int sw_write_data(const char *tmp, const struct sw_ctx *c, char *err, size_t errlen)
 {
-	size_t nr = summary_nr_rows(c->s);
-	size_t *order = malloc((nr + 1) * sizeof(*order));
-	int ret = 0;
+	struct sw_pts p;
+	int ret = sw_pts_alloc(&p, summary_nr_rows(c->s));
 
-	if (!order)
-		return -ENOMEM;
+	if (ret)
+		return ret;
 	for (int f = 0; f < c->nfacets && !ret; f++)
 		for (int k = 0; k < c->ny && !ret; k++)
 			for (int g = 0; g < c->ngroups && !ret; g++) {
 				char name[64], path[PATH_MAX];
-				size_t n = 0;
 				FILE *fp;
 
-				for (size_t r = 0; r < nr; r++)
-					if (c->keep[r] && c->facet[r] == f && c->group[r] == g)
-						order[n++] = r;
-				/* insertion sort by x: a handful of rows */
-				for (size_t i = 1; i < n; i++)
-					for (size_t j = i; j && c->xv[order[j - 1]] > c->xv[order[j]]; j--) {
-						size_t t = order[j];
-
-						order[j] = order[j - 1];
-						order[j - 1] = t;
-					}
+				sw_points(c, f, k, g, &p);
 				snprintf(name, sizeof(name), "d-%d-%d-%d.dat", f, k, g);
 				fp = gp_create(tmp, name, path, sizeof(path), err, errlen, &ret);
 				if (!fp)
 					break;
-				fprintf(fp, "# %s %s (%s) [%s]\n", summary_column_name(c->s, (size_t)c->xcol),
-					c->y[k].name, c->y[k].unit, c->groups[g].label);
-				for (size_t i = 0; i < n; i++) {
-					double v;
-
-					if (sw_value(c, k, order[i], &v))
-						fprintf(fp, "%.10g %.10g\n", c->xv[order[i]], v);
+				fprintf(fp, "# %s %s (%s)%s [%s]\n", summary_column_name(c->s, (size_t)c->xcol),
+					c->y[k].name, c->y[k].unit, c->rep ? " mean, ci95, n" : "",
+					c->groups[g].label);
+				for (size_t i = 0; i < p.npts; i++) {
+					if (c->rep)
+						fprintf(fp, "%.10g %.10g %.10g %zu\n", p.x[i], p.y[i],
+							isfinite(p.ci[i]) ? p.ci[i] : 0.0, p.n[i]);
+					else
+						fprintf(fp, "%.10g %.10g\n", p.x[i], p.y[i]);
 				}
 				ret = gp_close(fp, path, err, errlen);
 			}
-	free(order);
+	sw_pts_free(&p);
 	return ret;
 }
 
@@ -823,8 +901,9 @@ static int sw_write_script(const char *tmp, bool png, const struct sw_ctx *c,
 		for (int k = 0; k < ny; k++)
 			used += snprintf(ylist + used, used < sizeof(ylist) ? sizeof(ylist) - used : 0,
 					 "%s%s", k ? ", " : "", c->y[k].name);
-		snprintf(title, sizeof(title), "eptsim sweep %s: %s against %s", summary_name(c->s),
-			 ylist, summary_column_name(c->s, (size_t)c->xcol));
+		snprintf(title, sizeof(title), "eptsim sweep %s: %s against %s%s", summary_name(c->s),
+			 ylist, summary_column_name(c->s, (size_t)c->xcol),
+			 c->rep ? " (mean ± 95% CI)" : "");
 		gp_sanitize(title);
 	}
 	fprintf(fp, "set multiplot layout %d,%d title '%s' font 'sans,14' "
@@ -871,8 +950,9 @@ static int sw_write_script(const char *tmp, bool png, const struct sw_ctx *c,
 				double wide = c->ngroups > 1 ? (double)(c->ngroups - 1 - g) /
 					      (c->ngroups - 1) : 0;
 
-				fprintf(fp, "  'd-%d-%d-%d.dat' using 1:2 with linespoints lw %.2f pt %d "
-					    "ps %.2f lc rgb '%s' ", f, k, g, 1.6 + 1.1 * wide,
+				fprintf(fp, "  'd-%d-%d-%d.dat' using %s lw %.2f pt %d "
+					    "ps %.2f lc rgb '%s' ", f, k, g,
+					c->rep ? "1:2:3 with yerrorlines" : "1:2 with linespoints", 1.6 + 1.1 * wide,
 					chart_pt[g % CHART_NPT], 1.1 + 0.5 * wide, gp_color[g % GP_NCOLOR]);
 				if (titled)
 					fprintf(fp, "title '%s'", c->groups[g].label);
@@ -924,8 +1004,15 @@ int chart_sweep(const char *dir, const struct chart_opts *o, const char *out, ch
 		ret = sw_setup_x(&c, o->x, err, errlen);
 	if (!ret)
 		ret = sw_setup_by(&c, o->by, err, errlen);
-	if (!ret)
+	if (!ret) {
+		/* replicates, unless the seed is what is drawn against or what the lines are */
+		int sc;
+
+		c.seedaxis = summary_seed_axis(c.s);
+		sc = c.seedaxis < 0 ? -1 : summary_column(c.s, summary_axis_key(c.s, (size_t)c.seedaxis));
+		c.rep = sc >= 0 && c.seedaxis != c.xaxis && sc != c.xcol && sc != c.bycol;
 		ret = sw_setup_facets(&c, err, errlen);
+	}
 	if (!ret)
 		ret = sw_setup_y(&c, o, err, errlen);
 	if (ret)

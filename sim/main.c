@@ -122,12 +122,13 @@ struct run_args {
 	const char *out;
 	const char *sets[MAX_SETS];
 	int nsets;
-	uint64_t seed;
+	uint64_t seed, replicates;
+	unsigned jobs;
 	bool seed_set, dump, quiet, skip_done;
 	enum engine_mode mode;
 };
 
-enum { OPT_ENGINE = 0x100, OPT_SKIP_DONE };
+enum { OPT_ENGINE = 0x100, OPT_SKIP_DONE, OPT_REPLICATES };
 
 static struct argp_option run_options[] = {
 	{ "out", 'o', "DIR", 0, "Results folder (default: results/<config file stem>/)", 0 },
@@ -139,7 +140,13 @@ static struct argp_option run_options[] = {
 	  "batched (default) or per-access: one event per record (slow; gives the same results)", 0 },
 	{ "skip-done", OPT_SKIP_DONE, 0, 0,
 	  "Do nothing if DIR/stats.json is complete and was made from this same effective config "
-	  "(its config_hash): the sweep resume rule", 0 },
+	  "(its config_hash): the sweep resume rule (with --replicates: run only the seeds not done)", 0 },
+	{ "replicates", OPT_REPLICATES, "N", 0,
+	  "Run it N times, with the seeds SEED..SEED+N-1 (SEED: --seed or run.seed), into "
+	  "DIR/runs/seed=S/, and write DIR/summary.csv, DIR/summary-replicates.csv and "
+	  "DIR/replicates.json (n, mean, sd, 95% interval of every stat): a one-point sweep over "
+	  "the seeds (README, Sweeps)", 0 },
+	{ "jobs", 'j', "N", 0, "With --replicates: runs at a time (default: the number of online cores)", 0 },
 	{ 0 }
 };
 
@@ -161,6 +168,12 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 	case 'd': a->dump = true; break;
 	case 'q': a->quiet = true; break;
 	case OPT_SKIP_DONE: a->skip_done = true; break;
+	case OPT_REPLICATES:
+		a->replicates = opt_u64(state, "--replicates", arg, 1, SWEEP_MAX_VALUES, NULL);
+		break;
+	case 'j':
+		a->jobs = (unsigned)opt_u64(state, "--jobs", arg, 1, 4096, NULL);
+		break;
 	case OPT_ENGINE:
 		if (!strcmp(arg, "batched"))
 			a->mode = ENGINE_BATCHED;
@@ -177,6 +190,10 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!a->config)
 			argp_error(state, "CONFIG file missing");
+		if (a->replicates && a->mode != ENGINE_BATCHED)
+			argp_error(state, "--engine per-access: not with --replicates (its runs use the batched engine)");
+		if (a->jobs && !a->replicates)
+			argp_error(state, "--jobs: only with --replicates");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -284,6 +301,8 @@ static void catch_stop_signals(void)
 #define EXIT_SIGNALLED(sig) (128 + (sig))
 #define PARTIAL_SUBDIR "partial"
 
+static int run_replicates(const struct run_args *a, const struct scenario *sc);
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args a = { .mode = ENGINE_BATCHED };
@@ -312,6 +331,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (check_out("eptsim", "--out", a.out, PATH_DIR))
 		return EXIT_BAD_INPUT;
+	if (a.replicates)
+		return run_replicates(&a, &sc);
 	/* One live run per folder (a restarted sweep must not race a run still going there):
 	 * held until we return, and by the kernel no longer once we are killed.  Failing to
 	 * take it (held, or an --out that cannot hold results) is bad input: nothing ran. */
@@ -476,7 +497,9 @@ static struct argp sweep_argp = {
 	"Every run's config is built and validated first.  Run NAME goes to DIR/runs/NAME/ "
 	"(NAME: name=value,... over the axes); DIR/summary.csv gets one row per finished run: "
 	"the axis values, then its stats.json's stats as scalars (histograms and per-zap arrays "
-	"summarized).  A run whose stats.json is "
+	"summarized).  A seeds = 1..N line runs every point once per seed (the seed an axis) and "
+	"adds DIR/summary-replicates.csv and DIR/replicates.json: per point and stat, n, mean, "
+	"sd and the 95% interval's half-width.  A run whose stats.json is "
 	"complete and carries the run's config hash is done, and no back end runs it again.  "
 	"The local back end reports each run on stderr, keeps DIR/runs/NAME/stderr.log of "
 	"failed runs and exits with 1 if any failed.  --collect exits with 1 if runs are missing.",
@@ -535,6 +558,9 @@ static int sweep_report_collect(const char *dir)
 	}
 	printf("wrote %s/summary.csv: %zu of %zu runs, %zu stat columns\n", dir, sum.nr_done, sum.nr_runs,
 	       sum.nr_columns);
+	if (sum.nr_points)
+		printf("wrote %s/summary-replicates.csv and replicates.json: %zu points, n, mean, sd and ci95 "
+		       "of every stat over the seeds\n", dir, sum.nr_points);
 	for (size_t i = 0; i < sum.nr_warnings; i++)
 		fprintf(stderr, "eptsim sweep: warning: %s\n", sum.warnings[i]);
 	for (size_t i = 0; i < sum.nr_missing; i++)
@@ -649,6 +675,105 @@ static int cmd_sweep(int argc, char **argv)
 		res.skipped, elapsed_s(&t0));
 	int rc = sweep_report_collect(a.out);
 	return res.failed ? 1 : rc;
+}
+
+/* ------------------------------------------------------------------ run --replicates */
+
+/* The stats print_summary() shows, as summary.csv columns. */
+static const char *const replicate_stats[] = {
+	"zap.lock_breaks.sum", "zap.flushes.sum", "zap.pages.sum", "zap.count", "tlb_flush.count",
+	"tlb_flush.refill_misses", "vcpu.reloads", "ept.faults", "vcpu.records", "mmu_lock.wait_cycles.p50",
+	"mmu_lock.wait_cycles.p99", "mmu_lock.wait_cycles.max",
+};
+
+static void print_replicates(const char *dir, uint64_t first, uint64_t n)
+{
+	char path[PATH_MAX + 32], err[PATH_MAX + 512];
+	int r;
+	snprintf(path, sizeof(path), "%s/replicates.json", dir);
+	json_t *doc = path_load_json(path, &r, err, sizeof(err));
+	json_t *stats = json_object_get(json_array_get(json_object_get(doc, "points"), 0), "stats");
+	printf("eptsim run --replicates %llu: seeds %llu..%llu; mean ± 95%% interval (n runs)\n",
+	       (unsigned long long)n, (unsigned long long)first, (unsigned long long)(first + n - 1));
+	for (size_t i = 0; i < sizeof(replicate_stats) / sizeof(replicate_stats[0]); i++) {
+		json_t *st = json_object_get(stats, replicate_stats[i]);
+		json_t *ci = json_object_get(st, "ci95");
+		if (!st)
+			continue;
+		printf("%-26s %.6g", replicate_stats[i], json_number_value(json_object_get(st, "mean")));
+		if (json_is_number(ci))
+			printf(" ± %.3g", json_number_value(ci));
+		printf(" (n=%lld)\n", (long long)json_integer_value(json_object_get(st, "n")));
+	}
+	printf("results in %s/ (runs/seed=S/, summary-replicates.csv, replicates.json)\n", dir);
+	json_decref(doc);
+}
+
+/* `run --replicates N`: the one-point sweep over the seeds (sweep_replicates()), run by the
+ * sweep's local back end and collected as a sweep is. */
+static int run_replicates(const struct run_args *a, const struct scenario *sc)
+{
+	const char *sets[MAX_SETS];
+	size_t nsets = 0;
+	struct sweep_error err;
+	struct sweep *sw;
+	struct resdir_lock lock = { .fd = -1 };
+	char errbuf[PATH_MAX + 512];
+
+	/* run.seed is the axis: a --set of it gave the first seed (in sc), as --seed does */
+	for (int i = 0; i < a->nsets; i++) {
+		size_t kl = strcspn(a->sets[i], "=");
+		while (kl && (a->sets[i][kl - 1] == ' ' || a->sets[i][kl - 1] == '\t'))
+			kl--;
+		if (kl != strlen(SWEEP_SEED_KEY) || strncmp(a->sets[i], SWEEP_SEED_KEY, kl))
+			sets[nsets++] = a->sets[i];
+	}
+	if (sweep_replicates(a->config, sets, nsets, sc->seed, a->replicates, &sw, &err)) {
+		fprintf(stderr, "eptsim: %s\n", err.msg);
+		return EXIT_BAD_INPUT;
+	}
+	if (resdir_lock(a->out, &lock, errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "eptsim: %s\n", errbuf);
+		sweep_free(sw);
+		return EXIT_BAD_INPUT;
+	}
+	unsigned jobs = a->jobs;
+	if (!jobs) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = c > 0 ? (unsigned)c : 1;
+	}
+	struct sweep_show sh = { sw, a->out, 0 };
+	struct sweep_local_result res;
+	catch_stop_signals();
+	int r = sweep_run_local(sw, a->out, "/proc/self/exe", jobs, !a->skip_done, &run_signal,
+				a->quiet ? NULL : sweep_show_progress, &sh, &res, &err);
+	sweep_free(sw);
+	int ret = 0;
+	if (r == -EINTR) {
+		fprintf(stderr, "eptsim: %s; %zu ran; run again with --skip-done to resume\n", err.msg, res.ran);
+		ret = EXIT_SIGNALLED(run_signal);
+	} else if (r) {
+		fprintf(stderr, "eptsim: %s\n", err.msg);
+		ret = 1;
+	} else {
+		struct sweep_summary sum;
+		if (sweep_collect(a->out, &sum, &err)) {
+			fprintf(stderr, "eptsim: %s\n", err.msg);
+			ret = 1;
+		} else {
+			for (size_t i = 0; i < sum.nr_warnings; i++)
+				fprintf(stderr, "eptsim: warning: %s\n", sum.warnings[i]);
+			if (sum.nr_missing)
+				fprintf(stderr, "eptsim: %zu of %zu replicates failed (logs: %s/runs/seed=S/stderr.log)\n",
+					sum.nr_missing, sum.nr_runs, a->out);
+			if (!a->quiet && sum.nr_done)
+				print_replicates(a->out, sc->seed, a->replicates);
+			ret = res.failed || sum.nr_missing ? 1 : 0;
+			sweep_summary_free(&sum);
+		}
+	}
+	resdir_unlock(&lock);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ plot */

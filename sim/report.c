@@ -230,13 +230,15 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 		gp_err(err, errlen, "%s: %s", plots, strerror(-ret));
 		return ret;
 	}
-	/* the x axes: the numeric ones with several values, else the first with several */
+	/* the x axes: the numeric ones with several values, else the first with several; never
+	 * the seeds axis (its replicates are each figure's error bars) */
+	int seed = summary_seed_axis(c->s);
 	for (size_t a = 0; a < na; a++)
 		if (summary_axis_numeric(c->s, a) && summary_axis_nr_values(c->s, a) > 1 &&
-		    c->nxaxes < 16)
+		    (int)a != seed && c->nxaxes < 16)
 			c->xaxis[c->nxaxes++] = (int)a;
 	for (size_t a = 0; a < na && !c->nxaxes; a++)
-		if (summary_axis_nr_values(c->s, a) > 1)
+		if (summary_axis_nr_values(c->s, a) > 1 && (int)a != seed)
 			c->xaxis[c->nxaxes++] = (int)a;
 	/* the line axis: the first non-numeric axis with several values, else the first */
 	c->by = -1;
@@ -244,7 +246,7 @@ static int report_plots(struct report_ctx *c, struct report_result *res, char *e
 		if (!summary_axis_numeric(c->s, a) && summary_axis_nr_values(c->s, a) > 1)
 			c->by = (int)a;
 	for (size_t a = 0; a < na && c->by < 0; a++)
-		if (summary_axis_nr_values(c->s, a) > 1)
+		if (summary_axis_nr_values(c->s, a) > 1 && (int)a != seed)
 			c->by = (int)a;
 
 	for (int i = 0; i < c->nxaxes; i++) {

@@ -42,6 +42,7 @@ struct summary {
 	const char **row_name;		/* run name of each row */
 	size_t nrows;
 	int freq_axis;			/* axis that is cpu.freq_mhz, or -1 */
+	int seed_axis;			/* the axis of a seeds = line, or -1 */
 	double freq_mhz;		/* from the first row's config */
 };
 
@@ -210,6 +211,7 @@ static int summary_read_manifest(struct summary *s, char *err, size_t errlen)
 	if (!s->axes)
 		return -ENOMEM;
 	s->freq_axis = -1;
+	s->seed_axis = -1;
 	json_array_foreach(axes, a, ax) {
 		struct summary_axis *x = &s->axes[a];
 		json_t *vals = json_object_get(ax, "values"), *v;
@@ -235,6 +237,8 @@ static int summary_read_manifest(struct summary *s, char *err, size_t errlen)
 		}
 		if (!strcmp(x->key, "cpu.freq_mhz"))
 			s->freq_axis = (int)a;
+		if (json_is_true(json_object_get(ax, "seeds")))
+			s->seed_axis = (int)a;
 	}
 	sf = json_object_get(s->man, "sweep_file");
 	if (json_is_string(sf)) {
@@ -451,6 +455,7 @@ const char *summary_axis_value(const struct summary *s, size_t a, size_t i)
 	return s->axes[a].values[i];
 }
 bool summary_axis_numeric(const struct summary *s, size_t a) { return s->axes[a].numeric; }
+int summary_seed_axis(const struct summary *s) { return s->seed_axis; }
 
 int summary_axis_find(const struct summary *s, const char *name)
 {

@@ -43,6 +43,8 @@ size_t summary_axis_nr_values(const struct summary *s, size_t axis);
 const char *summary_axis_value(const struct summary *s, size_t axis, size_t i);
 /* Every value of the axis is a number (summary_parse). */
 bool summary_axis_numeric(const struct summary *s, size_t axis);
+/* The axis of the sweep's seeds = line (replicates: "seeds": true in the manifest), or -1. */
+int summary_seed_axis(const struct summary *s);
 /* The axis whose key or name is name, or -1. */
 int summary_axis_find(const struct summary *s, const char *name);
 

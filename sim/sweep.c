@@ -2,6 +2,7 @@
  * ends (local processes, GNU parallel's jobs.txt, a Slurm array).  See sweep.h. */
 #include "sim/sweep.h"
 #include "sim/paths.h"
+#include "sim/repstat.h"
 #include "sim/sim.h"
 #include "sim/stats.h"
 
@@ -28,6 +29,9 @@
 #define RUNS_SUBDIR "runs"
 #define MANIFEST "sweep.json"
 #define SUMMARY "summary.csv"
+#define SUMMARY_REPLICATES "summary-replicates.csv"
+#define REPLICATES_JSON "replicates.json"
+#define REPLICATES_VERSION 1
 #define JOBS "jobs.txt"
 #define SBATCH "sweep.sbatch"
 #define STDERR_LOG "stderr.log"
@@ -139,6 +143,7 @@ struct axis {
 	char *name;         /* in folder names: the key's last part, or the key if that is ambiguous */
 	struct strv values;
 	int line;
+	bool seeds;         /* made by a seeds = line: key run.seed, replicates */
 };
 
 /* One condition of an only/exclude line: the run's value of axis is one of match[]. */
@@ -164,6 +169,7 @@ struct sweep {
 	struct filter *filters;
 	size_t nfilters;
 	struct strv raw_filters;    /* "only\0..." / "exclude\0..." before the axes are known */
+	struct axis *seeds;         /* the seeds = line until the vary lines are all read */
 	size_t nruns;
 	uint32_t *choice;           /* nruns x naxes value indices */
 	char **names;
@@ -201,6 +207,11 @@ void sweep_free(struct sweep *sw)
 	}
 	free(sw->filters);
 	strv_free(&sw->raw_filters);
+	if (sw->seeds) {
+		free(sw->seeds->key);
+		strv_free(&sw->seeds->values);
+		free(sw->seeds);
+	}
 	for (size_t r = 0; r < sw->nruns; r++)
 		free(sw->names[r]);
 	free(sw->names);
@@ -318,26 +329,39 @@ bad:
 	return -EINVAL;
 }
 
+/* How messages name an axis's line: "vary guest.vcpus", or "seeds". */
+static const char *axis_what(const struct axis *ax, char *buf, size_t n)
+{
+	snprintf(buf, n, ax->seeds ? "seeds" : "vary %s", ax->key);
+	return buf;
+}
+
 /* "v, v, A..B +S" -> values; errors name the line. */
 static int parse_values(struct sweep *sw, struct axis *ax, const char *list, int line, struct sweep_error *err)
 {
-	char *buf = xstrdup(list), *rest = buf, *tok;
+	char *buf = xstrdup(list), *rest = buf, *tok, what[512];
 	int r = 0;
+	axis_what(ax, what, sizeof(what));
+	if (ax->seeds && !*trim(buf)) {
+		free(buf);
+		return fail(err, -EINVAL, "%s:%d: seeds: no seed (expected A..B or a list, e.g. 1..10 or 1, 2, 7)",
+			    sw->path, line);
+	}
 	while ((tok = strsep(&rest, ","))) {   /* strsep: "1,,2" has an empty item */
 		char *item = trim(tok), msg[512];
 		if (!*item) {
-			r = fail(err, -EINVAL, "%s:%d: vary %s: an empty value", sw->path, line, ax->key);
+			r = fail(err, -EINVAL, "%s:%d: %s: an empty value", sw->path, line, what);
 			break;
 		}
 		int k = expand_range(item, &ax->values, line, msg, sizeof(msg));
 		if (k < 0) {
-			r = fail(err, k, "%s:%d: vary %s: %s", sw->path, line, ax->key, msg);
+			r = fail(err, k, "%s:%d: %s: %s", sw->path, line, what, msg);
 			break;
 		}
 		if (!k)   /* "" stands for the empty value */
 			strv_push(&ax->values, strcmp(item, "\"\"") ? item : "", line);
 		if (ax->values.n > SWEEP_MAX_VALUES) {
-			r = fail(err, -E2BIG, "%s:%d: vary %s: more than %d values", sw->path, line, ax->key,
+			r = fail(err, -E2BIG, "%s:%d: %s: more than %d values", sw->path, line, what,
 				 SWEEP_MAX_VALUES);
 			break;
 		}
@@ -354,6 +378,7 @@ struct parse_ctx {
 	int line;
 	int err_line;
 	int r;
+	bool after_seeds;   /* the key before was seeds: a vary += there has no vary line above */
 	struct sweep_error *err;
 };
 
@@ -370,7 +395,7 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 	}
 	if (strcmp(section, SWEEP_SECTION)) {
 		c->r = fail(c->err, -EINVAL, "%s:%d: [%s]: a sweep file has one [sweep] section (keys: base, set, "
-			    "vary, only, exclude)", sw->path, c->line, section);
+			    "vary, seeds, only, exclude)", sw->path, c->line, section);
 		return 0;
 	}
 	char *key = xstrdup(name);   /* any length: a cut name would be reported wrongly */
@@ -410,8 +435,9 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 			free(norm);
 		}
 	} else if (!strcmp(k, "vary") && append) {
-		if (!sw->naxes)
-			c->r = fail(c->err, -EINVAL, "%s:%d: vary +=: no vary line above to add to", sw->path, line);
+		if (!sw->naxes || c->after_seeds)
+			c->r = fail(c->err, -EINVAL, "%s:%d: vary +=: no vary line above to add to%s", sw->path, line,
+				    c->after_seeds ? " (the line above is seeds)" : "");
 		else
 			c->r = parse_values(sw, &sw->axes[sw->naxes - 1], v, line, c->err);
 	} else if (!strcmp(k, "vary")) {
@@ -427,6 +453,19 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 			ax->line = line;
 			c->r = parse_values(sw, ax, colon + 1, line, c->err);
 		}
+	} else if (!strcmp(k, "seeds")) {
+		if (sw->seeds) {
+			c->r = fail(c->err, -EINVAL, "%s:%d: seeds: given twice (first on line %d)", sw->path, line,
+				    sw->seeds->line);
+		} else {
+			sw->seeds = calloc(1, sizeof(*sw->seeds));
+			if (!sw->seeds)
+				abort();
+			sw->seeds->key = xstrdup(SWEEP_SEED_KEY);
+			sw->seeds->line = line;
+			sw->seeds->seeds = true;
+			c->r = parse_values(sw, sw->seeds, v, line, c->err);
+		}
 	} else if (!strcmp(k, "only") || !strcmp(k, "exclude")) {
 		char *buf = NULL;
 		if (asprintf(&buf, "%s=%s", k, v) < 0)   /* resolved once the axes are known */
@@ -434,8 +473,9 @@ static int sweep_ini_handler(void *user, const char *section, const char *name, 
 		strv_push(&sw->raw_filters, buf, line);
 		free(buf);
 	} else {
-		c->r = fail(c->err, -EINVAL, "%s:%d: %s: unknown key (base, set, vary, only, exclude)", sw->path, line, k);
+		c->r = fail(c->err, -EINVAL, "%s:%d: %s: unknown key (base, set, vary, seeds, only, exclude)", sw->path, line, k);
 	}
+	c->after_seeds = !strcmp(k, "seeds");
 	free(vcopy);
 	free(key);
 	if (c->r)
@@ -723,6 +763,8 @@ static int expand(struct sweep *sw, struct sweep_error *err)
 	return r;
 }
 
+static int sweep_finish(struct sweep *sw, struct sweep_error *err);
+
 int sweep_load(const char *path, struct sweep **out, struct sweep_error *err)
 {
 	*out = NULL;
@@ -768,64 +810,7 @@ int sweep_load(const char *path, struct sweep **out, struct sweep_error *err)
 			sw->base = b;
 		}
 	}
-
-	/* base + sets */
-	struct config_error cerr;
-	sw->with_sets = malloc(sizeof(*sw->with_sets));
-	if (!sw->with_sets)
-		abort();
-	config_defaults(sw->with_sets);
-	if ((r = config_load(sw->with_sets, sw->base, &cerr))) {
-		r = fail(err, r == -ENOENT || r == -EISDIR ? r : -EINVAL, "%s:%d: base: %s", path, sw->base_line, cerr.msg);
-		goto out;
-	}
-	for (size_t i = 0; i < sw->sets.n; i++) {
-		if (config_set(sw->with_sets, sw->sets.v[i], &cerr)) {
-			r = fail(err, -EINVAL, "%s:%d: set: %s", path, sw->sets.line[i], set_msg(&cerr));
-			goto out;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (set_key_len(sw->sets.v[j]) == set_key_len(sw->sets.v[i]) &&
-			    !strncmp(sw->sets.v[j], sw->sets.v[i], set_key_len(sw->sets.v[i]))) {
-				r = fail(err, -EINVAL, "%s:%d: set: %.*s is set twice (line %d)", path, sw->sets.line[i],
-					 (int)set_key_len(sw->sets.v[i]), sw->sets.v[i], sw->sets.line[j]);
-				goto out;
-			}
-	}
-
-	/* the axes: real keys, good values, no key twice */
-	struct scenario *tmp = malloc(sizeof(*tmp));
-	if (!tmp)
-		abort();
-	for (size_t a = 0; a < sw->naxes && !r; a++) {
-		struct axis *ax = &sw->axes[a];
-		for (size_t v = 0; v < ax->values.n && !r; v++) {
-			*tmp = *sw->with_sets;
-			if (set_axis_value(tmp, ax, ax->values.v[v], &cerr))
-				r = fail(err, -EINVAL, "%s:%d: vary: %s", path, ax->values.line[v], set_msg(&cerr));
-			for (size_t w = 0; w < v && !r; w++)
-				if (!strcmp(ax->values.v[w], ax->values.v[v]))
-					r = fail(err, -EINVAL, "%s:%d: vary %s: %s is listed twice", path,
-						 ax->values.line[v], ax->key, ax->values.v[v]);
-		}
-		for (size_t b = 0; b < a && !r; b++)
-			if (!strcmp(sw->axes[b].key, ax->key))
-				r = fail(err, -EINVAL, "%s:%d: vary: %s is varied twice (line %d)", path, ax->line, ax->key,
-					 sw->axes[b].line);
-		for (size_t i = 0; i < sw->sets.n && !r; i++)
-			if (set_key_len(sw->sets.v[i]) == strlen(ax->key) &&
-			    !strncmp(sw->sets.v[i], ax->key, strlen(ax->key)))
-				r = fail(err, -EINVAL, "%s:%d: vary: %s is also fixed by set on line %d", path, ax->line,
-					 ax->key, sw->sets.line[i]);
-	}
-	free(tmp);
-	if (r)
-		goto out;
-	name_axes(sw);
-	for (size_t i = 0; i < sw->raw_filters.n; i++)
-		if ((r = parse_filter(sw, sw->raw_filters.v[i], sw->raw_filters.line[i], err)))
-			goto out;
-	r = expand(sw, err);
+	r = sweep_finish(sw, err);
 out:
 	if (r) {
 		sweep_free(sw);
@@ -835,7 +820,136 @@ out:
 	return 0;
 }
 
+/* The seeds = line becomes the last axis (the fastest: a point's replicates are
+ * neighbours in sweep order and in summary.csv). */
+static int attach_seeds(struct sweep *sw, struct sweep_error *err)
+{
+	if (!sw->seeds)
+		return 0;
+	for (size_t a = 0; a < sw->naxes; a++)
+		if (!strcmp(sw->axes[a].key, SWEEP_SEED_KEY))
+			return fail(err, -EINVAL, "%s:%d: seeds: " SWEEP_SEED_KEY " is also varied on line %d (the "
+				    "seeds line is the seed's axis: keep one of them)", sw->path, sw->seeds->line,
+				    sw->axes[a].line);
+	sw->axes = xrealloc(sw->axes, (sw->naxes + 1) * sizeof(*sw->axes));
+	sw->axes[sw->naxes++] = *sw->seeds;
+	free(sw->seeds);
+	sw->seeds = NULL;
+	return 0;
+}
+
+/* After the file (or sweep_replicates()): base + sets, the axes checked, named, filtered
+ * and expanded into runs. */
+static int sweep_finish(struct sweep *sw, struct sweep_error *err)
+{
+	const char *path = sw->path;
+	int r = attach_seeds(sw, err);
+	if (r)
+		return r;
+
+	/* base + sets */
+	struct config_error cerr;
+	sw->with_sets = malloc(sizeof(*sw->with_sets));
+	if (!sw->with_sets)
+		abort();
+	config_defaults(sw->with_sets);
+	if ((r = config_load(sw->with_sets, sw->base, &cerr))) {
+		r = fail(err, r == -ENOENT || r == -EISDIR ? r : -EINVAL, "%s:%d: base: %s", path, sw->base_line, cerr.msg);
+		return r;
+	}
+	for (size_t i = 0; i < sw->sets.n; i++) {
+		if (config_set(sw->with_sets, sw->sets.v[i], &cerr)) {
+			r = fail(err, -EINVAL, "%s:%d: set: %s", path, sw->sets.line[i], set_msg(&cerr));
+			return r;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (set_key_len(sw->sets.v[j]) == set_key_len(sw->sets.v[i]) &&
+			    !strncmp(sw->sets.v[j], sw->sets.v[i], set_key_len(sw->sets.v[i]))) {
+				r = fail(err, -EINVAL, "%s:%d: set: %.*s is set twice (line %d)", path, sw->sets.line[i],
+					 (int)set_key_len(sw->sets.v[i]), sw->sets.v[i], sw->sets.line[j]);
+				return r;
+			}
+	}
+
+	/* the axes: real keys, good values, no key twice */
+	struct scenario *tmp = malloc(sizeof(*tmp));
+	char what[512];
+	if (!tmp)
+		abort();
+	for (size_t a = 0; a < sw->naxes && !r; a++) {
+		struct axis *ax = &sw->axes[a];
+		for (size_t v = 0; v < ax->values.n && !r; v++) {
+			*tmp = *sw->with_sets;
+			if (set_axis_value(tmp, ax, ax->values.v[v], &cerr))
+				r = fail(err, -EINVAL, "%s:%d: %s: %s", path, ax->values.line[v], ax->seeds ? "seeds" : "vary",
+					 set_msg(&cerr));
+			for (size_t w = 0; w < v && !r; w++)
+				if (!strcmp(ax->values.v[w], ax->values.v[v]))
+					r = fail(err, -EINVAL, "%s:%d: %s: %s is listed twice", path,
+						 ax->values.line[v], axis_what(ax, what, sizeof(what)), ax->values.v[v]);
+		}
+		for (size_t b = 0; b < a && !r; b++)
+			if (!strcmp(sw->axes[b].key, ax->key))
+				r = fail(err, -EINVAL, "%s:%d: vary: %s is varied twice (line %d)", path, ax->line, ax->key,
+					 sw->axes[b].line);
+		for (size_t i = 0; i < sw->sets.n && !r; i++)
+			if (set_key_len(sw->sets.v[i]) == strlen(ax->key) &&
+			    !strncmp(sw->sets.v[i], ax->key, strlen(ax->key)))
+				r = fail(err, -EINVAL, "%s:%d: %s: %s is also fixed by set on line %d", path, ax->line,
+					 ax->seeds ? "seeds" : "vary", ax->key, sw->sets.line[i]);
+	}
+	free(tmp);
+	if (r)
+		return r;
+	name_axes(sw);
+	for (size_t i = 0; i < sw->raw_filters.n; i++)
+		if ((r = parse_filter(sw, sw->raw_filters.v[i], sw->raw_filters.line[i], err)))
+			return r;
+	return expand(sw, err);
+}
+
+int sweep_replicates(const char *config, const char *const *sets, size_t nsets, uint64_t first, uint64_t n,
+		     struct sweep **out, struct sweep_error *err)
+{
+	*out = NULL;
+	if (!n || n > SWEEP_MAX_VALUES || first > CONFIG_SEED_MAX - (n - 1))
+		return fail(err, -EINVAL, "--replicates %llu from seed %llu: 1 to %d seeds, the last at most %llu",
+			    (unsigned long long)n, (unsigned long long)first, SWEEP_MAX_VALUES,
+			    (unsigned long long)CONFIG_SEED_MAX);
+	struct sweep *sw = calloc(1, sizeof(*sw));
+	if (!sw)
+		abort();
+	sw->path = xstrdup(config);
+	sw->base = xstrdup(config);
+	for (size_t i = 0; i < nsets; i++)
+		strv_push(&sw->sets, sets[i], 0);
+	sw->seeds = calloc(1, sizeof(*sw->seeds));
+	if (!sw->seeds)
+		abort();
+	sw->seeds->key = xstrdup(SWEEP_SEED_KEY);
+	sw->seeds->seeds = true;
+	for (uint64_t i = 0; i < n; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)(first + i));
+		strv_push(&sw->seeds->values, v, 0);
+	}
+	int r = sweep_finish(sw, err);
+	if (r)
+		sweep_free(sw);
+	else
+		*out = sw;
+	return r;
+}
+
 const char *sweep_base(const struct sweep *sw) { return sw->base; }
+
+int sweep_seed_axis(const struct sweep *sw)
+{
+	for (size_t a = 0; a < sw->naxes; a++)
+		if (sw->axes[a].seeds)
+			return (int)a;
+	return -1;
+}
 size_t sweep_nr_axes(const struct sweep *sw) { return sw->naxes; }
 const char *sweep_axis_key(const struct sweep *sw, size_t axis) { return sw->axes[axis].key; }
 size_t sweep_nr_runs(const struct sweep *sw) { return sw->nruns; }
@@ -992,6 +1106,8 @@ int sweep_prepare(const struct sweep *sw, const char *dir, struct sweep_error *e
 		json_t *ax = json_object(), *vals = json_array();
 		json_object_set_new(ax, "key", json_string(sw->axes[a].key));
 		json_object_set_new(ax, "name", json_string(sw->axes[a].name));
+		if (sw->axes[a].seeds)   /* replicates: summary-replicates.csv, error bars */
+			json_object_set_new(ax, "seeds", json_true());
 		for (size_t v = 0; v < sw->axes[a].values.n; v++)
 			json_array_append_new(vals, json_string(sw->axes[a].values.v[v]));
 		json_object_set_new(ax, "values", vals);
@@ -1619,6 +1735,194 @@ static void write_csv(FILE *f, void *ctx)
 	}
 }
 
+/* ---- replicates: the runs of summary.csv grouped by every axis but the seed */
+
+struct rep_ctx {
+	json_t *axes, *runs;
+	json_t **rows;
+	struct columns *cols;
+	size_t seed_axis;
+	size_t *point;       /* per run: its point, or SIZE_MAX when not done */
+	size_t *first;       /* per point: its first done run (gives the axis values) */
+	size_t npoints;
+	double *vals;        /* scratch: one stat's values at one point */
+};
+
+/* One stat at one point: the numbers its done runs have (empty cells left out). */
+static void rep_stat(const struct rep_ctx *c, size_t p, const char *col, struct repstat *st)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < json_array_size(c->runs); i++) {
+		if (c->point[i] != p)
+			continue;
+		const char *v = json_string_value(json_object_get(c->rows[i], col));
+		char *end;
+		double d = v && *v ? strtod(v, &end) : NAN;
+		if (v && *v && !*end && isfinite(d))
+			c->vals[n++] = d;
+	}
+	repstat_compute(c->vals, n, st);
+}
+
+static void rep_real(FILE *f, double d)
+{
+	if (isfinite(d))
+		fprintf(f, "%.10g", d);
+}
+
+static void write_replicates_csv(FILE *f, void *ctx)
+{
+	struct rep_ctx *c = ctx;
+	size_t a, na = json_array_size(c->axes);
+	json_t *ax;
+	json_array_foreach(c->axes, a, ax) {
+		if (a == c->seed_axis)
+			continue;
+		csv_field(f, json_string_value(json_object_get(ax, "key")));
+		fputc(',', f);
+	}
+	fputs("stat,n,mean,sd,ci95\n", f);
+	for (size_t p = 0; p < c->npoints; p++) {
+		json_t *vals = json_object_get(json_array_get(c->runs, c->first[p]), "values");
+		for (size_t k = c->cols->n ? c->cols->head : COL_END; k != COL_END; k = c->cols->next[k]) {
+			struct repstat st;
+			rep_stat(c, p, c->cols->name[k], &st);
+			if (!st.n)
+				continue;
+			for (a = 0; a < na; a++) {
+				if (a == c->seed_axis)
+					continue;
+				const char *v = json_string_value(json_array_get(vals, a));
+				csv_field(f, v ? v : "");
+				fputc(',', f);
+			}
+			csv_field(f, c->cols->name[k]);
+			fprintf(f, ",%zu,", st.n);
+			rep_real(f, st.mean);
+			fputc(',', f);
+			rep_real(f, st.sd);
+			fputc(',', f);
+			rep_real(f, st.ci95);
+			fputc('\n', f);
+		}
+	}
+}
+
+static json_t *rep_json_real(double d)
+{
+	return isfinite(d) ? json_real(d) : json_null();
+}
+
+static json_t *replicates_doc(const struct rep_ctx *c)
+{
+	json_t *doc = json_object(), *points = json_array();
+	json_t *seed_ax = json_array_get(c->axes, c->seed_axis);
+	json_object_set_new(doc, "eptsim_replicates", json_integer(REPLICATES_VERSION));
+	json_object_set(doc, "seed_key", json_object_get(seed_ax, "key"));
+	json_object_set(doc, "seeds", json_object_get(seed_ax, "values"));
+	json_object_set_new(doc, "ci", json_string("95% interval of the mean: t(0.975, n-1) * sd / sqrt(n)"));
+	for (size_t p = 0; p < c->npoints; p++) {
+		json_t *pt = json_object(), *values = json_object(), *seeds = json_array(), *stats = json_object();
+		json_t *vals = json_object_get(json_array_get(c->runs, c->first[p]), "values");
+		size_t a;
+		json_t *ax;
+		json_array_foreach(c->axes, a, ax)
+			if (a != c->seed_axis)
+				json_object_set(values, json_string_value(json_object_get(ax, "key")),
+						json_array_get(vals, a));
+		for (size_t i = 0; i < json_array_size(c->runs); i++)
+			if (c->point[i] == p)
+				json_array_append(seeds, json_array_get(json_object_get(json_array_get(c->runs, i),
+											"values"), c->seed_axis));
+		for (size_t k = c->cols->n ? c->cols->head : COL_END; k != COL_END; k = c->cols->next[k]) {
+			struct repstat st;
+			rep_stat(c, p, c->cols->name[k], &st);
+			if (!st.n)
+				continue;
+			json_t *o = json_object();
+			json_object_set_new(o, "n", json_integer((json_int_t)st.n));
+			json_object_set_new(o, "mean", rep_json_real(st.mean));
+			json_object_set_new(o, "sd", rep_json_real(st.sd));
+			json_object_set_new(o, "ci95", rep_json_real(st.ci95));
+			json_object_set_new(stats, c->cols->name[k], o);
+		}
+		json_object_set_new(pt, "values", values);
+		json_object_set_new(pt, "seeds", seeds);
+		json_object_set_new(pt, "stats", stats);
+		json_array_append_new(points, pt);
+	}
+	json_object_set_new(doc, "points", points);
+	return doc;
+}
+
+/* The manifest's seeds axis, or SIZE_MAX. */
+static size_t manifest_seed_axis(json_t *axes)
+{
+	size_t a;
+	json_t *ax;
+	json_array_foreach(axes, a, ax)
+		if (json_is_true(json_object_get(ax, "seeds")))
+			return a;
+	return SIZE_MAX;
+}
+
+/* DIR/summary-replicates.csv and DIR/replicates.json of a sweep with a seeds axis. */
+static int write_replicates(const char *dir, json_t *axes, json_t *runs, json_t **rows, struct columns *cols,
+			    struct sweep_summary *sum, struct sweep_error *err)
+{
+	size_t n = json_array_size(runs), sa = manifest_seed_axis(axes);
+	if (sa == SIZE_MAX)
+		return 0;
+	struct rep_ctx c = { axes, runs, rows, cols, sa, calloc(n + 1, sizeof(size_t)), calloc(n + 1, sizeof(size_t)),
+			     0, calloc(n + 1, sizeof(double)) };
+	json_t *index = json_object();
+	if (!c.point || !c.first || !c.vals)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		c.point[i] = SIZE_MAX;
+		if (!rows[i])
+			continue;
+		/* the point's key: its values but the seed's, joined by a character no value has */
+		char *key = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&key, &len);
+		json_t *vals = json_object_get(json_array_get(runs, i), "values");
+		for (size_t a = 0; f && a < json_array_size(vals); a++)
+			if (a != sa)
+				fprintf(f, "%s\x1f", json_string_value(json_array_get(vals, a)) ?: "");
+		if (!f || fclose(f))
+			abort();
+		json_t *hit = json_object_get(index, key);
+		if (hit) {
+			c.point[i] = (size_t)json_integer_value(hit);
+		} else {
+			c.first[c.npoints] = i;
+			c.point[i] = c.npoints;
+			json_object_set_new(index, key, json_integer((json_int_t)c.npoints++));
+		}
+		free(key);
+	}
+	json_decref(index);
+	sum->nr_points = c.npoints;
+	char *path = join(dir, SUMMARY_REPLICATES);
+	int r = write_text_atomic(path, write_replicates_csv, &c);
+	if (r)
+		fail(err, r, "%s: %s", path, strerror(-r));
+	free(path);
+	if (!r) {
+		json_t *doc = replicates_doc(&c);
+		path = join(dir, REPLICATES_JSON);
+		if ((r = write_json_atomic(doc, path)))
+			fail(err, r, "%s: %s", path, strerror(-r));
+		free(path);
+		json_decref(doc);
+	}
+	free(c.point);
+	free(c.first);
+	free(c.vals);
+	return r;
+}
+
 void sweep_summary_free(struct sweep_summary *sum)
 {
 	for (size_t i = 0; i < sum->nr_missing; i++) {
@@ -1696,6 +2000,8 @@ int sweep_collect(const char *dir, struct sweep_summary *sum, struct sweep_error
 	if (r)
 		fail(err, r, "%s: %s", cpath, strerror(-r));
 	free(cpath);
+	if (!r)
+		r = write_replicates(dir, axes, runs, rows, &cols, sum, err);
 out:
 	for (i = 0; i < n; i++)
 		json_decref(rows[i]);

@@ -10,6 +10,8 @@
  *   vary   += V, ...                       more values for the axis just above
  *   only    = key=V|V, key=V               keep only runs matching one such line (repeatable)
  *   exclude = key=V|V, key=V               drop runs matching any such line (repeatable)
+ *   seeds   = A..B | S, S, ...             replicates: run every point once per seed (run.seed),
+ *                                          an axis named "seed" placed last, whatever the line's place
  *
  * A range is A..B (step +1), A..B +S (add S) or A..B *F (multiply by F > 1): the values from
  * A up to B inclusive; A and B are non-negative decimals that may share one K/M/G/T suffix,
@@ -41,6 +43,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sim/config.h"
 
@@ -48,6 +51,7 @@
 #define SWEEP_MAX_RUNS 100000       /* after filtering */
 #define SWEEP_MAX_PRODUCT 1000000   /* the cross product before filtering */
 #define SWEEP_MAX_VALUES 10000      /* per axis */
+#define SWEEP_SEED_KEY "run.seed"   /* the key a seeds = line varies */
 
 struct sweep_error {
 	char msg[SWEEP_ERR_MAX];   /* "file:line: what is wrong" */
@@ -59,10 +63,17 @@ struct sweep;
  * filters, and build, validate and hash every run's effective config.  0, or -EINVAL /
  * -ENOENT / -E2BIG with err naming the file and line. */
 int sweep_load(const char *path, struct sweep **out, struct sweep_error *err);
+/* `eptsim run CONFIG --set S... --replicates N`: the one-point sweep over the seeds first,
+ * first + 1, ..., first + n - 1 (base CONFIG, the sets, a seeds axis).  sets must not set
+ * run.seed.  0 or -EINVAL with err set. */
+int sweep_replicates(const char *config, const char *const *sets, size_t nsets, uint64_t first, uint64_t n,
+		     struct sweep **out, struct sweep_error *err);
 void sweep_free(struct sweep *sw);
 
 const char *sweep_base(const struct sweep *sw);   /* resolved path of base */
 size_t sweep_nr_axes(const struct sweep *sw);
+/* The axis of a seeds = line (or of sweep_replicates()), or -1. */
+int sweep_seed_axis(const struct sweep *sw);
 const char *sweep_axis_key(const struct sweep *sw, size_t axis);
 size_t sweep_nr_runs(const struct sweep *sw);
 const char *sweep_run_name(const struct sweep *sw, size_t run);     /* folder under runs/ */
@@ -140,6 +151,7 @@ struct sweep_missing {
 };
 struct sweep_summary {
 	size_t nr_runs, nr_done, nr_columns;
+	size_t nr_points;                /* with a seeds axis: the points (runs but the seed) done */
 	struct sweep_missing *missing;   /* runs not done, in sweep order */
 	size_t nr_missing;
 	char **warnings;                 /* "DIR/runs/NAME/stats.json: stat S: ..." */
@@ -152,6 +164,15 @@ struct sweep_summary {
  * object that is not a histogram, an array of non-numbers) is a warning naming the run's
  * file and the stat, and its cells stay empty.  0 or -errno with err set. */
 int sweep_collect(const char *dir, struct sweep_summary *sum, struct sweep_error *err);
+/* With a seeds axis (the manifest's axis with "seeds": true), sweep_collect() also writes,
+ * over the done runs grouped into points (every axis but the seed, in sweep order):
+ * DIR/summary-replicates.csv: a header, then one row per point and stat column of
+ *   summary.csv that has a number at the point: the axis values but the seed's, then
+ *   stat, n, mean, sd, ci95 (sim/repstat: sample sd, 95% t interval half-width; sd and ci95
+ *   empty when n = 1);
+ * DIR/replicates.json: {"eptsim_replicates": 1, "seed_key", "seeds": every seed, "ci",
+ *   "points": [{"values": {KEY: V}, "seeds": [done], "stats": {STAT: {n, mean, sd, ci95}}}]}
+ *   (sd, ci95 null when n = 1). */
 void sweep_summary_free(struct sweep_summary *sum);
 
 #endif

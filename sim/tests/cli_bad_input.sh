@@ -195,6 +195,19 @@ row "TLB geometry (sweep)" "tlbsweep.ini: run l1d_4k_ways=3: tlb.l1d_4k_ways: 64
 ini elfsweep.ini '[sweep]\nbase = good.ini\nset = workload.elf = ""\nvary = guest.vcpus: 1, 2\n'
 row "sweep: a set every run would fail on" 'elfsweep.ini: run vcpus=1: "": No such file or directory' out-elfs -- \
 	"$E" sweep elfsweep.ini --out out-elfs
+ini seeds0.ini '[sweep]\nbase = good.ini\nseeds =\n'
+row "sweep: an empty seeds line" "seeds0.ini:3: seeds: no seed (expected A..B or a list" out-seeds0 -- \
+	"$E" sweep seeds0.ini --out out-seeds0
+ini seedsvary.ini '[sweep]\nbase = good.ini\nvary = run.seed: 1, 2\nseeds = 1..3\n'
+row "sweep: seeds and a run.seed axis" "seedsvary.ini:4: seeds: run.seed is also varied on line 3" out-seedsv -- \
+	"$E" sweep seedsvary.ini --out out-seedsv
+ini seedsbad.ini '[sweep]\nbase = good.ini\nseeds = 1, 2, x\n'
+row "sweep: a seed that is not one" "seedsbad.ini:3: seeds: run.seed: 'x' is not a non-negative integer" out-seedsb -- \
+	"$E" sweep seedsbad.ini --out out-seedsb
+row "run --replicates 0" "--replicates: 0 is out of range [1, 10000]" out-rep0 -- \
+	"$E" run good.ini --replicates 0 --out out-rep0
+row "run --replicates with seeds past the largest" "--replicates 3 from seed 9223372036854775806: 1 to 10000 seeds" out-repbig -- \
+	"$E" run good.ini --replicates 3 --seed 9223372036854775806 --out out-repbig
 long=$(printf 'lib%04d.so,' $(seq 1 150))
 row "--set value longer than its key holds" \
 	"--set: workload.elf: a value of 1649 characters is longer than the 1023 this key holds" out-long -- \

@@ -85,6 +85,22 @@ static const char hist10[] =
 	"{\"count\": 10, \"sum\": 3000, \"min\": 25, \"max\": 2600, \"mean\": 300.0, \"p50\": 25,"
 	" \"p90\": 100, \"p99\": 2600, \"p999\": 2600, \"buckets\": [[25, 6], [100, 3], [2600, 1]]}";
 
+/* A sweep folder: DIR and DIR/runs made, DIR/sweep.json and DIR/summary.csv open. */
+static void sweep_files(const char *dir, FILE **man, FILE **csv)
+{
+	char path[512];
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/runs", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/sweep.json", dir);
+	*man = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/summary.csv", dir);
+	*csv = fopen(path, "w");
+	assert_non_null(*man);
+	assert_non_null(*csv);
+}
+
 /* The sweep folder: 2 variants x 3 vCPU counts x 2 sizes, a summary.csv of known values
  * (the rows in sweep order; collapse.refaults empty throughout), every run's stats.json. */
 static void write_sweep(const char *dir)
@@ -92,15 +108,7 @@ static void write_sweep(const char *dir)
 	char path[512], name[128];
 	FILE *man, *csv;
 
-	assert_int_equal(mkdir(dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/runs", dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/sweep.json", dir);
-	man = fopen(path, "w");
-	snprintf(path, sizeof(path), "%s/summary.csv", dir);
-	csv = fopen(path, "w");
-	assert_non_null(man);
-	assert_non_null(csv);
+	sweep_files(dir, &man, &csv);
 	fprintf(man, "{\"eptsim_sweep\": 1, \"sweep_file\": \"/x/tiny-sweep.ini\", \"base\": \"/x/b.ini\","
 		     " \"set\": [], \"axes\": [\n"
 		     " {\"key\": \"mmu.zap_all\", \"name\": \"zap_all\", \"values\": [\"legacy\", \"fast-v7\"]},\n"
@@ -368,6 +376,97 @@ static void test_sweep_data(void **state)
 	free(d);
 	clear_kept(f);
 	unlink(in(f, "d.png"));
+	assert_int_equal(rmdir(f->tmp), 0);
+	assert_int_equal(mkdir(f->tmp, 0700), 0);
+}
+
+/* A replicated sweep (README, Sweeps: seeds): 2 variants x 2 vCPU counts x seeds 1..4,
+ * ept.faults = 100 * vcpus + 10 * variant + seed, so each point's four values are 1, 2, 3,
+ * 4 above a base: mean base + 2.5, sd 1.2910, ci95 3.1824 * 1.2910 / 2 = 2.0543. */
+static void write_replicated(const char *dir)
+{
+	char path[512], name[128];
+	FILE *man, *csv;
+	long cyc[2][6] = { { 800000, 100000, 50000, 20000, 1000, 0 }, { 800000, 100000, 50000, 20000, 1000, 0 } };
+
+	sweep_files(dir, &man, &csv);
+	fprintf(man, "{\"eptsim_sweep\": 1, \"sweep_file\": \"/x/reps.ini\", \"base\": \"/x/b.ini\","
+		     " \"set\": [], \"axes\": [\n"
+		     " {\"key\": \"mmu.zap_all\", \"name\": \"zap_all\", \"values\": [\"legacy\", \"fast-v7\"]},\n"
+		     " {\"key\": \"guest.vcpus\", \"name\": \"vcpus\", \"values\": [\"1\", \"2\"]},\n"
+		     " {\"key\": \"run.seed\", \"name\": \"seed\", \"values\": [\"1\", \"2\", \"3\", \"4\"],"
+		     " \"seeds\": true}],\n \"runs\": [\n");
+	fprintf(csv, "mmu.zap_all,guest.vcpus,run.seed,ept.faults\n");
+	for (int v = 0; v < 2; v++)
+		for (int c = 0; c < 2; c++)
+			for (int seed = 1; seed <= 4; seed++) {
+				snprintf(name, sizeof(name), "zap_all=%s,vcpus=%d,seed=%d", variants[v], c + 1, seed);
+				fprintf(man, "  {\"name\": \"%s\", \"config_hash\": \"0\", \"values\": "
+					     "[\"%s\", \"%d\", \"%d\"]}%s\n", name, variants[v], c + 1, seed,
+					v == 1 && c == 1 && seed == 4 ? "" : ",");
+				fprintf(csv, "%s,%d,%d,%d\n", variants[v], c + 1, seed, 100 * (c + 1) + 10 * v + seed);
+				snprintf(path, sizeof(path), "%s/runs/%s", dir, name);
+				write_run(path, c + 1, cyc, hist10);
+			}
+	fprintf(man, " ]}\n");
+	assert_int_equal(fclose(man), 0);
+	assert_int_equal(fclose(csv), 0);
+}
+
+/* With replicates: one point per x, the mean, with the 95% interval as an error bar
+ * (yerrorlines, "x mean ci95 n"); the seed makes no panels.  Drawn against the seed
+ * itself, the runs are points again. */
+static void test_sweep_replicates(void **state)
+{
+	struct fx *f = *state;
+	struct chart_opts o;
+	struct summary *s;
+	char err[512], want[128];
+	char *gp, *d;
+
+	write_replicated(in(f, "reps"));
+	assert_int_equal(summary_load(in(f, "reps"), &s, err, sizeof(err)), 0);
+	assert_int_equal(summary_seed_axis(s), 2);
+	summary_free(s);
+	chart_opts_init(&o);
+	o.x = "vcpus";
+	o.y[o.ny++] = "ept.faults";
+	o.keep = f->keep;
+	assert_int_equal(chart_sweep(in(f, "reps"), &o, in(f, "reps.png"), err, sizeof(err)), 0);
+	assert_image(f, in(f, "reps.png"), NULL);
+	gp = kept(f, "plot.gp");
+	tu_assert_contains(gp, "against guest.vcpus (mean ± 95% CI)'");
+	tu_assert_contains(gp, "set multiplot layout 1,1 ");	/* no panel per seed */
+	assert_int_equal(count_str(gp, "using 1:2:3 with yerrorlines"), 2);
+	assert_null(strstr(gp, "seed ="));
+	free(gp);
+	for (int v = 0; v < 2; v++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "d-0-0-%d.dat", v);
+		d = kept(f, name);
+		tu_assert_contains(d, "mean, ci95, n");
+		for (int c = 0; c < 2; c++) {
+			snprintf(want, sizeof(want), "\n%d %.10g %.10g 4\n", c + 1, 100.0 * (c + 1) + 10 * v + 2.5,
+				 3.1824 * sqrt(5.0 / 3) / 2);
+			tu_assert_contains(d, want);
+		}
+		free(d);
+	}
+	clear_kept(f);
+	/* against the seed: every run a point, no bars */
+	o.x = "seed";
+	o.where[o.nwhere++] = "vcpus=1";
+	assert_int_equal(chart_sweep(in(f, "reps"), &o, in(f, "reps.png"), err, sizeof(err)), 0);
+	gp = kept(f, "plot.gp");
+	assert_null(strstr(gp, "yerrorlines"));
+	assert_null(strstr(gp, "95% CI"));
+	free(gp);
+	d = kept(f, "d-0-0-0.dat");
+	tu_assert_contains(d, "\n3 103\n");
+	free(d);
+	clear_kept(f);
+	unlink(in(f, "reps.png"));
 	assert_int_equal(rmdir(f->tmp), 0);
 	assert_int_equal(mkdir(f->tmp, 0700), 0);
 }
@@ -738,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_sweep_png_svg),
 		cmocka_unit_test(test_sweep_data),
+		cmocka_unit_test(test_sweep_replicates),
 		cmocka_unit_test(test_sweep_where_categorical),
 		cmocka_unit_test(test_sweep_errors),
 		cmocka_unit_test(test_cdf),

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -858,6 +859,197 @@ static void test_emit_hostile_paths(void **state)
 
 /* ---- the command line ----------------------------------------------------------------- */
 
+
+/* ---- replicates -------------------------------------------------------------------------- */
+
+/* A seeds line: the seed an axis named "seed", last whatever the line's place, its values
+ * as a vary line's; the errors name the line. */
+static void test_seeds(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nseeds = 1..3\nvary = guest.vcpus: 1, 2\n");
+	char vals[256];
+	assert_int_equal(sweep_nr_axes(sw), 2);
+	assert_int_equal(sweep_seed_axis(sw), 1);
+	assert_string_equal(sweep_axis_key(sw, 1), "run.seed");
+	assert_int_equal(sweep_nr_runs(sw), 6);
+	assert_string_equal(sweep_run_name(sw, 0), "vcpus=1,seed=1");
+	assert_string_equal(sweep_run_name(sw, 5), "vcpus=2,seed=3");
+	axis_values(sw, 1, vals, sizeof(vals));
+	assert_string_equal(vals, "1 2 3 1 2 3");
+	struct scenario sc;
+	assert_int_equal(sweep_run_scenario(sw, 4, &sc, &f->err), 0);
+	assert_true(sc.seed == 2 && sc.vcpus == 2);
+	/* each seed its own config hash: resume works run by run */
+	assert_string_not_equal(sweep_run_hash(sw, 0), sweep_run_hash(sw, 1));
+	sweep_free(sw);
+	sw = load_ok(f, "[sweep]\nbase = base.ini\nseeds = 1, 2, 7\nexclude = seed=2\n");
+	assert_int_equal(sweep_nr_runs(sw), 2);
+	assert_string_equal(sweep_run_name(sw, 1), "seed=7");
+	assert_int_equal(sweep_seed_axis(sw), 0);
+	sweep_free(sw);
+	sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\n");
+	assert_int_equal(sweep_seed_axis(sw), -1);
+	sweep_free(sw);
+	sw = load_ok(f, "[sweep]\nbase = base.ini\nseeds = 0..0\n");   /* one seed, 0: allowed */
+	assert_int_equal(sweep_nr_runs(sw), 1);
+	sweep_free(sw);
+
+	load_bad(f, "[sweep]\nbase = base.ini\nseeds =\n", "s.ini:3: seeds: no seed (expected A..B or a list");
+	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1..3\nseeds = 4\n", "s.ini:4: seeds: given twice (first on line 3)");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = run.seed: 1, 2\nseeds = 1..3\n",
+		 "s.ini:4: seeds: run.seed is also varied on line 3");
+	load_bad(f, "[sweep]\nbase = base.ini\nset = run.seed=4\nseeds = 1..3\n",
+		 "s.ini:4: seeds: run.seed is also fixed by set on line 3");
+	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1, x\n", "s.ini:3: seeds: run.seed: ");
+	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1, 2, 1\n", "s.ini:3: seeds: 1 is listed twice");
+	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 3..1\n", "s.ini:3: seeds: range '3..1': the start is above the end");
+	load_bad(f, "[sweep]\nbase = base.ini\nseeds = 1,,2\n", "s.ini:3: seeds: an empty value");
+	load_bad(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1\nseeds = 1, 2\nvary += 2\n",
+		 "s.ini:5: vary +=: no vary line above to add to (the line above is seeds)");
+}
+
+/* FMT's file as JSON (a failure if it is not). */
+static json_t *load_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *load_json(const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	json_error_t je;
+	json_t *doc = json_load_file(path, 0, &je);
+	if (!doc)
+		fail_msg("%s: %s", path, je.text);
+	return doc;
+}
+
+static double stat_of(struct fx *f, const char *run, const char *stat)
+{
+	json_t *doc = load_json("%s/rep/runs/%s/stats.json", f->dir, run);
+	double v = json_number_value(json_object_get(json_object_get(doc, "stats"), stat));
+	json_decref(doc);
+	return v;
+}
+
+/* 2 points x 2 seeds, end to end: summary.csv a row per run (with the run.seed column),
+ * summary-replicates.csv a row per point and stat with n = 2, replicates.json the same
+ * numbers, worked out here from the runs' stats.json; --collect rebuilds them, and a run
+ * missing gives n = 1 with empty sd and ci95. */
+static void test_replicates_end_to_end(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *sw = load_ok(f, "[sweep]\nbase = base.ini\nvary = guest.vcpus: 1, 2\nseeds = 1, 2\n");
+	struct sweep_local_result res;
+	struct seen seen;
+	struct sweep_summary sum;
+	run_local(f, sw, "rep", false, &res, &seen);
+	assert_int_equal(res.ran, 4);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(sweep_collect(path_in(f, "rep"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_done, 4);
+	assert_int_equal(sum.nr_points, 2);
+	sweep_summary_free(&sum);
+	char *csv = read_file(path_in(f, "rep/summary.csv"));
+	assert_int_equal(strncmp(csv, "guest.vcpus,run.seed,", 21), 0);
+	tu_assert_contains(csv, "\n1,1,");
+	tu_assert_contains(csv, "\n1,2,");
+	tu_assert_contains(csv, "\n2,2,");
+	free(csv);
+
+	char *rep = read_file(path_in(f, "rep/summary-replicates.csv"));
+	assert_int_equal(strncmp(rep, "guest.vcpus,stat,n,mean,sd,ci95\n", 32), 0);
+	/* every row: a point (1 or 2) and n = 2 */
+	size_t rows = 0;
+	for (char *line = strchr(rep, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+		char point[8], stat[256];
+		unsigned n;
+		assert_int_equal(sscanf(line, "%7[^,],%255[^,],%u,", point, stat, &n), 3);
+		assert_true(!strcmp(point, "1") || !strcmp(point, "2"));
+		assert_int_equal(n, 2);
+		rows++;
+	}
+	assert_true(rows > 100);   /* every stat column, twice */
+	/* vcpu.records at vcpus=2 from the two runs, by hand */
+	double a = stat_of(f, "vcpus=2,seed=1", "vcpu.records"), b = stat_of(f, "vcpus=2,seed=2", "vcpu.records");
+	assert_true(a != b);   /* the seeds do make different runs */
+	double mean = (a + b) / 2, sd = fabs(a - b) / sqrt(2), ci = 12.7062 * sd / sqrt(2);
+	char want[256];
+	snprintf(want, sizeof(want), "\n2,vcpu.records,2,%.10g,%.10g,%.10g\n", mean, sd, ci);
+	tu_assert_contains(rep, want);
+	free(rep);
+
+	json_t *doc = load_json("%s", path_in(f, "rep/replicates.json"));
+	assert_int_equal(json_integer_value(json_object_get(doc, "eptsim_replicates")), 1);
+	assert_string_equal(json_string_value(json_object_get(doc, "seed_key")), "run.seed");
+	json_t *points = json_object_get(doc, "points");
+	assert_int_equal(json_array_size(points), 2);
+	json_t *p1 = json_array_get(points, 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(p1, "values"), "guest.vcpus")), "2");
+	assert_int_equal(json_array_size(json_object_get(p1, "seeds")), 2);
+	json_t *st = json_object_get(json_object_get(p1, "stats"), "vcpu.records");
+	assert_int_equal(json_integer_value(json_object_get(st, "n")), 2);
+	assert_float_equal(json_real_value(json_object_get(st, "mean")), mean, 1e-9 * mean);
+	assert_float_equal(json_real_value(json_object_get(st, "ci95")), ci, 1e-9 * ci);
+	json_decref(doc);
+
+	/* one run gone: --collect rebuilds the files, that point's n is 1, no sd or interval */
+	assert_int_equal(unlink(path_in(f, "rep/runs/vcpus=2,seed=2/stats.json")), 0);
+	assert_int_equal(sweep_collect(path_in(f, "rep"), &sum, &f->err), 0);
+	assert_int_equal(sum.nr_missing, 1);
+	sweep_summary_free(&sum);
+	rep = read_file(path_in(f, "rep/summary-replicates.csv"));
+	snprintf(want, sizeof(want), "\n2,vcpu.records,1,%.10g,,\n", a);
+	tu_assert_contains(rep, want);
+	tu_assert_contains(rep, "\n1,vcpu.records,2,");
+	free(rep);
+	sweep_free(sw);
+}
+
+/* run --replicates 3: three run folders with the seeds 5, 6, 7 (--seed the first), the
+ * aggregate files, the summary on stdout; a --set of run.seed is the first seed as --seed
+ * is; sweep_replicates() refuses no seed. */
+static void test_run_replicates(void **state)
+{
+	struct fx *f = *state;
+	write_file(f, "base.ini", tiny_base);
+	assert_int_equal(sh("%s run %s/base.ini --replicates 3 --seed 5 -j 2 --out %s/r3 > %s/out.txt 2> %s/err.txt",
+			    f->eptsim, f->dir, f->dir, f->dir, f->dir), 0);
+	char *o = read_file(path_in(f, "out.txt"));
+	tu_assert_contains(o, "eptsim run --replicates 3: seeds 5..7");
+	tu_assert_contains(o, "vcpu.records");
+	tu_assert_contains(o, " ± ");
+	tu_assert_contains(o, "(n=3)");
+	free(o);
+	for (int s = 5; s <= 7; s++) {
+		json_t *doc = load_json("%s/r3/runs/seed=%d/stats.json", f->dir, s);
+		json_t *seed = json_object_get(json_object_get(json_object_get(doc, "config"), "run"), "seed");
+		assert_int_equal(json_integer_value(seed), s);
+		json_decref(doc);
+	}
+	char *rep = read_file(path_in(f, "r3/summary-replicates.csv"));
+	assert_int_equal(strncmp(rep, "stat,n,mean,sd,ci95\n", 20), 0);
+	tu_assert_contains(rep, "\nvcpu.records,3,");
+	free(rep);
+	assert_int_equal(access(path_in(f, "r3/replicates.json"), F_OK), 0);
+	/* again with --skip-done: nothing runs, the same summary */
+	assert_int_equal(sh("%s run %s/base.ini --replicates 3 --set run.seed=5 --skip-done --out %s/r3 -j 2 > /dev/null "
+			    "2> %s/err.txt", f->eptsim, f->dir, f->dir, f->dir), 0);
+	char *e = read_file(path_in(f, "err.txt"));
+	assert_null(strstr(e, " ok "));
+	free(e);
+
+	struct sweep *sw = NULL;
+	const char *sets[] = { "guest.vcpus=1" };
+	assert_int_equal(sweep_replicates(path_in(f, "base.ini"), sets, 1, 9, 2, &sw, &f->err), 0);
+	assert_int_equal(sweep_nr_runs(sw), 2);
+	assert_string_equal(sweep_run_name(sw, 1), "seed=10");
+	sweep_free(sw);
+	assert_int_equal(sweep_replicates(path_in(f, "base.ini"), NULL, 0, 1, 0, &sw, &f->err), -EINVAL);
+	assert_null(sw);
+}
+
 static void test_cli(void **state)
 {
 	struct fx *f = *state;
@@ -942,6 +1134,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_kept, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_and_slurm, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_emit_hostile_paths, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seeds, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_replicates_end_to_end, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_run_replicates, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
