@@ -418,7 +418,8 @@ static void vcpu_main(void *arg)
 				attribution_add(v->attr, v->cur_sym, ATTR_LOCK_WAIT_CYCLES, a->lock_wait - wait0);
 			}
 			if (r == PF_EMULATE) {
-				/* emulated access: the record is done */
+				/* emulated access (a write to a read-only slot, or an MMIO spte just
+				 * made: mmu_set_spte()'s *emulate of Linux 3.11): the record is done */
 				v->have_rec = false;
 				v->n.records++;
 			}
@@ -432,7 +433,12 @@ static void vcpu_main(void *arg)
 				v->n.records++;
 				break;
 			case RET_MMIO_PF_INVALID:
-				kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write);
+				/* kvm_mmu_page_fault(): a fresh MMIO spte, and the access emulated
+				 * in this exit (PF_EMULATE); if the GPA is memory now, mapped */
+				if (kvm_tdp_page_fault(v, v->exit_gpa, v->exit_write) == PF_EMULATE) {
+					v->have_rec = false;
+					v->n.records++;
+				}
 				break;
 			case RET_MMIO_PF_RETRY:
 				break;

@@ -78,6 +78,7 @@ struct vcpu {
 	enum vcpu_mode mode;
 	unsigned int requests;
 	struct kvm_mmu_page *root;          /* vcpu->arch.mmu.root_hpa */
+	uint64_t mmio_gfn;                  /* vcpu->arch.mmio_gfn: the last MMIO gfn, 0 if none (ept/mmio.c) */
 
 	/* IPIs that reached this vCPU since its last exit.  Only those not acknowledged yet
 	 * (their requester waits) are queued, at most one per requester (vcpu_new()); the

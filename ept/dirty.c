@@ -91,6 +91,8 @@ int kvm_dirty_log_enable(struct kvm *kvm, struct kvm_memory_slot *slot)
 	kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
 	/* kvm_arch_commit_memory_region(): "Write protect all pages for dirty logging" */
 	kvm_mmu_slot_remove_write_access(kvm, slot);
+	/* its last step (3.11): kvm_mmu_invalidate_mmio_sptes() */
+	kvm_mmu_invalidate_mmio_sptes(kvm, KVM_MR_FLAGS_ONLY);
 	stats_array_push(kvm->st, kvm->dirty_sid->protect_cycles, (int64_t)(me->clock - t0));
 	return 0;
 }
@@ -227,5 +229,7 @@ int kvm_dirty_log_disable(struct kvm *kvm, struct kvm_memory_slot *slot)
 	/* kvm_arch_commit_memory_region() (seed 003): logging went off on a slot that stays */
 	kvm->collapse_ops->collapse(kvm, slot);
 	stats_array_push(kvm->st, kvm->dirty_sid->duration, (int64_t)(me->clock - t0));
+	/* its last step (3.11): kvm_mmu_invalidate_mmio_sptes() */
+	kvm_mmu_invalidate_mmio_sptes(kvm, KVM_MR_FLAGS_ONLY);
 	return 0;
 }

@@ -85,6 +85,7 @@ static int __kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot
 		kvm_spend(kvm, kvm->sc->costs.ioctl_base);
 		slot->present = true;
 		kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+		kvm_mmu_invalidate_mmio_sptes(kvm, KVM_MR_CREATE);   /* kvm_arch_commit_memory_region() */
 		return 0;
 	case KVM_MR_FLAGS_ONLY:
 		if (!slot->present)
@@ -92,6 +93,7 @@ static int __kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot
 		kvm_spend(kvm, kvm->sc->costs.ioctl_base);
 		slot->readonly = !slot->readonly;
 		kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
+		kvm_mmu_invalidate_mmio_sptes(kvm, KVM_MR_FLAGS_ONLY);   /* kvm_arch_commit_memory_region() */
 		return 0;
 	case KVM_MR_DELETE:
 	case KVM_MR_MOVE:
@@ -118,6 +120,7 @@ static int __kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot
 			slot->present = true;
 		}
 		kvm_install_new_memslots(kvm, change);
+		kvm_mmu_invalidate_mmio_sptes(kvm, change);   /* kvm_arch_commit_memory_region() */
 		return 0;
 	default:
 		return -EINVAL;

@@ -13,12 +13,13 @@
 static const struct stat_def mmio_stats[] = {
 	{ "mmio.exits", STAT_COUNTER, "events", "EPT misconfig exits on MMIO sptes" },
 	{ "mmio.fast", STAT_COUNTER, "events", "MMIO exits emulated on the lockless fast path" },
+	{ "mmio.cached", STAT_COUNTER, "events", "of mmio.fast: the vCPU's cached MMIO gfn matched (quickly_check_mmio_pf()), no walk, no generation check" },
 	{ "mmio.slow", STAT_COUNTER, "events", "MMIO exits with a stale generation: back to the fault handler, under mmu_lock" },
 	{ "mmio.retry", STAT_COUNTER, "events", "MMIO exits that found no MMIO spte any more (zapped meanwhile): re-entered" },
 	{ "mmio.sptes_created", STAT_COUNTER, "sptes", "MMIO sptes installed (mark_mmio_spte)" },
 	{ "mmio.gen_bumps", STAT_COUNTER, "events", "memslots generation increments (installs of new memslots)" },
-	{ "mmio.gen_wraps", STAT_COUNTER, "events", "generation wrap-arounds of the MMIO spte bits (each zaps all)" },
-	{ "mmio.invalidations", STAT_COUNTER, "events", "MMIO invalidations: zap-walks (zap-walk), generation bumps (generation)" },
+	{ "mmio.gen_wraps", STAT_COUNTER, "events", "zap-alls for the MMIO generation wrap: an ioctl committed at MMIO generation >= 2^mmio_gen_bits - 2" },
+	{ "mmio.invalidations", STAT_COUNTER, "events", "MMIO invalidations: zap-walks (zap-walk), generation bumps and wrap zap-alls (generation)" },
 	{ "mmio.invalidate_cycles", STAT_ARRAY, "cycles", "time of each MMIO invalidation (bump, walk or wrap), lock waits included" },
 	{ "mmio.invalidate_hold_cycles", STAT_ARRAY, "cycles", "mmu_lock hold time of each MMIO invalidation" },
 	{ "mmio.sptes_dropped", STAT_COUNTER, "sptes", "MMIO sptes dropped by zap-walks" },
@@ -67,9 +68,28 @@ void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx, uint
 	kvm_spend(kvm, kvm->sc->costs.spte_set);
 }
 
+/* Linux 3.11 arch/x86/kvm/x86.h: vcpu_cache_mmio_info() sets vcpu->arch.mmio_gfn, from
+ * handle_abnormal_pfn() (a noslot fault) and handle_mmio_page_fault_common() (a walk that
+ * found a current MMIO spte).  Nothing clears it: vcpu_clear_mmio_info() (invlpg,
+ * mmu_sync_roots()) clears mmio_gva only, and mmu_sync_roots() returns at once on a direct
+ * (EPT) MMU.  Later kernels check the generation too (3.17, 56f17dd3fbc4); 3.11 does not. */
+void vcpu_cache_mmio_info(struct vcpu *v, uint64_t gfn)
+{
+	v->mmio_gfn = gfn;
+}
+
+/* Linux 3.11 vcpu_match_mmio_gpa(): "vcpu->arch.mmio_gfn && vcpu->arch.mmio_gfn == gpa >>
+ * PAGE_SHIFT". */
+bool vcpu_match_mmio_gpa(const struct vcpu *v, uint64_t gpa)
+{
+	return v->mmio_gfn && v->mmio_gfn == gpa >> 12;
+}
+
 /* Mirrors handle_mmio_page_fault_common() of Linux 3.11 with
  * walk_shadow_page_get_mmio_spte(): no mmu_lock (the walk runs with interrupts off, which
- * is what the remote flush before freeing pages waits for). */
+ * is what the remote flush before freeing pages waits for).  First quickly_check_mmio_pf():
+ * the vCPU's last MMIO gfn is emulated with no walk and no generation check, even when its
+ * spte has gone stale (3.11; zap-walk uses it too, as 3.10 had it: not read in a 3.10 tree). */
 enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa)
 {
 	struct kvm *kvm = v->kvm;
@@ -77,6 +97,11 @@ enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa)
 	uint64_t spte = 0;
 
 	stats_add(kvm->st, kvm->mmio_sid->exits, 1);
+	if (vcpu_match_mmio_gpa(v, gpa)) {
+		stats_add(kvm->st, kvm->mmio_sid->cached, 1);
+		stats_add(kvm->st, kvm->mmio_sid->fast, 1);
+		return RET_MMIO_PF_EMULATE;
+	}
 	/* one instant, cost charged after: no pause holding page pointers */
 	int levels = 0;
 	for (int l = PT64_ROOT_LEVEL; sp; l--) {
@@ -97,6 +122,8 @@ enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa)
 		stats_add(kvm->st, kvm->mmio_sid->slow, 1);
 		return RET_MMIO_PF_INVALID;
 	}
+	/* a direct MMU caches the gfn (addr = 0: no gva) */
+	vcpu_cache_mmio_info(v, gpa >> 12);
 	stats_add(kvm->st, kvm->mmio_sid->fast, 1);
 	return RET_MMIO_PF_EMULATE;
 }
@@ -109,20 +136,35 @@ static void record_invalidation(struct kvm *kvm, uint64_t t0, uint64_t hold0)
 	stats_array_push(kvm->st, kvm->mmio_sid->invalidate_hold, (int64_t)(me->lock_hold - hold0));
 }
 
-/* Linux 3.11 kvm_mmu_invalidate_mmio_sptes(): the bump alone invalidated every MMIO spte;
- * at the wrap, zap everything (the issue's rule: when the low bits come back to 0). */
+/* Linux 3.11 install_new_memslots(): the bump alone invalidates every MMIO spte; every
+ * bump is an invalidation (its cost, gen_bump). */
 static void mmio_generation_updated(struct kvm *kvm, enum kvm_mr_change change)
 {
 	struct actor *me = kvm_current(kvm);
-	uint64_t t0 = me->clock - kvm->sc->costs.gen_bump, hold0 = me->lock_hold;
 
 	(void)change;
-	if (kvm_current_mmio_generation(kvm) == 0) {
+	record_invalidation(kvm, me->clock - kvm->sc->costs.gen_bump, me->lock_hold);
+}
+
+/* Mirrors kvm_mmu_invalidate_mmio_sptes() of Linux 3.11 (arch/x86/kvm/mmu.c), called once
+ * per ioctl at the end of kvm_arch_commit_memory_region(), for every kind of change:
+ * "if (unlikely(kvm_current_mmio_generation(kvm) >= (MMIO_MAX_GEN - 1)))" zap all shadow
+ * pages ("The max value is MMIO_MAX_GEN - 1 since it is not called when mark memslot
+ * invalid"), MMIO_MAX_GEN being the mask of the spte's generation bits.  Not at each
+ * install, and not only at 0: a delete's invalidating install is never checked, and every
+ * ioctl that ends at MMIO_MAX_GEN - 1 or MMIO_MAX_GEN zaps.  The zap-all is an invalidation
+ * of its own. */
+static void mmio_generation_commit(struct kvm *kvm, enum kvm_mr_change change)
+{
+	struct actor *me = kvm_current(kvm);
+	uint64_t t0 = me->clock, hold0 = me->lock_hold;
+
+	(void)change;
+	if (kvm_current_mmio_generation(kvm) >= kvm->mmio_gen_mask - 1) {
 		stats_add(kvm->st, kvm->mmio_sid->gen_wraps, 1);
-		kvm_mmu_zap_all(kvm, NULL);
+		kvm_mmu_zap_all(kvm, NULL);   /* kvm_mmu_invalidate_zap_all_pages() */
+		record_invalidation(kvm, t0, hold0);
 	}
-	/* every bump is an invalidation: the bump's cost, or the wrap's zap-all */
-	record_invalidation(kvm, t0, hold0);
 }
 
 /* Drop the MMIO sptes of one page; true if any. */
@@ -185,6 +227,12 @@ restart:
 
 static void mmio_zap_walk_updated(struct kvm *kvm, enum kvm_mr_change change)
 {
+	(void)kvm;
+	(void)change;
+}
+
+static void mmio_zap_walk_commit(struct kvm *kvm, enum kvm_mr_change change)
+{
 	/* 3.10 kvm_arch_commit_memory_region(): "If memory slot is created, or moved, we need
 	 * to clear all mmio sptes." */
 	if (change == KVM_MR_CREATE || change == KVM_MR_MOVE)
@@ -192,8 +240,8 @@ static void mmio_zap_walk_updated(struct kvm *kvm, enum kvm_mr_change change)
 }
 
 const struct mmio_invalidate_ops mmio_invalidate_variants[] = {
-	[MMIO_INVALIDATE_ZAP_WALK] = { "zap-walk", mmio_zap_walk_updated },
-	[MMIO_INVALIDATE_GENERATION] = { "generation", mmio_generation_updated },
+	[MMIO_INVALIDATE_ZAP_WALK] = { "zap-walk", mmio_zap_walk_updated, mmio_zap_walk_commit },
+	[MMIO_INVALIDATE_GENERATION] = { "generation", mmio_generation_updated, mmio_generation_commit },
 };
 
 void kvm_install_new_memslots(struct kvm *kvm, enum kvm_mr_change change)
@@ -203,4 +251,10 @@ void kvm_install_new_memslots(struct kvm *kvm, enum kvm_mr_change change)
 	stats_add(kvm->st, kvm->mmio_sid->gen_bumps, 1);
 	kvm_spend(kvm, kvm->sc->costs.gen_bump);
 	kvm->mmio_ops->memslots_updated(kvm, change);
+}
+
+void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, enum kvm_mr_change change)
+{
+	assert(change != KVM_MR_INVALIDATE);
+	kvm->mmio_ops->commit(kvm, change);
 }

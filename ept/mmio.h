@@ -13,9 +13,14 @@
  *               page's sptes and drop the MMIO ones, flush if any were dropped, breaking the
  *               lock as cond_resched_lock() allows (flush first if a flush is pending).
  *   generation  Linux 3.11: every install of new memslots bumps the generation, which makes
- *               every MMIO spte stale at once; when the generation's low bits wrap to 0,
- *               zap all (mmu.zap_all) so an ancient spte cannot match again.
- * The memslots generation starts at mmu.mmio_gen_start (the source starts 150 below the wrap).
+ *               every MMIO spte stale at once; once per ioctl, in kvm_arch_commit_memory_region(),
+ *               if the MMIO generation is >= MMIO_MAX_GEN - 1, zap all (mmu.zap_all) so an
+ *               ancient spte cannot match again.
+ * The memslots generation starts at mmu.mmio_gen_start (3.11: MMIO_MAX_GEN - 150).
+ *
+ * Both variants keep each vCPU's last MMIO gfn (vcpu->arch.mmio_gfn, set by
+ * vcpu_cache_mmio_info()); an MMIO exit on it is emulated with no walk and no generation
+ * check (quickly_check_mmio_pf()).
  */
 #ifndef EPTSIM_EPT_MMIO_H
 #define EPTSIM_EPT_MMIO_H
@@ -34,14 +39,16 @@ enum kvm_mr_change { KVM_MR_CREATE, KVM_MR_DELETE, KVM_MR_MOVE, KVM_MR_FLAGS_ONL
 
 struct mmio_invalidate_ops {
 	const char *name;
-	/* kvm_arch_memslots_updated(): called after every install of new memslots. */
+	/* after every install of new memslots (install_new_memslots()) */
 	void (*memslots_updated)(struct kvm *kvm, enum kvm_mr_change change);
+	/* once per ioctl, after its last install: kvm_arch_commit_memory_region()'s MMIO part */
+	void (*commit)(struct kvm *kvm, enum kvm_mr_change change);
 };
 
 extern const struct mmio_invalidate_ops mmio_invalidate_variants[];   /* enum mmio_invalidate */
 
 struct mmio_stats_ids {   /* in mmio_stats[] order (mmio.c) */
-	stat_id exits, fast, slow, retry, sptes_created, gen_bumps, gen_wraps, invalidations,
+	stat_id exits, fast, cached, slow, retry, sptes_created, gen_bumps, gen_wraps, invalidations,
 		invalidate_cycles, invalidate_hold, dropped, scanned;
 };
 
@@ -59,7 +66,15 @@ enum mmio_pf { RET_MMIO_PF_EMULATE, RET_MMIO_PF_INVALID, RET_MMIO_PF_RETRY };
  * vCPU's root to gpa's spte and the generation check.  Charges the vCPU. */
 enum mmio_pf handle_mmio_page_fault(struct vcpu *v, uint64_t gpa);
 
-/* Install new memslots: generation++ and the variant's invalidation. */
+/* Install new memslots: generation++ and the variant's per-install part. */
 void kvm_install_new_memslots(struct kvm *kvm, enum kvm_mr_change change);
+/* kvm_arch_commit_memory_region()'s MMIO part, once per ioctl after its last install
+ * (change: the ioctl's change, never KVM_MR_INVALIDATE). */
+void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, enum kvm_mr_change change);
+
+/* vcpu_cache_mmio_info() / vcpu_match_mmio_gpa() of Linux 3.11 (x86.h), for EPT (direct):
+ * the vCPU's last MMIO gfn; gfn 0 never matches. */
+void vcpu_cache_mmio_info(struct vcpu *v, uint64_t gfn);
+bool vcpu_match_mmio_gpa(const struct vcpu *v, uint64_t gpa);
 
 #endif

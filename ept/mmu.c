@@ -928,7 +928,10 @@ static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, s
 				return PF_FIXED;
 			}
 			mark_mmio_spte(kvm, sp, idx, slots_gen);
-			return PF_FIXED;
+			/* mmu_set_spte() of Linux 3.11: "if (unlikely(is_mmio_spte(*sptep) &&
+			 * emulate)) *emulate = 1;": kvm_mmu_page_fault() emulates the access in
+			 * the same exit */
+			return PF_EMULATE;
 		}
 		if (l == level)
 			return mmu_set_spte(kvm, slot, sp, idx, l, gfn, writable, write_fault);
@@ -973,7 +976,11 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 		kvm_spend(kvm, kvm->sc->costs.ept_fault_base + kvm->sc->costs.mmio_emulate);
 		return PF_EMULATE;
 	}
-	/* No memslot: an MMIO access; the fault installs an MMIO spte (is_noslot_pfn()). */
+	/* No memslot: an MMIO access; the fault installs an MMIO spte (is_noslot_pfn()) and
+	 * is emulated in the same exit.  handle_abnormal_pfn() of 3.11 caches the gfn first,
+	 * before mmu_lock (vcpu_cache_mmio_info()). */
+	if (!slot)
+		vcpu_cache_mmio_info(v, gfn);
 	int level = slot ? mapping_level(kvm, slot, gfn) : PT_PAGE_TABLE_LEVEL;
 	gfn &= ~(kvm_pages_per_hpage(level) - 1);
 	kvm_spend(kvm, kvm->sc->costs.ept_fault_base);
@@ -997,6 +1004,8 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 	enum pf_result r = __direct_map(kvm, v->root, slot, gpa, level, gfn, slot && !slot->readonly, write,
 					slots_gen);
 	spin_unlock(kvm->host, &v->actor);
+	if (r == PF_EMULATE)   /* kvm_mmu_page_fault() -> x86_emulate_instruction() */
+		kvm_spend(kvm, kvm->sc->costs.mmio_emulate);
 	return r;
 }
 

@@ -155,8 +155,8 @@ static const struct key_def config_schema[] = {
 	{ "mmu", "collapse", K_ENUM, S(collapse), "lazy-zap", NOLIM, collapse_names,
 	  "when dirty logging stops: none (sptes stay 4K), lazy-zap (seed 003, Linux 4.1), in-place (for comparison)" },
 	{ "mmu", "mmio_gen_bits", K_U32, S(mmio_gen_bits), "19", 1, 32, NULL, "generation bits an MMIO spte carries (3.11: 19)" },
-	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524138", 0, 4294967295.0, NULL,
-	  "the memslots generation at start; 3.11 starts 150 below the wrap: 2^19 - 150 = 524138" },
+	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524137", 0, 4294967295.0, NULL,
+	  "the memslots generation at start; 3.11's kvm_current_mmio_generation() starts at MMIO_MAX_GEN - 150 = 2^19 - 151 = 524137" },
 	/* [host] */
 	{ "host", "preempt", K_ENUM, S(preempt), "voluntary", NOLIM, preempt_names,
 	  "host kernel preemption model: spin_needbreak() is spin_is_contended() only under full (CONFIG_PREEMPT)" },

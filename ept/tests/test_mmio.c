@@ -59,6 +59,14 @@ static void reload(struct menv *m)
 		kvm_mmu_load(&m->vc[0]);
 }
 
+/* The last install of an ioctl and kvm_arch_commit_memory_region()'s MMIO part, as
+ * __kvm_set_memory_region() ends every change. */
+static void install_commit(struct kvm *kvm, enum kvm_mr_change change)
+{
+	kvm_install_new_memslots(kvm, change);
+	kvm_mmu_invalidate_mmio_sptes(kvm, change);
+}
+
 /* The last spte on gpa's path from the vCPU's root (a leaf or an MMIO spte), 0 if none. */
 static uint64_t spte_of(struct menv *m, uint64_t gpa)
 {
@@ -137,7 +145,7 @@ static void body_slow_once(struct menv *m)
 
 	reload(m);
 	for (int i = 0; i < NMMIO; i++) {
-		CHECK(m, kvm_tdp_page_fault(v, mmio_gpa(i), false) == PF_FIXED);
+		CHECK(m, kvm_tdp_page_fault(v, mmio_gpa(i), false) == PF_EMULATE);
 		uint64_t s = spte_of(m, mmio_gpa(i));
 		CHECK(m, is_mmio_spte(s) && get_mmio_spte_generation(s) == kvm_current_mmio_generation(kvm));
 		CHECK(m, handle_mmio_page_fault(v, mmio_gpa(i)) == RET_MMIO_PF_EMULATE);
@@ -150,7 +158,7 @@ static void body_slow_once(struct menv *m)
 		uint64_t fast = ctr(m, "mmio.fast"), slow = ctr(m, "mmio.slow"), retry = ctr(m, "mmio.retry");
 		uint64_t flushes = ctr(m, "tlb_flush.count"), created = ctr(m, "mmio.sptes_created");
 		unsigned g0 = kvm_current_mmio_generation(kvm), touched = 0;
-		kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+		install_commit(kvm, KVM_MR_CREATE);
 		CHECK(m, kvm_current_mmio_generation(kvm) == g0 + 1 && ctr(m, "mmio.gen_bumps") == round + 1);
 		/* generation: nothing dropped, no flush; zap-walk: every MMIO spte, one flush */
 		CHECK(m, scan_pages(kvm, 0, 0).mmio == (gen ? NMMIO : 0));
@@ -160,7 +168,7 @@ static void body_slow_once(struct menv *m)
 		/* round 0 touches every page again, round 1 only the even ones */
 		for (int i = 0; i < NMMIO; i += 1 + (int)round, touched++) {
 			CHECK(m, handle_mmio_page_fault(v, mmio_gpa(i)) == (gen ? RET_MMIO_PF_INVALID : RET_MMIO_PF_RETRY));
-			CHECK(m, kvm_tdp_page_fault(v, mmio_gpa(i), false) == PF_FIXED);
+			CHECK(m, kvm_tdp_page_fault(v, mmio_gpa(i), false) == PF_EMULATE);
 			CHECK(m, get_mmio_spte_generation(spte_of(m, mmio_gpa(i))) == g0 + 1);
 			for (int k = 0; k < 3; k++)
 				CHECK(m, handle_mmio_page_fault(v, mmio_gpa(i)) == RET_MMIO_PF_EMULATE);
@@ -210,16 +218,20 @@ static uint64_t sstat(struct sim *s, const char *name)
 	return stats_counter(sim_stats(s), id);
 }
 
-/* The same through vcpu.c: a GPA trace reads N MMIO pages, creates the rom slot (a
- * REC_MEMSLOT record), then reads the N pages again. */
+/* The same through vcpu.c: a GPA trace reads N MMIO pages twice each, creates the rom slot
+ * (a REC_MEMSLOT record), reads the last page, then the N pages twice each again.  The first
+ * touch of a page is one exit (an EPT violation whose fault emulates the access: 3.11
+ * mmu_set_spte()'s *emulate), and a slow path is one exit too; a read of the vCPU's last
+ * MMIO gfn is emulated at once, even over a stale spte (3.11 quickly_check_mmio_pf()). */
 static void test_slow_once_trace(void **state)
 {
 	static const char *const sets[] = { "guest.vcpus=1", "guest.mem=256M", "guest.kernel_mem=64M",
 					    "guest.paging=none", "workload.trace_end=stop", "workload.duration_ms=5",
 					    "memslot.rom.base=0xfebc0000", "memslot.rom.size=256K",
 					    "memslot.rom.readonly=true", "memslot.rom.present=false" };
-	static const char *const names[6] = { "mmio.slow", "mmio.fast", "mmio.exits", "mmio.gen_bumps",
-					      "mmio.sptes_dropped", "vcpu.records" };
+	static const char *const names[9] = { "mmio.slow", "mmio.fast", "mmio.exits", "mmio.gen_bumps",
+					      "mmio.sptes_dropped", "vcpu.records", "mmio.cached",
+					      "vcpu.0.ept_violations", "vcpu.0.mmio_exits" };
 	char dir[] = "/tmp/eptsim-mmio-XXXXXX", path[600];
 	const uint64_t n = 6;
 	struct trace_header h = { .version = TRACE_VERSION, .nr_vcpus = 1, .addr_kind = TRACE_ADDR_GPA,
@@ -232,20 +244,28 @@ static void test_slow_once_trace(void **state)
 	snprintf(path, sizeof(path), "%s/mmio.trace.gz", dir);
 	assert_int_equal(trace_create(path, &h, &w, &te), 0);
 	for (int pass = 0; pass < 2; pass++) {
+		struct trace_record r = { .kind = REC_MMIO_READ, .size = 4, .icount = 20 };
 		for (uint64_t i = 0; i < n; i++) {
-			struct trace_record r = { .kind = REC_MMIO_READ, .size = 4, .addr = 0xfe000000 + 0x3000 * i, .icount = 20 };
+			r.addr = 0xfe000000 + 0x3000 * i;
+			assert_int_equal(trace_write(w, &r, &te), 0);
 			assert_int_equal(trace_write(w, &r, &te), 0);
 		}
-		if (!pass)
-			assert_int_equal(trace_write(w, &c, &te), 0);
+		if (pass)
+			break;
+		assert_int_equal(trace_write(w, &c, &te), 0);
+		assert_int_equal(trace_write(w, &r, &te), 0);   /* the last page once */
 	}
 	assert_int_equal(trace_finish(w, &te), 0);
-	/* Pass 1: a noslot fault, then fast.  Pass 2, generation: slow, fault, fast; zap-walk:
-	 * the walk dropped them all: a noslot fault, then fast. */
-	const uint64_t want[2][6] = { { n, 2 * n, 3 * n, 1, 0, 2 * n + 1 }, { 0, 2 * n, 2 * n, 1, n, 2 * n + 1 } };
+	/* Pass 1: each page a noslot fault that emulates (one exit), then a cached fast exit.
+	 * The last page after the create: cached, fast over its stale spte (generation) or a
+	 * noslot fault (zap-walk dropped them all).  Pass 2, generation: each page a slow exit
+	 * that emulates, then cached; zap-walk: a noslot fault, then cached, but the last page
+	 * (its spte made at the start of the pass, the cache on the page before): walked, fast. */
+	const uint64_t want[2][9] = { { n, 2 * n + 1, 3 * n + 1, 1, 0, 4 * n + 2, 2 * n + 1, n, 3 * n + 1 },
+				      { 0, 2 * n + 1, 2 * n + 1, 1, n, 4 * n + 2, 2 * n, 2 * n, 2 * n + 1 } };
 	for (int k = 0; k < 2; k++) {
 		struct sim *s = whole_sim(sets, sizeof(sets) / sizeof(sets[0]), k ? "zap-walk" : "generation", path);
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < 9; i++)
 			if (sstat(s, names[i]) != want[k][i])
 				fail_msg("%s %s: expected %llu, got %llu", k ? "zap-walk" : "generation", names[i],
 					 (unsigned long long)want[k][i], (unsigned long long)sstat(s, names[i]));
@@ -257,6 +277,8 @@ static void test_slow_once_trace(void **state)
 
 /* ---------------------------------------------------------------- 2: wraps */
 
+/* 3.11 kvm_mmu_invalidate_mmio_sptes() at each ioctl's commit: zap all when the MMIO
+ * generation is >= MMIO_MAX_GEN - 1 (14 and 15 with 4 bits), not when it comes back to 0. */
 static void body_wrap_4_bits(struct menv *m)
 {
 	struct kvm *kvm = m->kvm;
@@ -265,47 +287,127 @@ static void body_wrap_4_bits(struct menv *m)
 
 	reload(m);
 	CHECK(m, kvm_current_mmio_generation(kvm) == 11);
-	CHECK(m, kvm_tdp_page_fault(v, A, true) == PF_FIXED && kvm_tdp_page_fault(v, X, false) == PF_FIXED);
+	CHECK(m, kvm_tdp_page_fault(v, A, true) == PF_FIXED && kvm_tdp_page_fault(v, X, false) == PF_EMULATE);
 	CHECK(m, get_mmio_spte_generation(spte_of(m, X)) == 11);
 	for (unsigned bump = 1; bump <= 21; bump++) {
-		kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+		install_commit(kvm, KVM_MR_CREATE);
 		reload(m);
-		unsigned wraps = bump >= 21 ? 2 : bump >= 5 ? 1 : 0;
+		/* committed at 14 (bumps 3, 19) and at 15 (bumps 4, 20) */
+		unsigned wraps = (bump >= 3) + (bump >= 4) + (bump >= 19) + (bump >= 20);
 		CHECK(m, kvm_current_mmio_generation(kvm) == ((11 + bump) & 15));
 		CHECK(m, ctr(m, "mmio.gen_wraps") == wraps && ctr(m, "zap.count") == wraps);
-		CHECK(m, ctr(m, "mmio.gen_bumps") == bump && ctr(m, "mmio.invalidations") == bump);
-		/* A and X (made at 11) live until the first wrap, Y (made at 0) until the second */
-		CHECK(m, is_shadow_present_pte(spte_of(m, A)) == (bump < 5) && is_mmio_spte(spte_of(m, X)) == (bump < 5));
-		CHECK(m, is_mmio_spte(spte_of(m, Y)) == (bump > 5 && bump < 21));
+		CHECK(m, ctr(m, "mmio.gen_bumps") == bump && ctr(m, "mmio.invalidations") == bump + wraps);
+		/* A and X (made at 11) live until the first zap, Y (made at 0) until the third */
+		CHECK(m, is_shadow_present_pte(spte_of(m, A)) == (bump < 3) && is_mmio_spte(spte_of(m, X)) == (bump < 3));
+		CHECK(m, is_mmio_spte(spte_of(m, Y)) == (bump > 5 && bump < 19));
 		CHECK_MMU(m);
 		if (bump == 5) {
-			CHECK(m, kvm_tdp_page_fault(v, Y, false) == PF_FIXED && get_mmio_spte_generation(spte_of(m, Y)) == 0);
+			CHECK(m, kvm_tdp_page_fault(v, Y, false) == PF_EMULATE && get_mmio_spte_generation(spte_of(m, Y)) == 0);
 			CHECK(m, handle_mmio_page_fault(v, Y) == RET_MMIO_PF_EMULATE);
 		}
 		if (bump == 16)   /* generation 11 again: X's ancient spte must not match */
 			CHECK(m, handle_mmio_page_fault(v, X) == RET_MMIO_PF_RETRY);
 	}
-	/* generation 0 again: Y's spte of generation 0 went with the second wrap */
+	/* generation 0 again: Y's spte of generation 0 went with the zap at 14 */
 	CHECK(m, kvm_current_mmio_generation(kvm) == 0 && spte_of(m, Y) == 0);
-	CHECK(m, handle_mmio_page_fault(v, Y) == RET_MMIO_PF_RETRY && ctr(m, "mmio.fast") == 1);
-	CHECK(m, ctr(m, "mmio.slow") == 0);
+	CHECK(m, ctr(m, "mmio.fast") == 1 && ctr(m, "mmio.slow") == 0);
 }
 
+/* The default start is 3.11's: kvm_current_mmio_generation() of a new VM (generation 0) is
+ * MMIO_MAX_GEN - 150 = 2^19 - 151; the ioctls committed at 2^19 - 2 and 2^19 - 1 zap. */
 static void body_wrap_19_bits(struct menv *m)
 {
 	struct kvm *kvm = m->kvm;
 	reload(m);
-	for (unsigned bump = 0; bump <= 151; bump++) {   /* the default start: 2^19 - 150 */
+	for (unsigned bump = 0; bump <= 151; bump++) {
 		if (bump)
-			kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
-		CHECK(m, kvm_current_mmio_generation(kvm) == (((1u << 19) - 150 + bump) & ((1u << 19) - 1)));
-		CHECK(m, ctr(m, "mmio.gen_wraps") == (bump >= 150) && ctr(m, "zap.count") == (bump >= 150));
+			install_commit(kvm, KVM_MR_FLAGS_ONLY);
+		CHECK(m, kvm_current_mmio_generation(kvm) == (((1u << 19) - 151 + bump) & ((1u << 19) - 1)));
+		unsigned wraps = (bump >= 149) + (bump >= 150);
+		CHECK(m, ctr(m, "mmio.gen_wraps") == wraps && ctr(m, "zap.count") == wraps);
 	}
-	CHECK(m, kvm->memslots_generation == (1u << 19) + 1 && ctr(m, "mmio.gen_bumps") == 151);
+	CHECK(m, kvm->memslots_generation == (1u << 19) && ctr(m, "mmio.gen_bumps") == 151);
+}
+
+/* A delete installs twice (the invalid slot, then the new memslots) in one ioctl: from 13,
+ * through 14 to 15.  3.11 checks once, at the commit (15): one zap for the wrap, besides the
+ * delete's own zap-all; the invalidating install is not checked.  The create after it
+ * commits at 0: no zap. */
+static void body_wrap_commit(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0];
+	struct kvm_memory_slot *dev = kvm_slot_by_name(kvm, "dev");
+	const uint64_t X = 0xfe000000;
+
+	reload(m);
+	CHECK(m, kvm_tdp_page_fault(v, X, false) == PF_EMULATE && get_mmio_spte_generation(spte_of(m, X)) == 13);
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_DELETE, 0) == 0);
+	CHECK(m, kvm_current_mmio_generation(kvm) == 15 && ctr(m, "mmio.gen_bumps") == 2);
+	CHECK(m, ctr(m, "mmio.gen_wraps") == 1 && ctr(m, "zap.count") == 2);
+	CHECK(m, ctr(m, "mmio.invalidations") == 3);   /* two bumps, one wrap */
+	reload(m);
+	CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_CREATE, 0) == 0);
+	CHECK(m, kvm_current_mmio_generation(kvm) == 0 && ctr(m, "mmio.gen_wraps") == 1 && ctr(m, "zap.count") == 2);
+	CHECK(m, spte_of(m, X) == 0 && kvm_tdp_page_fault(v, X, false) == PF_EMULATE);
+	/* 13 flags changes: 1 ... 13, no zap; the 14th commits at 14 */
+	for (int k = 1; k <= 14; k++) {
+		CHECK(m, kvm_set_memory_region(kvm, dev, KVM_MR_FLAGS_ONLY, 0) == 0);
+		CHECK(m, ctr(m, "mmio.gen_wraps") == 1u + (k == 14) && is_mmio_spte(spte_of(m, X)) == (k < 14));
+	}
+	CHECK_MMU(m);
 }
 
 static void test_wrap_4_bits(void **state) { RUN(body_wrap_4_bits, "mmu.mmio_gen_bits=4", "mmu.mmio_gen_start=11"); }
 static void test_wrap_19_bits(void **state) { RUN(body_wrap_19_bits, "mmu.mmio_gen_bits=19"); }
+static void test_wrap_commit(void **state)
+{ RUN(body_wrap_commit, "mmu.mmio_gen_bits=4", "mmu.mmio_gen_start=13", "memslot.dev.base=0x10000000", "memslot.dev.size=4M"); }
+
+/* ---------------------------------------------------------------- 2b: the per-vCPU MMIO cache */
+
+/* 3.11 vcpu->arch.mmio_gfn: set by a noslot fault (handle_abnormal_pfn()) and by a walk that
+ * finds a current MMIO spte; handle_mmio_page_fault_common() emulates an exit on it before
+ * walking, with no generation check, and nothing clears it (a root reload neither).  After a
+ * bump, the vCPU that cached X takes the fast path on X's stale spte; the other one takes
+ * the slow path.  vCPU 1 has no fiber here: its cache is set directly (as its last MMIO
+ * exit on X would), and it takes only the cached path, which walks nothing. */
+static void body_mmio_cache(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0], *w = &m->vc[1];
+	const uint64_t X = 0xfe000000, Y = 0xfe003000;
+
+	reload(m);
+	CHECK(m, v->mmio_gfn == 0 && w->mmio_gfn == 0);
+	CHECK(m, kvm_tdp_page_fault(v, X, false) == PF_EMULATE && v->mmio_gfn == X >> 12);   /* the fault caches */
+	CHECK(m, kvm_tdp_page_fault(v, Y, false) == PF_EMULATE && v->mmio_gfn == Y >> 12);
+	CHECK(m, handle_mmio_page_fault(v, X) == RET_MMIO_PF_EMULATE && v->mmio_gfn == X >> 12);   /* so does a walk */
+	CHECK(m, ctr(m, "mmio.cached") == 0);
+	CHECK(m, handle_mmio_page_fault(v, Y) == RET_MMIO_PF_EMULATE && v->mmio_gfn == Y >> 12);
+	vcpu_cache_mmio_info(w, X >> 12);
+
+	install_commit(kvm, KVM_MR_CREATE);
+	uint64_t stale = spte_of(m, X);
+	CHECK(m, get_mmio_spte_generation(stale) != kvm_current_mmio_generation(kvm));
+	/* vCPU 1: X cached, emulated with no walk over the stale spte, which stays stale */
+	CHECK(m, handle_mmio_page_fault(w, X) == RET_MMIO_PF_EMULATE && ctr(m, "mmio.cached") == 1);
+	CHECK(m, ctr(m, "mmio.slow") == 0 && spte_of(m, X) == stale);
+	/* vCPU 0: Y cached, X not: the slow path, a fresh spte, emulated, and now X cached */
+	CHECK(m, handle_mmio_page_fault(v, X) == RET_MMIO_PF_INVALID && ctr(m, "mmio.slow") == 1);
+	CHECK(m, kvm_tdp_page_fault(v, X, false) == PF_EMULATE && v->mmio_gfn == X >> 12);
+	CHECK(m, get_mmio_spte_generation(spte_of(m, X)) == kvm_current_mmio_generation(kvm));
+	/* Y is stale for vCPU 0 too now that X replaced it in the cache */
+	CHECK(m, handle_mmio_page_fault(v, Y) == RET_MMIO_PF_INVALID && ctr(m, "mmio.slow") == 2);
+	/* a root reload keeps the cache (vcpu_clear_mmio_info() clears mmio_gva only) */
+	v->requests |= KVM_REQ_MMU_RELOAD;
+	reload(m);
+	CHECK(m, v->mmio_gfn == X >> 12 && w->mmio_gfn == X >> 12);
+	CHECK(m, handle_mmio_page_fault(v, X) == RET_MMIO_PF_EMULATE && ctr(m, "mmio.cached") == 2);
+	CHECK(m, ctr(m, "mmio.exits") == ctr(m, "mmio.fast") + ctr(m, "mmio.slow") + ctr(m, "mmio.retry"));
+	CHECK_MMU(m);
+}
+
+static void test_mmio_cache(void **state) { RUN(body_mmio_cache, "mmu.mmio_invalidate=generation"); }
 
 /* ---------------------------------------------------------------- 3: the zap-walk */
 
@@ -330,13 +432,13 @@ static void body_zap_walk(struct menv *m)
 	for (unsigned i = 0; i < nram; i++)
 		CHECK(m, kvm_tdp_page_fault(v, ram[i], i & 1) == PF_FIXED);
 	for (unsigned i = 0; i < nmmio; i++)
-		CHECK(m, kvm_tdp_page_fault(v, mmio[i], false) == PF_FIXED && is_mmio_spte(spte_of(m, mmio[i])));
+		CHECK(m, kvm_tdp_page_fault(v, mmio[i], false) == PF_EMULATE && is_mmio_spte(spte_of(m, mmio[i])));
 	struct leaves before = leaves_from_roots(kvm, 0, 0);
 	CHECK(m, before.n == nram && scan_pages(kvm, 0, 0).leaves == nram && scan_pages(kvm, 0, 0).mmio == nmmio);
 	CHECK_MMU(m);
 
 	uint64_t flushes = ctr(m, "tlb_flush.count"), pages = kvm->n_used_mmu_pages;
-	kvm_install_new_memslots(kvm, KVM_MR_CREATE);
+	install_commit(kvm, KVM_MR_CREATE);
 	struct leaves after = leaves_from_roots(kvm, 0, 0);
 	CHECK(m, scan_pages(kvm, 0, 0).mmio == 0 && scan_pages(kvm, 0, 0).leaves == nram);
 	CHECK(m, after.n == before.n && after.sum == before.sum);
@@ -350,13 +452,13 @@ static void body_zap_walk(struct menv *m)
 	CHECK_MMU(m);
 
 	/* nothing left to drop: a walk without a flush */
-	kvm_install_new_memslots(kvm, KVM_MR_MOVE);
+	install_commit(kvm, KVM_MR_MOVE);
 	CHECK(m, ctr(m, "mmio.sptes_dropped") == nmmio && ctr(m, "tlb_flush.count") == flushes + 1);
 	CHECK(m, ctr(m, "mmio.invalidations") == 2 && leaves_from_roots(kvm, 0, 0).sum == before.sum);
 	/* a delete or a flags change walks nothing: the MMIO sptes stay, still fast */
-	CHECK(m, kvm_tdp_page_fault(v, mmio[0], false) == PF_FIXED);
-	kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
-	kvm_install_new_memslots(kvm, KVM_MR_DELETE);
+	CHECK(m, kvm_tdp_page_fault(v, mmio[0], false) == PF_EMULATE);
+	install_commit(kvm, KVM_MR_FLAGS_ONLY);
+	install_commit(kvm, KVM_MR_DELETE);
 	CHECK(m, ctr(m, "mmio.invalidations") == 2 && scan_pages(kvm, 0, 0).mmio == 1);
 	CHECK(m, handle_mmio_page_fault(v, mmio[0]) == RET_MMIO_PF_EMULATE && ctr(m, "mmio.slow") == 0);
 }
@@ -413,7 +515,7 @@ static void body_memslots(struct menv *m)
 		CHECK_MMU(m);
 	}
 	uint64_t faults = ctr(m, "ept.faults");
-	CHECK(m, kvm_tdp_page_fault(v, D + 0x2b000, true) == PF_FIXED && is_mmio_spte(spte_of(m, D + 0x2b000)));
+	CHECK(m, kvm_tdp_page_fault(v, D + 0x2b000, true) == PF_EMULATE && is_mmio_spte(spte_of(m, D + 0x2b000)));
 	CHECK(m, ctr(m, "ept.faults") == faults && ctr(m, "ept.noslot_faults") == 1);
 	CHECK(m, rmaps_empty(dev) && leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 0);
 
@@ -432,7 +534,7 @@ static void body_memslots(struct menv *m)
 	CHECK(m, dev->present && dev->base_gfn == NEW >> 12 && ctr(m, "zap.count") == 2);
 	CHECK(m, kvm->memslots_generation == gen0 + 5 && rmaps_empty(dev));
 	reload(m);
-	CHECK(m, kvm_tdp_page_fault(v, D + 0x5000, true) == PF_FIXED && is_mmio_spte(spte_of(m, D + 0x5000)));
+	CHECK(m, kvm_tdp_page_fault(v, D + 0x5000, true) == PF_EMULATE && is_mmio_spte(spte_of(m, D + 0x5000)));
 	CHECK(m, kvm_tdp_page_fault(v, NEW + 0x5000, true) == PF_FIXED);
 	CHECK(m, is_shadow_present_pte(spte_of(m, NEW + 0x5000)) && kvm_rmap_count(kvm, (NEW >> 12) + 5, 1) == 1);
 	CHECK(m, leaves_from_roots(kvm, DEV_LO, DEV_HI).in == 0 && scan_pages(kvm, DEV_LO, DEV_HI).leaves_in == 0);
@@ -473,7 +575,7 @@ static void body_fault_races_update(struct menv *m)
 	CHECK(m, scan_pages(kvm, DEV_LO, DEV_HI).leaves_in == 0 && rmaps_empty(dev));
 	CHECK_MMU(m);
 	reload(m);
-	CHECK(m, kvm_tdp_page_fault(v, D, true) == PF_FIXED && is_mmio_spte(spte_of(m, D)));
+	CHECK(m, kvm_tdp_page_fault(v, D, true) == PF_EMULATE && is_mmio_spte(spte_of(m, D)));
 
 	engine_wake(m->e, &m->vmm, v->actor.clock + 1000);
 	kvm_spend(kvm, 5000);   /* the create runs */
@@ -532,7 +634,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_once_generation), cmocka_unit_test(test_slow_once_zap_walk),
 		cmocka_unit_test(test_slow_once_trace),      cmocka_unit_test(test_wrap_4_bits),
-		cmocka_unit_test(test_wrap_19_bits),         cmocka_unit_test(test_zap_walk),
+		cmocka_unit_test(test_wrap_19_bits),         cmocka_unit_test(test_wrap_commit),
+		cmocka_unit_test(test_mmio_cache),
+		cmocka_unit_test(test_zap_walk),
 		cmocka_unit_test(test_memslots_generation),  cmocka_unit_test(test_memslots_zap_walk),
 		cmocka_unit_test(test_fault_races_update),   cmocka_unit_test(test_smoke_zap_walk),
 		cmocka_unit_test(test_smoke_generation),
