@@ -22,8 +22,8 @@ static const struct stat_def mmio_stats[] = {
 	{ "mmio.invalidations", STAT_COUNTER, "events", "MMIO invalidations: zap-walks (zap-walk), generation bumps and wrap zap-alls (generation)" },
 	{ "mmio.invalidate_cycles", STAT_ARRAY, "cycles", "time of each MMIO invalidation (bump, walk or wrap), lock waits included" },
 	{ "mmio.invalidate_hold_cycles", STAT_ARRAY, "cycles", "mmu_lock hold time of each MMIO invalidation" },
-	{ "mmio.sptes_dropped", STAT_COUNTER, "sptes", "MMIO sptes dropped by zap-walks" },
-	{ "mmio.pages_scanned", STAT_COUNTER, "pages", "shadow pages scanned by zap-walks" },
+	{ "mmio.sptes_dropped", STAT_COUNTER, "sptes", "MMIO sptes on the pages zap-walks zapped" },
+	{ "mmio.pages_zapped", STAT_COUNTER, "pages", "shadow pages zap-walks zapped whole (mmio_cached set), with their RAM sptes" },
 };
 
 int mmio_init(struct kvm *kvm)
@@ -63,6 +63,7 @@ void mark_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx, uint
 	assert(sp->role.level == PT_PAGE_TABLE_LEVEL && !is_shadow_present_pte(sp->spt[idx]));
 	if (!is_mmio_spte(sp->spt[idx]))
 		sp->nr_mmio++;
+	sp->mmio_cached = true;   /* 3.10: set here, never cleared (the page is freed zeroed) */
 	sp->spt[idx] = SPTE_MMIO | ((uint64_t)(slots_gen & kvm->mmio_gen_mask) << SPTE_MMIO_GEN_SHIFT);
 	stats_add(kvm->st, kvm->mmio_sid->sptes_created, 1);
 	kvm_spend(kvm, kvm->sc->costs.spte_set);
@@ -167,60 +168,33 @@ static void mmio_generation_commit(struct kvm *kvm, enum kvm_mr_change change)
 	}
 }
 
-/* Drop the MMIO sptes of one page; true if any. */
-static bool zap_mmio_sptes_of(struct kvm *kvm, struct kvm_mmu_page *sp)
-{
-	uint32_t n = sp->nr_mmio;
-
-	for (unsigned i = 0; i < PT64_ENT_PER_PAGE && sp->nr_mmio; i++) {
-		if (!is_mmio_spte(sp->spt[i]))
-			continue;
-		drop_mmio_spte(kvm, sp, i);
-		kvm_spend(kvm, kvm->sc->costs.zap_spte);
-	}
-	stats_add(kvm->st, kvm->mmio_sid->dropped, n);
-	return n > 0;
-}
-
-/* The zap-walk of Linux 3.10 (kvm_mmu_zap_mmio_sptes(), run on a memslot create or move),
- * dropping MMIO sptes one by one: every shadow page is scanned under mmu_lock, so its cost
- * grows with the guest.  Every BATCH_ZAP_PAGES pages it may break the lock like
- * kvm_mmu_zap_collapsible_sptes(): flush first if sptes were dropped, then
- * cond_resched_lock(), then go on with the pages not scanned yet. */
+/* Mirrors kvm_mmu_zap_mmio_sptes() of Linux 3.10 (arch/x86/kvm/mmu.c): under mmu_lock,
+ * walk active_mmu_pages from the head, skip every page whose mmio_cached flag is clear
+ * (set by mark_mmio_spte(), never cleared), kvm_mmu_prepare_zap_page() the others whole,
+ * RAM sptes and all (their gfns refault), and restart from the head whenever it returns
+ * non-zero (a page went to invalid_list: the list changed).  No cond_resched_lock(): the
+ * lock is held for the whole walk, and one kvm_mmu_commit_zap_page() at the end flushes
+ * once and frees the pages.  Skipping a page costs nothing here (a flag test; the restarts
+ * re-test the pages before the zapped one). */
 static void kvm_mmu_zap_mmio_sptes(struct kvm *kvm)
 {
 	struct actor *me = kvm_current(kvm);
 	struct kvm_mmu_page *sp, *node;
+	LIST_HEAD(invalid_list);
 	uint64_t t0 = me->clock, hold0;
-	uint64_t stamp = ++kvm->mmio_scan_stamp;
-	bool flush = false;
-	uint32_t batch = 0;
 
 	spin_lock(kvm->host, me);
 	hold0 = me->lock_hold;
-	kvm->mmio_walking = true;
 restart:
-	list_for_each_entry_safe_reverse(sp, node, &kvm->active_mmu_pages, link) {
-		if (sp->scan_stamp == stamp)
+	list_for_each_entry_safe(sp, node, &kvm->active_mmu_pages, link) {
+		if (!sp->mmio_cached)
 			continue;
-		if (batch >= kvm->sc->batch_zap_pages && (need_resched(kvm->host, me) || spin_needbreak(kvm->host))) {
-			if (flush) {
-				kvm_flush_remote_tlbs(kvm);
-				flush = false;
-			}
-			batch = 0;
-			if (cond_resched_lock(kvm->host, me))
-				goto restart;   /* the list changed while the lock was dropped */
-		}
-		sp->scan_stamp = stamp;
-		batch++;
-		stats_add(kvm->st, kvm->mmio_sid->scanned, 1);
-		kvm_spend(kvm, kvm->sc->costs.mmio_scan_page);
-		flush |= zap_mmio_sptes_of(kvm, sp);
+		stats_add(kvm->st, kvm->mmio_sid->zapped, 1);
+		stats_add(kvm->st, kvm->mmio_sid->dropped, sp->nr_mmio);
+		if (kvm_mmu_prepare_zap_page(kvm, sp, &invalid_list))
+			goto restart;
 	}
-	if (flush)
-		kvm_flush_remote_tlbs(kvm);
-	kvm->mmio_walking = false;
+	kvm_mmu_commit_zap_page(kvm, &invalid_list);
 	spin_unlock(kvm->host, me);
 	record_invalidation(kvm, t0, hold0);
 }
@@ -234,9 +208,12 @@ static void mmio_zap_walk_updated(struct kvm *kvm, enum kvm_mr_change change)
 static void mmio_zap_walk_commit(struct kvm *kvm, enum kvm_mr_change change)
 {
 	/* 3.10 kvm_arch_commit_memory_region(): "If memory slot is created, or moved, we need
-	 * to clear all mmio sptes." */
-	if (change == KVM_MR_CREATE || change == KVM_MR_MOVE)
+	 * to clear all mmio sptes.", then every vCPU reloads its MMU (kvm_reload_remote_mmus()),
+	 * after mmu_lock is dropped. */
+	if (change == KVM_MR_CREATE || change == KVM_MR_MOVE) {
 		kvm_mmu_zap_mmio_sptes(kvm);
+		kvm_reload_remote_mmus(kvm);
+	}
 }
 
 const struct mmio_invalidate_ops mmio_invalidate_variants[] = {

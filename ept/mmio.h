@@ -9,9 +9,10 @@
  *
  * When the memslots change, MMIO sptes must go (the GPA may now be memory).  Two variants,
  * a row each of mmio_invalidate_variants[] (mmu.mmio_invalidate):
- *   zap-walk    Linux 3.10: on a memslot create or move, take mmu_lock, walk every shadow
- *               page's sptes and drop the MMIO ones, flush if any were dropped, breaking the
- *               lock as cond_resched_lock() allows (flush first if a flush is pending).
+ *   zap-walk    Linux 3.10: on a memslot create or move, take mmu_lock, walk active_mmu_pages
+ *               and zap whole every page that ever held an MMIO spte (mmio_cached), RAM
+ *               sptes included, restarting after each zap; one commit (one flush), no
+ *               lock-break; then kvm_reload_remote_mmus().
  *   generation  Linux 3.11: every install of new memslots bumps the generation, which makes
  *               every MMIO spte stale at once; once per ioctl, in kvm_arch_commit_memory_region(),
  *               if the MMIO generation is >= MMIO_MAX_GEN - 1, zap all (mmu.zap_all) so an
@@ -49,7 +50,7 @@ extern const struct mmio_invalidate_ops mmio_invalidate_variants[];   /* enum mm
 
 struct mmio_stats_ids {   /* in mmio_stats[] order (mmio.c) */
 	stat_id exits, fast, cached, slow, retry, sptes_created, gen_bumps, gen_wraps, invalidations,
-		invalidate_cycles, invalidate_hold, dropped, scanned;
+		invalidate_cycles, invalidate_hold, dropped, zapped;
 };
 
 int mmio_init(struct kvm *kvm);

@@ -1275,10 +1275,8 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 				/* An MMIO spte may sit over a slot created since it was made (its
 				 * generation is older): under the generation variant its next access
 				 * takes the slow path and maps the slot; under zap-walk the walk of
-				 * that create drops it, so may it on a page the walk has not scanned
-				 * yet when it breaks the lock. */
-				bool live = get_mmio_spte_generation(spte) == kvm_current_mmio_generation(kvm) &&
-					    !(kvm->mmio_walking && sp->scan_stamp != kvm->mmio_scan_stamp);
+				 * that create zaps its page (the ioctl may still wait for mmu_lock). */
+				bool live = get_mmio_spte_generation(spte) == kvm_current_mmio_generation(kvm);
 				if (sp->role.level != PT_PAGE_TABLE_LEVEL || (live && gfn_to_memslot(kvm, spte_gfn(sp, i)))) {
 					snprintf(buf, n, "page %u idx %u: MMIO spte (gfn 0x%llx, generation %u of %u) at "
 						 "level %u or (current) over a memslot", sp->id, i,

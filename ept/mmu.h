@@ -90,7 +90,7 @@ struct kvm_mmu_page {
 	uint32_t nr_present;
 	uint32_t nr_mmio;              /* MMIO sptes (not counted in nr_present) */
 	uint32_t nr_leaf;              /* present leaf sptes (counted in nr_present too) */
-	uint64_t scan_stamp;           /* zap-walk: last invalidation that scanned this page */
+	bool mmio_cached;              /* 3.10: mark_mmio_spte() set an MMIO spte here once (never cleared) */
 };
 
 struct kvm_memory_slot {
@@ -173,8 +173,6 @@ struct kvm {
 	/* MMIO invalidation (ept/mmio.c) */
 	const struct mmio_invalidate_ops *mmio_ops;
 	unsigned int mmio_gen_mask;
-	uint64_t mmio_scan_stamp;
-	bool mmio_walking;             /* a zap-walk is under way (it may have broken the lock) */
 	struct mmio_stats_ids *mmio_sid;
 
 	/* leaf sptes by level (1..3), like KVM's pages_4k / pages_2m / pages_1g */
@@ -224,7 +222,7 @@ struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level);
 int kvm_mmu_prepare_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp, struct list_head *invalid_list);
 void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list);
 
-/* Drop one MMIO spte (zap-walk, prepare_zap). */
+/* Drop one MMIO spte (prepare_zap, a fault over it). */
 void drop_mmio_spte(struct kvm *kvm, struct kvm_mmu_page *sp, unsigned idx);
 /* Resize a slot's rmaps after a move (they are empty: the move zapped everything). */
 int kvm_slot_rmaps_realloc(struct kvm *kvm, struct kvm_memory_slot *slot);

@@ -141,8 +141,6 @@ static const struct key_def config_schema[] = {
 	  "per level of the lockless walk of handle_mmio_page_fault()" },
 	{ "costs", "mmio_emulate", K_U64, C(mmio_emulate), "2500", 0, 1e9, NULL,
 	  "emulating an MMIO access (instruction decode + in-kernel device, e.g. an ioeventfd doorbell)" },
-	{ "costs", "mmio_scan_page", K_U64, C(mmio_scan_page), "1000", 0, 1e9, NULL,
-	  "zap-walk: reading one shadow page's 512 sptes" },
 	{ "costs", "ioctl_base", K_U64, C(ioctl_base), "20000", 0, 1e12, NULL, "a memslot ioctl's work outside mmu_lock" },
 	/* [mmu] */
 	{ "mmu", "zap_all", K_ENUM, S(zap_all), "fast-v7", NOLIM, zap_names,

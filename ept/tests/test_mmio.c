@@ -411,60 +411,114 @@ static void test_mmio_cache(void **state) { RUN(body_mmio_cache, "mmu.mmio_inval
 
 /* ---------------------------------------------------------------- 3: the zap-walk */
 
+/* The ids of the pages on active_mmu_pages: how many, with mmio_cached set, and a checksum
+ * of those without. */
+struct pages { unsigned n, cached; uint64_t sum_clear; };
+static struct pages list_pages(struct kvm *kvm)
+{
+	struct pages p = { 0, 0, 0 };
+	struct kvm_mmu_page *sp;
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link) {
+		p.n++;
+		if (sp->mmio_cached)
+			p.cached++;
+		else
+			p.sum_clear += (uint64_t)sp->id * 2654435761u + 1;
+	}
+	return p;
+}
+
+/* 3.10's kvm_mmu_zap_mmio_sptes(): every page with an MMIO spte is zapped whole, its RAM
+ * sptes with it (they refault), every other page is left alone; mmu_lock is held for the
+ * whole walk however many pages it zaps and however much the VMM thread is asked to
+ * reschedule, and the walk ends in one commit (one flush), then kvm_reload_remote_mmus(). */
 static void body_zap_walk(struct menv *m)
 {
 	struct kvm *kvm = m->kvm;
 	struct vcpu *v = &m->vc[0];
-	uint64_t ram[48], mmio[40];
+	uint64_t ram[48], mmio[56];
 	unsigned nram = 0, nmmio = 0;
+	const gfn_t half_lo = 0x5000000 >> 12, half_hi = 0x5200000 >> 12;
 
 	reload(m);
-	/* RAM over the guest and in the half slot; MMIO next to it (the same level-1 tables)
-	 * and far away */
+	/* RAM over the guest (tables of their own); in the half slot, RAM and MMIO share one
+	 * level-1 table; MMIO far away, one table each (more than mmu.batch_zap_pages) */
 	for (uint64_t i = 0; i < 32; i++)
 		ram[nram++] = i * 0x1f3000;
 	for (uint64_t i = 0; i < 16; i++) {
 		ram[nram++] = 0x5000000 + i * 0x11000;
 		mmio[nmmio++] = 0x5100000 + i * 0x9000;
 	}
-	for (uint64_t i = 0; i < 24; i++)
-		mmio[nmmio++] = 0xfe000000 + i * 0x25000;
+	for (uint64_t i = 0; i < 40; i++)
+		mmio[nmmio++] = 0xc0000000 + i * 0x200000 + (i & 7) * 0x1000;
 	for (unsigned i = 0; i < nram; i++)
 		CHECK(m, kvm_tdp_page_fault(v, ram[i], i & 1) == PF_FIXED);
 	for (unsigned i = 0; i < nmmio; i++)
 		CHECK(m, kvm_tdp_page_fault(v, mmio[i], false) == PF_EMULATE && is_mmio_spte(spte_of(m, mmio[i])));
-	struct leaves before = leaves_from_roots(kvm, 0, 0);
-	CHECK(m, before.n == nram && scan_pages(kvm, 0, 0).leaves == nram && scan_pages(kvm, 0, 0).mmio == nmmio);
+	struct pages before = list_pages(kvm);
+	CHECK(m, before.cached == 41 && before.n == kvm->n_used_mmu_pages);
+	CHECK(m, leaves_from_roots(kvm, 0, 0).n == nram && scan_pages(kvm, 0, 0).mmio == nmmio);
+	CHECK(m, leaves_from_roots(kvm, half_lo, half_hi).in == 16);
 	CHECK_MMU(m);
 
-	uint64_t flushes = ctr(m, "tlb_flush.count"), pages = kvm->n_used_mmu_pages;
+	/* the VMM thread is asked to reschedule all along: the old walk broke the lock */
+	v->actor.host_thread = true;
+	host_thread_begin(kvm->host, &v->actor);
+	uint64_t flushes = ctr(m, "tlb_flush.count"), reloads = ctr(m, "vcpu.reload_requests");
+	uint64_t locks = host_lock_acquisitions(kvm->host);
 	install_commit(kvm, KVM_MR_CREATE);
-	struct leaves after = leaves_from_roots(kvm, 0, 0);
-	CHECK(m, scan_pages(kvm, 0, 0).mmio == 0 && scan_pages(kvm, 0, 0).leaves == nram);
-	CHECK(m, after.n == before.n && after.sum == before.sum);
+	v->actor.host_thread = false;
+	CHECK(m, host_lock_acquisitions(kvm->host) == locks + 1);   /* no lock-break */
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes + 1);         /* one commit */
+	CHECK(m, ctr(m, "vcpu.reload_requests") == reloads + 1);
+	CHECK(m, ctr(m, "mmio.pages_zapped") == 41 && ctr(m, "mmio.sptes_dropped") == nmmio);
+	struct pages after = list_pages(kvm);
+	CHECK(m, after.cached == 0 && after.n == before.n - 41 && after.sum_clear == before.sum_clear);
+	CHECK(m, kvm->n_used_mmu_pages == before.n - 41);
+	/* the half slot's RAM sptes went with their page, the others stayed */
+	CHECK(m, scan_pages(kvm, 0, 0).mmio == 0 && scan_pages(kvm, 0, 0).leaves == nram - 16);
+	CHECK(m, leaves_from_roots(kvm, half_lo, half_hi).in == 0 && leaves_from_roots(kvm, 0, 0).n == nram - 16);
 	for (unsigned i = 0; i < nram; i++)
-		CHECK(m, kvm_rmap_count(kvm, ram[i] >> 12, 1) == 1 && is_shadow_present_pte(spte_of(m, ram[i])));
+		CHECK(m, is_shadow_present_pte(spte_of(m, ram[i])) == (i < 32));
 	for (unsigned i = 0; i < nmmio; i++)
 		CHECK(m, spte_of(m, mmio[i]) == 0);
-	CHECK(m, ctr(m, "mmio.sptes_dropped") == nmmio && ctr(m, "tlb_flush.count") == flushes + 1);
-	CHECK(m, ctr(m, "mmio.pages_scanned") == pages && kvm->n_used_mmu_pages == pages);
 	CHECK(m, ctr(m, "mmio.invalidations") == 1 && ctr(m, "zap.count") == 0);
 	CHECK_MMU(m);
 
-	/* nothing left to drop: a walk without a flush */
+	/* the vCPU reloads its (still valid) root; the zapped RAM refaults */
+	reload(m);
+	uint64_t faults = ctr(m, "ept.faults");
+	for (unsigned i = 32; i < nram; i++) {
+		CHECK(m, kvm_tdp_page_fault(v, ram[i], false) == PF_FIXED);
+		CHECK(m, kvm_rmap_count(kvm, ram[i] >> 12, 1) == 1 && is_shadow_present_pte(spte_of(m, ram[i])));
+	}
+	CHECK(m, ctr(m, "ept.faults") == faults + 16 && leaves_from_roots(kvm, 0, 0).n == nram);
+	CHECK(m, list_pages(kvm).cached == 0);   /* a RAM fault does not set mmio_cached */
+	CHECK_MMU(m);
+
+	/* no page has an MMIO spte: a walk that zaps nothing and does not flush */
 	install_commit(kvm, KVM_MR_MOVE);
-	CHECK(m, ctr(m, "mmio.sptes_dropped") == nmmio && ctr(m, "tlb_flush.count") == flushes + 1);
-	CHECK(m, ctr(m, "mmio.invalidations") == 2 && leaves_from_roots(kvm, 0, 0).sum == before.sum);
-	/* a delete or a flags change walks nothing: the MMIO sptes stay, still fast */
-	CHECK(m, kvm_tdp_page_fault(v, mmio[0], false) == PF_EMULATE);
+	CHECK(m, ctr(m, "mmio.pages_zapped") == 41 && ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK(m, ctr(m, "mmio.invalidations") == 2 && leaves_from_roots(kvm, 0, 0).n == nram);
+	reload(m);
+	/* a delete or a flags change walks nothing: the MMIO spte stays, still fast */
+	CHECK(m, kvm_tdp_page_fault(v, mmio[0], false) == PF_EMULATE && list_pages(kvm).cached == 1);
 	install_commit(kvm, KVM_MR_FLAGS_ONLY);
 	install_commit(kvm, KVM_MR_DELETE);
 	CHECK(m, ctr(m, "mmio.invalidations") == 2 && scan_pages(kvm, 0, 0).mmio == 1);
 	CHECK(m, handle_mmio_page_fault(v, mmio[0]) == RET_MMIO_PF_EMULATE && ctr(m, "mmio.slow") == 0);
+	/* the next create zaps the page again, its RAM sptes with it */
+	install_commit(kvm, KVM_MR_CREATE);
+	CHECK(m, ctr(m, "mmio.pages_zapped") == 42 && ctr(m, "tlb_flush.count") == flushes + 2);
+	CHECK(m, leaves_from_roots(kvm, half_lo, half_hi).in == 0 && list_pages(kvm).cached == 0);
+	CHECK_MMU(m);
 }
 
 static void test_zap_walk(void **state)
-{ RUN(body_zap_walk, "mmu.mmio_invalidate=zap-walk", "memslot.half.base=0x5000000", "memslot.half.size=1M"); }
+{
+	RUN(body_zap_walk, "mmu.mmio_invalidate=zap-walk", "memslot.half.base=0x5000000", "memslot.half.size=1M",
+	    "host.bg_wakeup_hz=10000000");
+}
 
 /* ---------------------------------------------------------------- 4: memslot updates */
 

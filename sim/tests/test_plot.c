@@ -440,7 +440,7 @@ static void write_mmio_run(const char *dir, const struct mmio_def *r)
 		   " \"stats\": {\n  \"ept.shadow_pages_end\": %ld,\n", NVCPU, r->mem, MHZ,
 		r->variant, r->pages);
 	fprintf(f, "  \"mmio.exits\": 20000,\n  \"mmio.fast\": %ld,\n  \"mmio.slow\": %ld,\n"
-		   "  \"mmio.invalidations\": %d,\n  \"mmio.pages_scanned\": %ld,\n",
+		   "  \"mmio.invalidations\": %d,\n  \"mmio.pages_zapped\": %ld,\n",
 		20000 - r->slow, r->slow, r->nhold, r->slow ? 0 : r->pages * r->nhold);
 	for (int a = 0; a < 2; a++) {
 		fprintf(f, "  \"%s\": [", a ? "mmio.invalidate_hold_cycles" : "mmio.invalidate_cycles");

@@ -227,7 +227,7 @@ static void draw_costs(struct rng *r, FILE *f)
 	static const char *const keys[] = { "vmexit", "vmentry", "ipi_send", "ipi_deliver", "ipi_handler",
 					    "tlb_flush_local", "guest_pf", "ept_fault_base", "lock_acquire",
 					    "lock_handover", "cpu_relax", "sp_alloc", "spte_set", "zap_page",
-					    "zap_spte", "free_page", "mmio_emulate", "mmio_scan_page", "ioctl_base" };
+					    "zap_spte", "free_page", "mmio_emulate", "ioctl_base" };
 	sec(f, "costs");
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (chance(r, 0.3))
