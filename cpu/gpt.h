@@ -2,7 +2,7 @@
  *
  * The guest kernel builds its page tables on first touch of a GVA: a leaf of 4K or 2M, and
  * any missing table page, each taken from a frame pool in guest-physical memory.  Table
- * pages have GPAs, so the hardware walk must translate them through EPT too (DESIGN §3).
+ * pages have GPAs, so the hardware walk must translate them through EPT too (README, Design: vCPUs, TLBs and the walk).
  *
  * Each vCPU runs its own processes in an address space (a gpt) of its own; the kernel's half
  * (the direct map) is built once and linked into every one (gpt_share).

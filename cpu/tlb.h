@@ -4,7 +4,7 @@
  * With EPT the TLB caches combined GVA -> HPA translations; an entry's page size is the
  * smaller of the guest page and the EPT mapping (the walker decides; the TLB just stores).
  *
- * A flush does not clear entries one by one: it bumps the TLB's epoch (DESIGN §3).  A later
+ * A flush does not clear entries one by one: it bumps the TLB's epoch (README, Design: vCPUs, TLBs and the walk).  A later
  * look-up that finds an entry with the right tag and address but an older epoch is a miss
  * AND a "refill miss": a miss that exists only because of the flush.  Refill misses are
  * counted per flush cause so that the cost of a remote flush can be told apart from the cost

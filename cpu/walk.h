@@ -1,4 +1,4 @@
-/* cpu/walk — the hardware's 2D page walk after a TLB miss (DESIGN §3).
+/* cpu/walk — the hardware's 2D page walk after a TLB miss (README, Design: vCPUs, TLBs and the walk).
  *
  * Each guest paging level (4, or fewer with a paging-structure-cache hit) needs the GPA of
  * its table entry translated through EPT (up to 4 references, fewer with an EPT PWC hit)

@@ -136,7 +136,7 @@ static void collapse_none(struct kvm *kvm, struct kvm_memory_slot *slot)
 	(void)slot;
 }
 
-/* Mirrors kvm_mmu_zap_collapsible_sptes() of seed 003. */
+/* Mirrors kvm_mmu_zap_collapsible_sptes() of the lazy-collapse patch. */
 static void collapse_lazy_zap(struct kvm *kvm, struct kvm_memory_slot *slot)
 {
 	struct actor *me = kvm_current(kvm);
@@ -226,7 +226,7 @@ int kvm_dirty_log_disable(struct kvm *kvm, struct kvm_memory_slot *slot)
 	slot->dirty_bitmap = NULL;
 	kvm_install_new_memslots(kvm, KVM_MR_FLAGS_ONLY);
 	uint64_t t0 = me->clock;
-	/* kvm_arch_commit_memory_region() (seed 003): logging went off on a slot that stays */
+	/* kvm_arch_commit_memory_region() (the lazy-collapse patch): logging went off on a slot that stays */
 	kvm->collapse_ops->collapse(kvm, slot);
 	stats_array_push(kvm->st, kvm->dirty_sid->duration, (int64_t)(me->clock - t0));
 	/* its last step (3.11): kvm_mmu_invalidate_mmio_sptes() */

@@ -1,5 +1,5 @@
 /* ept/dirty — dirty logging on a memslot and the collapse of its small sptes when logging
- * stops (seed 003).
+ * stops (the lazy-collapse patch).
  *
  * Enabling logging write-protects the slot (kvm_mmu_slot_remove_write_access(): an rmap walk
  * under mmu_lock, large sptes dropped, 4K ones made read-only, then a remote flush) and
@@ -9,7 +9,7 @@
  * of a dirty-rate probe) leaves the slot mapped with 4K sptes; mmu.collapse chooses what
  * happens then, a row of collapse_variants[]:
  *   none      the sptes stay 4K
- *   lazy-zap  kvm_mmu_zap_collapsible_sptes() (seed 003, Linux 4.1): walk the slot's 4K
+ *   lazy-zap  kvm_mmu_zap_collapsible_sptes() (the lazy-collapse patch, Linux 4.1): walk the slot's 4K
  *             rmaps, drop the direct sptes the host backs with a huge page, flush before a
  *             lock-break if a flush is pending and once at the end; later faults map 2M
  *   in-place  replace each collapsible 4K table by one large spte under the lock, with no

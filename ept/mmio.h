@@ -1,4 +1,4 @@
-/* ept/mmio — MMIO sptes and their invalidation when the memslots change (seed 004).
+/* ept/mmio — MMIO sptes and their invalidation when the memslots change (the fast MMIO invalidation series).
  *
  * A guest access to a GPA in no memslot faults once under mmu_lock and installs an MMIO
  * spte carrying the low mmu.mmio_gen_bits bits of the memslots generation

@@ -474,7 +474,7 @@ static struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm)
 	return sp;
 }
 
-/* Mirrors kvm_mmu_free_page() (hash unlink happens here, not at prepare time: seed 002). */
+/* Mirrors kvm_mmu_free_page() (hash unlink happens here, not at prepare time: the v7 09/11 review). */
 static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
 	*sp->hash_pprev = sp->hash_next;
@@ -488,7 +488,7 @@ static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 }
 
 /* Mirrors kvm_mmu_get_page() for direct pages, with the v7 rule that the hash look-up
- * ignores obsolete pages (seed 002). */
+ * ignores obsolete pages (the v7 09/11 review). */
 struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
 {
 	union kvm_mmu_page_role role = { .word = 0 };
@@ -769,7 +769,7 @@ bool kvm_rmap_write_protect(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t
 	return flush;
 }
 
-/* Mirrors kvm_mmu_zap_collapsible_spte() of seed 003 (Linux 4.1). */
+/* Mirrors kvm_mmu_zap_collapsible_spte() of the lazy-collapse patch (Linux 4.1). */
 unsigned kvm_zap_collapsible_spte(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn)
 {
 	uint64_t refs[RMAP_MAX_REFS];

@@ -17,7 +17,7 @@ static void zap_commit(struct kvm *kvm, struct list_head *invalid_list, struct z
 	kvm_mmu_commit_zap_page(kvm, invalid_list);
 }
 
-/* The lock-break of kvm_zap_obsolete_pages() before v7 10/11 (seed 000, removed lines):
+/* The lock-break of kvm_zap_obsolete_pages() before v7 10/11 (v7 10/11, its removed lines):
  *	if (batch >= BATCH_ZAP_PAGES &&
  *	    (need_resched() || spin_needbreak(&kvm->mmu_lock))) {
  *		batch = 0;
@@ -38,7 +38,7 @@ static bool lock_break_flush(struct kvm *kvm, struct list_head *invalid_list, st
 	return true;
 }
 
-/* After v7 10/11 (seed 000): the vCPUs reloaded when the generation was bumped, so the
+/* After v7 10/11 (v7 10/11): the vCPUs reloaded when the generation was bumped, so the
  * obsolete pages can be zapped without a flush at the break:
  *	if (batch >= BATCH_ZAP_PAGES && cond_resched_lock(&kvm->mmu_lock)) {
  *		batch = 0;
@@ -85,7 +85,7 @@ struct zap_ids { stat_id count, pages_total, lock_breaks, flushes, pages, durati
 static const struct stat_def zap_stats[] = {
 	{ "zap.count", STAT_COUNTER, "events", "zap-all runs" },
 	{ "zap.pages_zapped", STAT_COUNTER, "pages", "shadow pages zapped by all zap-all runs" },
-	{ "zap.lock_breaks", STAT_ARRAY, "events", "lock-breaks of each zap-all run (seed 002's printk)" },
+	{ "zap.lock_breaks", STAT_ARRAY, "events", "lock-breaks of each zap-all run (the v7 09/11 review's printk)" },
 	{ "zap.flushes", STAT_ARRAY, "events", "remote TLB flushes issued by each zap-all run" },
 	{ "zap.pages", STAT_ARRAY, "pages", "pages zapped by each zap-all run" },
 	{ "zap.duration_cycles", STAT_ARRAY, "cycles", "wall time of each zap-all run, lock to unlock" },
@@ -171,7 +171,7 @@ void kvm_mmu_zap_all(struct kvm *kvm, struct zap_run *out)
 		kvm->mmu_valid_gen++;
 		kvm_spend(kvm, kvm->sc->costs.gen_bump);
 	}
-	/* Under mmu_lock, or a vCPU could purge a shadow page but miss the flush (seed 000). */
+	/* Under mmu_lock, or a vCPU could purge a shadow page but miss the flush (v7 10/11). */
 	if (kvm->zap_ops->reload_upfront)
 		kvm_reload_remote_mmus(kvm);
 	zap_walk(kvm, &run);

@@ -1,5 +1,5 @@
 /* ept/zap — zap all shadow pages (kvm_mmu_invalidate_zap_all_pages) with the variants the
- * 2013 "fast invalidate all pages" series went through (seeds 000, 001, 002).
+ * 2013 "fast invalidate all pages" series went through (v7 10/11, mmu.txt and the v7 09/11 review).
  *
  * One walker over active_mmu_pages serves every variant; what differs is a row of
  * zap_all_variants[] (zap.c): whether the generation is bumped, whether the vCPUs are told
@@ -7,7 +7,7 @@
  * a lock-break does (never, commit + flush first, or just break).
  *
  * Every run pushes one entry to zap.lock_breaks, zap.flushes, zap.pages and
- * zap.duration_cycles: per-zap figures, like the seed's printk("lock-break: %d").
+ * zap.duration_cycles: per-zap figures, like the v7 09/11 review's printk("lock-break: %d").
  */
 #ifndef EPTSIM_EPT_ZAP_H
 #define EPTSIM_EPT_ZAP_H

@@ -52,7 +52,7 @@ static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NU
 #define U32MAX 4294967295.0
 #define BIG 1e18
 
-/* The schema.  Defaults carry their source where there is one (DESIGN §9). */
+/* The schema.  Defaults carry their source where there is one (README, Design: configs and results). */
 static const struct key_def config_schema[] = {
 	/* [run] */
 	{ "run", "seed", K_U64, S(seed), "1", NOLIM, NULL,
@@ -80,7 +80,7 @@ static const struct key_def config_schema[] = {
 	  "core clock; converts cycles to time in reports and *_ms/*_us keys" },
 	{ "cpu", "cpi", K_DOUBLE, S(cpi), "0.8", 0.05, 100, NULL,
 	  "cycles per instruction of guest work between memory records" },
-	/* [tlb] — Skylake-class defaults (DESIGN §9) */
+	/* [tlb] — Skylake-class defaults (README, Design: configs and results) */
 	{ "tlb", "l1d_4k_entries", K_U32, S(l1d_entries[0]), "64", 0, 65536, NULL, "L1 DTLB 4K entries" },
 	{ "tlb", "l1d_4k_ways", K_U32, S(l1d_ways[0]), "4", 1, 64, NULL, "L1 DTLB 4K ways" },
 	{ "tlb", "l1d_2m_entries", K_U32, S(l1d_entries[1]), "32", 0, 65536, NULL, "L1 DTLB 2M entries" },
@@ -149,9 +149,9 @@ static const struct key_def config_schema[] = {
 	  "BATCH_ZAP_PAGES: pages zapped between lock-break checks" },
 	{ "mmu", "max_mapping", K_ENUM, S(max_mapping), "1g", NOLIM, size_names, "largest EPT mapping the CPU supports" },
 	{ "mmu", "mmio_invalidate", K_ENUM, S(mmio_invalidate), "generation", NOLIM, mmio_inv_names,
-	  "MMIO spte invalidation on memslot changes: zap-walk (Linux 3.10) or generation (3.11, seed 004)" },
+	  "MMIO spte invalidation on memslot changes: zap-walk (Linux 3.10) or generation (3.11, the fast MMIO invalidation series)" },
 	{ "mmu", "collapse", K_ENUM, S(collapse), "lazy-zap", NOLIM, collapse_names,
-	  "when dirty logging stops: none (sptes stay 4K), lazy-zap (seed 003, Linux 4.1), in-place (for comparison)" },
+	  "when dirty logging stops: none (sptes stay 4K), lazy-zap (the lazy-collapse patch, Linux 4.1), in-place (for comparison)" },
 	{ "mmu", "mmio_gen_bits", K_U32, S(mmio_gen_bits), "19", 1, 32, NULL, "generation bits an MMIO spte carries (3.11: 19)" },
 	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524137", 0, 4294967295.0, NULL,
 	  "the memslots generation at start; 3.11's kvm_current_mmio_generation() starts at MMIO_MAX_GEN - 150 = 2^19 - 151 = 524137" },

@@ -1,4 +1,4 @@
-/* sim/engine — the discrete-event engine (DESIGN §2).
+/* sim/engine — the discrete-event engine (README, Design: the engine).
  *
  * Time is in cycles.  Each actor (a vCPU, the host VMM thread, ...) has at most one pending
  * entry in the event heap, ordered by (time, actor id): ties are broken the same way every
@@ -35,7 +35,7 @@ struct actor {
 	bool pending;           /* has a live heap entry */
 	uint64_t pending_at;     /* time of the live entry (inspection, tests) */
 	struct fiber *fiber;    /* when the actor's code runs as a fiber */
-	/* Per-actor accounting kept by the host model (DESIGN §4: wait and hold per actor). */
+	/* Per-actor accounting kept by the host model (README, Design: the MMU model and mmu_lock: wait and hold per actor). */
 	uint64_t lock_wait;     /* cycles spent waiting for mmu_lock */
 	uint64_t lock_hold;     /* cycles holding it */
 	uint64_t lock_acquisitions;

@@ -1,5 +1,5 @@
 /* sim/host — the host kernel around KVM: mmu_lock, the host scheduler's need_resched(), and
- * cond_resched_lock() exactly as Linux 3.10 has it (DESIGN §4).
+ * cond_resched_lock() exactly as Linux 3.10 has it (README, Design: the MMU model and mmu_lock).
  *
  * mmu_lock is a FIFO ticket spinlock: a waiter spins (it is not in guest mode and gets no
  * IPI) until the holder's unlock hands the ticket over, `costs.lock_handover` later.  Every

@@ -1,5 +1,5 @@
 /* sim/sim — one simulation: owns the engine, the host, the KVM model, the guest and its
- * vCPUs, the VMM thread that runs the [events] schedule, and the stats (DESIGN §10: no
+ * vCPUs, the VMM thread that runs the [events] schedule, and the stats (README, Design: house style: no
  * globals, a struct sim is passed explicitly). */
 #ifndef EPTSIM_SIM_SIM_H
 #define EPTSIM_SIM_SIM_H

@@ -1,4 +1,4 @@
-/* sim/stats — the stats registry (DESIGN §8).
+/* sim/stats — the stats registry (README, Design: configs and results).
  *
  * Every module declares its stats in a table of struct stat_def (name, kind, unit, help) and
  * registers it once; the registry hands back dense ids, so updating a stat on a hot path is

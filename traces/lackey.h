@@ -1,4 +1,4 @@
-/* traces/lackey — import Valgrind lackey memory traces (DESIGN §6).
+/* traces/lackey — import Valgrind lackey memory traces (README, Traces).
  *
  * `valgrind --tool=lackey --trace-mem=yes PROGRAM` prints one line per access:
  *   "I  ADDR,SIZE"  an instruction fetch      -> REC_FETCH, icount 1 (one instruction executed)

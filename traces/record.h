@@ -1,5 +1,5 @@
 /* traces/record — one record of a memory-access trace, as generators produce it and the vCPU
- * consumes it (DESIGN §3, §6).  The on-disk trace format (issue 3) encodes exactly these.
+ * consumes it (README, Design: vCPUs, TLBs and the walk; README, Traces).  The on-disk trace format (issue 3) encodes exactly these.
  *
  * A memory record: `icount` instructions of non-memory work, then one access of `kind` to
  * `addr` (a GVA, or a GPA when guest.paging = none).  Control records carry guest-side

@@ -1,4 +1,4 @@
-/* traces/trace — eptsim's trace format: reader and writer (DESIGN §6).
+/* traces/trace — eptsim's trace format: reader and writer (README, Traces).
  *
  * A trace is a gzip stream (`zcat` opens it) of:
  *   header:  "EPTSIMTR" (8 bytes), version (varint), vCPU count (varint), address kind

@@ -1,4 +1,4 @@
-/* workloads/kbuild — a kernel-build-like guest (the seed 002 scenario): on every vCPU a
+/* workloads/kbuild — a kernel-build-like guest (the v7 09/11 review's scenario): on every vCPU a
  * sequence of short-lived compiler processes.  Each process fetches from program text shared
  * through the page cache, grows its private memory by touching fresh pages, reuses its
  * recent pages more than old ones, and reads headers and writes objects through the kernel's
