@@ -12,14 +12,15 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-static int perr(char *err, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int perr(char *err, size_t errlen, int r, const char *fmt, ...)
+int path_errf(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
 	return r;
 }
 
@@ -53,10 +54,10 @@ int path_check_name(const char *path, const char *opt, char *err, size_t errlen)
 	char shown[512];
 
 	if (!*path)
-		return perr(err, errlen, -EINVAL, "%s: empty path", opt);
+		return path_errf(err, errlen, -EINVAL, "%s: empty path", opt);
 	if ((c = path_control_char(path))) {
 		show_path(path, shown, sizeof(shown));
-		return perr(err, errlen, -EINVAL, "%s '%s': control character 0x%02x in the path (refused: the "
+		return path_errf(err, errlen, -EINVAL, "%s '%s': control character 0x%02x in the path (refused: the "
 			    "path goes into line-based scripts and logs)", opt, shown, (unsigned char)*c);
 	}
 	return 0;
@@ -75,14 +76,14 @@ static int check_folder(const char *dir, const char *path, const char *opt, char
 	struct statvfs vfs;
 
 	if (access(dir, W_OK | X_OK))
-		return perr(err, errlen, -errno, "%s %s: cannot write in %s: %s", opt, path, dir, strerror(errno));
+		return path_errf(err, errlen, -errno, "%s %s: cannot write in %s: %s", opt, path, dir, strerror(errno));
 	if (!statvfs(dir, &vfs)) {
 		/* root may use the blocks reserved for it */
 		bool no_blocks = vfs.f_blocks && (geteuid() ? vfs.f_bavail : vfs.f_bfree) == 0;
 		bool no_inodes = vfs.f_files && (geteuid() ? vfs.f_favail : vfs.f_ffree) == 0;
 
 		if (no_blocks || no_inodes)
-			return perr(err, errlen, -ENOSPC, "%s %s: cannot write in %s: %s", opt, path, dir,
+			return path_errf(err, errlen, -ENOSPC, "%s %s: cannot write in %s: %s", opt, path, dir,
 				    strerror(ENOSPC));
 	}
 	return 0;
@@ -98,27 +99,27 @@ int path_check_output(const char *path, enum path_kind kind, const char *opt, ch
 		return r;
 	if (!stat(path, &st)) {
 		if (kind == PATH_DIR && !S_ISDIR(st.st_mode))
-			return perr(err, errlen, -ENOTDIR, "%s %s: exists and is %s, not a folder", opt, path,
+			return path_errf(err, errlen, -ENOTDIR, "%s %s: exists and is %s, not a folder", opt, path,
 				    file_type(st.st_mode));
 		if (kind == PATH_FILE && !S_ISREG(st.st_mode))
-			return perr(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+			return path_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
 				    "%s %s: exists and is %s, not a regular file", opt, path, file_type(st.st_mode));
 		if (kind == PATH_DIR)
 			return check_folder(path, path, opt, err, errlen);
 	} else if (errno != ENOENT) {
-		return perr(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+		return path_errf(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
 	}
 	/* the parent (PATH_FILE), or the nearest ancestor that exists (PATH_DIR, made with mkdir -p) */
 	copy = strdup(path);
 	if (!copy)
-		return perr(err, errlen, -ENOMEM, "%s: out of memory", opt);
+		return path_errf(err, errlen, -ENOMEM, "%s: out of memory", opt);
 	dir = dirname(copy);
 	while (kind == PATH_DIR && stat(dir, &st) && errno == ENOENT && strcmp(dir, ".") && strcmp(dir, "/"))
 		dir = dirname(dir);
 	if (stat(dir, &st))
-		r = perr(err, errlen, -errno, "%s %s: %s: %s", opt, path, dir, strerror(errno));
+		r = path_errf(err, errlen, -errno, "%s %s: %s: %s", opt, path, dir, strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
-		r = perr(err, errlen, -ENOTDIR, "%s %s: %s is %s, not a folder", opt, path, dir, file_type(st.st_mode));
+		r = path_errf(err, errlen, -ENOTDIR, "%s %s: %s is %s, not a folder", opt, path, dir, file_type(st.st_mode));
 	else
 		r = check_folder(dir, path, opt, err, errlen);
 	free(copy);
@@ -204,22 +205,22 @@ FILE *path_open_regular(const char *path, int *ret, char *err, size_t errlen)
 	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		*ret = perr(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		*ret = path_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st)) {
-		*ret = perr(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		*ret = path_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*ret = perr(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL, "%s: is %s, not a regular file",
+		*ret = path_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL, "%s: is %s, not a regular file",
 			    path, file_type(st.st_mode));
 		close(fd);
 		return NULL;
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) || !(f = fdopen(fd, "r"))) {
-		*ret = perr(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		*ret = path_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -237,9 +238,9 @@ json_t *path_load_json(const char *path, int *ret, char *err, size_t errlen)
 	doc = json_loadf(f, 0, &je);
 	if (!doc) {
 		if (ferror(f))
-			*ret = perr(err, errlen, -EIO, "%s: read error", path);
+			*ret = path_errf(err, errlen, -EIO, "%s: read error", path);
 		else
-			*ret = perr(err, errlen, -EBADMSG, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
+			*ret = path_errf(err, errlen, -EBADMSG, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
 	}
 	fclose(f);
 	return doc;

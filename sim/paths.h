@@ -23,6 +23,9 @@
 #include <jansson.h>
 
 /* The first control character of s (C0 or DEL), or NULL. */
+/* Write "fmt..." into err (when err is not NULL) and return r: the error helper of the
+ * path checks and of sim/resdir.c. */
+int path_errf(char *err, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *path_control_char(const char *s);
 
 /* The path's text alone: not empty, no control character.  0, or -EINVAL with err =

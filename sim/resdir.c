@@ -1,5 +1,6 @@
 /* Results folders: swapped in whole, one live run at a time (see resdir.h). */
 #include "sim/resdir.h"
+#include "sim/paths.h"
 #include "sim/stats.h"
 
 #include <dirent.h>
@@ -21,17 +22,6 @@ static const char *const result_names[] = {
 	"stats.json", "config.ini", "config.hash", "timing.json", "series", "partial",
 };
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* "NAME.tmp.DIGITS" or "NAME.tmp.DIGITS.old": a temporary of NAME made by process DIGITS. */
 static bool is_tmp_of(const char *entry, const char *name)
@@ -84,7 +74,7 @@ static int split(const char *dir, char *parent, char *name, char *err, size_t er
 	struct stat st;
 
 	if (n >= sizeof(path))
-		return fail(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
+		return path_errf(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
 	memcpy(path, dir, n + 1);
 	while (n > 1 && path[n - 1] == '/')
 		path[--n] = '\0';
@@ -95,7 +85,7 @@ static int split(const char *dir, char *parent, char *name, char *err, size_t er
 		char real[PATH_MAX];
 
 		if (!realpath(path, real))
-			return fail(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+			return path_errf(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 		snprintf(path, sizeof(path), "%s", real);
 	}
 	if (!lstat(path, &st) && S_ISDIR(st.st_mode) && getcwd(cwd, sizeof(cwd))) {
@@ -104,13 +94,13 @@ static int split(const char *dir, char *parent, char *name, char *err, size_t er
 
 		if (realpath(path, real) && (rl = strlen(real), !strncmp(cwd, real, rl)) &&
 		    (cwd[rl] == '\0' || cwd[rl] == '/' || rl == 1))
-			return fail(err, errlen, -EINVAL,
+			return path_errf(err, errlen, -EINVAL,
 				    "%s: holds the current directory, and a run replaces its results "
 				    "folder as a whole: name a folder below it", dir);
 	}
 	slash = strrchr(path, '/');
 	if (strlen(slash ? slash + 1 : path) > NAME_MAX)
-		return fail(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
+		return path_errf(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
 	if (!slash) {
 		strcpy(parent, ".");
 		strcpy(name, path);
@@ -122,7 +112,7 @@ static int split(const char *dir, char *parent, char *name, char *err, size_t er
 			snprintf(parent, PATH_MAX, "%.*s", (int)(slash - path), path);
 	}
 	if (!*name)
-		return fail(err, errlen, -EINVAL, "%s: not a folder a run can write", dir);
+		return path_errf(err, errlen, -EINVAL, "%s: not a folder a run can write", dir);
 	return 0;
 }
 
@@ -134,7 +124,7 @@ static int move_kept(const char *from, const char *to, char *err, size_t errlen)
 	int r = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "%s: %s", from, strerror(errno));
+		return errno == ENOENT ? 0 : path_errf(err, errlen, -errno, "%s: %s", from, strerror(errno));
 	while (!r && (errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || is_result(de->d_name))
 			continue;
@@ -143,10 +133,10 @@ static int move_kept(const char *from, const char *to, char *err, size_t errlen)
 		snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
 		snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name);
 		if (rename(src, dst))
-			r = fail(err, errlen, -errno, "moving %s to %s: %s", src, dst, strerror(errno));
+			r = path_errf(err, errlen, -errno, "moving %s to %s: %s", src, dst, strerror(errno));
 	}
 	if (!r && errno)
-		r = fail(err, errlen, -errno, "%s: %s", from, strerror(errno));
+		r = path_errf(err, errlen, -errno, "%s: %s", from, strerror(errno));
 	closedir(d);
 	return r;
 }
@@ -162,31 +152,31 @@ int resdir_replace(const char *dir, resdir_fill_fn fill, void *ctx, char *err, s
 	if ((r = split(dir, parent, name, err, errlen)))
 		return r;
 	if ((r = stats_mkdir_p(parent)))
-		return fail(err, errlen, r, "%s: %s", parent, strerror(-r));
+		return path_errf(err, errlen, r, "%s: %s", parent, strerror(-r));
 	snprintf(path, sizeof(path), "%s%s%s", strcmp(parent, ".") ? parent : "",
 		 strcmp(parent, ".") ? "/" : "", name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	resdir_rmtree(tmp);   /* ours by name: an earlier call of this process that died half-way */
 	if (mkdir(tmp, 0777))
-		return fail(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
+		return path_errf(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
 	if ((r = fill(tmp, ctx))) {
 		if (err && errlen && !err[0])   /* fill names the file it failed on, or we name tmp */
-			fail(err, errlen, r, "%s: %s", tmp, strerror(-r));
+			path_errf(err, errlen, r, "%s: %s", tmp, strerror(-r));
 		goto drop;
 	}
 	if (lstat(path, &st)) {
 		if (errno != ENOENT) {
-			r = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+			r = path_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 			goto drop;
 		}
 		if (rename(tmp, path)) {   /* no DIR yet: one rename puts the whole run there */
-			r = fail(err, errlen, -errno, "renaming %s to %s: %s", tmp, path, strerror(errno));
+			r = path_errf(err, errlen, -errno, "renaming %s to %s: %s", tmp, path, strerror(errno));
 			goto drop;
 		}
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		r = fail(err, errlen, -ENOTDIR, "%s: %s", path, strerror(ENOTDIR));
+		r = path_errf(err, errlen, -ENOTDIR, "%s: %s", path, strerror(ENOTDIR));
 		goto drop;
 	}
 	/* the user's files first, so the swap carries them; undone if anything fails */
@@ -196,18 +186,18 @@ int resdir_replace(const char *dir, resdir_fill_fn fill, void *ctx, char *err, s
 		char old[sizeof(tmp) + 4];
 
 		if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
-			r = fail(err, errlen, -errno, "swapping %s and %s: %s", tmp, path, strerror(errno));
+			r = path_errf(err, errlen, -errno, "swapping %s and %s: %s", tmp, path, strerror(errno));
 			goto undo;
 		}
 		/* A file system without RENAME_EXCHANGE (NFS): DIR is missing for a moment (a
 		 * reader finds no stats.json: not done), never mixed. */
 		snprintf(old, sizeof(old), "%s.old", tmp);
 		if (rename(path, old)) {
-			r = fail(err, errlen, -errno, "renaming %s to %s: %s", path, old, strerror(errno));
+			r = path_errf(err, errlen, -errno, "renaming %s to %s: %s", path, old, strerror(errno));
 			goto undo;
 		}
 		if (rename(tmp, path)) {
-			r = fail(err, errlen, -errno, "renaming %s to %s: %s", tmp, path, strerror(errno));
+			r = path_errf(err, errlen, -errno, "renaming %s to %s: %s", tmp, path, strerror(errno));
 			rename(old, path);
 			goto undo;
 		}
@@ -297,17 +287,17 @@ int resdir_lock(const char *dir, struct resdir_lock *lk, char *err, size_t errle
 		return r;
 	topmost_missing(lk->parent, lk->made, sizeof(lk->made));
 	if ((r = stats_mkdir_p(lk->parent))) {
-		fail(err, errlen, r, "%s: %s", lk->parent, strerror(-r));
+		path_errf(err, errlen, r, "%s: %s", lk->parent, strerror(-r));
 		goto undo;
 	}
 	if (snprintf(lk->path, sizeof(lk->path), "%s/.%s.lock", lk->parent, name) >= (int)sizeof(lk->path)) {
-		r = fail(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
+		r = path_errf(err, errlen, -ENAMETOOLONG, "%s: %s", dir, strerror(ENAMETOOLONG));
 		goto undo;
 	}
 	for (;;) {
 		fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 		if (fd < 0) {
-			r = fail(err, errlen, -errno, "%s: cannot create its lock file %s: %s", dir,
+			r = path_errf(err, errlen, -errno, "%s: cannot create its lock file %s: %s", dir,
 				 lk->path, strerror(errno));
 			goto undo;
 		}
@@ -316,12 +306,12 @@ int resdir_lock(const char *dir, struct resdir_lock *lk, char *err, size_t errle
 			char pid[32] = "";
 
 			if (e != EWOULDBLOCK) {
-				r = fail(err, errlen, -e, "%s: %s", lk->path, strerror(e));
+				r = path_errf(err, errlen, -e, "%s: %s", lk->path, strerror(e));
 			} else {
 				if (pread(fd, pid, sizeof(pid) - 1, 0) < 0)
 					pid[0] = '\0';
 				pid[strcspn(pid, "\n")] = '\0';
-				r = fail(err, errlen, -EBUSY,
+				r = path_errf(err, errlen, -EBUSY,
 					 "%s: in use by another eptsim run (PID %s; lock file %s)", dir,
 					 *pid ? pid : "unknown", lk->path);
 			}
@@ -335,7 +325,7 @@ int resdir_lock(const char *dir, struct resdir_lock *lk, char *err, size_t errle
 	}
 	lk->fd = fd;
 	if (ftruncate(fd, 0) || dprintf(fd, "%ld\n", (long)getpid()) < 0) {
-		r = fail(err, errlen, -errno, "%s: %s", lk->path, strerror(errno));
+		r = path_errf(err, errlen, -errno, "%s: %s", lk->path, strerror(errno));
 		resdir_unlock(lk);
 		return r;
 	}
