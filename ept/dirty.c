@@ -22,6 +22,8 @@ static const struct stat_def dirty_stats[] = {
 	{ "collapse.duration_cycles", STAT_ARRAY, "cycles", "time of each collapse, lock waits included" },
 	{ "collapse.refaults", STAT_COUNTER, "events", "faults in 2M regions lazy-zap emptied (they map 2M again)" },
 	{ "collapse.tables_replaced", STAT_COUNTER, "pages", "4K tables replaced by a large spte (in-place)" },
+	{ "ept.fast_page_faults", STAT_COUNTER, "events",
+	  "writes to a write-protected leaf fixed by fast_page_fault() without mmu_lock, logging on or off" },
 };
 
 int dirty_init(struct kvm *kvm)
@@ -45,6 +47,7 @@ void dirty_free(struct kvm *kvm)
 
 void kvm_dirty_write_fault(struct kvm *kvm) { stats_add(kvm->st, kvm->dirty_sid->write_faults, 1); }
 void kvm_collapse_refault(struct kvm *kvm) { stats_add(kvm->st, kvm->dirty_sid->refaults, 1); }
+void kvm_fast_page_fault_fixed(struct kvm *kvm) { stats_add(kvm->st, kvm->dirty_sid->fast_fixes, 1); }
 
 static uint64_t slot_last_index(const struct kvm_memory_slot *slot, int level)
 {

@@ -264,15 +264,22 @@ int host_mapping_level(const struct kvm_memory_slot *slot, gfn_t gfn)
 	}
 }
 
-/* Mirrors mapping_level(): the largest level the host backing, the CPU and the slot's
- * bounds allow (lpage_info's write_count is raised for large frames that cross the slot's
- * edges, so they are never mapped large). */
-int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn)
+/* host_mapping_level() of Linux 3.10 itself: kvm_host_page_size(), the page size of the
+ * vma, which is a hugetlbfs page's size and 4K for anonymous memory even where a THP backs
+ * it (PageTransCompound() is looked at later, by transparent_hugepage_adjust()). */
+static int vma_mapping_level(const struct kvm_memory_slot *slot)
+{
+	return slot->backing == BACKING_THP ? PT_PAGE_TABLE_LEVEL : host_mapping_level(slot, slot->base_gfn);
+}
+
+/* The level for gfn given the host's: bounded by the CPU and the slot's edges (lpage_info's
+ * write_count is raised for large frames that cross them, so they are never mapped large);
+ * 4K while the slot is dirty-logged (force_pt_level = mapping_level_dirty_bitmap()). */
+static int __mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn, int level)
 {
 	/* mapping_level_dirty_bitmap(): dirty logging tracks 4K pages, so it maps 4K */
 	if (slot->dirty_logging)
 		return PT_PAGE_TABLE_LEVEL;
-	int level = host_mapping_level(slot, gfn);
 	int max = kvm->sc->max_mapping + 1;
 
 	if (level > max)
@@ -284,6 +291,14 @@ int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn
 			break;
 	}
 	return level;
+}
+
+/* Mirrors mapping_level() and, for THP, transparent_hugepage_adjust() on the slow path
+ * (Linux 3.10 tdp_page_fault()): the largest level the host backing, the CPU and the slot's
+ * bounds allow. */
+int mapping_level(struct kvm *kvm, const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	return __mapping_level(kvm, slot, gfn, host_mapping_level(slot, gfn));
 }
 
 static void rmaps_free(struct kvm_memory_slot *s)
@@ -708,6 +723,14 @@ void kvm_mmu_commit_zap_page(struct kvm *kvm, struct list_head *invalid_list)
 }
 
 
+/* The leaf set_spte() of Linux 3.10 makes for TDP (pte_access ACC_ALL): writable, and
+ * mmu-writable, whenever the host page is (host_writable), whether the fault read or wrote. */
+static uint64_t tdp_leaf_spte(bool host_writable, int level)
+{
+	return SPTE_PRESENT | (host_writable ? SPTE_HOST_WRITEABLE | SPTE_WRITABLE | SPTE_MMU_WRITEABLE : 0) |
+	       (level > PT_PAGE_TABLE_LEVEL ? SPTE_LARGE : 0);
+}
+
 /* ---------------------------------------------------------------- dirty logging, collapse */
 
 /* Copy gfn's rmap at level into refs (the list changes while we act on it). */
@@ -762,6 +785,8 @@ bool kvm_rmap_write_protect(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t
 			/* __drop_large_spte(): a large mapping cannot track 4K dirtiness */
 			drop_spte(kvm, sp, idx);
 		} else {
+			/* pt_protect is false for dirty logging: SPTE_MMU_WRITEABLE stays, and
+			 * fast_page_fault() may make the spte writable again */
 			sp->spt[idx] = spte & ~SPTE_WRITABLE;
 		}
 		flush = true;
@@ -814,7 +839,7 @@ unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slo
 		}
 		drop_parent_pte(kvm, sp, pref);
 		kvm_mmu_prepare_zap_page(kvm, sp, invalid_list);
-		parent->spt[pidx] = SPTE_PRESENT | (slot->readonly ? 0 : SPTE_WRITABLE) | SPTE_LARGE;
+		parent->spt[pidx] = tdp_leaf_spte(!slot->readonly, PT_DIRECTORY_LEVEL);
 		parent->nr_present++;
 		leaf_added(kvm, parent);
 		pte_list_add(kvm, gfn_to_rmap(kvm, base, PT_DIRECTORY_LEVEL), spte_ref(parent, pidx));
@@ -824,8 +849,18 @@ unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slo
 	return replaced;
 }
 
-/* Mirrors fast_page_fault() of Linux 3.10: the lockless walk finds a present 4K leaf that
- * dirty logging write-protected, and cmpxchg makes it writable again. */
+/* Mirrors fast_page_fault() of Linux 3.10, as tdp_page_fault() calls it for a write to a
+ * present leaf (page_fault_can_be_fast()), with the level it chose before taking mmu_lock:
+ * 4K while the slot is dirty-logged, else mapping_level(), whose host_mapping_level() is
+ * 4K for THP-backed memory (only the locked slow path raises that to 2M) and the huge page's
+ * size for hugetlbfs.  The lockless walk stops at a leaf or below that level; a leaf of that
+ * level or larger that is writable was a spurious fault, one that is
+ * spte_is_locklessly_modifiable() is made writable by cmpxchg (fast_pf_fix_direct_spte(),
+ * which marks the page dirty if the slot is still logged); anything else takes the slow
+ * path.  So after logging stops a write to a write-protected 4K leaf is fixed here and the
+ * leaf stays 4K under THP, while under hugetlbfs the walk stops below the 2M level and the
+ * slow path maps 2M over the 4K table.  (A leaf zapped since the exit: KVM retries the
+ * access; here the slow path maps it, which is where the retry would go.) */
 bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa)
 {
 	struct kvm *kvm = v->kvm;
@@ -833,47 +868,54 @@ bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa)
 	gfn_t gfn = gpa >> 12;
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
 
-	if (!slot || !slot->dirty_logging || slot->readonly || !sp)
+	if (!slot || !sp)
 		return false;
+	int level = __mapping_level(kvm, slot, gfn, vma_mapping_level(slot));
 	/* The walk happens at one instant and its cost is charged after it: the vCPU never
 	 * pauses holding page pointers (KVM's lockless walk runs with interrupts off, which the
 	 * flush before freeing pages waits for). */
-	bool fixed = false;
+	bool ret = false;
 	int levels = 0;
+	uint64_t spte = 0;
+	unsigned idx = 0;
 	for (int l = PT64_ROOT_LEVEL; l >= PT_PAGE_TABLE_LEVEL; l--) {
 		levels++;
-		unsigned idx = spte_index(gpa, l);
-		uint64_t spte = sp->spt[idx];
-		if (!is_shadow_present_pte(spte))
+		idx = spte_index(gpa, l);
+		spte = sp->spt[idx];
+		/* for_each_shadow_entry_lockless(): stop at a non-present spte, below the level, at a leaf */
+		if (!is_shadow_present_pte(spte) || l < level || is_last_spte(spte, l))
 			break;
-		if (is_last_spte(spte, l)) {
-			if (l == PT_PAGE_TABLE_LEVEL && !(spte & SPTE_WRITABLE)) {
-				sp->spt[idx] = spte | SPTE_WRITABLE;
-				mark_page_dirty(kvm, slot, gfn);
-				fixed = true;
-			}
-			break;
-		}
 		sp = mmu_page(kvm, spte_child_id(spte));
 	}
+	if (is_shadow_present_pte(spte) && is_last_spte(spte, level)) {
+		if (spte & SPTE_WRITABLE) {
+			ret = true;   /* "a spurious fault caused by TLB lazily flushed" */
+		} else if (spte_is_locklessly_modifiable(spte)) {
+			sp->spt[idx] = spte | SPTE_WRITABLE;
+			mark_page_dirty(kvm, slot, gfn);
+			kvm_fast_page_fault_fixed(kvm);
+			ret = true;
+		}
+	}
 	vcpu_spend(v, (uint64_t)levels * kvm->sc->costs.mmio_walk_level);
-	return fixed;
+	return ret;
 }
 
 /* ---------------------------------------------------------------- fault path */
 
-/* Mirrors mmu_set_spte() for a TDP leaf.  In a dirty-logged slot a leaf is writable only
- * after a write fault, which marks the page dirty (set_spte() -> mark_page_dirty()). */
+/* Mirrors mmu_set_spte() for a TDP leaf.  A leaf of a host-writable page is writable and
+ * marks the page dirty in a dirty-logged slot (set_spte() -> mark_page_dirty()), on a read
+ * fault too: Linux 3.10's __direct_map() maps TDP sptes with ACC_ALL. */
 static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot, struct kvm_mmu_page *sp,
-				   unsigned idx, int level, gfn_t gfn, bool writable, bool write_fault)
+				   unsigned idx, int level, gfn_t gfn, bool host_writable)
 {
-	uint64_t spte = sp->spt[idx];
+	uint64_t spte = sp->spt[idx], new_spte = tdp_leaf_spte(host_writable, level);
 
-	if (slot && slot->dirty_logging && !write_fault)
-		writable = false;
-	if (is_shadow_present_pte(spte) && is_last_spte(spte, level) && writable && !(spte & SPTE_WRITABLE)) {
-		/* a write to a write-protected leaf: make it writable, the page is dirty */
-		sp->spt[idx] = spte | SPTE_WRITABLE;
+	if (is_shadow_present_pte(spte) && is_last_spte(spte, level) && (new_spte & SPTE_WRITABLE) &&
+	    !(spte & SPTE_WRITABLE)) {
+		/* a write-protected leaf of the same page (was_rmapped): set again, writable;
+		 * the page is dirty */
+		sp->spt[idx] = new_spte;
 		mark_page_dirty(kvm, slot, gfn);
 		kvm_spend(kvm, kvm->sc->costs.spte_set);
 		return PF_FIXED;
@@ -895,12 +937,11 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot
 			return PF_FIXED;
 		}
 	}
-	sp->spt[idx] = SPTE_PRESENT | (writable ? SPTE_WRITABLE : 0) |
-		       (level > PT_PAGE_TABLE_LEVEL ? SPTE_LARGE : 0);
+	sp->spt[idx] = new_spte;
 	sp->nr_present++;
 	leaf_added(kvm, sp);
 	pte_list_add(kvm, gfn_to_rmap(kvm, gfn, level), spte_ref(sp, idx));
-	if (writable && slot && slot->dirty_logging)
+	if (new_spte & SPTE_WRITABLE)
 		mark_page_dirty(kvm, slot, gfn);
 	kvm_spend(kvm, kvm->sc->costs.spte_set);
 	return PF_FIXED;
@@ -910,8 +951,7 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot
  * kvm_mmu_get_page(), and install the leaf at `level`: a mapping, or for a GPA in no memslot
  * (noslot) an MMIO spte (set_mmio_spte()). */
 static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, struct kvm_memory_slot *slot,
-				   uint64_t gpa, int level, gfn_t gfn, bool writable, bool write_fault,
-				   uint64_t slots_gen)
+				   uint64_t gpa, int level, gfn_t gfn, bool host_writable, uint64_t slots_gen)
 {
 	bool noslot = !slot;
 	struct kvm_mmu_page *sp = root;
@@ -933,7 +973,7 @@ static enum pf_result __direct_map(struct kvm *kvm, struct kvm_mmu_page *root, s
 			return PF_EMULATE;
 		}
 		if (l == level)
-			return mmu_set_spte(kvm, slot, sp, idx, l, gfn, writable, write_fault);
+			return mmu_set_spte(kvm, slot, sp, idx, l, gfn, host_writable);
 		uint64_t spte = sp->spt[idx];
 		if (is_mmio_spte(spte)) {
 			/* a stale MMIO spte where a table must go (the slot came back larger) */
@@ -1000,8 +1040,7 @@ enum pf_result kvm_tdp_page_fault(struct vcpu *v, uint64_t gpa, bool write)
 		slot->collapsed[(gfn >> 9) - (slot->base_gfn >> 9)] = 0;
 		kvm_collapse_refault(kvm);
 	}
-	enum pf_result r = __direct_map(kvm, v->root, slot, gpa, level, gfn, slot && !slot->readonly, write,
-					slots_gen);
+	enum pf_result r = __direct_map(kvm, v->root, slot, gpa, level, gfn, slot && !slot->readonly, slots_gen);
 	spin_unlock(kvm->host, &v->actor);
 	if (r == PF_EMULATE)   /* kvm_mmu_page_fault() -> x86_emulate_instruction() */
 		kvm_spend(kvm, kvm->sc->costs.mmio_emulate);
@@ -1032,7 +1071,7 @@ uint64_t kvm_mmu_prefault(struct kvm *kvm)
 		for (gfn_t gfn = slot->base_gfn; gfn < end;) {
 			int level = mapping_level(kvm, slot, gfn);
 			gfn_t g = gfn & ~(kvm_pages_per_hpage(level) - 1);
-			__direct_map(kvm, root, slot, g << 12, level, g, writable, true, kvm->memslots_generation);
+			__direct_map(kvm, root, slot, g << 12, level, g, writable, kvm->memslots_generation);
 			n++;
 			gfn = g + kvm_pages_per_hpage(level);
 			if (level != PT_PAGE_TABLE_LEVEL)
@@ -1048,10 +1087,10 @@ uint64_t kvm_mmu_prefault(struct kvm *kvm)
 			for (; gfn < stop; gfn++, rmap++, n++) {
 				unsigned idx = (unsigned)(gfn & (PT64_ENT_PER_PAGE - 1));
 				if (pt->spt[idx] || *rmap || logged) {
-					mmu_set_spte(kvm, slot, pt, idx, PT_PAGE_TABLE_LEVEL, gfn, writable, true);
+					mmu_set_spte(kvm, slot, pt, idx, PT_PAGE_TABLE_LEVEL, gfn, writable);
 					continue;
 				}
-				pt->spt[idx] = SPTE_PRESENT | (writable ? SPTE_WRITABLE : 0);
+				pt->spt[idx] = tdp_leaf_spte(writable, PT_PAGE_TABLE_LEVEL);
 				pt->nr_present++;
 				leaf_added(kvm, pt);
 				*rmap = spte_ref(pt, idx) + 1;   /* pte_list_add() to an empty list */

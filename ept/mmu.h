@@ -7,7 +7,8 @@
  * host_mapping_level() / PageTransCompound() do.
  *
  * An spte is a 64-bit word: bit 0 present, bit 1 writable, bit 7 large (a leaf above 4K),
- * bits 12.. the child page's id for a non-leaf spte.  A "spte reference" names an spte as
+ * bits 10 and 11 host- and mmu-writable (a leaf), bits 12.. the child page's id for a
+ * non-leaf spte.  A "spte reference" names an spte as
  * (page id << 9 | index) and is what rmaps and parent_ptes store (KVM stores u64 *sptep).
  *
  * All functions that change MMU state expect mmu_lock held by the calling actor (asserted),
@@ -43,6 +44,15 @@ typedef uint64_t gfn_t;
 #define SPTE_WRITABLE  (1ULL << 1)
 #define SPTE_LARGE     (1ULL << 7)
 #define SPTE_CHILD_SHIFT 12
+/* Software bits of a leaf (Linux 3.10, PT_FIRST_AVAIL_BITS_SHIFT = 10): set_spte() sets
+ * SPTE_HOST_WRITEABLE when the host page may be written (map_writable: not a read-only slot)
+ * and SPTE_MMU_WRITEABLE with the writable bit whenever it maps the page writable, which
+ * for TDP is every leaf of a host-writable page, a read fault's too (__direct_map() passes
+ * ACC_ALL).  The write protection of dirty logging (spte_write_protect(), pt_protect false)
+ * clears only the writable bit, so fast_page_fault() may set it again without mmu_lock:
+ * spte_is_locklessly_modifiable(). */
+#define SPTE_HOST_WRITEABLE (1ULL << 10)
+#define SPTE_MMU_WRITEABLE  (1ULL << 11)
 /* An MMIO spte (mark_mmio_spte()): not present, so the hardware takes an EPT misconfig;
  * it carries the low mmu.mmio_gen_bits bits of the memslots generation it was made in. */
 #define SPTE_MMIO      (1ULL << 62)
@@ -52,6 +62,11 @@ typedef uint64_t gfn_t;
 static inline bool is_shadow_present_pte(uint64_t spte) { return spte & SPTE_PRESENT; }
 static inline bool is_large_pte(uint64_t spte) { return spte & SPTE_LARGE; }
 static inline bool is_mmio_spte(uint64_t spte) { return spte & SPTE_MMIO; }
+/* 3.10 spte_is_locklessly_modifiable() */
+static inline bool spte_is_locklessly_modifiable(uint64_t spte)
+{
+	return (spte & (SPTE_HOST_WRITEABLE | SPTE_MMU_WRITEABLE)) == (SPTE_HOST_WRITEABLE | SPTE_MMU_WRITEABLE);
+}
 static inline unsigned get_mmio_spte_generation(uint64_t spte)
 {
 	return (unsigned)((spte >> SPTE_MMIO_GEN_SHIFT) & 0xffffffffULL);
@@ -240,8 +255,10 @@ unsigned kvm_zap_collapsible_spte(struct kvm *kvm, struct kvm_memory_slot *slot,
  * invalid_list.  Returns the number of 4K sptes replaced (0: nothing done). */
 unsigned kvm_collapse_table_inplace(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
 				    struct list_head *invalid_list);
-/* fast_page_fault() of Linux 3.10: a write to a 4K spte write-protected only for dirty
- * logging is fixed without mmu_lock.  true if fixed. */
+/* fast_page_fault() of Linux 3.10 for a write to a present leaf: a leaf that is
+ * spte_is_locklessly_modifiable() but not writable (write-protected by dirty logging, which
+ * may have stopped since) is made writable without mmu_lock; a writable one was a spurious
+ * fault.  true if the access can be retried, false for the slow path. */
 bool kvm_fast_page_fault(struct vcpu *v, uint64_t gpa);
 
 /* guest.prefault: map every page of every present memslot as a fault-in in ascending GPA
