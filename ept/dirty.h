@@ -19,7 +19,9 @@
  *             rmaps, drop the direct sptes the host backs with a huge page, flush before a
  *             lock-break if a flush is pending and once at the end; later faults map 2M
  *   in-place  replace each collapsible 4K table by one large spte under the lock, with no
- *             refault, and flush once (a later upstream idea, for comparison)
+ *             refault; yield the lock as lazy-zap does (committing the tables replaced so
+ *             far first) and flush once at the end: the idealised bound of the in-place
+ *             recovery upstream did later, for comparison
  */
 #ifndef EPTSIM_EPT_DIRTY_H
 #define EPTSIM_EPT_DIRTY_H
