@@ -151,7 +151,7 @@ static const struct key_def config_schema[] = {
 	{ "mmu", "mmio_invalidate", K_ENUM, S(mmio_invalidate), "generation", NOLIM, mmio_inv_names,
 	  "MMIO spte invalidation on memslot changes: zap-walk (Linux 3.10) or generation (3.11, the fast MMIO invalidation series)" },
 	{ "mmu", "collapse", K_ENUM, S(collapse), "lazy-zap", NOLIM, collapse_names,
-	  "when dirty logging stops: none (sptes stay 4K), lazy-zap (the lazy-collapse patch, Linux 4.1), in-place (for comparison)" },
+	  "when dirty logging stops: none (sptes stay 4K; Linux 3.10's fast_page_fault() keeps fixing writes to them under THP), lazy-zap (the lazy-collapse patch, Linux 4.1), in-place (for comparison: the idealised bound of later in-place recovery, which yields mmu_lock as lazy-zap does)" },
 	{ "mmu", "mmio_gen_bits", K_U32, S(mmio_gen_bits), "19", 1, 32, NULL, "generation bits an MMIO spte carries (3.11: 19)" },
 	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524137", 0, 4294967295.0, NULL,
 	  "the memslots generation at start; 3.11's kvm_current_mmio_generation() starts at MMIO_MAX_GEN - 150 = 2^19 - 151 = 524137" },
@@ -207,7 +207,7 @@ static const struct key_def config_schema[] = {
 	{ "events", "stop_after_last", K_BOOL, S(stop_after_last), "false", NOLIM, NULL,
 	  "end the run when the VMM thread has finished its last event (its ioctl returned), before workload.duration_ms if that is later" },
 	{ "events", "dirty_slot", K_STR, S(dirty_slot), "", NOLIM, NULL,
-	  "memslot to dirty-log (\"ram\" is guest RAM below 3 GiB, \"ram-high\" the rest); empty: no dirty logging" },
+	  "memslot to dirty-log (\"ram\" is guest RAM below 3 GiB, \"ram-high\" the rest), or \"all\": every RAM slot, as QEMU's migration logs them (each ioctl once per slot, in slot order); empty: no dirty logging" },
 	{ "events", "dirty_start_ms", K_DOUBLE, S(dirty_start_ms), "100", 0, 1e9, NULL, "when dirty logging is enabled" },
 	{ "events", "dirty_round_ms", K_DOUBLE, S(dirty_round_ms), "20", 0.001, 1e9, NULL,
 	  "time between KVM_GET_DIRTY_LOG rounds (a migration's copy passes)" },
@@ -554,6 +554,11 @@ static int assign(struct scenario *sc, const char *section, const char *key, con
 		}
 		if (!strcmp(name, "ram") || !strcmp(name, "ram-high")) {
 			snprintf(msg, msz, "[%s]: \"%s\" is a slot made by guest.mem; use another name", section, name);
+			return -EINVAL;
+		}
+		if (!strcmp(name, CONFIG_DIRTY_ALL)) {
+			snprintf(msg, msz, "[%s]: \"%s\" means every RAM slot to events.dirty_slot; use another name",
+				 section, name);
 			return -EINVAL;
 		}
 		int idx = config_slot_index(sc, name);
@@ -936,7 +941,7 @@ int config_validate(struct scenario *sc, struct config_error *err)
 	}
 	if (check_tlb_geometry(sc, err))
 		return -EINVAL;
-	if (sc->dirty_slot[0] && config_slot_index(sc, sc->dirty_slot) < 0) {
+	if (sc->dirty_slot[0] && strcmp(sc->dirty_slot, CONFIG_DIRTY_ALL) && config_slot_index(sc, sc->dirty_slot) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s: events.dirty_slot: no memslot named '%s'", src, sc->dirty_slot);
 		return -EINVAL;
 	}

@@ -124,7 +124,7 @@ struct scenario {
 	double toggle_start_ms, toggle_period_ms;
 	uint32_t toggle_count;
 	bool stop_after_last;          /* the run ends with the VMM's last event */
-	char dirty_slot[CONFIG_NAME_MAX];
+	char dirty_slot[CONFIG_NAME_MAX];   /* a slot's name, CONFIG_DIRTY_ALL, or empty */
 	double dirty_start_ms, dirty_round_ms;
 	uint32_t dirty_rounds;
 	/* [output] */
@@ -178,6 +178,9 @@ int config_slot_index(const struct scenario *sc, const char *name);   /* -1 if n
 enum config_line_problem { CONFIG_LINE_OK, CONFIG_LINE_TOO_LONG, CONFIG_LINE_NUL, CONFIG_LINE_SECTION_JUNK };
 char *config_ini_fgets(char *str, int num, FILE *f, int *line, enum config_line_problem *problem);
 const char *config_line_problem_text(enum config_line_problem p);
+/* events.dirty_slot's word for every RAM slot (no memslot may take the name) */
+#define CONFIG_DIRTY_ALL "all"
+
 /* Slots made by guest.mem: "ram", and "ram-high" when guest.mem exceeds GUEST_LOWMEM. */
 static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
 {

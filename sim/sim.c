@@ -108,20 +108,40 @@ static int vmm_event_cmp(const void *a, const void *b)
 	return (int)x->what - (int)y->what;
 }
 
+/* The slots events.dirty_slot names, in slot order, in out[] (room for CONFIG_MAX_MEMSLOTS):
+ * the one named, or for "all" every present RAM slot, as QEMU's migration logs every RAM
+ * region (kvm_set_migration_log() sets KVM_MEM_LOG_DIRTY_PAGES slot by slot, and each sync
+ * is a KVM_GET_DIRTY_LOG per slot).  Returns how many: 0, no dirty logging. */
+static uint32_t dirty_slots(const struct sim *s, struct kvm_memory_slot **out)
+{
+	const struct scenario *sc = s->sc;
+	uint32_t n = 0;
+
+	if (!strcmp(sc->dirty_slot, CONFIG_DIRTY_ALL)) {
+		for (uint32_t i = 0; i < config_nr_ram_slots(sc); i++)
+			if (s->kvm->slots[i].present)
+				out[n++] = &s->kvm->slots[i];
+	} else if (sc->dirty_slot[0]) {
+		out[0] = kvm_slot_by_name(s->kvm, sc->dirty_slot);
+		n = out[0] != NULL;
+	}
+	return n;
+}
+
 /* The [events] schedule, in time order, in s->ev.  Built before the run, not in the VMM
  * thread's fiber: a run can end while that thread waits, and its fiber is then freed
  * without returning. */
-static int vmm_schedule(struct sim *s, struct kvm_memory_slot *slot, struct kvm_memory_slot *dslot)
+static int vmm_schedule(struct sim *s, struct kvm_memory_slot *slot, bool logged)
 {
 	const struct scenario *sc = s->sc;
-	uint32_t n = (slot ? sc->toggle_count : 0) + (dslot ? sc->dirty_rounds + 2 : 0), k = 0;
+	uint32_t n = (slot ? sc->toggle_count : 0) + (logged ? sc->dirty_rounds + 2 : 0), k = 0;
 	struct vmm_event *ev = calloc(n ? n : 1, sizeof(*ev));
 
 	if (!ev)
 		return -ENOMEM;
 	for (uint32_t i = 0; slot && i < sc->toggle_count; i++)
 		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->toggle_start_ms + i * sc->toggle_period_ms), VMM_TOGGLE };
-	if (dslot) {
+	if (logged) {
 		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms), VMM_DIRTY_ENABLE };
 		for (uint32_t i = 1; i <= sc->dirty_rounds; i++)
 			ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms + i * sc->dirty_round_ms),
@@ -141,7 +161,8 @@ static void vmm_main(void *arg)
 	struct sim *s = arg;
 	const struct scenario *sc = s->sc;
 	struct kvm_memory_slot *slot = sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL;
-	struct kvm_memory_slot *dslot = sc->dirty_slot[0] ? kvm_slot_by_name(s->kvm, sc->dirty_slot) : NULL;
+	struct kvm_memory_slot *dslots[CONFIG_MAX_MEMSLOTS];
+	uint32_t nd = dirty_slots(s, dslots);
 	const struct vmm_event *ev = s->ev;
 	uint32_t k = s->nr_ev;
 
@@ -160,28 +181,35 @@ static void vmm_main(void *arg)
 			stats_add(s->st, s->sid.toggles, 1);
 			break;
 		/* the dirty log's ioctls take slots_lock too: KVM_SET_USER_MEMORY_REGION with
-		 * KVM_MEM_LOG_DIRTY_PAGES set or cleared, KVM_GET_DIRTY_LOG */
+		 * KVM_MEM_LOG_DIRTY_PAGES set or cleared, KVM_GET_DIRTY_LOG; one ioctl per
+		 * logged slot, in slot order */
 		case VMM_DIRTY_ENABLE:
 			s->cov_before = large_pages(s->kvm);
 			snapshot(s, s->snap[0]);
 			s->enabled = true;
-			kvm_slots_lock(s->kvm);
-			kvm_dirty_log_enable(s->kvm, dslot);
-			kvm_slots_unlock(s->kvm);
+			for (uint32_t d = 0; d < nd; d++) {
+				kvm_slots_lock(s->kvm);
+				kvm_dirty_log_enable(s->kvm, dslots[d]);
+				kvm_slots_unlock(s->kvm);
+			}
 			break;
 		case VMM_DIRTY_GET:
-			kvm_slots_lock(s->kvm);
-			kvm_get_dirty_log(s->kvm, dslot, NULL);
-			kvm_slots_unlock(s->kvm);
+			for (uint32_t d = 0; d < nd; d++) {
+				kvm_slots_lock(s->kvm);
+				kvm_get_dirty_log(s->kvm, dslots[d], NULL);
+				kvm_slots_unlock(s->kvm);
+			}
 			break;
 		case VMM_DIRTY_DISABLE:
-			/* the "after" phase starts with the ioctl: the collapse is part of it */
+			/* the "after" phase starts with the first ioctl: the collapses are part of it */
 			s->t_disable = s->vmm.clock;
 			snapshot(s, s->snap[1]);
 			s->disabled = true;
-			kvm_slots_lock(s->kvm);
-			kvm_dirty_log_disable(s->kvm, dslot);
-			kvm_slots_unlock(s->kvm);
+			for (uint32_t d = 0; d < nd; d++) {
+				kvm_slots_lock(s->kvm);
+				kvm_dirty_log_disable(s->kvm, dslots[d]);
+				kvm_slots_unlock(s->kvm);
+			}
 			break;
 		}
 		if (sc->stop_after_last && i == k - 1 && s->vmm.clock < s->end) {
@@ -386,8 +414,9 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 		sim_free(s);
 		return NULL;
 	}
+	struct kvm_memory_slot *dslots[CONFIG_MAX_MEMSLOTS];
 	if (vmm_schedule(s, sc->toggle_slot[0] ? kvm_slot_by_name(s->kvm, sc->toggle_slot) : NULL,
-			 sc->dirty_slot[0] ? kvm_slot_by_name(s->kvm, sc->dirty_slot) : NULL))
+			 dirty_slots(s, dslots) > 0))
 		goto nomem;
 	s->vmm.name = "vmm";
 	s->vmm.host_thread = true;

@@ -1065,6 +1065,77 @@ static void test_sim_lazy_zap_lock_breaks(void **state)
 	}
 }
 
+/* events.dirty_slot = all on a 4 GiB guest, two RAM slots ("ram" below 3 GiB, "ram-high" from
+ * 4 GiB; the memory of vCPUs 0 and 1 in the one, vCPU 2's in the other: guest_layout_init()): every ioctl runs once per slot
+ * in slot order (QEMU's kvm_set_migration_log() and its syncs), so each round's
+ * KVM_GET_DIRTY_LOG finds pages in both, and logging stops, with its collapse, in both. */
+static const struct kvm_memory_slot *collapsed_slots[4];
+static int nr_collapsed;
+static const struct collapse_ops *real_collapse;
+static void record_collapse(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	if (nr_collapsed < 4)
+		collapsed_slots[nr_collapsed] = slot;
+	nr_collapsed++;
+	real_collapse->collapse(kvm, slot);
+}
+static const struct collapse_ops record_ops = { "record", record_collapse };
+
+static void test_sim_dirty_all_slots(void **state)
+{
+	static struct scenario sc;
+	static const char *const sets[] = {
+		"guest.vcpus=3", "guest.mem=4G", "guest.kernel_mem=64M", "guest.backing=thp",
+		"guest.thp_fraction=0.5", "guest.page_size=4k", "workload.generator=random", "workload.wss_mb=8",
+		"workload.write_fraction=0.3", "workload.duration_ms=40", "events.dirty_slot=all",
+		"events.dirty_start_ms=10", "events.dirty_round_ms=10", "events.dirty_rounds=2",
+		"mmu.collapse=lazy-zap", "output.series=false",
+	};
+	struct config_error e;
+	char err[256] = "";
+	(void)state;
+
+	config_defaults(&sc);
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		if (config_set(&sc, sets[i], &e))
+			fail_msg("config_set: %s", e.msg);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	struct sim *s = sim_new(&sc, ENGINE_BATCHED, err, sizeof(err));
+	if (!s)
+		fail_msg("sim_new: %s", err);
+	struct kvm *kvm = sim_kvm(s);
+	struct kvm_memory_slot *ram = kvm_slot_by_name(kvm, "ram"), *high = kvm_slot_by_name(kvm, "ram-high");
+	assert_true(ram && high && ram->id < high->id);
+	nr_collapsed = 0;
+	real_collapse = kvm->collapse_ops;
+	kvm->collapse_ops = &record_ops;
+	assert_int_equal(sim_run(s), 0);
+
+	/* two rounds of each slot, alternating ram, ram-high; each found dirty pages */
+	stat_id dp = stats_lookup(kvm->st, "dirty_log.dirty_pages");
+	assert_int_equal(counter(kvm, "dirty_log.rounds"), 4);
+	assert_int_equal(stats_array_len(kvm->st, dp), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_true(stats_array_at(kvm->st, dp, i) > 0);
+	/* enabled in both (one write-protect each), disabled and collapsed in both, in order */
+	assert_int_equal(stats_array_len(kvm->st, stats_lookup(kvm->st, "dirty_log.protect_cycles")), 2 + 4);
+	assert_int_equal(nr_collapsed, 2);
+	assert_ptr_equal(collapsed_slots[0], ram);
+	assert_ptr_equal(collapsed_slots[1], high);
+	assert_int_equal(stats_array_len(kvm->st, stats_lookup(kvm->st, "collapse.duration_cycles")), 2);
+	assert_true(!ram->dirty_logging && !high->dirty_logging && !ram->dirty_bitmap && !high->dirty_bitmap);
+	assert_true(counter(kvm, "collapse.dropped") > 0 && counter(kvm, "collapse.scanned") == ram->npages + high->npages);
+	char why[256];
+	if (kvm_mmu_check(kvm, why, sizeof(why)))
+		fail_msg("MMU invariants broken at the end: %s", why);
+	sim_free(s);
+
+	/* no memslot may be called "all" */
+	config_defaults(&sc);
+	assert_int_not_equal(config_set(&sc, "memslot.all.size=64K", &e), 0);
+	assert_non_null(strstr(e.msg, "every RAM slot"));
+}
+
 int main(void)
 {
 	verbose = getenv("TEST_DIRTY_VERBOSE") != NULL;
@@ -1080,6 +1151,7 @@ int main(void)
 		cmocka_unit_test(test_sim_none),
 		cmocka_unit_test(test_sim_in_place),
 		cmocka_unit_test(test_sim_lazy_zap_lock_breaks),
+		cmocka_unit_test(test_sim_dirty_all_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
