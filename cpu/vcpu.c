@@ -485,6 +485,8 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 		tc.l1i[s] = (struct tlb_geom){ sc->l1i_entries[s], sc->l1i_ways[s] };
 		tc.stlb[s] = (struct tlb_geom){ sc->stlb_entries[s], sc->stlb_ways[s] };
 	}
+	for (int t = TLB_L1D; t < TLB_STRUCT_NR; t++)   /* tlb_shared[]: l1d, l1i, stlb */
+		tc.shared[t] = (uint8_t)config_tlb_shared_mask(sc->tlb_shared[t]);
 	for (int l = 2; l <= 4; l++) {
 		gc.entries[l] = sc->gpwc_entries[l];
 		gc.ways[l] = sc->gpwc_entries[l] ? sc->gpwc_entries[l] : 1;
