@@ -1045,18 +1045,25 @@ static void test_diff_small(void **state)
 	diff_run(&cfg, &ws, 400000, 777, 60);
 }
 
+/* Skylake's L1s and its 1,536-entry 12-way STLB for 4K (tlb.preset = skylake). */
+static void cfg_skylake(struct tlb_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->l1d[PS_4K] = (struct tlb_geom){ 64, 4 };
+	cfg->l1d[PS_2M] = (struct tlb_geom){ 32, 4 };
+	cfg->l1d[PS_1G] = (struct tlb_geom){ 4, 4 };
+	cfg->l1i[PS_4K] = (struct tlb_geom){ 128, 8 };
+	cfg->l1i[PS_2M] = (struct tlb_geom){ 8, 8 };
+	cfg->stlb[PS_4K] = (struct tlb_geom){ 1536, 12 };
+}
+
 /* Closer to a real part: 12-way STLB, 1-set fully associative L1 1G. */
 static void test_diff_large(void **state)
 {
-	struct tlb_config cfg = { 0 };
+	struct tlb_config cfg;
 	struct diff_ws ws = { 1800, 40, 20 };
 
-	cfg.l1d[PS_4K] = (struct tlb_geom){ 64, 4 };
-	cfg.l1d[PS_2M] = (struct tlb_geom){ 32, 4 };
-	cfg.l1d[PS_1G] = (struct tlb_geom){ 4, 4 };
-	cfg.l1i[PS_4K] = (struct tlb_geom){ 128, 8 };
-	cfg.l1i[PS_2M] = (struct tlb_geom){ 8, 8 };
-	cfg.stlb[PS_4K] = (struct tlb_geom){ 1536, 12 };
+	cfg_skylake(&cfg);
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 32, 4 };
 	cfg.stlb[PS_1G] = (struct tlb_geom){ 16, 4 };
 	diff_run(&cfg, &ws, 200000, 0xdeadbeefcafef00dull, 0);
@@ -1068,15 +1075,10 @@ static void test_diff_large(void **state)
  * and an STLB shared by 2M and 1G. */
 static void test_diff_shared(void **state)
 {
-	struct tlb_config cfg = { 0 };
+	struct tlb_config cfg;
 	struct diff_ws ws = { 1800, 400, 20 }, small = { 96, 24, 6 };
 
-	cfg.l1d[PS_4K] = (struct tlb_geom){ 64, 4 };
-	cfg.l1d[PS_2M] = (struct tlb_geom){ 32, 4 };
-	cfg.l1d[PS_1G] = (struct tlb_geom){ 4, 4 };
-	cfg.l1i[PS_4K] = (struct tlb_geom){ 128, 8 };
-	cfg.l1i[PS_2M] = (struct tlb_geom){ 8, 8 };
-	cfg.stlb[PS_4K] = (struct tlb_geom){ 1536, 12 };
+	cfg_skylake(&cfg);
 	cfg.stlb[PS_1G] = (struct tlb_geom){ 16, 4 };
 	cfg.shared[TLB_STLB] = 1u << PS_4K | 1u << PS_2M;
 	diff_run(&cfg, &ws, 200000, 0x5eed, 0);
