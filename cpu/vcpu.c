@@ -619,15 +619,29 @@ void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end)
 }
 
 /* The TLBs' counters by structure, side and page size, summed over the vCPUs, as perf's
- * dtlb_load_misses.* / itlb_misses.* break them down (README, Stats). */
+ * dtlb_load_misses.* / itlb_misses.* break them down (README, Stats).  The registry keeps
+ * the help pointers: literals only. */
 void vcpu_publish_tlb_stats(struct vcpu *const *v, uint32_t n, struct stats *st)
 {
 	static const char *const l1[TLB_SIDE_NR] = { "l1d", "l1i" };
 	static const char *const side[TLB_SIDE_NR] = { "data", "insn" };
 	static const char *const size[PS_NR] = { "4k", "2m", "1g" };
+	static const char *const help_l1_hits[TLB_SIDE_NR] = {
+		"reads and writes that hit the L1 DTLB, by the page size of the entry, all vCPUs",
+		"instruction fetches that hit the L1 ITLB, by the page size of the entry, all vCPUs" };
+	static const char *const help_l1_misses[TLB_SIDE_NR] = {
+		"reads and writes that missed the L1 DTLB (STLB hits + STLB misses), all vCPUs",
+		"instruction fetches that missed the L1 ITLB (STLB hits + STLB misses), all vCPUs" };
+	static const char *const help_stlb_hits =
+		"look-ups that missed the L1 and hit the STLB, by the page size of the entry "
+		"(perf: dtlb_load_misses.stlb_hit_4k / _2m), all vCPUs";
+	static const char *const help_stlb_misses = "look-ups that missed the L1 and the STLB (a walk follows), all vCPUs";
+	static const char *const help_walks =
+		"walks after STLB misses that found a translation and filled the TLB, by its page size "
+		"(perf's walk_completed_4k / _2m_4m / _1g also counts walks ending in a fault), all vCPUs";
 	struct tlb_counters sum = { 0 };
 	uint64_t retry = 0;
-	char name[64], help[160];
+	char name[64];
 
 	for (uint32_t i = 0; i < n; i++) {
 		const struct tlb_counters *c = tlb_counters(v[i]->tlb);
@@ -648,28 +662,22 @@ void vcpu_publish_tlb_stats(struct vcpu *const *v, uint32_t n, struct stats *st)
 
 		for (int ps = 0; ps < PS_NR; ps++) {
 			snprintf(name, sizeof(name), "tlb.%s.hits.%s", l1[d], size[ps]);
-			snprintf(help, sizeof(help), "%s look-ups that hit a %s entry of the %s, all vCPUs",
-				 side[d], size[ps], d ? "L1 ITLB" : "L1 DTLB");
-			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help), sum.hits[d][0][ps]);
+			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_l1_hits[d]),
+				  sum.hits[d][0][ps]);
 			snprintf(name, sizeof(name), "tlb.stlb.%s.hits.%s", side[d], size[ps]);
-			snprintf(help, sizeof(help), "%s look-ups that missed the L1 and hit a %s STLB entry (perf: "
-				 "%s_misses.stlb_hit_%s)", side[d], size[ps], d ? "itlb" : "dtlb_load", size[ps]);
-			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help), sum.hits[d][1][ps]);
+			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_stlb_hits),
+				  sum.hits[d][1][ps]);
 			snprintf(name, sizeof(name), "tlb.stlb.%s.walks.%s", side[d], size[ps]);
-			snprintf(help, sizeof(help), "walks after %s STLB misses that found a %s translation and filled "
-				 "the TLB (perf's walk_completed_%s also counts walks ending in a fault)",
-				 side[d], size[ps], size[ps]);
-			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help), sum.fills[d][ps]);
+			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_walks),
+				  sum.fills[d][ps]);
 			stlb_hits += sum.hits[d][1][ps];
 		}
 		snprintf(name, sizeof(name), "tlb.%s.misses", l1[d]);
-		snprintf(help, sizeof(help), "%s look-ups that missed the %s (STLB hits + STLB misses)", side[d],
-			 d ? "L1 ITLB" : "L1 DTLB");
-		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help),
+		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_l1_misses[d]),
 			  stlb_hits + sum.stlb_misses[d]);
 		snprintf(name, sizeof(name), "tlb.stlb.%s.misses", side[d]);
-		snprintf(help, sizeof(help), "%s look-ups that missed the L1 and the STLB (a walk follows)", side[d]);
-		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help), sum.stlb_misses[d]);
+		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_stlb_misses),
+			  sum.stlb_misses[d]);
 	}
 	stats_set(st, stats_register_one(st, "tlb.retry_misses", STAT_COUNTER, "events",
 					 "TLB misses of an access retried after a fault on its page (guest page fault, "
