@@ -6,6 +6,13 @@
  * nothing else.  The set index is a mask (sets is a power of two), the set base a multiply
  * by the set's size in bytes (ways need not be a power of two: 12-way STLBs exist).
  *
+ * Page sizes that share an array (tlb_config.shared) get views of one run of entries: the
+ * same entries, set mask and ways, each with its own shift.  An entry's vpn field holds a
+ * key, the page number at its size with the size in bits 62-63 (tlb_key()), so a 4K and a 2M
+ * entry never match each other's probes; a 4K key is the bare page number (the size bits are
+ * 0), so the L1 4K hit path computes it as before.  The set index masks the low bits of the
+ * key, which are the page number's: each size indexes with its own page number.
+ *
  * An entry's tag, epoch and writable bit are packed into one 64-bit "ctx" word
  * (tag << 32 | epoch << 1 | W, a 31-bit epoch) so a hit is a compare and a subtract-compare
  * against the TLB's current ctx, which never has W set.  With base = current ctx for a read
@@ -47,8 +54,6 @@
 
 #include "cpu/tlb.h"
 
-enum { TLB_L1D = 0, TLB_L1I = 1, TLB_STLB = 2, TLB_STRUCT_NR = 3 };
-
 #define TLB_W		1ull		/* the entry's translation permits writes */
 #define TLB_EPOCH_ONE	2ull		/* epoch 1 in a ctx word */
 #define TLB_LOW_MASK	0xffffffffull	/* epoch and writable bit */
@@ -68,7 +73,11 @@ struct tlb_array {
 	uint32_t ways;		/* 0 = absent */
 	uint32_t shift;		/* page_shift(ps) */
 	uint64_t stride;	/* bytes per set: ways * sizeof(struct tlb_entry) */
+	uint64_t size_tag;	/* ps << TLB_SIZE_SHIFT: the size bits of this array's keys */
 };
+
+/* Where a key keeps its page size: above any page number (gva >> 12 < 2^52). */
+#define TLB_SIZE_SHIFT	62
 
 struct tlb {
 	struct tlb_array arr[TLB_STRUCT_NR][PS_NR];
@@ -104,6 +113,15 @@ bool tlb_geom_valid(const struct tlb_geom *g)
 	return (sets & (sets - 1)) == 0;
 }
 
+/* The page size whose array ps uses in a structure with shared-size mask `shared`: the
+ * smallest size of the mask if ps is in it, else ps itself. */
+static int tlb_owner(unsigned shared, int ps)
+{
+	if (!(shared >> ps & 1) || !(shared & (shared - 1)))
+		return ps;
+	return __builtin_ctz(shared);
+}
+
 struct tlb *tlb_new(const struct tlb_config *cfg)
 {
 	const struct tlb_geom *geom[TLB_STRUCT_NR] = { cfg->l1d, cfg->l1i, cfg->stlb };
@@ -113,6 +131,8 @@ struct tlb *tlb_new(const struct tlb_config *cfg)
 
 	for (s = 0; s < TLB_STRUCT_NR; s++) {
 		for (ps = 0; ps < PS_NR; ps++) {
+			if (tlb_owner(cfg->shared[s], ps) != ps)
+				continue;	/* a view of a smaller size's array */
 			if (!tlb_geom_valid(&geom[s][ps])) {
 				errno = EINVAL;
 				return NULL;
@@ -139,16 +159,22 @@ struct tlb *tlb_new(const struct tlb_config *cfg)
 
 	for (s = 0; s < TLB_STRUCT_NR; s++) {
 		for (ps = 0; ps < PS_NR; ps++) {
-			const struct tlb_geom *g = &geom[s][ps];
+			int owner = tlb_owner(cfg->shared[s], ps);
+			const struct tlb_geom *g = &geom[s][owner];
 			struct tlb_array *a = &t->arr[s][ps];
 
 			a->shift = page_shift((enum page_size)ps);
+			a->size_tag = (uint64_t)ps << TLB_SIZE_SHIFT;
 			if (!g->entries)
 				continue;
-			a->e = t->slots + off;
 			a->ways = g->ways;
 			a->set_mask = g->entries / g->ways - 1;
 			a->stride = (uint64_t)g->ways * sizeof(struct tlb_entry);
+			if (owner != ps) {	/* owner < ps: its array is laid out already */
+				a->e = t->arr[s][owner].e;
+				continue;
+			}
+			a->e = t->slots + off;
 			off += g->entries;
 		}
 	}
@@ -166,7 +192,14 @@ void tlb_free(struct tlb *t)
 	free(t);
 }
 
-/* Only for a present array (ways != 0). */
+/* The key of gva's page in a: its page number at a's size, tagged with the size. */
+static inline uint64_t tlb_key(const struct tlb_array *a, uint64_t gva)
+{
+	return (gva >> a->shift) | a->size_tag;
+}
+
+/* Only for a present array (ways != 0).  vpn is a key (tlb_key()): the mask keeps the low
+ * bits of its page number. */
 static inline struct tlb_entry *tlb_set(const struct tlb_array *a, uint64_t vpn)
 {
 	return (struct tlb_entry *)((char *)a->e + (vpn & a->set_mask) * a->stride);
@@ -258,7 +291,7 @@ static const struct tlb_result tlb_res_miss[3] = {	/* indexed by TLB_MISS_* */
 
 /* The STLB probe and the miss path, kept out of line so that the L1 hit path needs no
  * stack frame. */
-static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
+static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t, int side,
 								 struct tlb_array *l1,
 								 uint64_t gva, uint64_t base)
 {
@@ -272,12 +305,13 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 
 		if (!l2[ps].ways)
 			continue;
-		vpn = gva >> l2[ps].shift;
+		vpn = tlb_key(&l2[ps], gva);
 		e = tlb_probe(&l2[ps], vpn, base);
 		if (e) {
 			e->lru = ++t->clock;
 			t->cnt.l2_hits++;
-			if (l1[ps].ways)
+			t->cnt.hits[side][1][ps]++;
+			if (l1[ps].ways)	/* same size, same key */
 				tlb_insert(t, &l1[ps], vpn, e->ctx & TLB_W);
 			return tlb_res_hit[1][ps];
 		}
@@ -287,13 +321,14 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 	 * rather than during the probes above, to keep that work off the hit paths.  A live
 	 * read-only copy anywhere wins over a flushed copy anywhere. */
 	t->cnt.misses++;
+	t->cnt.stlb_misses[side]++;
 	for (ps = 0; ps < PS_NR && kind != TLB_MISS_PERM; ps++) {
 		if (l1[ps].ways) {
-			k = tlb_miss_kind(&l1[ps], gva >> l1[ps].shift, ctx);
+			k = tlb_miss_kind(&l1[ps], tlb_key(&l1[ps], gva), ctx);
 			kind = k > kind ? k : kind;
 		}
 		if (l2[ps].ways) {
-			k = tlb_miss_kind(&l2[ps], gva >> l2[ps].shift, ctx);
+			k = tlb_miss_kind(&l2[ps], tlb_key(&l2[ps], gva), ctx);
 			kind = k > kind ? k : kind;
 		}
 	}
@@ -305,7 +340,7 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_l2(struct tlb *t,
 }
 
 /* The L1 probes for large pages after the 4K ones found nothing; then the STLB. */
-static __attribute__((noinline)) struct tlb_result tlb_lookup_large(struct tlb *t,
+static __attribute__((noinline)) struct tlb_result tlb_lookup_large(struct tlb *t, int side,
 								    struct tlb_array *l1,
 								    uint64_t gva, uint64_t base)
 {
@@ -315,19 +350,20 @@ static __attribute__((noinline)) struct tlb_result tlb_lookup_large(struct tlb *
 	for (ps = PS_2M; ps < PS_NR; ps++) {
 		if (!l1[ps].ways)
 			continue;
-		e = tlb_probe(&l1[ps], gva >> l1[ps].shift, base);
+		e = tlb_probe(&l1[ps], tlb_key(&l1[ps], gva), base);
 		if (e) {
 			e->lru = ++t->clock;
 			t->cnt.l1_hits++;
+			t->cnt.hits[side][0][ps]++;
 			return tlb_res_hit[0][ps];
 		}
 	}
-	return tlb_lookup_l2(t, l1, gva, base);
+	return tlb_lookup_l2(t, side, l1, gva, base);
 }
 
 struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva)
 {
-	int s = fetch ? TLB_L1I : TLB_L1D;
+	int s = fetch ? TLB_L1I : TLB_L1D;	/* = TLB_INSN : TLB_DATA */
 	struct tlb_array *l1 = t->arr[s];
 	/* A read (or fetch) ignores an entry's writable bit, a write needs it (tlb_probe). */
 	uint64_t base = t->ctx + (write && !fetch);
@@ -337,11 +373,12 @@ struct tlb_result tlb_lookup(struct tlb *t, bool fetch, bool write, uint64_t gva
 	t->cnt.lookups++;
 	if (!(e->vpn == vpn && e->ctx - base < 2)) {
 		if (!l1[PS_4K].ways || !(e = tlb_probe(&l1[PS_4K], vpn, base)))
-			return tlb_lookup_large(t, l1, gva, base);
+			return tlb_lookup_large(t, s, l1, gva, base);
 		t->last_4k[s] = e;
 	}
 	e->lru = ++t->clock;
 	t->cnt.l1_hits++;
+	t->cnt.hits[s][0][PS_4K]++;
 	return tlb_res_hit[0][PS_4K];
 }
 
@@ -354,10 +391,11 @@ void tlb_fill(struct tlb *t, bool fetch, uint64_t gva, enum page_size ps, bool w
 		return;
 	l1 = &t->arr[fetch ? TLB_L1I : TLB_L1D][ps];
 	l2 = &t->arr[TLB_STLB][ps];
+	t->cnt.fills[fetch ? TLB_INSN : TLB_DATA][ps]++;
 	if (l1->ways)
-		tlb_insert(t, l1, gva >> l1->shift, wbit);
+		tlb_insert(t, l1, tlb_key(l1, gva), wbit);
 	if (l2->ways)
-		tlb_insert(t, l2, gva >> l2->shift, wbit);
+		tlb_insert(t, l2, tlb_key(l2, gva), wbit);
 }
 
 /* The epoch is about to reach its limit (after 2^31 - 3 flushes).  Every entry is then either empty
@@ -398,7 +436,7 @@ void tlb_invalidate_page(struct tlb *t, uint64_t gva)
 	for (s = 0; s < TLB_STRUCT_NR; s++) {
 		for (ps = 0; ps < PS_NR; ps++) {
 			struct tlb_array *a = &t->arr[s][ps];
-			uint64_t vpn = gva >> a->shift;
+			uint64_t vpn = tlb_key(a, gva);
 			struct tlb_entry *set;
 			uint32_t w;
 

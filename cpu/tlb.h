@@ -1,6 +1,14 @@
 /* cpu/tlb — a vCPU's TLBs: L1 data, L1 instruction and a second-level STLB, each a
  * set-associative LRU array per page size (4K, 2M, 1G), entries tagged (VPID/EPTP).
  *
+ * Page sizes of one structure may share one array (tlb_config.shared): Skylake's STLB is one
+ * 1,536-entry 12-way array for 4K and 2M translations (Intel 64 and IA-32 Architectures
+ * Optimization Reference Manual, Table 2-15).  Each entry of a shared array is tagged with its
+ * page size, each size has its own set index (the low bits of the page number at that size:
+ * Intel does not document the index function; this is the simplest that spreads both sizes),
+ * a look-up probes each size's set, and a fill competes with the entries of every size in the
+ * set for the LRU victim, so 2M fills evict 4K entries of the same set and vice versa.
+ *
  * With EPT the TLB caches combined GVA -> HPA translations; an entry's page size is the
  * smaller of the guest page and the EPT mapping (the walker decides; the TLB just stores).
  *
@@ -33,10 +41,16 @@ struct tlb_geom {
 	uint32_t ways;      /* entries % ways == 0, entries / ways a power of two */
 };
 
+enum tlb_struct { TLB_L1D = 0, TLB_L1I = 1, TLB_STLB = 2, TLB_STRUCT_NR = 3 };
+
 struct tlb_config {
 	struct tlb_geom l1d[PS_NR];
 	struct tlb_geom l1i[PS_NR];
 	struct tlb_geom stlb[PS_NR];
+	/* Per structure (enum tlb_struct): a mask of page sizes (bit ps) that share one array,
+	 * whose geometry is that of the smallest size in the mask (the other sizes' geometry is
+	 * not used).  0 or a single bit: every size has an array of its own. */
+	uint8_t shared[TLB_STRUCT_NR];
 };
 
 /* Why the last flush happened: refill misses are charged to it. */
@@ -52,11 +66,22 @@ struct tlb_result {
 	bool perm;          /* a write miss that found only live read-only copies (never also refill) */
 };
 
+/* Data (reads and writes: L1D) or instruction fetches (L1I); the STLB serves both. */
+enum tlb_side { TLB_DATA = 0, TLB_INSN = 1, TLB_SIDE_NR = 2 };
+
 struct tlb_counters {
 	uint64_t lookups, l1_hits, l2_hits, misses;
 	uint64_t perm_misses;   /* permission misses: also counted in misses, not in refill_misses */
 	uint64_t refill_misses[TLB_CAUSE_NR];
 	uint64_t flushes[TLB_CAUSE_NR];
+	/* The same hits and misses by side and page size, as perf's DTLB_LOAD_MISSES.STLB_HIT_4K /
+	 * _2M and ITLB_MISSES.* count them: hits[side][0][ps] are L1 (L1D or L1I) hits,
+	 * hits[side][1][ps] STLB hits (= L1 misses resolved by the STLB), by the hit entry's page
+	 * size; stlb_misses[side] the look-ups that missed both; fills[side][ps] the fills after
+	 * a walk (tlb_fill(): WALK_COMPLETED_4K / _2M_4M / _1G), by the page size the walk found. */
+	uint64_t hits[TLB_SIDE_NR][2][PS_NR];
+	uint64_t stlb_misses[TLB_SIDE_NR];
+	uint64_t fills[TLB_SIDE_NR][PS_NR];
 };
 
 struct tlb;

@@ -195,7 +195,9 @@ static void vcpu_memslot_op(struct vcpu *v)
 		v->n.bad_memslot_ops++;
 }
 
-enum exec_result { EXEC_DONE, EXEC_EXIT, EXEC_DEFER };
+/* EXEC_DROPPED: the access cannot be translated (a bad trace address, counted in bad_addrs):
+ * the record is done without touching the rest of its pages. */
+enum exec_result { EXEC_DONE, EXEC_EXIT, EXEC_DEFER, EXEC_DROPPED };
 
 /* A control record in guest mode.  EXEC_EXIT if it needs a VM exit. */
 static enum exec_result vcpu_exec_control(struct vcpu *v)
@@ -216,17 +218,23 @@ static enum exec_result vcpu_exec_control(struct vcpu *v)
 	return EXEC_DONE;   /* dirty-log records and markers: nothing for the guest to do */
 }
 
-/* The access of v->rec missed the TLB: walk, then fill the TLB, or take the guest's page
- * fault and look up again, or exit.  EXEC_EXIT if it needs a VM exit. */
+/* The access of v->rec to the page of addr missed the TLB: walk, then fill the TLB, or take
+ * the guest's page fault and look up again, or exit.  EXEC_EXIT if it needs a VM exit.
+ *
+ * A miss of the look-up that retries an access after a fault on its page (the guest's page
+ * fault, or an exit: EPT violation or misconfig, the record executing again afterwards) is
+ * the same access, not a new miss: counted in retry_misses too (v->retry_page: the page of
+ * the current record's last fault). */
 static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, struct walk_ctx *w,
-								bool fetch, bool write)
+								bool fetch, bool write, uint64_t addr)
 {
-	const struct trace_record *r = v->rec;
 	const struct costs_cfg *c = &v->sc->costs;
 
 	for (;;) {
+		if (addr >> 12 == v->retry_page)
+			v->n.retry_misses++;
 		w->root = v->root;
-		struct walk_result wr = walk_2d(w, r->addr);
+		struct walk_result wr = walk_2d(w, addr);
 		v->n.walks++;
 		v->n.walk_refs += wr.refs;
 		if (v->attr) {
@@ -236,8 +244,9 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
 		guest_charge(v, VC_WALK, c->stlb_hit + wr.cycles);
 		switch (wr.status) {
 		case WALK_OK:
-			tlb_fill(v->tlb, fetch, r->addr, wr.ps, wr.writable);
+			tlb_fill(v->tlb, fetch, addr, wr.ps, wr.writable);
 			if (write && !wr.writable) {
+				v->retry_page = addr >> 12;
 				/* a write through a read-only spte (dirty logging): EPT violation */
 				v->exit_reason = EXIT_EPT_VIOLATION;
 				v->exit_gpa = wr.gpa;
@@ -248,26 +257,62 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
 		case WALK_GUEST_FAULT:
 			v->n.guest_pfs++;
 			guest_charge(v, VC_GUEST, c->guest_pf);
-			if (guest_page_fault(v->layout, v->gpt, v->pool, r->addr)) {
+			if (guest_page_fault(v->layout, v->gpt, v->pool, addr)) {
 				/* nothing can map it (a bad trace address): drop the record */
 				v->n.bad_addrs++;
-				return EXEC_DONE;
+				return EXEC_DROPPED;
 			}
+			v->retry_page = addr >> 12;
 			break;
 		case WALK_EPT_VIOLATION:
 		case WALK_EPT_MISCONFIG:
+			v->retry_page = addr >> 12;
 			v->exit_reason = wr.status == WALK_EPT_VIOLATION ? EXIT_EPT_VIOLATION : EXIT_EPT_MISCONFIG;
 			v->exit_gpa = wr.gpa;
 			v->exit_write = write;
 			return EXEC_EXIT;
 		}
 		/* the guest mapped the page: the access looks up the TLB again */
-		struct tlb_result t = tlb_lookup(v->tlb, fetch, write, r->addr);
+		struct tlb_result t = tlb_lookup(v->tlb, fetch, write, addr);
 		if (t.level != TLB_MISS) {
 			guest_charge(v, VC_GUEST, t.level == TLB_HIT_L1 ? c->l1_tlb_hit : c->stlb_hit);
 			return EXEC_DONE;
 		}
 	}
+}
+
+/* Does r's access end in a later 4K page than it starts in? */
+static inline bool rec_crosses_page(const struct trace_record *r)
+{
+	return (r->addr & 4095) + r->size > 4096;
+}
+
+/* The pages of v->rec's access after its first (rec_crosses_page()): each 4K page up to its
+ * last byte is translated, as the CPU translates both pages of a split access.  An exit on
+ * one of them executes the record again from its first page, as the CPU restarts the
+ * instruction (the pages translated before hit the TLB then). */
+static enum exec_result __attribute__((noinline)) vcpu_access_rest(struct vcpu *v, struct walk_ctx *w,
+								   bool fetch, bool write)
+{
+	const struct trace_record *r = v->rec;
+	uint64_t last = r->addr + (r->size - 1);
+
+	if (last < r->addr)
+		last = UINT64_MAX;   /* a size past the top of the address space: up to the top */
+	for (uint64_t page = (r->addr >> 12) + 1; page <= last >> 12; page++) {
+		uint64_t addr = page << 12;
+		struct tlb_result t = tlb_lookup(v->tlb, fetch, write, addr);
+
+		if (t.level != TLB_MISS) {
+			guest_charge(v, VC_GUEST, t.level == TLB_HIT_L1 ? v->sc->costs.l1_tlb_hit
+								: v->sc->costs.stlb_hit);
+			continue;
+		}
+		enum exec_result x = vcpu_tlb_miss(v, w, fetch, write, addr);
+		if (x != EXEC_DONE)
+			return x;
+	}
+	return EXEC_DONE;
 }
 
 /* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
@@ -313,13 +358,17 @@ static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uin
 	if (v->attr && fetch)
 		v->cur_sym = elfsym_lookup(v->syms, r->addr);
 	struct tlb_result t = tlb_lookup(v->tlb, fetch, write, r->addr);
+	enum exec_result x = EXEC_DONE;
 	if (likely(t.level != TLB_MISS)) {
 		guest_charge(v, VC_GUEST, insns + (t.level == TLB_HIT_L1 ? v->sc->costs.l1_tlb_hit
 									  : v->sc->costs.stlb_hit));
-		return EXEC_DONE;
+	} else {
+		guest_charge(v, VC_GUEST, insns);
+		x = vcpu_tlb_miss(v, w, fetch, write, r->addr);
 	}
-	guest_charge(v, VC_GUEST, insns);
-	return vcpu_tlb_miss(v, w, fetch, write);
+	if (unlikely(x == EXEC_DONE && rec_crosses_page(r)))
+		x = vcpu_access_rest(v, w, fetch, write);
+	return x == EXEC_DROPPED ? EXEC_DONE : x;
 }
 
 /* Guest mode: executes records in the engine's context until the horizon, an IPI, an exit
@@ -347,6 +396,7 @@ static void vcpu_run_guest(struct vcpu *v)
 			}
 			v->have_rec = true;
 			v->rec_insns_done = false;
+			v->retry_page = UINT64_MAX;   /* no fault yet (vcpu_tlb_miss()) */
 		}
 		enum exec_result x = vcpu_exec(v, &w, stop);
 		if (x == EXEC_DEFER) {
@@ -473,6 +523,7 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	v->pool = pool;
 	v->wl = wl;
 	v->ipi_at = UINT64_MAX;
+	v->retry_page = UINT64_MAX;
 	v->cur_sym = ELFSYM_UNKNOWN;
 	/* at most one IPI not yet acknowledged per requester (vcpu_request_and_kick()): the
 	 * sc->vcpus - 1 other vCPU threads and the VMM thread */
@@ -485,6 +536,8 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 		tc.l1i[s] = (struct tlb_geom){ sc->l1i_entries[s], sc->l1i_ways[s] };
 		tc.stlb[s] = (struct tlb_geom){ sc->stlb_entries[s], sc->stlb_ways[s] };
 	}
+	for (int t = TLB_L1D; t < TLB_STRUCT_NR; t++)   /* tlb_shared[]: l1d, l1i, stlb */
+		tc.shared[t] = (uint8_t)config_tlb_shared_mask(sc->tlb_shared[t]);
 	for (int l = 2; l <= 4; l++) {
 		gc.entries[l] = sc->gpwc_entries[l];
 		gc.ways[l] = sc->gpwc_entries[l] ? sc->gpwc_entries[l] : 1;
@@ -563,4 +616,72 @@ void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end)
 		snprintf(name, sizeof(name), "vcpu.%u.%s", v->id, per[i].n);
 		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", "per-vCPU count"), per[i].v);
 	}
+}
+
+/* The TLBs' counters by structure, side and page size, summed over the vCPUs, as perf's
+ * dtlb_load_misses.* / itlb_misses.* break them down (README, Stats).  The registry keeps
+ * the help pointers: literals only. */
+void vcpu_publish_tlb_stats(struct vcpu *const *v, uint32_t n, struct stats *st)
+{
+	static const char *const l1[TLB_SIDE_NR] = { "l1d", "l1i" };
+	static const char *const side[TLB_SIDE_NR] = { "data", "insn" };
+	static const char *const size[PS_NR] = { "4k", "2m", "1g" };
+	static const char *const help_l1_hits[TLB_SIDE_NR] = {
+		"reads and writes that hit the L1 DTLB, by the page size of the entry, all vCPUs",
+		"instruction fetches that hit the L1 ITLB, by the page size of the entry, all vCPUs" };
+	static const char *const help_l1_misses[TLB_SIDE_NR] = {
+		"reads and writes that missed the L1 DTLB (STLB hits + STLB misses), all vCPUs",
+		"instruction fetches that missed the L1 ITLB (STLB hits + STLB misses), all vCPUs" };
+	static const char *const help_stlb_hits =
+		"look-ups that missed the L1 and hit the STLB, by the page size of the entry "
+		"(perf: dtlb_load_misses.stlb_hit_4k / _2m), all vCPUs";
+	static const char *const help_stlb_misses = "look-ups that missed the L1 and the STLB (a walk follows), all vCPUs";
+	static const char *const help_walks =
+		"walks after STLB misses that found a translation and filled the TLB, by its page size "
+		"(perf's walk_completed_4k / _2m_4m / _1g also counts walks ending in a fault), all vCPUs";
+	struct tlb_counters sum = { 0 };
+	uint64_t retry = 0;
+	char name[64];
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tlb_counters *c = tlb_counters(v[i]->tlb);
+
+		sum.misses += c->misses;
+		for (int d = 0; d < TLB_SIDE_NR; d++) {
+			sum.stlb_misses[d] += c->stlb_misses[d];
+			for (int ps = 0; ps < PS_NR; ps++) {
+				sum.hits[d][0][ps] += c->hits[d][0][ps];
+				sum.hits[d][1][ps] += c->hits[d][1][ps];
+				sum.fills[d][ps] += c->fills[d][ps];
+			}
+		}
+		retry += v[i]->n.retry_misses;
+	}
+	for (int d = 0; d < TLB_SIDE_NR; d++) {
+		uint64_t stlb_hits = 0;
+
+		for (int ps = 0; ps < PS_NR; ps++) {
+			snprintf(name, sizeof(name), "tlb.%s.hits.%s", l1[d], size[ps]);
+			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_l1_hits[d]),
+				  sum.hits[d][0][ps]);
+			snprintf(name, sizeof(name), "tlb.stlb.%s.hits.%s", side[d], size[ps]);
+			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_stlb_hits),
+				  sum.hits[d][1][ps]);
+			snprintf(name, sizeof(name), "tlb.stlb.%s.walks.%s", side[d], size[ps]);
+			stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_walks),
+				  sum.fills[d][ps]);
+			stlb_hits += sum.hits[d][1][ps];
+		}
+		snprintf(name, sizeof(name), "tlb.%s.misses", l1[d]);
+		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_l1_misses[d]),
+			  stlb_hits + sum.stlb_misses[d]);
+		snprintf(name, sizeof(name), "tlb.stlb.%s.misses", side[d]);
+		stats_set(st, stats_register_one(st, name, STAT_COUNTER, "events", help_stlb_misses),
+			  sum.stlb_misses[d]);
+	}
+	stats_set(st, stats_register_one(st, "tlb.retry_misses", STAT_COUNTER, "events",
+					 "TLB misses of an access retried after a fault on its page (guest page fault, "
+					 "EPT violation or misconfig exit): in tlb.misses, not new misses"), retry);
+	stats_set(st, stats_register_one(st, "tlb.first_misses", STAT_COUNTER, "events",
+					 "TLB misses that are not retries: tlb.misses - tlb.retry_misses"), sum.misses - retry);
 }

@@ -65,6 +65,7 @@ struct ipi_wait {
 struct vcpu_counters {
 	uint64_t records, walks, walk_refs, guest_pfs, ept_violations, exits, ipis;
 	uint64_t reloads, flush_requests, bad_addrs, mmio_exits, memslot_ops, bad_memslot_ops;
+	uint64_t retry_misses;   /* TLB misses of an access retried after a fault on its page */
 };
 
 struct vcpu {
@@ -107,6 +108,7 @@ struct vcpu {
 	uint64_t exit_gpa;
 	bool exit_write;
 	uint64_t halted_at;
+	uint64_t retry_page;                /* 4K page of the current record's last fault, UINT64_MAX: none */
 
 	/* ELF attribution (workload.elf): the function of the last instruction fetched */
 	const struct elfsym *syms;
@@ -141,5 +143,8 @@ void vcpu_account(struct vcpu *v, uint64_t cycles);
 
 /* Register and fill vcpu.N.* (cycle breakdown up to `end`, counters). */
 void vcpu_publish_stats(struct vcpu *v, struct stats *st, uint64_t end);
+/* Register and fill tlb.l1d.*, tlb.l1i.*, tlb.stlb.{data,insn}.* (hits by page size, misses,
+ * walks by page size), tlb.retry_misses and tlb.first_misses: the sums over v[0..n). */
+void vcpu_publish_tlb_stats(struct vcpu *const *v, uint32_t n, struct stats *st);
 
 #endif

@@ -50,6 +50,8 @@ static const struct stat_def kvm_stats[] = {
 	{ "ept.large_replaced_table", STAT_COUNTER, "events", "a large spte installed over a page table" },
 	{ "ept.prefaulted", STAT_COUNTER, "sptes", "leaf sptes set by guest.prefault before the run (no fault simulated)" },
 	{ "ept.readonly_writes", STAT_COUNTER, "events", "writes to a read-only memslot: emulated (KVM_PFN_ERR_RO_FAULT), no spte" },
+	{ "tlb_flush.remote_tlb_flush", STAT_COUNTER, "events",
+	  "KVM's kvm->stat.remote_tlb_flush: kvm_flush_remote_tlbs() calls that sent IPIs (3.10 counts a call only when make_all_cpus_request() returns true)" },
 };
 
 /* ---------------------------------------------------------------- pte_list (rmap) */
@@ -1172,7 +1174,8 @@ void kvm_flush_remote_tlbs(struct kvm *kvm)
 {
 	uint64_t t0 = kvm_current(kvm)->clock;
 
-	make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH);
+	if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH))   /* 3.10 virt/kvm/kvm_main.c */
+		stats_add(kvm->st, kvm->sid.remote_tlb_flush, 1);
 	kvm->flushes++;
 	stats_add(kvm->st, kvm->sid.flush_count, 1);
 	stats_hist_add(kvm->st, kvm->sid.flush_requester, kvm_current(kvm)->clock - t0);

@@ -138,7 +138,8 @@ struct mmio_stats_ids;
 
 struct kvm_stats_ids {   /* in kvm_stats[] order (mmu.c) */
 	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
-		flush_ipis, reloads_requested, mmio_exits, large_replaced, prefaulted, readonly_writes;
+		flush_ipis, reloads_requested, mmio_exits, large_replaced, prefaulted, readonly_writes,
+		remote_tlb_flush;
 };
 
 struct kvm {

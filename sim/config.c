@@ -44,6 +44,8 @@ static const char *const gen_names[] = { "kbuild", "random", "stream", "zipf-kv"
 static const char *const trace_end_names[] = { "loop", "stop", NULL };
 static const char *const mmio_inv_names[] = { "zap-walk", "generation", NULL };
 static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NULL };
+static const char *const tlb_preset_names[] = { "skylake", "custom", NULL };
+static const char *const tlb_shared_names[] = { "none", "4k+2m", "2m+1g", "4k+2m+1g", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -80,7 +82,14 @@ static const struct key_def config_schema[] = {
 	  "core clock; converts cycles to time in reports and *_ms/*_us keys" },
 	{ "cpu", "cpi", K_DOUBLE, S(cpi), "0.8", 0.05, 100, NULL,
 	  "cycles per instruction of guest work between memory records" },
-	/* [tlb] — Skylake-class defaults (README, Design: configs and results) */
+	/* [tlb] — the defaults are Skylake's (tlb_presets[]; README, TLB geometry presets) */
+	{ "tlb", "preset", K_ENUM, S(tlb_preset), "skylake", NOLIM, tlb_preset_names,
+	  "TLB geometry preset: sets every tlb.l1d_*, l1i_*, stlb_* entries/ways/shared key not set explicitly (explicit keys win); custom: none (the keys' defaults are Skylake's)" },
+	{ "tlb", "l1d_shared", K_ENUM, S(tlb_shared[0]), "none", NOLIM, tlb_shared_names,
+	  "page sizes whose L1 DTLB entries share one array (geometry: the smallest size's keys; the others' keys follow them)" },
+	{ "tlb", "l1i_shared", K_ENUM, S(tlb_shared[1]), "none", NOLIM, tlb_shared_names, "the same for the L1 ITLB" },
+	{ "tlb", "stlb_shared", K_ENUM, S(tlb_shared[2]), "4k+2m", NOLIM, tlb_shared_names,
+	  "the same for the STLB (Skylake: one 1,536-entry 12-way array for 4K and 2M)" },
 	{ "tlb", "l1d_4k_entries", K_U32, S(l1d_entries[0]), "64", 0, 65536, NULL, "L1 DTLB 4K entries" },
 	{ "tlb", "l1d_4k_ways", K_U32, S(l1d_ways[0]), "4", 1, 64, NULL, "L1 DTLB 4K ways" },
 	{ "tlb", "l1d_2m_entries", K_U32, S(l1d_entries[1]), "32", 0, 65536, NULL, "L1 DTLB 2M entries" },
@@ -94,9 +103,9 @@ static const struct key_def config_schema[] = {
 	{ "tlb", "l1i_1g_entries", K_U32, S(l1i_entries[2]), "0", 0, 65536, NULL, "L1 ITLB 1G entries" },
 	{ "tlb", "l1i_1g_ways", K_U32, S(l1i_ways[2]), "1", 1, 64, NULL, "L1 ITLB 1G ways" },
 	{ "tlb", "stlb_4k_entries", K_U32, S(stlb_entries[0]), "1536", 0, 1 << 20, NULL, "STLB 4K entries" },
-	{ "tlb", "stlb_4k_ways", K_U32, S(stlb_ways[0]), "6", 1, 64, NULL, "STLB 4K ways" },
+	{ "tlb", "stlb_4k_ways", K_U32, S(stlb_ways[0]), "12", 1, 64, NULL, "STLB 4K ways" },
 	{ "tlb", "stlb_2m_entries", K_U32, S(stlb_entries[1]), "1536", 0, 1 << 20, NULL, "STLB 2M entries" },
-	{ "tlb", "stlb_2m_ways", K_U32, S(stlb_ways[1]), "6", 1, 64, NULL, "STLB 2M ways" },
+	{ "tlb", "stlb_2m_ways", K_U32, S(stlb_ways[1]), "12", 1, 64, NULL, "STLB 2M ways" },
 	{ "tlb", "stlb_1g_entries", K_U32, S(stlb_entries[2]), "16", 0, 1 << 20, NULL, "STLB 1G entries" },
 	{ "tlb", "stlb_1g_ways", K_U32, S(stlb_ways[2]), "4", 1, 64, NULL, "STLB 1G ways" },
 	{ "tlb", "guest_pwc_pde", K_U32, S(gpwc_entries[2]), "32", 0, 4096, NULL, "guest paging-structure cache: PDE entries (fully associative)" },
@@ -828,6 +837,84 @@ int config_set(struct scenario *sc, const char *assignment, struct config_error 
 	return r;
 }
 
+/* set_value() for a key that has its default still (no config line or --set gave it one). */
+static int set_value_if_default(struct scenario *sc, const struct key_def *k, const char *v, char *msg,
+				size_t msz)
+{
+	return sc->key_line[k - config_schema] ? 0 : set_value(sc, k, v, msg, msz);
+}
+
+/* tlb.preset: the [tlb] keys each preset sets, unless a key was set explicitly (a config
+ * line or a --set; README, TLB geometry presets, has the sources).  custom sets none. */
+static const char *const tlb_preset_skylake[] = {
+	/* Intel 64 and IA-32 Architectures Optimization Reference Manual (248966-045), Table
+	 * 2-15, Skylake client (the server core's TLBs are the same): DTLB 4K 64 4-way, 2M/4M 32
+	 * 4-way, 1G 4 4-way; ITLB 4K 128 8-way, 2M/4M 8 per thread (fully associative); STLB
+	 * 4K+2M shared 1,536 12-way, 1G 16 4-way. */
+	"l1d_4k_entries=64", "l1d_4k_ways=4", "l1d_2m_entries=32", "l1d_2m_ways=4",
+	"l1d_1g_entries=4", "l1d_1g_ways=4", "l1d_shared=none",
+	"l1i_4k_entries=128", "l1i_4k_ways=8", "l1i_2m_entries=8", "l1i_2m_ways=8",
+	"l1i_1g_entries=0", "l1i_1g_ways=1", "l1i_shared=none",
+	"stlb_4k_entries=1536", "stlb_4k_ways=12", "stlb_2m_entries=1536", "stlb_2m_ways=12",
+	"stlb_1g_entries=16", "stlb_1g_ways=4", "stlb_shared=4k+2m",
+	NULL
+};
+static const char *const *const tlb_presets[] = {
+	[TLB_PRESET_SKYLAKE] = tlb_preset_skylake,
+	[TLB_PRESET_CUSTOM] = NULL,
+};
+
+/* Apply tlb.preset to the [tlb] keys not set explicitly, then make the keys of each size that
+ * shares an array (tlb.*_shared) follow the smallest size's, which the array uses: what
+ * --dump-config prints is then the geometry the TLB has.  A shared size's key set explicitly
+ * to another value is an error (it would be ignored). */
+static int resolve_tlb(struct scenario *sc, struct config_error *err)
+{
+	static const char *const tlbs[] = { "l1d", "l1i", "stlb" };
+	static const char *const sizes[] = { "4k", "2m", "1g" };
+	uint32_t (*const entries[])[3] = { &sc->l1d_entries, &sc->l1i_entries, &sc->stlb_entries };
+	uint32_t (*const ways[])[3] = { &sc->l1d_ways, &sc->l1i_ways, &sc->stlb_ways };
+	const char *const *row = tlb_presets[sc->tlb_preset];
+
+	for (; row && *row; row++) {
+		char key[32], msg[CONFIG_ERR_MAX];
+		const char *eq = strchr(*row, '=');
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - *row), *row);
+		const struct key_def *k = find_key("tlb", key);
+		if (!k || set_value_if_default(sc, k, eq + 1, msg, sizeof(msg)))
+			abort();   /* a bad preset row is a bug in the table */
+	}
+	for (int t = 0; t < 3; t++) {
+		unsigned mask = config_tlb_shared_mask(sc->tlb_shared[t]);
+		int own = mask ? __builtin_ctz(mask) : 0;
+
+		for (int ps = own + 1; ps < 3; ps++) {
+			uint32_t *f[2] = { &(*entries[t])[ps], &(*ways[t])[ps] };
+			const uint32_t v[2] = { (*entries[t])[own], (*ways[t])[own] };
+			static const char *const what[2] = { "entries", "ways" };
+
+			if (!(mask >> ps & 1))
+				continue;
+			for (int i = 0; i < 2; i++) {
+				char key[32], where[CONFIG_ERR_MAX / 2];
+
+				snprintf(key, sizeof(key), "%s_%s_%s", tlbs[t], sizes[ps], what[i]);
+				if (*f[i] != v[i] && key_line(sc, "tlb", key)) {
+					key_where(sc, "tlb", key, where, sizeof(where));
+					snprintf(err->msg, sizeof(err->msg), "%s: %u, but tlb.%s_shared = %s puts %s "
+						 "pages in the %s array: set tlb.%s_%s_%s (%u) instead",
+						 where, *f[i], tlbs[t], tlb_shared_names[sc->tlb_shared[t]],
+						 sizes[ps], sizes[own], tlbs[t], sizes[own], what[i], v[i]);
+					return -EINVAL;
+				}
+				*f[i] = v[i];
+			}
+		}
+	}
+	return 0;
+}
+
 /* The TLB geometry (tlb_geom_valid(): what tlb_new() accepts), checked here so that a bad
  * one is reported with the key that made it, not when vCPU 0 is created.  The key blamed is
  * the later set of the pair (entries, ways). */
@@ -939,7 +1026,7 @@ int config_validate(struct scenario *sc, struct config_error *err)
 			 src, (unsigned long long)sc->mmio_gen_start, sc->mmio_gen_bits);
 		return -EINVAL;
 	}
-	if (check_tlb_geometry(sc, err))
+	if (resolve_tlb(sc, err) || check_tlb_geometry(sc, err))
 		return -EINVAL;
 	if (sc->dirty_slot[0] && strcmp(sc->dirty_slot, CONFIG_DIRTY_ALL) && config_slot_index(sc, sc->dirty_slot) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s: events.dirty_slot: no memslot named '%s'", src, sc->dirty_slot);

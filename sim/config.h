@@ -40,6 +40,14 @@ enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
 enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
 enum collapse_variant { COLLAPSE_NONE, COLLAPSE_LAZY_ZAP, COLLAPSE_IN_PLACE };
+enum tlb_preset { TLB_PRESET_SKYLAKE, TLB_PRESET_CUSTOM };
+/* A tlb.*_shared value (none, 4k+2m, 2m+1g, 4k+2m+1g) as a mask of page sizes (bit ps): the
+ * sizes that share one array (struct tlb_config.shared). */
+static inline unsigned config_tlb_shared_mask(int v)
+{
+	static const unsigned char mask[] = { 0, 1u << 0 | 1u << 1, 1u << 1 | 1u << 2, 7 };
+	return v >= 0 && v < 4 ? mask[v] : 0;
+}
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -81,6 +89,8 @@ struct scenario {
 	/* [cpu] */
 	double freq_mhz, cpi;
 	/* [tlb] */
+	int tlb_preset;                /* enum tlb_preset */
+	int tlb_shared[3];             /* l1d, l1i, stlb: config_tlb_shared_mask() of it */
 	uint32_t l1d_entries[3], l1d_ways[3];
 	uint32_t l1i_entries[3], l1i_ways[3];
 	uint32_t stlb_entries[3], stlb_ways[3];

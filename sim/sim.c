@@ -613,6 +613,7 @@ static void publish(struct sim *s)
 	v[13] = s->end;
 	for (size_t i = 0; i < sizeof(id) / sizeof(id[0]); i++)
 		stats_set(s->st, id[i], v[i]);
+	vcpu_publish_tlb_stats(s->vcpus, s->n, s->st);
 	for (uint32_t i = 0; i < s->n; i++)
 		vcpu_publish_stats(s->vcpus[i], s->st, s->end);
 	publish_leaves_and_phases(s);

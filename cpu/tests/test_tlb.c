@@ -508,21 +508,143 @@ static void test_write_skips_read_only(void **state)
 	tlb_free(t);
 }
 
+/* A 4K+2M shared STLB of 4 sets x 2 ways, no L1: 4K pages 0 and 4 and the 2M page 4 all
+ * index set 0 (each size by its own page number), so the 2M fill evicts the least recently
+ * used 4K entry.  With separate arrays (shared = 0) the 4K entries would both stay. */
+static void test_shared_2m_evicts_4k(void **state)
+{
+	struct tlb_config cfg = { 0 };
+	const struct tlb_counters *c;
+	struct tlb *t;
+
+	cfg.stlb[PS_4K] = (struct tlb_geom){ 8, 2 };
+	cfg.stlb[PS_2M] = (struct tlb_geom){ 8, 2 };	/* not used: 2M lives in the 4K array */
+	cfg.shared[TLB_STLB] = 1u << PS_4K | 1u << PS_2M;
+	t = tlb_new(&cfg);
+	assert_non_null(t);
+	c = tlb_counters(t);
+	tlb_fill(t, false, 0 * KB4, PS_4K, true);
+	tlb_fill(t, false, 4 * KB4, PS_4K, true);
+	expect_hit(t, false, 4 * KB4, TLB_HIT_L2, PS_4K);	/* page 0 is now the LRU */
+	tlb_fill(t, false, 4 * MB2 + 0x1234, PS_2M, true);
+	expect_miss(t, false, 0, false);			/* evicted by the 2M fill */
+	expect_hit(t, false, 4 * KB4 + 8, TLB_HIT_L2, PS_4K);
+	expect_hit(t, false, 4 * MB2 + 0x1ff000, TLB_HIT_L2, PS_2M);
+	/* The 2M entry's page number is 4, as the 4K entry's: neither answers for the other. */
+	expect_hit(t, false, 4 * KB4, TLB_HIT_L2, PS_4K);
+	tlb_invalidate_page(t, 4 * KB4);
+	expect_miss(t, false, 4 * KB4, false);
+	expect_hit(t, false, 4 * MB2, TLB_HIT_L2, PS_2M);
+	/* 4K pages of other sets do not touch set 0: page 1 and page 5 (set 1) both stay. */
+	tlb_fill(t, false, 1 * KB4, PS_4K, true);
+	tlb_fill(t, false, 5 * KB4, PS_4K, true);
+	expect_hit(t, false, 1 * KB4, TLB_HIT_L2, PS_4K);
+	expect_hit(t, false, 5 * KB4, TLB_HIT_L2, PS_4K);
+	expect_hit(t, false, 4 * MB2, TLB_HIT_L2, PS_2M);
+	/* A second 2M page in set 0 (2M page 8) and the fill of 4K page 8: three entries
+	 * for two ways, the LRU (2M page 4) goes. */
+	tlb_fill(t, false, 8 * MB2, PS_2M, true);
+	tlb_fill(t, false, 8 * KB4, PS_4K, true);
+	expect_miss(t, false, 4 * MB2, false);
+	expect_hit(t, false, 8 * MB2, TLB_HIT_L2, PS_2M);
+	expect_hit(t, false, 8 * KB4, TLB_HIT_L2, PS_4K);
+	/* counted by side and size: STLB hits 4K x6, 2M x4, 3 misses, fills 4K x5, 2M x2 */
+	assert_int_equal(c->hits[TLB_DATA][1][PS_4K], 6);
+	assert_int_equal(c->hits[TLB_DATA][1][PS_2M], 4);
+	assert_int_equal(c->l2_hits, 10);
+	assert_int_equal(c->stlb_misses[TLB_DATA], 3);
+	assert_int_equal(c->stlb_misses[TLB_INSN], 0);
+	assert_int_equal(c->fills[TLB_DATA][PS_4K], 5);
+	assert_int_equal(c->fills[TLB_DATA][PS_2M], 2);
+	tlb_free(t);
+
+	/* The same sequence's first part with separate arrays keeps page 0. */
+	cfg.shared[TLB_STLB] = 0;
+	t = tlb_new(&cfg);
+	assert_non_null(t);
+	tlb_fill(t, false, 0 * KB4, PS_4K, true);
+	tlb_fill(t, false, 4 * KB4, PS_4K, true);
+	tlb_fill(t, false, 4 * MB2, PS_2M, true);
+	expect_hit(t, false, 0, TLB_HIT_L2, PS_4K);
+	tlb_free(t);
+}
+
+/* A shared array takes the geometry of its smallest size and ignores the others' (even an
+ * invalid one); a single-size mask is no sharing.  Hits per side and level: a fetch counts
+ * on the instruction side, its STLB hit refills the L1I. */
+static void test_shared_geometry_and_sides(void **state)
+{
+	struct tlb_config cfg = { 0 };
+	const struct tlb_counters *c;
+	struct tlb *t;
+	int i;
+
+	cfg.l1d[PS_4K] = (struct tlb_geom){ 4, 4 };	/* fully associative, all sizes */
+	cfg.l1d[PS_2M] = (struct tlb_geom){ 12, 4 };	/* invalid, and not used */
+	cfg.shared[TLB_L1D] = 7;
+	cfg.l1i[PS_4K] = (struct tlb_geom){ 2, 2 };
+	cfg.shared[TLB_L1I] = 1u << PS_2M;		/* one size: nothing shared */
+	cfg.l1i[PS_2M] = (struct tlb_geom){ 2, 2 };
+	cfg.stlb[PS_4K] = (struct tlb_geom){ 16, 4 };
+	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
+	t = tlb_new(&cfg);
+	assert_non_null(t);
+	c = tlb_counters(t);
+	/* 4 entries for 4K, 2M and 1G together: a 1G, a 2M and three 4K fills leave the 1G
+	 * page out (the LRU). */
+	tlb_fill(t, false, 3 * GB1, PS_1G, true);
+	tlb_fill(t, false, 5 * MB2, PS_2M, true);
+	for (i = 0; i < 3; i++)
+		tlb_fill(t, false, (uint64_t)(i + 1) * KB4, PS_4K, true);
+	expect_miss(t, false, 3 * GB1, false);	/* no 1G array in the STLB either */
+	expect_hit(t, false, 5 * MB2 + 7, TLB_HIT_L1, PS_2M);
+	expect_hit(t, false, 2 * KB4, TLB_HIT_L1, PS_4K);
+	/* The L1I: 2M entries in an array of their own, 4K too. */
+	tlb_fill(t, true, 9 * MB2, PS_2M, true);
+	tlb_fill(t, true, 0x7000, PS_4K, true);
+	tlb_fill(t, true, 0x8000, PS_4K, true);
+	expect_hit(t, true, 9 * MB2, TLB_HIT_L1, PS_2M);
+	expect_hit(t, true, 0x7000, TLB_HIT_L1, PS_4K);
+	/* An instruction fetch from a page only the data side filled: an STLB hit. */
+	expect_hit(t, true, 5 * MB2, TLB_HIT_L2, PS_2M);
+	expect_hit(t, true, 5 * MB2, TLB_HIT_L1, PS_2M);
+	assert_int_equal(c->hits[TLB_DATA][0][PS_2M], 1);
+	assert_int_equal(c->hits[TLB_DATA][0][PS_4K], 1);
+	assert_int_equal(c->stlb_misses[TLB_DATA], 1);
+	assert_int_equal(c->hits[TLB_INSN][0][PS_2M], 2);
+	assert_int_equal(c->hits[TLB_INSN][0][PS_4K], 1);
+	assert_int_equal(c->hits[TLB_INSN][1][PS_2M], 1);
+	assert_int_equal(c->fills[TLB_DATA][PS_1G], 1);
+	assert_int_equal(c->fills[TLB_INSN][PS_2M], 1);
+	assert_int_equal(c->fills[TLB_INSN][PS_4K], 2);
+	tlb_free(t);
+
+	/* The smallest size's geometry is checked. */
+	cfg.l1d[PS_4K] = (struct tlb_geom){ 12, 4 };
+	errno = 0;
+	assert_null(tlb_new(&cfg));
+	assert_int_equal(errno, EINVAL);
+}
+
 /* ---- naive reference model ---- */
 
 #define REF_MAX_WAYS 16
 
 struct ref_e {
 	uint64_t vpn;
+	int ps;			/* page size: arrays shared by several sizes hold all of them */
 	uint32_t tag;
 	uint64_t epoch;
 	bool w;			/* writable */
 };
 
-/* One structure at one page size: sets lists, each ordered most recently used first. */
+/* One structure at one page size: sets lists, each ordered most recently used first.  The
+ * sizes of a shared array (tlb_config.shared) have views of the same e and n. */
 struct ref_arr {
 	uint32_t sets, ways;
 	uint64_t page;		/* bytes */
+	int ps;
+	bool view;		/* e and n belong to a smaller size's ref_arr */
 	struct ref_e *e;	/* e[set * ways + i], i = 0 is the MRU */
 	uint32_t *n;		/* entries in each set */
 };
@@ -546,15 +668,26 @@ static void ref_init(struct ref_tlb *r, const struct tlb_config *cfg)
 			struct ref_arr *a = &r->a[s][ps];
 			int k;
 
+			unsigned sh = cfg->shared[s];
+			/* the smallest size of a shared group owns the array and its geometry */
+			int own = (sh >> ps & 1) && (sh & (sh - 1)) ? __builtin_ctz(sh) : ps;
+
 			a->page = 4096;
+			a->ps = ps;
 			for (k = 0; k < ps; k++)
 				a->page *= 512;
-			if (!g[s][ps].entries)
+			if (!g[s][own].entries)
 				continue;
-			assert_true(g[s][ps].ways <= REF_MAX_WAYS);
-			a->ways = g[s][ps].ways;
-			a->sets = g[s][ps].entries / a->ways;
-			a->e = calloc(g[s][ps].entries, sizeof(*a->e));
+			assert_true(g[s][own].ways <= REF_MAX_WAYS);
+			a->ways = g[s][own].ways;
+			a->sets = g[s][own].entries / a->ways;
+			if (own != ps) {
+				a->view = true;
+				a->e = r->a[s][own].e;
+				a->n = r->a[s][own].n;
+				continue;
+			}
+			a->e = calloc(g[s][own].entries, sizeof(*a->e));
 			a->n = calloc(a->sets, sizeof(*a->n));
 			assert_non_null(a->e);
 			assert_non_null(a->n);
@@ -569,13 +702,16 @@ static void ref_fini(struct ref_tlb *r)
 
 	for (s = 0; s < 3; s++) {
 		for (ps = 0; ps < PS_NR; ps++) {
+			if (r->a[s][ps].view)
+				continue;
 			free(r->a[s][ps].e);
 			free(r->a[s][ps].n);
 		}
 	}
 }
 
-/* Full search of every set for vpn + tag; checks the entry is in the set it belongs to. */
+/* Full search of every set for vpn + tag at a's page size; checks the entry is in the set it
+ * belongs to. */
 static bool ref_find(const struct ref_arr *a, uint64_t vpn, uint32_t tag, uint32_t *set,
 		     uint32_t *pos)
 {
@@ -585,7 +721,7 @@ static bool ref_find(const struct ref_arr *a, uint64_t vpn, uint32_t tag, uint32
 		for (i = 0; i < a->n[s]; i++) {
 			const struct ref_e *e = &a->e[s * a->ways + i];
 
-			if (e->vpn == vpn && e->tag == tag) {
+			if (e->vpn == vpn && e->ps == a->ps && e->tag == tag) {
 				assert_int_equal(s, vpn % a->sets);
 				*set = s;
 				*pos = i;
@@ -628,7 +764,7 @@ static void ref_touch(struct ref_arr *a, uint32_t set, uint32_t pos)
 
 static void ref_insert(struct ref_tlb *r, struct ref_arr *a, uint64_t gva, bool w)
 {
-	struct ref_e ne = { gva / a->page, r->tag, r->epoch, w };
+	struct ref_e ne = { gva / a->page, a->ps, r->tag, r->epoch, w };
 	uint32_t set = (uint32_t)(ne.vpn % a->sets), pos, i;
 
 	if (ref_find(a, ne.vpn, r->tag, &set, &pos)) {
@@ -650,6 +786,7 @@ static void ref_insert(struct ref_tlb *r, struct ref_arr *a, uint64_t gva, bool 
 static struct tlb_result ref_lookup(struct ref_tlb *r, bool fetch, bool write, uint64_t gva)
 {
 	struct ref_arr *l1 = r->a[fetch ? 1 : 0], *l2 = r->a[2];
+	int side = fetch ? TLB_INSN : TLB_DATA;
 	bool stale = false, ro = false;
 	uint32_t set, pos;
 	int ps;
@@ -670,6 +807,7 @@ static struct tlb_result ref_lookup(struct ref_tlb *r, bool fetch, bool write, u
 		} else {
 			ref_touch(&l1[ps], set, pos);
 			r->cnt.l1_hits++;
+			r->cnt.hits[side][0][ps]++;
 			return (struct tlb_result){ TLB_HIT_L1, (enum page_size)ps, false, false };
 		}
 	}
@@ -690,10 +828,12 @@ static struct tlb_result ref_lookup(struct ref_tlb *r, bool fetch, bool write, u
 			if (l1[ps].ways)
 				ref_insert(r, &l1[ps], gva, w);
 			r->cnt.l2_hits++;
+			r->cnt.hits[side][1][ps]++;
 			return (struct tlb_result){ TLB_HIT_L2, (enum page_size)ps, false, false };
 		}
 	}
 	r->cnt.misses++;
+	r->cnt.stlb_misses[side]++;
 	if (ro) {
 		r->cnt.perm_misses++;
 		return (struct tlb_result){ TLB_MISS, PS_4K, false, true };
@@ -705,6 +845,7 @@ static struct tlb_result ref_lookup(struct ref_tlb *r, bool fetch, bool write, u
 
 static void ref_fill(struct ref_tlb *r, bool fetch, uint64_t gva, enum page_size ps, bool w)
 {
+	r->cnt.fills[fetch ? TLB_INSN : TLB_DATA][ps]++;
 	if (r->a[fetch ? 1 : 0][ps].ways)
 		ref_insert(r, &r->a[fetch ? 1 : 0][ps], gva, w);
 	if (r->a[2][ps].ways)
@@ -797,6 +938,9 @@ static void assert_counters_equal(const struct tlb_counters *a, const struct tlb
 		assert_int_equal(a->refill_misses[c], b->refill_misses[c]);
 		assert_int_equal(a->flushes[c], b->flushes[c]);
 	}
+	assert_memory_equal(a->hits, b->hits, sizeof(a->hits));
+	assert_memory_equal(a->stlb_misses, b->stlb_misses, sizeof(a->stlb_misses));
+	assert_memory_equal(a->fills, b->fills, sizeof(a->fills));
 }
 
 /* repeat: percent of look-ups that go to the page of the previous look-up again (another
@@ -874,6 +1018,9 @@ static void diff_run(const struct tlb_config *cfg, const struct diff_ws *ws, uns
 	assert_true(c->l2_hits > 0);
 	assert_true(c->misses > c->lookups / 100);
 	assert_true(c->perm_misses > c->lookups / 1000);
+	for (int side = 0; side < TLB_SIDE_NR; side++)
+		assert_true(c->hits[side][0][PS_4K] > 0 && c->hits[side][1][PS_4K] > 0 &&
+			    c->stlb_misses[side] > 0);
 	for (cause = 0; cause < TLB_CAUSE_NR; cause++)
 		assert_true(c->refill_misses[cause] > 0);
 	ref_fini(&ref);
@@ -898,22 +1045,59 @@ static void test_diff_small(void **state)
 	diff_run(&cfg, &ws, 400000, 777, 60);
 }
 
+/* Skylake's L1s and its 1,536-entry 12-way STLB for 4K (tlb.preset = skylake). */
+static void cfg_skylake(struct tlb_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->l1d[PS_4K] = (struct tlb_geom){ 64, 4 };
+	cfg->l1d[PS_2M] = (struct tlb_geom){ 32, 4 };
+	cfg->l1d[PS_1G] = (struct tlb_geom){ 4, 4 };
+	cfg->l1i[PS_4K] = (struct tlb_geom){ 128, 8 };
+	cfg->l1i[PS_2M] = (struct tlb_geom){ 8, 8 };
+	cfg->stlb[PS_4K] = (struct tlb_geom){ 1536, 12 };
+}
+
 /* Closer to a real part: 12-way STLB, 1-set fully associative L1 1G. */
 static void test_diff_large(void **state)
 {
-	struct tlb_config cfg = { 0 };
+	struct tlb_config cfg;
 	struct diff_ws ws = { 1800, 40, 20 };
 
-	cfg.l1d[PS_4K] = (struct tlb_geom){ 64, 4 };
-	cfg.l1d[PS_2M] = (struct tlb_geom){ 32, 4 };
-	cfg.l1d[PS_1G] = (struct tlb_geom){ 4, 4 };
-	cfg.l1i[PS_4K] = (struct tlb_geom){ 128, 8 };
-	cfg.l1i[PS_2M] = (struct tlb_geom){ 8, 8 };
-	cfg.stlb[PS_4K] = (struct tlb_geom){ 1536, 12 };
+	cfg_skylake(&cfg);
 	cfg.stlb[PS_2M] = (struct tlb_geom){ 32, 4 };
 	cfg.stlb[PS_1G] = (struct tlb_geom){ 16, 4 };
 	diff_run(&cfg, &ws, 200000, 0xdeadbeefcafef00dull, 0);
 	diff_run(&cfg, &ws, 200000, 4242, 80);
+}
+
+/* Shared arrays against the reference: Skylake's geometry (the 4K+2M STLB), a small STLB
+ * shared by 4K and 2M with an L1D shared by all three sizes (a fully associative L1 as AMD's),
+ * and an STLB shared by 2M and 1G. */
+static void test_diff_shared(void **state)
+{
+	struct tlb_config cfg;
+	struct diff_ws ws = { 1800, 400, 20 }, small = { 96, 24, 6 };
+
+	cfg_skylake(&cfg);
+	cfg.stlb[PS_1G] = (struct tlb_geom){ 16, 4 };
+	cfg.shared[TLB_STLB] = 1u << PS_4K | 1u << PS_2M;
+	diff_run(&cfg, &ws, 200000, 0x5eed, 0);
+	diff_run(&cfg, &ws, 200000, 99, 70);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.l1d[PS_4K] = (struct tlb_geom){ 16, 16 };
+	cfg.shared[TLB_L1D] = 7;
+	cfg.l1i[PS_4K] = (struct tlb_geom){ 8, 2 };
+	cfg.l1i[PS_2M] = (struct tlb_geom){ 4, 4 };
+	cfg.stlb[PS_4K] = (struct tlb_geom){ 64, 8 };
+	cfg.stlb[PS_1G] = (struct tlb_geom){ 4, 2 };
+	cfg.shared[TLB_STLB] = 1u << PS_4K | 1u << PS_2M;
+	diff_run(&cfg, &small, 300000, 31337, 0);
+	diff_run(&cfg, &small, 300000, 2718, 60);
+
+	cfg.stlb[PS_2M] = (struct tlb_geom){ 16, 4 };
+	cfg.shared[TLB_STLB] = 1u << PS_2M | 1u << PS_1G;
+	diff_run(&cfg, &small, 300000, 1618, 40);
 }
 
 int main(void)
@@ -935,6 +1119,9 @@ int main(void)
 		cmocka_unit_test(test_write_skips_read_only),
 		cmocka_unit_test(test_diff_small),
 		cmocka_unit_test(test_diff_large),
+		cmocka_unit_test(test_shared_2m_evicts_4k),
+		cmocka_unit_test(test_shared_geometry_and_sides),
+		cmocka_unit_test(test_diff_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

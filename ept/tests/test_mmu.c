@@ -480,6 +480,30 @@ static void body_random(struct menv *m)
 	CHECK(m, o.freed > 300 && o.spurious > 300 && bumps > 10 && multi > 50 && most == NG);
 }
 
+/* KVM's own remote_tlb_flush beside tlb_flush.count: 3.10's kvm_flush_remote_tlbs() counts
+ * only the calls whose make_all_cpus_request() sent IPIs (to a vCPU in or exiting guest mode,
+ * not the caller's own).  Hand-counted: 4 flushes, 2 with an IPI; a reload IPI is not one. */
+static void body_remote_tlb_flush(struct menv *m)
+{
+	struct vcpu *v1 = &m->vc[1];
+
+	v1->actor.clock = UINT64_MAX / 2;   /* inside instructions: its handler acks on arrival */
+	kvm_flush_remote_tlbs(m->kvm);      /* vCPU 1 outside guest mode: no IPI */
+	CHECK(m, ctr(m, "tlb_flush.count") == 1 && ctr(m, "tlb_flush.remote_tlb_flush") == 0);
+	v1->mode = IN_GUEST_MODE;
+	kvm_flush_remote_tlbs(m->kvm);
+	CHECK(m, v1->mode == EXITING_GUEST_MODE && ctr(m, "tlb_flush.ipis") == 1);
+	kvm_flush_remote_tlbs(m->kvm);      /* exiting: IPI'd again (make_all_cpus_request) */
+	CHECK(m, ctr(m, "tlb_flush.count") == 3 && ctr(m, "tlb_flush.remote_tlb_flush") == 2);
+	kvm_reload_remote_mmus(m->kvm);     /* an IPI, not a TLB flush */
+	v1->mode = OUTSIDE_GUEST_MODE;
+	kvm_flush_remote_tlbs(m->kvm);
+	CHECK(m, ctr(m, "tlb_flush.count") == 4 && ctr(m, "tlb_flush.remote_tlb_flush") == 2 &&
+		 ctr(m, "tlb_flush.ipis") == 2 && m->kvm->flushes == 4);
+	v1->requests = 0;
+}
+
+static void test_remote_tlb_flush(void **state) { run(body_remote_tlb_flush, NULL, 0); }
 static void test_mapping_level(void **state) { run(body_mapping_level, big_slots, NBIG); }
 static void test_get_page(void **state) { run(body_get_page, NULL, 0); }
 static void test_faults(void **state) { run(body_faults, big_slots, NBIG); }
@@ -634,6 +658,7 @@ static void test_prefault_equals_fault_in(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_remote_tlb_flush),
 		cmocka_unit_test(test_mapping_level),
 		cmocka_unit_test(test_get_page),
 		cmocka_unit_test(test_faults),

@@ -148,7 +148,7 @@ static const char good_ini[] =
 	"[cpu]\n"
 	"freq_mhz = 3000.5\n"
 	"[tlb]\n"
-	"stlb_4k_entries = 3072\n"   /* 512 sets of the default 6 ways */
+	"stlb_4k_entries = 3072\n"   /* 256 sets of the default 12 ways */
 	"[costs]\n"
 	"ioctl_base = 123456789012\n"
 	"ref_p_l1 = 0.5\n"
@@ -546,9 +546,80 @@ static void test_tlb_geometry(void **state)
 	assert_int_equal(config_validate(&f->sc, &f->err), 0);
 	/* a default pair broken by one key */
 	config_defaults(&f->sc);
-	assert_int_equal(config_set(&f->sc, "tlb.stlb_2m_ways=5", &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "tlb.stlb_1g_ways=5", &f->err), 0);
 	assert_int_equal(config_validate(&f->sc, &f->err), -EINVAL);
-	assert_starts_with(f->err.msg, "--set: tlb.stlb_2m_ways: 1536 entries in 5 ways");
+	assert_starts_with(f->err.msg, "--set: tlb.stlb_1g_ways: 16 entries in 5 ways");
+}
+
+static void assert_geom(const uint32_t *entries, const uint32_t *ways, const uint32_t want[3][2])
+{
+	for (int ps = 0; ps < 3; ps++) {
+		assert_int_equal(entries[ps], want[ps][0]);
+		if (want[ps][0])
+			assert_int_equal(ways[ps], want[ps][1]);
+	}
+}
+
+/* tlb.preset = skylake gives the geometry of the Intel Optimization Reference Manual's Table
+ * 2-15 (written out here by hand); explicit keys win over the preset wherever they stand;
+ * the sizes of a shared array follow the smallest size's keys, and an explicit key that
+ * disagrees is an error; custom keeps the keys as they are. */
+static void test_tlb_preset(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t l1d[3][2] = { { 64, 4 }, { 32, 4 }, { 4, 4 } };
+	const uint32_t l1i[3][2] = { { 128, 8 }, { 8, 8 }, { 0, 0 } };
+	const uint32_t stlb[3][2] = { { 1536, 12 }, { 1536, 12 }, { 16, 4 } };
+	const uint32_t stlb_big[3][2] = { { 2048, 16 }, { 2048, 16 }, { 16, 4 } };
+	const char *path;
+
+	config_defaults(&f->sc);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	assert_int_equal(f->sc.tlb_preset, TLB_PRESET_SKYLAKE);
+	assert_geom(f->sc.l1d_entries, f->sc.l1d_ways, l1d);
+	assert_geom(f->sc.l1i_entries, f->sc.l1i_ways, l1i);
+	assert_geom(f->sc.stlb_entries, f->sc.stlb_ways, stlb);
+	assert_int_equal(config_tlb_shared_mask(f->sc.tlb_shared[0]), 0);
+	assert_int_equal(config_tlb_shared_mask(f->sc.tlb_shared[1]), 0);
+	assert_int_equal(config_tlb_shared_mask(f->sc.tlb_shared[2]), 3);   /* 4K and 2M */
+
+	/* Explicit keys before and after the preset line both win; the 2M keys follow the 4K
+	 * ones of the shared STLB. */
+	path = write_file(f, "preset.ini", "[tlb]\nstlb_4k_entries = 2048\npreset = skylake\n"
+			  "stlb_4k_ways = 16\n");
+	config_defaults(&f->sc);
+	assert_int_equal(config_load(&f->sc, path, &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	assert_geom(f->sc.stlb_entries, f->sc.stlb_ways, stlb_big);
+	assert_geom(f->sc.l1d_entries, f->sc.l1d_ways, l1d);
+	/* validating again changes nothing */
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	assert_geom(f->sc.stlb_entries, f->sc.stlb_ways, stlb_big);
+
+	/* A 2M key that disagrees with the shared array: named, with the key to set. */
+	assert_int_equal(config_set(&f->sc, "tlb.stlb_2m_entries=64", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), -EINVAL);
+	assert_starts_with(f->err.msg, "--set: tlb.stlb_2m_entries: 64, but tlb.stlb_shared = 4k+2m");
+	tu_assert_contains(f->err.msg, "set tlb.stlb_4k_entries (2048) instead");
+	/* Not shared: the 2M keys are the 2M array's own. */
+	assert_int_equal(config_set(&f->sc, "tlb.stlb_shared=none", &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "tlb.stlb_2m_ways=4", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	assert_int_equal(f->sc.stlb_entries[1], 64);
+	assert_int_equal(f->sc.stlb_ways[1], 4);
+	assert_int_equal(f->sc.stlb_entries[0], 2048);
+
+	/* custom: no preset; every size of the L1D in one 64-entry fully associative array. */
+	config_defaults(&f->sc);
+	assert_int_equal(config_set(&f->sc, "tlb.preset=custom", &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "tlb.l1d_shared=4k+2m+1g", &f->err), 0);
+	assert_int_equal(config_set(&f->sc, "tlb.l1d_4k_ways=64", &f->err), 0);
+	assert_int_equal(config_validate(&f->sc, &f->err), 0);
+	for (int ps = 0; ps < 3; ps++) {
+		assert_int_equal(f->sc.l1d_entries[ps], 64);
+		assert_int_equal(f->sc.l1d_ways[ps], 64);
+	}
+	assert_int_equal(config_tlb_shared_mask(f->sc.tlb_shared[0]), 7);
 }
 
 /* A --set value is taken whole, however long (a 1 KiB buffer once cut it short without a
@@ -1087,6 +1158,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tlb_preset, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_load_good, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_load_indented, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sizes, fx_setup, fx_teardown),

@@ -207,8 +207,16 @@ static void draw_tlb(struct rng *r, FILE *f)
 	char key[64];
 
 	sec(f, "tlb");
-	for (unsigned s = 0; s < 3; s++)
+	for (unsigned s = 0; s < 3; s++) {
+		/* sizes sharing one array (tlb.*_shared, default 4k+2m for the STLB): the keys of
+		 * the smallest one give its geometry, the others are left to follow them */
+		int shared = chance(r, 0.5) ? (int)rng_below(r, 4) : (s == 2 ? 1 : 0);
+		unsigned mask = config_tlb_shared_mask(shared);
+		snprintf(key, sizeof(key), "%s_shared", structs[s]);
+		kv(f, key, "%s", config_enum_name("tlb", key, shared));
 		for (unsigned z = 0; z < 3; z++) {
+			if ((mask >> z & 1) && (mask & ((1u << z) - 1)))
+				continue;
 			uint32_t ways = (uint32_t)PICK(r, ((const uint32_t[]){ 1, 2, 4, 6, 8, 12, 16 }));
 			uint32_t sets = 1u << rng_below(r, s == 2 ? 9 : 6);
 			snprintf(key, sizeof(key), "%s_%s_entries", structs[s], sizes[z]);
@@ -216,6 +224,7 @@ static void draw_tlb(struct rng *r, FILE *f)
 			snprintf(key, sizeof(key), "%s_%s_ways", structs[s], sizes[z]);
 			kv(f, key, "%u", ways);
 		}
+	}
 	static const char *const pwc[] = { "guest_pwc_pde", "guest_pwc_pdpte", "guest_pwc_pml4e",
 					   "ept_pwc_pde", "ept_pwc_pdpte", "ept_pwc_pml4e" };
 	for (unsigned i = 0; i < 6; i++)

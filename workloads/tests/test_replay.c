@@ -262,6 +262,75 @@ static void test_addresses_beyond_the_guest(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+struct want { const char *stat; uint64_t v; };
+
+static void expect_stats(struct sim *s, const struct want *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (stat(s, w[i].stat) != w[i].v)
+			fail_msg("%s = %llu, want %llu", w[i].stat, (unsigned long long)stat(s, w[i].stat),
+				 (unsigned long long)w[i].v);
+}
+
+/* Six records on a GPA trace, counted by hand (README, Stats: the TLB's counters).  With 4K
+ * EPT mappings each first touch of a page is a miss, an EPT violation exit, and a retried
+ * look-up that misses again (a retry miss, not a new one); a record that crosses a 4K boundary
+ * translates both pages, and after an exit on its second page executes again from its first
+ * (a hit).  Look-ups, pages: R1 W 0x100000: #1 miss, exit, #2 retry miss, walk; R2 R
+ * 0x100010: #3 L1D hit; R3 W 0x100ffc+8: #4 hit, #5 miss (0x101), exit, #6 hit, #7 retry
+ * miss; R4 F 0x100000: #8 L1I miss, STLB hit; R5 R 0x101ff8+16: #9 hit, #10 miss (0x102),
+ * exit, #11 hit, #12 retry miss; R6 F 0x100ffe+4: #13 L1I hit, #14 STLB hit (0x101).  With
+ * THP the three pages are one 2M page: R1's two misses, then hits (R4 an STLB hit). */
+static void test_tlb_counts_tiny_trace(void **state)
+{
+	static struct scenario sc;
+	struct config_error e;
+	char dir[] = "/tmp/eptsim-replay-XXXXXX", path[600], cmd[700];
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.gz", dir);
+	struct trace_record recs[] = {
+		{ .kind = REC_WRITE, .size = 8, .addr = 0x100000, .icount = 1 },
+		{ .kind = REC_READ, .size = 8, .addr = 0x100010, .icount = 1 },
+		{ .kind = REC_WRITE, .size = 8, .addr = 0x100ffc, .icount = 1 },
+		{ .kind = REC_FETCH, .size = 4, .addr = 0x100000, .icount = 1 },
+		{ .kind = REC_READ, .size = 16, .addr = 0x101ff8, .icount = 1 },
+		{ .kind = REC_FETCH, .size = 4, .addr = 0x100ffe, .icount = 1 },
+	};
+	write_trace(path, TRACE_ADDR_GPA, 1, recs, sizeof(recs) / sizeof(recs[0]));
+	base_scenario(&sc, path);
+	assert_int_equal(config_set(&sc, "guest.paging=none", &e), 0);
+	assert_int_equal(config_set(&sc, "guest.backing=4k", &e), 0);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	struct sim *s = run(&sc, 0);
+	const struct want k4[] = {
+		{ "vcpu.records", 6 }, { "ept.faults", 3 }, { "tlb.lookups", 14 }, { "tlb.misses", 6 },
+		{ "tlb.retry_misses", 3 }, { "tlb.first_misses", 3 },
+		{ "tlb.l1d.hits.4k", 5 }, { "tlb.l1d.hits.2m", 0 }, { "tlb.l1d.misses", 6 },
+		{ "tlb.l1i.hits.4k", 1 }, { "tlb.l1i.misses", 2 },
+		{ "tlb.stlb.data.hits.4k", 0 }, { "tlb.stlb.data.misses", 6 }, { "tlb.stlb.data.walks.4k", 3 },
+		{ "tlb.stlb.insn.hits.4k", 2 }, { "tlb.stlb.insn.misses", 0 }, { "tlb.stlb.insn.walks.4k", 0 },
+	};
+	expect_stats(s, k4, sizeof(k4) / sizeof(k4[0]));
+	sim_free(s);
+
+	assert_int_equal(config_set(&sc, "guest.backing=thp", &e), 0);
+	assert_int_equal(config_validate(&sc, &e), 0);
+	s = run(&sc, 0);
+	const struct want m2[] = {
+		{ "vcpu.records", 6 }, { "ept.faults", 1 }, { "tlb.lookups", 10 }, { "tlb.misses", 2 },
+		{ "tlb.retry_misses", 1 }, { "tlb.first_misses", 1 },
+		{ "tlb.l1d.hits.2m", 5 }, { "tlb.l1d.hits.4k", 0 }, { "tlb.l1d.misses", 2 },
+		{ "tlb.l1i.hits.2m", 2 }, { "tlb.l1i.misses", 1 }, { "tlb.stlb.insn.hits.2m", 1 },
+		{ "tlb.stlb.data.walks.2m", 1 }, { "tlb.stlb.data.walks.4k", 0 },
+	};
+	expect_stats(s, m2, sizeof(m2) / sizeof(m2[0]));
+	sim_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Two functions whose addresses the trace below fetches from. */
 __attribute__((noinline)) int replay_alpha(int x);
 __attribute__((noinline)) int replay_beta(int x);
@@ -348,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_one_trace_per_vcpu),
 		cmocka_unit_test(test_bad_trace_stops_the_run),
 		cmocka_unit_test(test_addresses_beyond_the_guest),
+		cmocka_unit_test(test_tlb_counts_tiny_trace),
 		cmocka_unit_test(test_elf_attribution),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
