@@ -1,5 +1,6 @@
 #include "cpu/vcpu.h"
 
+#include "cpu/cache.h"
 #include "cpu/gpt.h"
 #include "cpu/guest.h"
 #include "cpu/pwc.h"
@@ -15,6 +16,7 @@
 #include "workloads/workload.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -229,6 +231,7 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
 		struct walk_result wr = walk_2d(w, r->addr);
 		v->n.walks++;
 		v->n.walk_refs += wr.refs;
+		v->walk_refs_hist[wr.refs]++;
 		if (v->attr) {
 			attribution_add(v->attr, v->cur_sym, ATTR_TLB_MISSES, 1);
 			attribution_add(v->attr, v->cur_sym, ATTR_WALK_REFS, wr.refs);
@@ -268,6 +271,19 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
 			return EXEC_DONE;
 		}
 	}
+}
+
+/* walk.refs = cache: the record's access reaches the caches once its translation is in the TLB
+ * (MMIO is uncached: not sent).  Its line is that of its GPA, which stands in for the HPA
+ * (walk.h); an address the guest has not mapped (a record dropped as bad) touches nothing. */
+static void __attribute__((noinline)) vcpu_data_ref(struct vcpu *v)
+{
+	const struct trace_record *r = v->rec;
+	uint64_t gpa = r->addr;
+
+	if (r->kind > REC_FETCH || (v->gpt && gpt_translate(v->gpt, r->addr, &gpa, NULL)))
+		return;
+	cache_hier_access(v->cache, r->kind == REC_FETCH ? CACHE_FETCH : CACHE_DATA, gpa);
 }
 
 /* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
@@ -316,10 +332,15 @@ static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uin
 	if (likely(t.level != TLB_MISS)) {
 		guest_charge(v, VC_GUEST, insns + (t.level == TLB_HIT_L1 ? v->sc->costs.l1_tlb_hit
 									  : v->sc->costs.stlb_hit));
+		if (unlikely(v->cache))
+			vcpu_data_ref(v);
 		return EXEC_DONE;
 	}
 	guest_charge(v, VC_GUEST, insns);
-	return vcpu_tlb_miss(v, w, fetch, write);
+	enum exec_result x = vcpu_tlb_miss(v, w, fetch, write);
+	if (v->cache && x == EXEC_DONE)
+		vcpu_data_ref(v);
+	return x;
 }
 
 /* Guest mode: executes records in the engine's context until the horizon, an IPI, an exit
@@ -515,10 +536,35 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	return v;
 }
 
+int vcpu_attach_cache(struct vcpu *v, struct cache *llc)
+{
+	const struct scenario *sc = v->sc;
+	struct cache_hier_config cfg = {
+		.l1d = { sc->cache_l1d.size, sc->cache_l1d.ways, 1 },
+		.l1i = { sc->cache_l1i.size, sc->cache_l1i.ways, 1 },
+		.l2 = { sc->cache_l2.size, sc->cache_l2.ways, 1 },
+		.line_shift = config_cache_line_shift(sc),
+	};
+	struct cache_hier *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	int r = cache_hier_init(h, &cfg, llc);
+	if (r) {
+		free(h);
+		return r;
+	}
+	v->cache = v->walk.cache = h;
+	return 0;
+}
+
 void vcpu_free(struct vcpu *v)
 {
 	if (!v)
 		return;
+	if (v->cache)
+		cache_hier_destroy(v->cache);
+	free(v->cache);
 	tlb_free(v->tlb);
 	pwc_free(v->gpwc);
 	pwc_free(v->epwc);
