@@ -173,6 +173,7 @@ static inline void guest_charge(struct vcpu *v, enum vcpu_cycles cat, uint64_t c
 static void vcpu_guest_unmap(struct vcpu *v, uint64_t gva, uint64_t len)
 {
 	uint64_t n = gpt_unmap_range(v->gpt, gva, len, v->pool, v->pool);
+	v->data_page[0] = v->data_page[1] = UINT64_MAX;
 	guest_charge(v, VC_GUEST, n * GUEST_UNMAP_PAGE_CYCLES + v->sc->costs.tlb_flush_local);
 	tlb_flush(v->tlb, TLB_CAUSE_OTHER);
 	if (v->gpwc)
@@ -279,11 +280,24 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
 static void __attribute__((noinline)) vcpu_data_ref(struct vcpu *v)
 {
 	const struct trace_record *r = v->rec;
-	uint64_t gpa = r->addr;
+	uint64_t gpa = r->addr, page = r->addr & ~4095ULL;
+	bool fetch = r->kind == REC_FETCH;
 
-	if (r->kind > REC_FETCH || (v->gpt && gpt_translate(v->gpt, r->addr, &gpa, NULL)))
+	if (r->kind > REC_FETCH)
 		return;
-	cache_hier_access(v->cache, r->kind == REC_FETCH ? CACHE_FETCH : CACHE_DATA, gpa);
+	if (v->gpt) {
+		/* the guest page of the last translation for code and for data, as the L1 TLBs
+		 * try their last hit (vcpu_guest_unmap() forgets them) */
+		if (page == v->data_page[fetch]) {
+			gpa = v->data_gpa[fetch] | (r->addr & 4095);
+		} else {
+			if (gpt_translate(v->gpt, r->addr, &gpa, NULL))
+				return;
+			v->data_page[fetch] = page;
+			v->data_gpa[fetch] = gpa & ~4095ULL;
+		}
+	}
+	cache_hier_access(v->cache, fetch ? CACHE_FETCH : CACHE_DATA, gpa);
 }
 
 /* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
@@ -495,6 +509,7 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	v->wl = wl;
 	v->ipi_at = UINT64_MAX;
 	v->cur_sym = ELFSYM_UNKNOWN;
+	v->data_page[0] = v->data_page[1] = UINT64_MAX;
 	/* at most one IPI not yet acknowledged per requester (vcpu_request_and_kick()): the
 	 * sc->vcpus - 1 other vCPU threads and the VMM thread */
 	v->max_ipis = sc->vcpus;

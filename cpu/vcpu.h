@@ -125,6 +125,7 @@ struct vcpu {
 	struct vcpu_counters n;
 	uint64_t walk_refs_hist[WALK_MAX_REFS + 1];   /* walks by their number of references */
 	struct cache_hier *cache;           /* walk.refs = cache: L1D, L1I, L2 and the shared LLC */
+	uint64_t data_page[2], data_gpa[2]; /* vcpu_data_ref()'s last GVA page and its GPA page: [fetch] */
 };
 
 struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, struct engine *e,
