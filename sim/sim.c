@@ -375,8 +375,12 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	s->sample_period = config_us_to_cycles(sc, sc->sample_us);
 	if (!s->sample_period)
 		s->sample_period = 1;
-	/* Lookahead: a vCPU in guest mode cannot change shared state sooner than a VM exit. */
-	s->e = engine_new(mode == ENGINE_PER_ACCESS, sc->costs.vmexit ? sc->costs.vmexit : 1);
+	/* Lookahead: a vCPU in guest mode cannot change shared state sooner than a VM exit.
+	 * With walk.refs = cache every access changes the shared LLC: guest actors no longer
+	 * commute, none runs ahead of another, and the LLC sees the accesses in time order (ties:
+	 * the lower vCPU first), in both engine modes. */
+	uint64_t lookahead = sc->walk_refs == WALK_REFS_CACHE ? 0 : sc->costs.vmexit ? sc->costs.vmexit : 1;
+	s->e = engine_new(mode == ENGINE_PER_ACCESS, lookahead);
 	s->st = stats_new();
 	if (!s->e || !s->st)
 		goto nomem;
