@@ -459,7 +459,8 @@ void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx)
  * prefaulted leaf costs ~16.3 bytes of host memory (its spte, its rmap entry, its share
  * of the shadow page holding it), the same whatever its size; a vCPU ~204 KiB (TLBs,
  * caches, fiber stack, stats); a scatter stack one 8-byte frame number per 4K frame of
- * the first 3/4 of the vCPU's pool (gpa_pool_scatter()). */
+ * the first 3/4 of the vCPU's pool (gpa_pool_scatter()); with walk.refs = cache, 8 bytes
+ * of tag per cache line of every level (cpu/cache.c). */
 #define EST_BASE_BYTES (16ULL << 20)
 #define EST_PER_VCPU_BYTES (256ULL << 10)
 #define EST_LEAF_MILLIBYTES 16300ULL
@@ -487,6 +488,11 @@ uint64_t sim_estimate_bytes(const struct scenario *sc)
 	uint64_t b = EST_BASE_BYTES + (uint64_t)sc->vcpus * EST_PER_VCPU_BYTES;
 
 	guest_layout_init(&l, sc);
+	if (sc->walk_refs == WALK_REFS_CACHE) {
+		unsigned sh = config_cache_line_shift(sc);
+		b += (uint64_t)sc->vcpus * ((sc->cache_l1d.size + sc->cache_l1i.size + sc->cache_l2.size) >> sh) * 8;
+		b += (sc->cache_llc.size >> sh) * 8;
+	}
 	if (sc->page_size == MAP_4K)
 		b += (uint64_t)sc->vcpus * (l.pool_size / 4 * 3 >> 12) * EST_SCATTER_BYTES_PER_FRAME;
 	if (sc->prefault) {
