@@ -1,5 +1,6 @@
 #include "cpu/vcpu.h"
 
+#include "cpu/cache.h"
 #include "cpu/gpt.h"
 #include "cpu/guest.h"
 #include "cpu/pwc.h"
@@ -15,6 +16,7 @@
 #include "workloads/workload.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -171,6 +173,7 @@ static inline void guest_charge(struct vcpu *v, enum vcpu_cycles cat, uint64_t c
 static void vcpu_guest_unmap(struct vcpu *v, uint64_t gva, uint64_t len)
 {
 	uint64_t n = gpt_unmap_range(v->gpt, gva, len, v->pool, v->pool);
+	v->data_page[0] = v->data_page[1] = UINT64_MAX;
 	guest_charge(v, VC_GUEST, n * GUEST_UNMAP_PAGE_CYCLES + v->sc->costs.tlb_flush_local);
 	tlb_flush(v->tlb, TLB_CAUSE_OTHER);
 	if (v->gpwc)
@@ -237,6 +240,7 @@ static enum exec_result __attribute__((noinline)) vcpu_tlb_miss(struct vcpu *v, 
 		struct walk_result wr = walk_2d(w, addr);
 		v->n.walks++;
 		v->n.walk_refs += wr.refs;
+		v->walk_refs_hist[wr.refs]++;
 		if (v->attr) {
 			attribution_add(v->attr, v->cur_sym, ATTR_TLB_MISSES, 1);
 			attribution_add(v->attr, v->cur_sym, ATTR_WALK_REFS, wr.refs);
@@ -315,6 +319,32 @@ static enum exec_result __attribute__((noinline)) vcpu_access_rest(struct vcpu *
 	return EXEC_DONE;
 }
 
+/* walk.refs = cache: the record's access reaches the caches once its translation is in the TLB
+ * (MMIO is uncached: not sent).  Its line is that of its GPA, which stands in for the HPA
+ * (walk.h); an address the guest has not mapped (a record dropped as bad) touches nothing. */
+static void __attribute__((noinline)) vcpu_data_ref(struct vcpu *v)
+{
+	const struct trace_record *r = v->rec;
+	uint64_t gpa = r->addr, page = r->addr & ~4095ULL;
+	bool fetch = r->kind == REC_FETCH;
+
+	if (r->kind > REC_FETCH)
+		return;
+	if (v->gpt) {
+		/* the guest page of the last translation for code and for data, as the L1 TLBs
+		 * try their last hit (vcpu_guest_unmap() forgets them) */
+		if (page == v->data_page[fetch]) {
+			gpa = v->data_gpa[fetch] | (r->addr & 4095);
+		} else {
+			if (gpt_translate(v->gpt, r->addr, &gpa, NULL))
+				return;
+			v->data_page[fetch] = page;
+			v->data_gpa[fetch] = gpa & ~4095ULL;
+		}
+	}
+	cache_hier_access(v->cache, fetch ? CACHE_FETCH : CACHE_DATA, gpa);
+}
+
 /* Execute v->rec in guest mode: EXEC_EXIT if it needs a VM exit (EPT violation...),
  * EXEC_DEFER if its instructions run past the horizon or past a pending IPI's arrival: its
  * access then happens in an event of its own at that time, after every other actor's
@@ -368,6 +398,8 @@ static inline enum exec_result vcpu_exec(struct vcpu *v, struct walk_ctx *w, uin
 	}
 	if (unlikely(x == EXEC_DONE && rec_crosses_page(r)))
 		x = vcpu_access_rest(v, w, fetch, write);
+	if (unlikely(v->cache) && x == EXEC_DONE)
+		vcpu_data_ref(v);
 	return x == EXEC_DROPPED ? EXEC_DONE : x;
 }
 
@@ -525,6 +557,7 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	v->ipi_at = UINT64_MAX;
 	v->retry_page = UINT64_MAX;
 	v->cur_sym = ELFSYM_UNKNOWN;
+	v->data_page[0] = v->data_page[1] = UINT64_MAX;
 	/* at most one IPI not yet acknowledged per requester (vcpu_request_and_kick()): the
 	 * sc->vcpus - 1 other vCPU threads and the VMM thread */
 	v->max_ipis = sc->vcpus;
@@ -568,10 +601,35 @@ struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, s
 	return v;
 }
 
+int vcpu_attach_cache(struct vcpu *v, struct cache *llc)
+{
+	const struct scenario *sc = v->sc;
+	struct cache_hier_config cfg = {
+		.l1d = { sc->cache_l1d.size, sc->cache_l1d.ways, 1 },
+		.l1i = { sc->cache_l1i.size, sc->cache_l1i.ways, 1 },
+		.l2 = { sc->cache_l2.size, sc->cache_l2.ways, 1 },
+		.line_shift = config_cache_line_shift(sc),
+	};
+	struct cache_hier *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	int r = cache_hier_init(h, &cfg, llc);
+	if (r) {
+		free(h);
+		return r;
+	}
+	v->cache = v->walk.cache = h;
+	return 0;
+}
+
 void vcpu_free(struct vcpu *v)
 {
 	if (!v)
 		return;
+	if (v->cache)
+		cache_hier_destroy(v->cache);
+	free(v->cache);
 	tlb_free(v->tlb);
 	pwc_free(v->gpwc);
 	pwc_free(v->epwc);

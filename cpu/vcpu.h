@@ -29,6 +29,8 @@ struct elfsym;
 struct attribution;
 struct scenario;
 struct stats;
+struct cache;
+struct cache_hier;
 
 /* vcpu->mode, as in include/linux/kvm_host.h */
 enum vcpu_mode { OUTSIDE_GUEST_MODE, IN_GUEST_MODE, EXITING_GUEST_MODE };
@@ -123,12 +125,18 @@ struct vcpu {
 	/* cycles the vCPU lost to remote TLB flushes (IPI exit path, INVEPT) and to reloads */
 	uint64_t stall_flush, stall_reload;
 	struct vcpu_counters n;
+	uint64_t walk_refs_hist[WALK_MAX_REFS + 1];   /* walks by their number of references */
+	struct cache_hier *cache;           /* walk.refs = cache: L1D, L1I, L2 and the shared LLC */
+	uint64_t data_page[2], data_gpa[2]; /* vcpu_data_ref()'s last GVA page and its GPA page: [fetch] */
 };
 
 struct vcpu *vcpu_new(struct kvm *kvm, const struct scenario *sc, uint32_t id, struct engine *e,
 		      const struct guest_layout *layout, struct gpt *gpt, struct gpa_pool *pool,
 		      struct workload *wl);
 void vcpu_free(struct vcpu *v);
+/* walk.refs = cache: give the vCPU its private caches in front of the shared llc; its walks
+ * and its data accesses go through them.  0 or -ENOMEM. */
+int vcpu_attach_cache(struct vcpu *v, struct cache *llc);
 /* Make the vCPU runnable at time 0. */
 void vcpu_start(struct vcpu *v);
 

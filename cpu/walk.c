@@ -1,12 +1,16 @@
 #include "cpu/walk.h"
 
+#include "cpu/cache.h"
 #include "cpu/gpt.h"
+#include "cpu/guest.h"
 #include "cpu/pwc.h"
 #include "ept/mmu.h"
 #include "sim/config.h"
 #include "sim/rng.h"
 
 #include <assert.h>
+
+_Static_assert(WALK_SPT_HPA(0) >= GUEST_GPA_SPACE, "EPT pages' addresses must not alias guest memory");
 
 void walk_ctx_costs(struct walk_ctx *w, const struct costs_cfg *c)
 {
@@ -22,11 +26,15 @@ void walk_ctx_costs(struct walk_ctx *w, const struct costs_cfg *c)
 	w->lat[3] = c->ref_dram;
 }
 
-static inline void mem_ref(struct walk_ctx *w, struct walk_result *r)
+/* One reference of the walk to host-physical address pa. */
+static inline void mem_ref(struct walk_ctx *w, struct walk_result *r, uint64_t pa)
 {
-	uint64_t u = rng_next(w->rng);
-
 	r->refs++;
+	if (w->cache) {
+		r->cycles += w->lat[cache_hier_access(w->cache, CACHE_WALK, pa)];
+		return;
+	}
+	uint64_t u = rng_next(w->rng);
 	r->cycles += u < w->thr[0] ? w->lat[0] : u < w->thr[1] ? w->lat[1] : u < w->thr[2] ? w->lat[2] : w->lat[3];
 }
 
@@ -51,8 +59,9 @@ static int ept_walk(struct walk_ctx *w, uint64_t gpa, struct walk_result *r, uin
 		       sp->gfn == ((gpa >> (12 + 9 * level)) << (9 * level)));
 	}
 	for (;;) {
-		mem_ref(w, r);
-		uint64_t spte = sp->spt[spte_index(gpa, level)];
+		unsigned idx = spte_index(gpa, level);
+		mem_ref(w, r, WALK_SPT_HPA(sp->id) + idx * 8);
+		uint64_t spte = sp->spt[idx];
 		if (!is_shadow_present_pte(spte))
 			return is_mmio_spte(spte) ? -1 : 0;
 		if (is_last_spte(spte, level)) {
@@ -91,7 +100,7 @@ struct walk_result walk_2d(struct walk_ctx *w, uint64_t gva)
 				r.gpa = entry_gpa;
 				return r;
 			}
-			mem_ref(w, &r);
+			mem_ref(w, &r, entry_gpa);   /* the GPA stands in for the HPA */
 			uint64_t e = n->e[idx];
 			if (!(e & GPTE_PRESENT)) {
 				r.status = WALK_GUEST_FAULT;

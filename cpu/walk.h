@@ -4,8 +4,15 @@
  * its table entry translated through EPT (up to 4 references, fewer with an EPT PWC hit)
  * and then the entry itself read (1 reference); the final data GPA needs one more EPT walk:
  * at most 4 * (4 + 1) + 4 = 24 references.  Each reference costs a latency drawn from a
- * hit-rate model of the cache hierarchy ([costs] ref_*).  The walk reads the live EPT
- * (the shadow pages) without mmu_lock, as the hardware does.
+ * hit-rate model of the cache hierarchy ([costs] ref_*), or, with walk.refs = cache, the
+ * latency of the level of the cache hierarchy (cpu/cache.h) that served its line.  The walk
+ * reads the live EPT (the shadow pages) without mmu_lock, as the hardware does.
+ *
+ * The addresses the references touch: a guest page-table entry is at its GPA (the table's
+ * gpt_node gpa + 8 x index), which stands in for its host-physical address (eptsim has no
+ * host frames: a GPA maps to itself); an EPT entry is in its shadow page's spt[], which gets
+ * the synthetic host-physical address WALK_SPT_HPA(id) from the page's id, above every GPA.
+ * Ids are reused LIFO, as the host's page allocator hands a freed page out again.
  */
 #ifndef EPTSIM_CPU_WALK_H
 #define EPTSIM_CPU_WALK_H
@@ -21,8 +28,11 @@ struct gpt_node;
 struct pwc;
 struct rng;
 struct costs_cfg;
+struct cache_hier;
 
 #define WALK_MAX_REFS 24
+/* the host-physical address of shadow page id's spt[] (above GUEST_GPA_SPACE) */
+#define WALK_SPT_HPA(id) ((1ULL << 52) + ((uint64_t)(id) << 12))
 
 enum walk_status { WALK_OK, WALK_GUEST_FAULT, WALK_EPT_VIOLATION, WALK_EPT_MISCONFIG };
 
@@ -42,8 +52,9 @@ struct walk_ctx {
 	const struct gpt_node *groot;   /* guest CR3; NULL: addresses are GPAs */
 	struct pwc *gpwc, *epwc;        /* NULL: no paging-structure cache */
 	struct rng *rng;
+	struct cache_hier *cache;       /* walk.refs = cache: the vCPU's hierarchy; NULL: probabilistic */
 	uint64_t thr[3];                /* reference latency thresholds on rng_next() */
-	uint64_t lat[4];
+	uint64_t lat[4];                /* by enum cache_level: L1, L2, LLC, DRAM */
 };
 
 void walk_ctx_costs(struct walk_ctx *w, const struct costs_cfg *c);

@@ -1,4 +1,5 @@
 #include "sim/config.h"
+#include "cpu/cache.h"
 #include "cpu/guest.h"
 #include "cpu/tlb.h"
 #include "sim/numparse.h"
@@ -46,6 +47,7 @@ static const char *const mmio_inv_names[] = { "zap-walk", "generation", NULL };
 static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NULL };
 static const char *const tlb_preset_names[] = { "skylake", "custom", NULL };
 static const char *const tlb_shared_names[] = { "none", "4k+2m", "2m+1g", "4k+2m+1g", NULL };
+static const char *const walk_refs_names[] = { "probabilistic", "cache", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -114,14 +116,30 @@ static const struct key_def config_schema[] = {
 	{ "tlb", "ept_pwc_pde", K_U32, S(epwc_entries[2]), "32", 0, 4096, NULL, "EPT paging-structure cache: PDE entries" },
 	{ "tlb", "ept_pwc_pdpte", K_U32, S(epwc_entries[3]), "4", 0, 4096, NULL, "EPT PWC: PDPTE entries" },
 	{ "tlb", "ept_pwc_pml4e", K_U32, S(epwc_entries[4]), "2", 0, 4096, NULL, "EPT PWC: PML4E entries" },
+	/* [walk], [cache] — Skylake-SP (Xeon Platinum 8180: 28 cores) per the Intel 64 and IA-32
+	 * Architectures Optimization Reference Manual, "Skylake Server microarchitecture" */
+	{ "walk", "refs", K_ENUM, S(walk_refs), "probabilistic", NOLIM, walk_refs_names,
+	  "what a 2D walk's memory reference costs: probabilistic (a latency drawn from costs.ref_p_*, the published tables' model) or cache (the reference's line through the [cache] hierarchy, with the vCPU's data accesses; costs.ref_l1..ref_dram by the level that served it)" },
+	{ "cache", "line", K_U32, S(cache_line), "64", 64, 4096, NULL, "cache line bytes (a power of two), every level" },
+	{ "cache", "l1d_size", K_SIZE, S(cache_l1d.size), "32K", 64, 1ULL << 30, NULL, "L1D bytes, per vCPU (Skylake-SP: 32 KiB)" },
+	{ "cache", "l1d_ways", K_U32, S(cache_l1d.ways), "8", 1, 64, NULL, "L1D ways (Skylake-SP: 8)" },
+	{ "cache", "l1i_size", K_SIZE, S(cache_l1i.size), "32K", 64, 1ULL << 30, NULL, "L1I bytes, per vCPU (Skylake-SP: 32 KiB)" },
+	{ "cache", "l1i_ways", K_U32, S(cache_l1i.ways), "8", 1, 64, NULL, "L1I ways (Skylake-SP: 8)" },
+	{ "cache", "l2_size", K_SIZE, S(cache_l2.size), "1M", 64, 1ULL << 30, NULL, "L2 bytes, per vCPU (Skylake-SP: 1 MiB, non-inclusive)" },
+	{ "cache", "l2_ways", K_U32, S(cache_l2.ways), "16", 1, 64, NULL, "L2 ways (Skylake-SP: 16)" },
+	{ "cache", "llc_size", K_SIZE, S(cache_llc.size), "39424K", 64, 1ULL << 32, NULL,
+	  "LLC bytes, all slices, shared by the vCPUs (Skylake-SP: 1.375 MiB a core, non-inclusive; 38.5 MiB on the 28 cores of a Xeon Platinum 8180)" },
+	{ "cache", "llc_ways", K_U32, S(cache_llc.ways), "11", 1, 64, NULL, "LLC ways (Skylake-SP: 11)" },
+	{ "cache", "llc_slices", K_U32, S(cache_llc_slices), "28", 1, 4096, NULL,
+	  "LLC slices (Skylake-SP: one a core); a hash of the line picks the slice, its low bits the set" },
 	/* [costs] — cycles */
 	{ "costs", "l1_tlb_hit", K_U64, C(l1_tlb_hit), "1", 0, 1e6, NULL, "L1 TLB hit" },
 	{ "costs", "stlb_hit", K_U64, C(stlb_hit), "9", 0, 1e6, NULL, "STLB hit (Skylake: 9 cycles)" },
-	{ "costs", "ref_l1", K_U64, C(ref_l1), "4", 0, 1e6, NULL, "a walk reference served by L1D" },
+	{ "costs", "ref_l1", K_U64, C(ref_l1), "4", 0, 1e6, NULL, "a walk reference served by L1D (either walk.refs model)" },
 	{ "costs", "ref_l2", K_U64, C(ref_l2), "14", 0, 1e6, NULL, "a walk reference served by L2" },
 	{ "costs", "ref_l3", K_U64, C(ref_l3), "42", 0, 1e6, NULL, "a walk reference served by the LLC" },
 	{ "costs", "ref_dram", K_U64, C(ref_dram), "220", 0, 1e6, NULL, "a walk reference served by DRAM" },
-	{ "costs", "ref_p_l1", K_DOUBLE, C(ref_p_l1), "0.55", 0, 1, NULL, "share of walk references that hit L1D" },
+	{ "costs", "ref_p_l1", K_DOUBLE, C(ref_p_l1), "0.55", 0, 1, NULL, "walk.refs = probabilistic: share of walk references that hit L1D" },
 	{ "costs", "ref_p_l2", K_DOUBLE, C(ref_p_l2), "0.25", 0, 1, NULL, "share that hit L2" },
 	{ "costs", "ref_p_l3", K_DOUBLE, C(ref_p_l3), "0.15", 0, 1, NULL, "share that hit the LLC (the rest: DRAM)" },
 	{ "costs", "vmexit", K_U64, C(vmexit), "550", 0, 1e9, NULL, "VM exit (exit + entry ~1,050-1,100: kvm-unit-tests vmexit cpuid)" },
@@ -945,6 +963,33 @@ static int check_tlb_geometry(const struct scenario *sc, struct config_error *er
 	return 0;
 }
 
+/* [cache]: the line a power of two, each level a power of two of sets (per LLC slice) of
+ * whole lines: the set is the line's low bits (cpu/cache.h). */
+static int check_cache_geometry(const struct scenario *sc, struct config_error *err)
+{
+	static const char *const names[] = { "l1d", "l1i", "l2", "llc" };
+	const struct cache_size_cfg *lv[] = { &sc->cache_l1d, &sc->cache_l1i, &sc->cache_l2, &sc->cache_llc };
+	char key[32], where[CONFIG_ERR_MAX / 2];
+
+	if (sc->cache_line & (sc->cache_line - 1)) {
+		key_where(sc, "cache", "line", where, sizeof(where));
+		snprintf(err->msg, sizeof(err->msg), "%s: %u is not a power of two", where, sc->cache_line);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 4; i++) {
+		struct cache_geom g = { lv[i]->size, lv[i]->ways, i == 3 ? sc->cache_llc_slices : 1 };
+		if (cache_geom_valid(&g, config_cache_line_shift(sc)))
+			continue;
+		snprintf(key, sizeof(key), "%s_size", names[i]);
+		key_where(sc, "cache", key, where, sizeof(where));
+		snprintf(err->msg, sizeof(err->msg), "%s: %llu bytes in %u ways of %u-byte lines%s: the sets "
+			 "(size / line / ways%s) must be a power of two", where, (unsigned long long)g.size, g.ways,
+			 sc->cache_line, i == 3 ? " and cache.llc_slices slices" : "", i == 3 ? " / slices" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_validate(struct scenario *sc, struct config_error *err)
 {
 	const char *src = sc->source[0] ? sc->source : "(defaults)";
@@ -1026,7 +1071,7 @@ int config_validate(struct scenario *sc, struct config_error *err)
 			 src, (unsigned long long)sc->mmio_gen_start, sc->mmio_gen_bits);
 		return -EINVAL;
 	}
-	if (resolve_tlb(sc, err) || check_tlb_geometry(sc, err))
+	if (resolve_tlb(sc, err) || check_tlb_geometry(sc, err) || check_cache_geometry(sc, err))
 		return -EINVAL;
 	if (sc->dirty_slot[0] && strcmp(sc->dirty_slot, CONFIG_DIRTY_ALL) && config_slot_index(sc, sc->dirty_slot) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s: events.dirty_slot: no memslot named '%s'", src, sc->dirty_slot);
@@ -1087,8 +1132,8 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	}
 }
 
-static const char *const section_order[] = { "run", "guest", "cpu", "tlb", "costs", "mmu", "host",
-					      "workload", "events", "output" };
+static const char *const section_order[] = { "run", "guest", "cpu", "tlb", "walk", "cache", "costs", "mmu",
+					      "host", "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
 
 

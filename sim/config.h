@@ -6,7 +6,7 @@
  * (`eptsim config --markdown`) all come from it.  Unknown keys, duplicate keys, bad types
  * and out-of-range values are errors naming file:line and the key.
  *
- * Sections: [guest] [memslot.NAME] [cpu] [tlb] [costs] [mmu] [host] [workload] [events]
+ * Sections: [guest] [memslot.NAME] [cpu] [tlb] [walk] [cache] [costs] [mmu] [host] [workload] [events]
  * [output].  `guest.mem` makes the main RAM slot "ram" at GPA 0 (up to GUEST_LOWMEM; the
  * rest is slot "ram-high" from 4 GiB, past the PCI hole); every [memslot.NAME] section adds
  * a slot.
@@ -48,6 +48,13 @@ static inline unsigned config_tlb_shared_mask(int v)
 	static const unsigned char mask[] = { 0, 1u << 0 | 1u << 1, 1u << 1 | 1u << 2, 7 };
 	return v >= 0 && v < 4 ? mask[v] : 0;
 }
+
+enum walk_refs { WALK_REFS_PROBABILISTIC, WALK_REFS_CACHE };
+
+struct cache_size_cfg {
+	uint64_t size;                /* bytes */
+	uint32_t ways;
+};
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -96,6 +103,11 @@ struct scenario {
 	uint32_t stlb_entries[3], stlb_ways[3];
 	uint32_t gpwc_entries[5];      /* [2]=PDE, [3]=PDPTE, [4]=PML4E; fully associative */
 	uint32_t epwc_entries[5];
+	/* [walk], [cache] */
+	int walk_refs;                 /* enum walk_refs */
+	uint32_t cache_line;           /* bytes, a power of two */
+	struct cache_size_cfg cache_l1d, cache_l1i, cache_l2, cache_llc;
+	uint32_t cache_llc_slices;
 	/* [costs] */
 	struct costs_cfg costs;
 	/* [mmu] */
@@ -200,6 +212,12 @@ static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
 /* Cycles of a time, saturated at UINT64_MAX ("never"): an [events] time can reach 1e15 ms
  * (toggle_start_ms + toggle_count x toggle_period_ms), 1e22 cycles, which a plain cast
  * would turn into an undefined value (0 on x86-64: every toggle at time 0). */
+/* log2 of cache.line */
+static inline unsigned config_cache_line_shift(const struct scenario *sc)
+{
+	return (unsigned)__builtin_ctz(sc->cache_line);
+}
+
 static inline uint64_t config_cycles_sat(double c)
 {
 	return c < 18446744073709551615.0 ? (uint64_t)c : UINT64_MAX;

@@ -1,5 +1,6 @@
 #include "sim/sim.h"
 
+#include "cpu/cache.h"
 #include "cpu/gpt.h"
 #include "cpu/guest.h"
 #include "cpu/tlb.h"
@@ -50,6 +51,7 @@ struct sim {
 	struct gpt **gpts;
 	struct gpa_pool **pools;
 	struct workload **wls;
+	struct cache *llc;               /* walk.refs = cache: the LLC the vCPUs share */
 	struct actor vmm;
 	struct vmm_event *ev;            /* the VMM thread's schedule (vmm_schedule()) */
 	uint32_t nr_ev;
@@ -276,6 +278,12 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 	s->wls = calloc(s->n, sizeof(*s->wls));
 	if (!s->vcpus || !s->gpts || !s->pools || !s->wls)
 		return -ENOMEM;
+	if (sc->walk_refs == WALK_REFS_CACHE) {
+		struct cache_geom g = { sc->cache_llc.size, sc->cache_llc.ways, sc->cache_llc_slices };
+		s->llc = cache_new(&g, config_cache_line_shift(sc));
+		if (!s->llc)
+			return -ENOMEM;
+	}
 	if (sc->paging == GUEST_PAGING_4LEVEL) {
 		s->kgpt = guest_kernel_gpt_new(&s->layout, &s->kpool);
 		if (!s->kgpt)
@@ -299,6 +307,8 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 			return -EINVAL;
 		s->vcpus[i] = vcpu_new(s->kvm, sc, i, s->e, &s->layout, s->gpts[i], s->pools[i], s->wls[i]);
 		if (!s->vcpus[i])   /* its TLB geometry was checked by config_validate() */
+			return -ENOMEM;
+		if (s->llc && vcpu_attach_cache(s->vcpus[i], s->llc))   /* [cache]: config_validate() too */
 			return -ENOMEM;
 	}
 	kvm_attach_vcpus(s->kvm, s->vcpus, s->n);
@@ -393,8 +403,12 @@ struct sim *sim_new(const struct scenario *sc, enum engine_mode mode, char *err,
 	s->sample_period = config_us_to_cycles(sc, sc->sample_us);
 	if (!s->sample_period)
 		s->sample_period = 1;
-	/* Lookahead: a vCPU in guest mode cannot change shared state sooner than a VM exit. */
-	s->e = engine_new(mode == ENGINE_PER_ACCESS, sc->costs.vmexit ? sc->costs.vmexit : 1);
+	/* Lookahead: a vCPU in guest mode cannot change shared state sooner than a VM exit.
+	 * With walk.refs = cache every access changes the shared LLC: guest actors no longer
+	 * commute, none runs ahead of another, and the LLC sees the accesses in time order (ties:
+	 * the lower vCPU first), in both engine modes. */
+	uint64_t lookahead = sc->walk_refs == WALK_REFS_CACHE ? 0 : sc->costs.vmexit ? sc->costs.vmexit : 1;
+	s->e = engine_new(mode == ENGINE_PER_ACCESS, lookahead);
 	s->st = stats_new();
 	if (!s->e || !s->st)
 		goto nomem;
@@ -450,6 +464,7 @@ void sim_free(struct sim *s)
 	free(s->wls);
 	free(s->gpts);
 	free(s->pools);
+	cache_free(s->llc);
 	gpt_free(s->kgpt);
 	gpa_pool_free(s->kpool);
 	attribution_free(s->attr);
@@ -473,7 +488,8 @@ void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx)
  * prefaulted leaf costs ~16.3 bytes of host memory (its spte, its rmap entry, its share
  * of the shadow page holding it), the same whatever its size; a vCPU ~204 KiB (TLBs,
  * caches, fiber stack, stats); a scatter stack one 8-byte frame number per 4K frame of
- * the first 3/4 of the vCPU's pool (gpa_pool_scatter()). */
+ * the first 3/4 of the vCPU's pool (gpa_pool_scatter()); with walk.refs = cache, 8 bytes
+ * of tag per cache line of every level (cpu/cache.c). */
 #define EST_BASE_BYTES (16ULL << 20)
 #define EST_PER_VCPU_BYTES (256ULL << 10)
 #define EST_LEAF_MILLIBYTES 16300ULL
@@ -501,6 +517,11 @@ uint64_t sim_estimate_bytes(const struct scenario *sc)
 	uint64_t b = EST_BASE_BYTES + (uint64_t)sc->vcpus * EST_PER_VCPU_BYTES;
 
 	guest_layout_init(&l, sc);
+	if (sc->walk_refs == WALK_REFS_CACHE) {
+		unsigned sh = config_cache_line_shift(sc);
+		b += (uint64_t)sc->vcpus * ((sc->cache_l1d.size + sc->cache_l1i.size + sc->cache_l2.size) >> sh) * 8;
+		b += (sc->cache_llc.size >> sh) * 8;
+	}
 	if (sc->page_size == MAP_4K)
 		b += (uint64_t)sc->vcpus * (l.pool_size / 4 * 3 >> 12) * EST_SCATTER_BYTES_PER_FRAME;
 	if (sc->prefault) {
@@ -569,6 +590,34 @@ static void publish_leaves_and_phases(struct sim *s)
 		stats_array_push(s->st, id, s->t_recovered - (int64_t)s->t_disable);
 }
 
+/* walk.refs_per_walk (every run), and with walk.refs = cache where each stream's accesses
+ * were served, all vCPUs. */
+static void publish_walk_cache(struct sim *s)
+{
+	static const char *const streams[CACHE_STREAMS] = { "walk", "data", "fetch" };
+	static const char *const levels[CACHE_LEVELS] = { "l1", "l2", "llc", "dram" };
+	stat_id h = stats_register_one(s->st, "walk.refs_per_walk", STAT_HIST, "refs",
+				       "memory references of each 2D walk, all vCPUs (at most 24)");
+
+	for (uint32_t i = 0; i < s->n; i++)
+		for (unsigned k = 0; k <= WALK_MAX_REFS; k++)
+			stats_hist_add_n(s->st, h, k, s->vcpus[i]->walk_refs_hist[k]);
+	if (!s->llc)
+		return;
+	for (int t = 0; t < CACHE_STREAMS; t++) {
+		for (int l = 0; l < CACHE_LEVELS; l++) {
+			char name[64];
+			uint64_t v = 0;
+			for (uint32_t i = 0; i < s->n; i++)
+				v += s->vcpus[i]->cache->served[t][l];
+			snprintf(name, sizeof(name), "cache.%s.%s", streams[t], levels[l]);
+			stats_set(s->st, stats_register_one(s->st, name, STAT_COUNTER, "accesses",
+							    "walk.refs = cache: accesses of the stream (walk references, data reads and writes, fetches) served by the level (L1 is L1I for fetches), all vCPUs"),
+				  v);
+		}
+	}
+}
+
 static void publish(struct sim *s)
 {
 	static const struct stat_def end_defs[] = {
@@ -616,6 +665,7 @@ static void publish(struct sim *s)
 	vcpu_publish_tlb_stats(s->vcpus, s->n, s->st);
 	for (uint32_t i = 0; i < s->n; i++)
 		vcpu_publish_stats(s->vcpus[i], s->st, s->end);
+	publish_walk_cache(s);
 	publish_leaves_and_phases(s);
 	/* mmu_lock per actor: wait, hold, acquisitions */
 	for (uint32_t i = 0; i <= s->n; i++) {

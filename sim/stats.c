@@ -308,16 +308,24 @@ void stats_set(struct stats *st, stat_id id, uint64_t value)
 
 void stats_hist_add(struct stats *st, stat_id id, uint64_t sample)
 {
-	struct stats_hist *h = entry(st, id, STAT_HIST)->hist;
+	stats_hist_add_n(st, id, sample, 1);
+}
 
-	h->count++;
-	if (__builtin_add_overflow(h->sum, sample, &h->sum))
+void stats_hist_add_n(struct stats *st, stat_id id, uint64_t sample, uint64_t n)
+{
+	struct stats_hist *h = entry(st, id, STAT_HIST)->hist;
+	uint64_t add;
+
+	if (!n)
+		return;
+	h->count += n;
+	if (__builtin_mul_overflow(sample, n, &add) || __builtin_add_overflow(h->sum, add, &h->sum))
 		h->sum = UINT64_MAX;
 	if (sample < h->min)
 		h->min = sample;
 	if (sample > h->max)
 		h->max = sample;
-	h->bucket[hist_index(sample)]++;
+	h->bucket[hist_index(sample)] += n;
 }
 
 void stats_array_push(struct stats *st, stat_id id, int64_t value)

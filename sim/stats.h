@@ -67,6 +67,7 @@ const struct stat_def *stats_def(const struct stats *st, stat_id id);
 void stats_add(struct stats *st, stat_id id, uint64_t delta);          /* COUNTER */
 void stats_set(struct stats *st, stat_id id, uint64_t value);          /* COUNTER */
 void stats_hist_add(struct stats *st, stat_id id, uint64_t sample);    /* HIST */
+void stats_hist_add_n(struct stats *st, stat_id id, uint64_t sample, uint64_t n);   /* n samples */
 void stats_array_push(struct stats *st, stat_id id, int64_t value);    /* ARRAY */
 void stats_series_add(struct stats *st, stat_id id, double t, double v); /* SERIES */
 

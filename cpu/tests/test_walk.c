@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cache.h"
 #include "cpu/gpt.h"
 #include "cpu/guest.h"
 #include "cpu/pwc.h"
@@ -425,10 +426,79 @@ static void run_differential(int page_size, int kernel_page_size, uint64_t seed)
 static void test_walk_differential_4k(void **state) { run_differential(MAP_4K, MAP_2M, 7); }
 static void test_walk_differential_2m(void **state) { run_differential(MAP_2M, MAP_4K, 11); }
 
+/* walk.refs = cache over the hand-built EPT: the 24 references of a cold walk, hand-counted
+ * by the lines they touch; the same walk again hits L1 for every reference; data lines that
+ * fill the L1D push the walk's lines out with no flush, and the walk after them refetches
+ * from L2 what it does not refetch itself. */
+static void test_walk_cache(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct scenario sc;
+	struct walk_ctx w;
+	struct cache_geom llcg = { 1 << 20, 8, 2 };
+	struct cache *llc = cache_new(&llcg, 6);
+	struct cache_hier h;
+	struct cache_hier_config cfg = { { 32 << 10, 8, 1 }, { 32 << 10, 8, 1 }, { 1 << 20, 16, 1 }, 6 };
+
+	config_defaults(&sc);
+	const uint64_t l1 = sc.costs.ref_l1, l2 = sc.costs.ref_l2, dram = sc.costs.ref_dram;
+	assert_int_equal(cache_hier_init(&h, &cfg, llc), 0);
+	f.kvm.pages = f.pg;
+	struct kvm_mmu_page *root = fake_page(&f, 0, PT64_ROOT_LEVEL);
+	struct gpa_pool *tp = gpa_pool_new(0x100000, 0x100000);
+	struct gpt *g = gpt_new(tp);
+	const uint64_t VA = 0x7f1234567000ULL;
+	assert_int_equal(gpt_map(g, VA, 0x300000, false, tp), 0);
+	for (uint64_t t = 0x100000; t < 0x104000; t += K4)
+		fake_map(&f, t, 1);
+	fake_map(&f, 0x300000, 1);
+	ctx_init(&w, &f.kvm, root, gpt_root(g), NULL, &sc);
+	w.cache = &h;
+
+	/* Cold.  The four guest tables (0x100000..0x103000) share the EPT root, PDPT and PD
+	 * entries and one line of the EPT PT (entries 0x100..0x103): the first table's 4 EPT
+	 * references miss, the other three tables' hit; each guest entry misses (4 tables);
+	 * the data GPA 0x300000 shares the root and PDPT entries and the PD entry's line (entry
+	 * 1 next to 0) and misses its own EPT PT: 4 + 4 + 1 = 9 misses, 15 hits. */
+	struct walk_result r = walk_2d(&w, VA);
+	assert_int_equal(r.status, WALK_OK);
+	assert_int_equal(r.refs, 24);
+	assert_int_equal(r.cycles, 9 * dram + 15 * l1);
+	assert_int_equal(h.served[CACHE_WALK][CACHE_MEM], 9);
+	assert_int_equal(h.served[CACHE_WALK][CACHE_L1], 15);
+
+	/* the same walk again: every reference an L1 hit */
+	r = walk_2d(&w, VA);
+	assert_int_equal(r.refs, 24);
+	assert_int_equal(r.cycles, 24 * l1);
+	assert_int_equal(h.served[CACHE_WALK][CACHE_L1], 15 + 24);
+
+	/* 32 KiB of data, 8 lines in each of the L1D's 64 sets: every line the walk left there
+	 * is evicted (no TLB or cache flush).  The walk then takes its 9 distinct lines from L2
+	 * and hits L1 for the 15 references that reuse them. */
+	for (uint64_t a = 0x1000000; a < 0x1000000 + (32 << 10); a += 64)
+		cache_hier_access(&h, CACHE_DATA, a);
+	assert_int_equal(h.served[CACHE_DATA][CACHE_MEM], 512);
+	r = walk_2d(&w, VA);
+	assert_int_equal(r.cycles, 9 * l2 + 15 * l1);
+	assert_int_equal(h.served[CACHE_WALK][CACHE_L2], 9);
+	/* fetches go to the L1I: they leave the walk's L1D lines alone */
+	for (uint64_t a = 0x2000000; a < 0x2000000 + (32 << 10); a += 64)
+		cache_hier_access(&h, CACHE_FETCH, a);
+	assert_int_equal(walk_2d(&w, VA).cycles, 24 * l1);
+
+	cache_hier_destroy(&h);
+	cache_free(llc);
+	gpt_free(g);
+	gpa_pool_free(tp);
+	fake_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_walk_hand),
+		cmocka_unit_test(test_walk_cache),
 		cmocka_unit_test(test_walk_differential_4k),
 		cmocka_unit_test(test_walk_differential_2m),
 	};

@@ -7,6 +7,8 @@
 #   replay_miss_*   a TLB-miss-dominated trace: random accesses over 1 GiB of 4K pages
 #   *_over_decode   replay time / `eptsim trace info` time on the same file (decode-only)
 #   *_over_zcat     replay time / `zcat FILE > /dev/null`
+#   *_cache_*       the same replay with walk.refs = cache (walk references and data through
+#                   the cache hierarchy), and its time over the default (probabilistic)
 #   linear_records_* the hit replay at 1/4, 1/2 and all of the records
 #   scale_*         configs/scale-1t.ini (1 TiB, 256 vCPUs, 268M 4K sptes prefaulted, one
 #                   zap-all): build and zap wall time and peak RSS per variant, then the
@@ -43,9 +45,11 @@ loop_trace "$N" "$out/hit.trace.gz"
 common="--set guest.vcpus=1 --set guest.mem=2G --set guest.kernel_mem=256M --set workload.insns_per_access=4"
 "$E" workload random --records "$N" $common --set workload.wss_mb=1024 --out "$out/miss.trace.gz" > /dev/null
 
-replay() {   # replay FILE DIR: the replay-ls guest, the whole trace once
-	"$E" run configs/replay-ls.ini --set workload.elf= --set workload.trace="$1" --set workload.trace_end=stop \
-		--set workload.duration_ms=1000000 --set output.series=false --out "$2" --quiet
+replay() {   # replay FILE DIR [--set ...]: the replay-ls guest, the whole trace once
+	local f=$1 d=$2
+	shift 2
+	"$E" run configs/replay-ls.ini --set workload.elf= --set workload.trace="$f" --set workload.trace_end=stop \
+		--set workload.duration_ms=1000000 --set output.series=false "$@" --out "$d" --quiet
 }
 
 for kind in hit miss; do
@@ -66,6 +70,12 @@ for kind in hit miss; do
 	fig "zcat_${kind}_wall" "$z" s
 	fig "replay_${kind}_over_decode" "$(div "$r" "$d")" ratio
 	fig "replay_${kind}_over_zcat" "$(div "$r" "$z")" ratio
+	# the same replay with the walk's references and the data through the cache hierarchy
+	t0=$(now); replay "$f" "$out/c-$kind" --set walk.refs=cache; t1=$(now)
+	c=$(secs "$t0" "$t1")
+	fig "replay_${kind}_cache_wall" "$c" s
+	fig "replay_${kind}_cache_ns_per_record" "$(div "$c" "$recs" %.12f | awk '{ printf "%.1f", $1 * 1e9 }')" ns
+	fig "replay_${kind}_cache_over_probabilistic" "$(div "$c" "$r")" ratio
 done
 
 # Linear in records: the hit replay at a quarter, a half and all of the records.
@@ -88,6 +98,11 @@ if command -v valgrind > /dev/null 2>&1; then
 	ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out/cg.out" | head -1)
 	recs=$(st "$out/r-cg" vcpu.records)
 	fig callgrind_instructions_per_record "$(div "$ir" "$recs" %.0f)" "instructions (replay of the ls capture, $recs records, set-up included)"
+	valgrind --tool=callgrind --callgrind-out-file="$out/cgc.out" "$E" run configs/replay-ls.ini --set workload.elf= \
+		--set workload.trace="$sample" --set output.series=false --set walk.refs=cache --out "$out/r-cgc" --quiet \
+		> /dev/null 2> "$out/cg.log"
+	irc=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out/cgc.out" | head -1)
+	fig callgrind_cache_instructions_per_record "$(div "$irc" "$recs" %.0f)" "instructions (the same with walk.refs = cache)"
 else
 	fig callgrind_instructions_per_record n/a "(valgrind not installed)"
 fi

@@ -231,6 +231,28 @@ static void draw_tlb(struct rng *r, FILE *f)
 		kv(f, pwc[i], "%" PRIu64, chance(r, 0.2) ? 0 : between(r, 1, 64));
 }
 
+/* walk.refs = cache with small caches of every shape: the LLC fills and evicts */
+static void draw_cache(struct rng *r, FILE *f)
+{
+	static const char *const lv[] = { "l1d", "l1i", "l2", "llc" };
+	uint32_t line = chance(r, 0.8) ? 64 : (uint32_t)PICK(r, ((const uint32_t[]){ 128, 256, 4096 }));
+	uint32_t slices = chance(r, 0.5) ? 1 : (uint32_t)between(r, 2, 28);
+	char key[64];
+
+	sec(f, "walk");
+	kv(f, "refs", "cache");
+	sec(f, "cache");
+	kv(f, "line", "%u", line);
+	kv(f, "llc_slices", "%u", slices);
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t ways = between(r, 1, 16), sets = 1ULL << rng_below(r, i < 2 ? 7 : 11);
+		snprintf(key, sizeof(key), "%s_size", lv[i]);
+		kv(f, key, "%" PRIu64, ways * sets * line * (i == 3 ? slices : 1));
+		snprintf(key, sizeof(key), "%s_ways", lv[i]);
+		kv(f, key, "%" PRIu64, ways);
+	}
+}
+
 static void draw_costs(struct rng *r, FILE *f)
 {
 	static const char *const keys[] = { "vmexit", "vmentry", "ipi_send", "ipi_deliver", "ipi_handler",
@@ -433,6 +455,12 @@ static int scen_write(uint64_t seed, const char *dir, char *ini, size_t inilen)
 		kv(f, "lock_timeline", "true");
 		kv(f, "lock_timeline_max", "%" PRIu64, (uint64_t)logu(r, 1, 1e5));
 	}
+	/* [walk], [cache]: from a stream of their own, so that every other draw (and the trace)
+	 * of a seed stays what it was before these keys existed */
+	struct rng cr;
+	rng_seed(&cr, seed, 0xcac4e);
+	if (chance(&cr, 0.3))
+		draw_cache(&cr, f);
 	if (fclose(f))
 		return -errno;
 	return trace ? write_trace(r, &p, tpath) : 0;

@@ -94,6 +94,11 @@ static void test_estimate_bytes(void **state)
 	 * most 63 GiB; a little less, as no pool straddles the PCI hole) */
 	uint64_t sc = estimate(scat, 4) - base, most = (63 * G >> 12) / 4 * 3 * 8;
 	assert_true(sc > most / 10 * 9 && sc <= most);
+	/* walk.refs = cache: 8 bytes of tag a line: 2 vCPUs x (32K + 32K + 1M) / 64 and the
+	 * default LLC's 38.5 MiB / 64 */
+	const char *cache[] = { "guest.vcpus=2", "guest.mem=64G", "guest.kernel_mem=0x40000000", "guest.page_size=2m",
+				"walk.refs=cache" };
+	assert_int_equal(estimate(cache, 5) - base, 2 * ((1088ULL << 10) / 64 * 8) + (39424ULL << 10) / 64 * 8);
 	/* 1 TiB prefaulted with 4K backing: 2^28 leaves, ~4.1 GiB, plus 256 vCPUs */
 	const char *tera[] = { "guest.vcpus=256", "guest.mem=1T", "guest.page_size=2m", "guest.prefault=true",
 			       "guest.thp_fraction=0" };
@@ -158,9 +163,20 @@ static void test_batched_equals_per_access(void **state)
 {
 	static struct scenario sc;
 	(void)state;
-	for (int v = 0; v < 3; v++) {
-		const char *variant[] = { "mmu.zap_all=legacy", "mmu.zap_all=fast-flush-at-break", "mmu.zap_all=fast-v7" };
+	/* walk.refs = cache: the vCPUs share the LLC, so their accesses must reach it in time
+	 * order in both modes (sim_new(): no guest lookahead) */
+	for (int v = 0; v < 4; v++) {
+		const char *variant[] = { "mmu.zap_all=legacy", "mmu.zap_all=fast-flush-at-break", "mmu.zap_all=fast-v7",
+					  "walk.refs=cache" };
 		scenario(&sc, 3, variant[v]);
+		if (v == 3) {
+			/* an LLC small enough that the order of its accesses shows */
+			struct config_error err;
+			assert_int_equal(config_set(&sc, "cache.llc_size=176K", &err), 0);
+			assert_int_equal(config_set(&sc, "cache.llc_slices=2", &err), 0);
+			assert_int_equal(config_set(&sc, "cache.l2_size=16K", &err), 0);
+			assert_int_equal(config_validate(&sc, &err), 0);
+		}
 		char *a = run_stats(&sc, ENGINE_BATCHED);
 		char *b = run_stats(&sc, ENGINE_PER_ACCESS);
 		assert_string_equal(a, b);
