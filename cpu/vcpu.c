@@ -48,11 +48,13 @@ bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w,
 	 * tests `== IN_GUEST_MODE`).  The caller's own vCPU (w NULL here) gets none. */
 	if (v->mode == OUTSIDE_GUEST_MODE || !w)
 		return false;
+	/* IN_GUEST_MODE: this IPI makes the vCPU exit; EXITING_GUEST_MODE: an earlier one did
+	 * (the vCPU has not run since) */
+	bool first = v->mode == IN_GUEST_MODE;
 	v->mode = EXITING_GUEST_MODE;
 	const struct costs_cfg *c = &v->sc->costs;
 	uint64_t at = now + c->ipi_deliver;
-	bool first = !v->ipi_req;   /* the first IPI since the vCPU's last exit */
-	if (first)
+	if (!v->ipi_req)
 		v->ipi_req = req;
 	if (at < v->ipi_at)
 		v->ipi_at = at;
