@@ -50,8 +50,12 @@ bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w,
 	 * tests `== IN_GUEST_MODE`).  The caller's own vCPU (w NULL here) gets none. */
 	if (v->mode == OUTSIDE_GUEST_MODE || !w)
 		return false;
+	/* IN_GUEST_MODE: this IPI makes the vCPU exit; EXITING_GUEST_MODE: an earlier one did
+	 * (the vCPU has not run since) */
+	bool first = v->mode == IN_GUEST_MODE;
 	v->mode = EXITING_GUEST_MODE;
-	uint64_t at = now + v->sc->costs.ipi_deliver;
+	const struct costs_cfg *c = &v->sc->costs;
+	uint64_t at = now + c->ipi_deliver;
 	if (!v->ipi_req)
 		v->ipi_req = req;
 	if (at < v->ipi_at)
@@ -63,9 +67,22 @@ bool vcpu_request_and_kick(struct vcpu *v, unsigned int req, struct ipi_wait *w,
 	 * handler acknowledges it then.  The vCPU does the exit's work when it next runs, which
 	 * changes nothing in between: it executes no access before that.  Such an IPI is not
 	 * queued: an idle vCPU can take hundreds of them (one per flush of a zap that breaks
-	 * its lock often) before it runs again. */
+	 * its lock often) before it runs again.
+	 *
+	 * The IPI finds the vCPU in guest mode, so it causes a VM exit, and ack_flush() runs
+	 * in the host after it (issue 13 §1.10): the ack comes costs.vmexit + ipi_handler after
+	 * the arrival, as for an IPI the vCPU takes after an exit (vcpu_take_ipis(): the exit's
+	 * vmexit is spent before the acks).  The vCPU takes one exit for every IPI that reaches
+	 * it before it runs again, as for those it queues: after the first, the later ones find
+	 * it in the host (handling its requests; a reload waits for mmu_lock there), and are
+	 * acknowledged once their handler has run after the previous one's.  The vCPU's own
+	 * cost of that exit (exit, handler, entry) is charged when it next runs
+	 * (vcpu_take_ipis(), EXIT_IPI).  (Model: a vCPU that would have re-entered the guest
+	 * in between and exited again for a later IPI takes one exit here, not two.) */
 	if (v->actor.clock > now) {
-		uint64_t ack = at + v->sc->costs.ipi_handler;
+		uint64_t ack = first ? at + c->vmexit + c->ipi_handler
+				     : (at > v->ipi_host_ack ? at : v->ipi_host_ack) + c->ipi_handler;
+		v->ipi_host_ack = ack;
 		if (ack > w->last_ack)
 			w->last_ack = ack;
 		return true;
@@ -116,6 +133,7 @@ static void vcpu_take_ipis(struct vcpu *v)
 	v->nr_ipis = 0;
 	v->ipi_req = 0;
 	v->ipi_at = UINT64_MAX;
+	v->ipi_host_ack = 0;
 }
 
 static void vcpu_flush_local(struct vcpu *v, enum tlb_flush_cause cause)

@@ -91,6 +91,7 @@ struct vcpu {
 	uint32_t nr_ipis, max_ipis;
 	unsigned int ipi_req;               /* request of the first IPI since the last exit, 0 if none */
 	uint64_t ipi_at;                    /* earliest pending IPI, UINT64_MAX if none */
+	uint64_t ipi_host_ack;              /* last ack of an IPI acknowledged on arrival, 0 if none */
 
 	struct tlb *tlb;
 	struct pwc *gpwc, *epwc;

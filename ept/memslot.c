@@ -112,7 +112,7 @@ static int __kvm_set_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot
 		 * deleted, or moved, memslot will be created." */
 		slot->present = false;
 		kvm_install_new_memslots(kvm, KVM_MR_INVALIDATE);
-		kvm_mmu_zap_all(kvm, NULL);   /* kvm_arch_flush_shadow_memslot() */
+		kvm_arch_flush_shadow_memslot(kvm);
 		if (change == KVM_MR_MOVE) {
 			slot->base_gfn = new_base >> 12;
 			if (kvm_slot_rmaps_realloc(kvm, slot))

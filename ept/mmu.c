@@ -660,7 +660,9 @@ static void kvm_mmu_unlink_parents(struct kvm *kvm, struct kvm_mmu_page *sp)
 
 /* Mirrors kvm_mmu_prepare_zap_page() of Linux 3.10: unlink the page from its children and
  * parents; a page that is not a root goes to invalid_list (counted), a root in use stays on
- * active_mmu_pages, marked invalid, and the vCPUs are asked to reload. */
+ * active_mmu_pages, marked invalid, and the vCPUs are asked to reload: every time in 3.9 and
+ * 3.10 (`kvm_reload_remote_mmus(kvm);` with no test), in 3.11 only
+ * `if (!sp->role.invalid && !is_obsolete_sp(kvm, sp))` (kvm->root_zap_reload_always). */
 int kvm_mmu_prepare_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp, struct list_head *invalid_list)
 {
 	int ret = 0;   /* mmu_zap_unsync_children(): TDP pages are never unsync */
@@ -675,7 +677,7 @@ int kvm_mmu_prepare_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp, struct li
 		kvm->n_used_mmu_pages--;
 	} else {
 		list_move(&sp->link, &kvm->active_mmu_pages);
-		if (!sp->role.invalid && (kvm->reload_on_obsolete_root_zap || !is_obsolete_sp(kvm, sp)))
+		if (kvm->root_zap_reload_always || (!sp->role.invalid && !is_obsolete_sp(kvm, sp)))
 			kvm_reload_remote_mmus(kvm);
 	}
 	sp->role.invalid = 1;
@@ -1104,8 +1106,16 @@ uint64_t kvm_mmu_prefault(struct kvm *kvm)
 	return n;
 }
 
-/* Mirrors mmu_alloc_direct_roots(): all vCPUs share the level-4 root of the current
- * generation (gfn 0, found by the hash look-up). */
+/* Mirrors kvm_mmu_load() of Linux 3.10 (arch/x86/kvm/mmu.c) for a direct map: two
+ * acquisitions of mmu_lock.
+ *  1. mmu_alloc_roots() -> mmu_alloc_direct_roots(): under mmu_lock, the level-4 root of the
+ *     current generation (gfn 0, found by the hash look-up), which all vCPUs share;
+ *     ++root_count.  (mmu_topup_memory_caches() before it runs outside the lock; its cost
+ *     is not modelled.)
+ *  2. `spin_lock(&vcpu->kvm->mmu_lock); mmu_sync_roots(vcpu); spin_unlock(...)`:
+ *     mmu_sync_roots() returns at once for a direct map, but the lock is taken all the
+ *     same (a ticket: behind every waiter queued meanwhile), held costs.mmu_sync_roots.
+ * With kvm_mmu_unload() (one more) a reload takes mmu_lock three times, as in 3.10. */
 void kvm_mmu_load(struct vcpu *v)
 {
 	struct kvm *kvm = v->kvm;
@@ -1115,10 +1125,14 @@ void kvm_mmu_load(struct vcpu *v)
 	sp->root_count++;
 	spin_unlock(kvm->host, &v->actor);
 	v->root = sp;
+	/* kvm_mmu_sync_roots(): mmu_sync_roots() is `if (vcpu->arch.mmu.direct_map) return;` */
+	spin_lock(kvm->host, &v->actor);
+	kvm_spend(kvm, kvm->sc->costs.mmu_sync_roots);
+	spin_unlock(kvm->host, &v->actor);
 }
 
-/* Mirrors mmu_free_roots(): drop the root; an invalid root nobody uses any more is zapped
- * and freed on the spot. */
+/* Mirrors kvm_mmu_unload() = mmu_free_roots() of Linux 3.10: one acquisition of mmu_lock;
+ * drop the root; an invalid root nobody uses any more is zapped and freed on the spot. */
 void kvm_mmu_unload(struct vcpu *v)
 {
 	struct kvm *kvm = v->kvm;

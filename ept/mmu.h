@@ -178,9 +178,10 @@ struct kvm {
 	uint32_t nr_slots_waiters;
 
 	const struct zap_all_ops *zap_ops;
-	/* kvm_mmu_prepare_zap_page() requests a reload when it zaps an obsolete root (Linux
-	 * before the v7 series); since v7 the reload was done when the generation was bumped. */
-	bool reload_on_obsolete_root_zap;
+	/* kvm_mmu_prepare_zap_page() of a root in use requests a reload every time (Linux 3.9,
+	 * 3.10: even for a root already invalid, or obsolete); since v7 10/11 only for a root
+	 * neither invalid nor obsolete, the reload being done when the generation was bumped. */
+	bool root_zap_reload_always;
 
 	/* Called at the end of every zap-all, mmu_lock still held (tests, invariant checks). */
 	void (*zap_done_hook)(struct kvm *kvm, void *ctx);

@@ -56,15 +56,29 @@ static bool lock_break_noflush(struct kvm *kvm, struct list_head *invalid_list, 
 
 const struct zap_all_ops zap_all_variants[] = {
 	[ZAP_ALL_LEGACY] = {
-		/* kvm_mmu_zap_all() of Linux 3.9: every page, from the head, under the lock. */
+		/* kvm_mmu_zap_all() of Linux 3.9 (the same in 3.10.99): every page, from the
+		 * head, under the lock, restarting after each page that went to invalid_list.
+		 * kvm_mmu_prepare_zap_page() of both has, for a root in use,
+		 *	list_move(&sp->link, &kvm->arch.active_mmu_pages);
+		 *	kvm_reload_remote_mmus(kvm);
+		 * with no test of role.invalid: a root still in use is moved to the head and
+		 * zapped again, with another reload, at every restart of the walk.  And
+		 * kvm_arch_flush_shadow_memslot() is kvm_arch_flush_shadow_all():
+		 *	kvm_mmu_zap_all(kvm);
+		 *	kvm_reload_remote_mmus(kvm);
+		 * (arch/x86/kvm/x86.c of 3.9.6 and 3.10.99). */
 		.name = "legacy",
-		.reload_on_obsolete_root_zap = true,
+		.root_zap_reload_always = true,
+		.reload_after = true,
 	},
 	[ZAP_ALL_FAST_FLUSH_AT_BREAK] = {
-		/* v7 09/11 state: generation + lock-break, commit before every break. */
+		/* v7 09/11 state: generation + lock-break, commit before every break.  The
+		 * prepare-zap reload is 3.10's unconditional one (3.11 has the test; which patch
+		 * of the series added it is not checked here): the walk skips invalid pages and
+		 * no root holds an MMIO spte, so it reloads once per root, obsolete or not. */
 		.name = "fast-flush-at-break",
 		.bump_generation = true,
-		.reload_on_obsolete_root_zap = true,
+		.root_zap_reload_always = true,
 		.obsolete_from_tail = true,
 		.skip_invalid = true,
 		.lock_break = lock_break_flush,
@@ -105,7 +119,7 @@ static struct zap_ids zid_of(struct kvm *kvm)
 int zap_init(struct kvm *kvm)
 {
 	kvm->zap_ops = &zap_all_variants[kvm->sc->zap_all];
-	kvm->reload_on_obsolete_root_zap = kvm->zap_ops->reload_on_obsolete_root_zap;
+	kvm->root_zap_reload_always = kvm->zap_ops->root_zap_reload_always;
 	return stats_register(kvm->st, zap_stats, sizeof(zap_stats) / sizeof(zap_stats[0]), NULL);
 }
 
@@ -190,4 +204,12 @@ void kvm_mmu_zap_all(struct kvm *kvm, struct zap_run *out)
 	stats_array_push(kvm->st, z.hold, (int64_t)hold);
 	if (out)
 		*out = run;
+}
+
+void kvm_arch_flush_shadow_memslot(struct kvm *kvm)
+{
+	kvm_mmu_zap_all(kvm, NULL);
+	/* after mmu_lock is dropped, as kvm_arch_flush_shadow_all() of 3.9/3.10 does */
+	if (kvm->zap_ops->reload_after)
+		kvm_reload_remote_mmus(kvm);
 }

@@ -29,7 +29,11 @@ struct zap_all_ops {
 	const char *name;
 	bool bump_generation;             /* kvm->arch.mmu_valid_gen++ */
 	bool reload_upfront;              /* kvm_reload_remote_mmus() right after the bump */
-	bool reload_on_obsolete_root_zap; /* prepare_zap of an obsolete root still reloads */
+	/* kvm_mmu_prepare_zap_page() of a root in use calls kvm_reload_remote_mmus() every
+	 * time (3.9, 3.10), even for a root it made invalid before; false: only for a root
+	 * neither invalid nor obsolete (3.11, v7 10/11) */
+	bool root_zap_reload_always;
+	bool reload_after;                /* kvm_arch_flush_shadow_all(): zap, then kvm_reload_remote_mmus() */
 	bool obsolete_from_tail;          /* walk from the tail, stop at the first valid page */
 	bool skip_invalid;                /* `if (sp->role.invalid) continue;` */
 	/* Called when batch >= BATCH_ZAP_PAGES; true: the walk restarts.  NULL: never breaks. */
@@ -42,5 +46,7 @@ extern const struct zap_all_ops zap_all_variants[];   /* indexed by enum zap_all
 int zap_init(struct kvm *kvm);
 /* kvm_mmu_invalidate_zap_all_pages(): takes mmu_lock itself; run from an actor's fiber. */
 void kvm_mmu_zap_all(struct kvm *kvm, struct zap_run *out);
+/* kvm_arch_flush_shadow_memslot(): the zap-all above, then the variant's reload_after. */
+void kvm_arch_flush_shadow_memslot(struct kvm *kvm);
 
 #endif

@@ -163,6 +163,8 @@ static const struct key_def config_schema[] = {
 	  "per present spte zapped: drop_spte() = mmu_spte_clear_track_bits() (kvm_set_pfn_accessed/dirty on the struct page) + rmap_remove() (gfn_to_memslot)" },
 	{ "costs", "free_page", K_U64, C(free_page), "250", 0, 1e9, NULL, "kvm_mmu_commit_zap_page freeing one page" },
 	{ "costs", "mmu_unload", K_U64, C(mmu_unload), "200", 0, 1e9, NULL, "kvm_mmu_unload bookkeeping" },
+	{ "costs", "mmu_sync_roots", K_U64, C(mmu_sync_roots), "10", 0, 1e9, NULL,
+	  "kvm_mmu_load()'s kvm_mmu_sync_roots() hold of mmu_lock: mmu_sync_roots() returns at once for a direct map (3.10)" },
 	{ "costs", "gen_bump", K_U64, C(gen_bump), "100", 0, 1e9, NULL, "a generation increment (mmu_valid_gen, memslots)" },
 	{ "costs", "mmio_walk_level", K_U64, C(mmio_walk_level), "40", 0, 1e9, NULL,
 	  "per level of the lockless walk of handle_mmio_page_fault()" },

@@ -19,6 +19,7 @@
 
 #include "cpu/vcpu.h"
 #include "ept/mmu.h"
+#include "ept/zap.h"
 #include "sim/config.h"
 #include "sim/engine.h"
 #include "sim/fiber.h"
@@ -504,6 +505,120 @@ static void body_remote_tlb_flush(struct menv *m)
 }
 
 static void test_remote_tlb_flush(void **state) { run(body_remote_tlb_flush, NULL, 0); }
+
+/* ---------------------------------------------------------------- root reload, IPIs */
+
+/* Issue 13 §1.4: 3.10's kvm_mmu_load() takes mmu_lock in mmu_alloc_direct_roots() and again
+ * around mmu_sync_roots() (which returns at once for a direct map), and kvm_mmu_unload()
+ * (mmu_free_roots()) takes it once: a load is two acquisitions, a reload three.  The holds,
+ * from the lock timeline: the sync one is costs.mmu_sync_roots, the unload one
+ * costs.mmu_unload (a valid root: nothing freed). */
+static const char *const reload_sets[] = { "output.lock_timeline=true", "costs.mmu_sync_roots=77",
+					   "costs.mmu_unload=230" };
+static void body_reload_locking(struct menv *m)
+{
+	struct vcpu *v = &m->vc[0];
+	const struct host_hold *h;
+	size_t n;
+	uint64_t dropped, dropped_cycles, acq = host_lock_acquisitions(m->h);
+
+	kvm_mmu_load(v);
+	CHECK(m, v->root && v->root->root_count == 1 && host_lock_acquisitions(m->h) == acq + 2);
+	h = host_lock_timeline(m->h, &n, &dropped, &dropped_cycles);
+	CHECK(m, n == 2 && h[1].end - h[1].start == 77 && h[0].end <= h[1].start);
+	struct kvm_mmu_page *root = v->root;
+
+	kvm_mmu_unload(v);   /* KVM_REQ_MMU_RELOAD, then kvm_mmu_reload() */
+	kvm_mmu_load(v);
+	CHECK(m, v->root == root && root->root_count == 1 && host_lock_acquisitions(m->h) == acq + 5);
+	h = host_lock_timeline(m->h, &n, &dropped, &dropped_cycles);
+	CHECK(m, n == 5 && h[2].end - h[2].start == 230 && h[4].end - h[4].start == 77);
+	CHECK(m, v->actor.lock_acquisitions == 5);
+}
+
+/* Issue 13 §1.10: an IPI that finds a vCPU in guest mode causes a VM exit, and ack_flush()
+ * runs in the host after it.  vCPU 1 is in guest mode, inside instructions (its clock is far
+ * ahead: acknowledged on arrival, vcpu_request_and_kick()).  The requester's wait, by hand:
+ * ipi_send (50) overlaps the IPI's way; the ack comes ipi_deliver (1000) + vmexit (300) +
+ * ipi_handler (70) = 1370 after the request.  A second flush finds vCPU 1 in the host (it
+ * has not run since: one exit for both, as vcpu_take_ipis() charges it): 1000 + 70. */
+static const char *const ipi_sets[] = { "costs.ipi_send=50", "costs.ipi_deliver=1000", "costs.vmexit=300",
+					"costs.ipi_handler=70" };
+static void body_ipi_ack_after_exit(struct menv *m)
+{
+	struct actor *me = &m->vc[0].actor;
+	struct vcpu *v1 = &m->vc[1];
+
+	v1->mode = IN_GUEST_MODE;
+	v1->ipi_at = UINT64_MAX;
+	v1->actor.clock = 1000000000;
+	uint64_t t0 = me->clock;
+	kvm_flush_remote_tlbs(m->kvm);
+	CHECK(m, me->clock - t0 == 1370 && v1->mode == EXITING_GUEST_MODE && v1->n.ipis == 1);
+	CHECK(m, v1->ipi_at == t0 + 1000 && v1->ipi_req == KVM_REQ_TLB_FLUSH);
+	t0 = me->clock;
+	kvm_flush_remote_tlbs(m->kvm);
+	CHECK(m, me->clock - t0 == 1070 && v1->n.ipis == 2 && ctr(m, "tlb_flush.ipis") == 2);
+	stat_id id = stats_lookup(m->st, "tlb_flush.requester_cycles");
+	CHECK(m, stats_hist_max(m->st, id) == 1370);
+	CHECK(m, m->vc[0].requests == KVM_REQ_TLB_FLUSH && v1->requests == KVM_REQ_TLB_FLUSH);
+}
+
+/* Issue 13 §1.6, counted by hand.  vCPU 0 holds the root R; faults at A, B (one 4K table)
+ * and C (another) make L3, L2 and two L1 tables; vCPU 1 is in guest mode, inside
+ * instructions (IPIs acknowledged on arrival), holding no root.
+ *
+ * legacy (3.9 / 3.10.99 kvm_mmu_zap_all() from kvm_arch_flush_shadow_memslot()): the walk
+ * zaps the four tables (a restart after each), then R, in use: moved to the head, invalid,
+ * kvm_reload_remote_mmus() (1); one commit: one remote flush; after the unlock
+ * kvm_arch_flush_shadow_all() reloads again (2).  vCPU 1 gets an IPI for each of the three
+ * (EXITING_GUEST_MODE is not OUTSIDE_GUEST_MODE).  A second zap before vCPU 0 reloads finds
+ * only R: invalid, in use, so 3.9's prepare-zap reloads again (1) and the flush_shadow_all
+ * reload follows (2); no page is freed, no flush.
+ *
+ * fast-v7 (3.11 kvm_mmu_invalidate_zap_all_pages()): the generation bump and one reload up
+ * front, R obsolete so no reload when it is zapped, one flush, nothing after; the second
+ * zap: the up-front reload only (R is invalid: skipped). */
+static void body_flush_shadow_reloads(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct vcpu *v = &m->vc[0], *v1 = &m->vc[1];
+	bool legacy = kvm->zap_ops == &zap_all_variants[ZAP_ALL_LEGACY];
+
+	kvm_mmu_load(v);
+	struct kvm_mmu_page *root = v->root;
+	CHECK(m, kvm_tdp_page_fault(v, 0x2345000, true) == PF_FIXED && kvm_tdp_page_fault(v, 0x2346000, true) == PF_FIXED &&
+		 kvm_tdp_page_fault(v, 0x400000, true) == PF_FIXED);
+	CHECK(m, kvm->n_used_mmu_pages == 5);
+	v1->mode = IN_GUEST_MODE;
+	v1->ipi_at = UINT64_MAX;
+	v1->actor.clock = 1000000000;
+	uint64_t reloads = ctr(m, "vcpu.reload_requests"), flushes = ctr(m, "tlb_flush.count");
+
+	kvm_arch_flush_shadow_memslot(kvm);
+	CHECK(m, root->role.invalid && root->root_count == 1 && kvm->n_used_mmu_pages == 1);
+	CHECK(m, ctr(m, "ept.pages_freed") == 4 && ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK(m, ctr(m, "vcpu.reload_requests") == reloads + (legacy ? 2 : 1));
+	CHECK(m, v1->n.ipis == (legacy ? 3 : 2) && ctr(m, "tlb_flush.ipis") == 1);
+	CHECK(m, v->requests == (KVM_REQ_MMU_RELOAD | KVM_REQ_TLB_FLUSH) && v1->requests == v->requests);
+
+	kvm_arch_flush_shadow_memslot(kvm);
+	CHECK(m, root->role.invalid && root->root_count == 1 && ctr(m, "ept.pages_freed") == 4);
+	CHECK(m, ctr(m, "tlb_flush.count") == flushes + 1);
+	CHECK(m, ctr(m, "vcpu.reload_requests") == reloads + (legacy ? 4 : 2));
+	CHECK(m, v1->n.ipis == (legacy ? 5 : 3));
+
+	kvm_mmu_unload(v);   /* the last user: R is zapped and freed */
+	CHECK(m, ctr(m, "ept.pages_freed") == 5 && kvm->n_used_mmu_pages == 0);
+}
+
+static const char *const legacy_sets[] = { "mmu.zap_all=legacy" };
+static const char *const fast_v7_sets[] = { "mmu.zap_all=fast-v7" };
+
+static void test_reload_locking(void **state) { run(body_reload_locking, reload_sets, 3); }
+static void test_ipi_ack_after_exit(void **state) { run(body_ipi_ack_after_exit, ipi_sets, 4); }
+static void test_flush_shadow_reloads_legacy(void **state) { run(body_flush_shadow_reloads, legacy_sets, 1); }
+static void test_flush_shadow_reloads_fast_v7(void **state) { run(body_flush_shadow_reloads, fast_v7_sets, 1); }
 static void test_mapping_level(void **state) { run(body_mapping_level, big_slots, NBIG); }
 static void test_get_page(void **state) { run(body_get_page, NULL, 0); }
 static void test_faults(void **state) { run(body_faults, big_slots, NBIG); }
@@ -665,6 +780,10 @@ int main(void)
 		cmocka_unit_test(test_zap),
 		cmocka_unit_test(test_random_against_model),
 		cmocka_unit_test(test_prefault_equals_fault_in),
+		cmocka_unit_test(test_reload_locking),
+		cmocka_unit_test(test_ipi_ack_after_exit),
+		cmocka_unit_test(test_flush_shadow_reloads_legacy),
+		cmocka_unit_test(test_flush_shadow_reloads_fast_v7),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

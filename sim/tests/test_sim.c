@@ -264,10 +264,12 @@ static void test_results_written(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* A remote flush costs its requester ipi_deliver + ipi_handler when the vCPUs are in guest
- * mode, however long their records' instructions are: an IPI interrupts instructions.  With
- * one access every ~1M cycles, a flush that waited for the end of the vCPUs' records would
- * take up to that long.  Also: batched and per-access execution still agree there. */
+/* A remote flush costs its requester ipi_deliver + vmexit + ipi_handler when the vCPUs are
+ * in guest mode, however long their records' instructions are: an IPI interrupts
+ * instructions, the vCPU exits, and ack_flush() runs in the host (issue 13 §1.10: before,
+ * the exit was missing).  With one access every ~1M cycles, a flush that waited for the end
+ * of the vCPUs' records would take up to that long.  Also: batched and per-access execution
+ * still agree there. */
 static void test_ipi_interrupts_instructions(void **state)
 {
 	static struct scenario sc;
@@ -282,7 +284,7 @@ static void test_ipi_interrupts_instructions(void **state)
 	struct stats *st = sim_stats(s);
 	stat_id h = stats_lookup(st, "tlb_flush.requester_cycles");
 	assert_true(stats_counter(st, stats_lookup(st, "tlb_flush.ipis")) >= 8);   /* vCPUs were IPI'd */
-	assert_int_equal(stats_hist_max(st, h), sc.costs.ipi_deliver + sc.costs.ipi_handler);
+	assert_int_equal(stats_hist_max(st, h), sc.costs.ipi_deliver + sc.costs.vmexit + sc.costs.ipi_handler);
 	sim_free(s);
 
 	char *a = run_stats(&sc, ENGINE_BATCHED);
