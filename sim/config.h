@@ -40,6 +40,7 @@ enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
 enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
 enum collapse_variant { COLLAPSE_NONE, COLLAPSE_LAZY_ZAP, COLLAPSE_IN_PLACE };
+enum mmu_hash_variant { MMU_HASH_LINUX_310, MMU_HASH_HASH64 };
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -60,7 +61,7 @@ struct costs_cfg {
 	uint64_t guest_pf;
 	uint64_t ept_fault_base;
 	uint64_t lock_acquire, lock_handover, cpu_relax;
-	uint64_t fault_walk_level, sp_alloc, spte_set;
+	uint64_t fault_walk_level, sp_alloc, spte_set, hash_chain_entry;
 	uint64_t zap_page, zap_spte, free_page;
 	uint64_t mmu_unload, gen_bump;
 	uint64_t mmio_walk_level, mmio_emulate;
@@ -95,6 +96,7 @@ struct scenario {
 	int mmio_invalidate;           /* enum mmio_invalidate */
 	uint32_t mmio_gen_bits;
 	int collapse;                  /* enum collapse_variant */
+	int mmu_hash;                  /* enum mmu_hash_variant: kvm_page_table_hashfn() */
 	uint64_t mmio_gen_start;
 	/* [host] */
 	int preempt;                   /* enum preempt_model */
