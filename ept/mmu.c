@@ -54,6 +54,13 @@ static const struct stat_def kvm_stats[] = {
 	  "KVM's kvm->stat.remote_tlb_flush: kvm_flush_remote_tlbs() calls that sent IPIs (3.10 counts a call only when make_all_cpus_request() returns true)" },
 };
 
+static const struct stat_def hash_stats[] = {
+	{ "ept.hash_entries_walked", STAT_COUNTER, "entries",
+	  "mmu_page_hash entries compared by for_each_gfn_sp() walks (kvm_mmu_get_page, mmu_need_write_protect)" },
+	{ "ept.hash_walk_entries", STAT_HIST, "entries", "entries compared per for_each_gfn_sp() walk" },
+	{ "ept.hash_longest_chain", STAT_COUNTER, "pages", "the longest mmu_page_hash chain of the run (guest.prefault's too)" },
+};
+
 /* ---------------------------------------------------------------- pte_list (rmap) */
 
 static uint32_t desc_alloc(struct kvm *kvm)
@@ -359,6 +366,106 @@ static int slots_init(struct kvm *kvm)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- mmu_page_hash */
+
+static uint32_t hashfn_linux_310(gfn_t gfn, unsigned shift) { return (uint32_t)(gfn & ((1ULL << shift) - 1)); }
+static uint32_t hashfn_hash64(gfn_t gfn, unsigned shift) { return hash_64(gfn, shift); }
+
+const struct mmu_hash_ops mmu_hash_variants[] = {
+	/* 3.10 (and up to 4.10) kvm_page_table_hashfn(): `gfn & ((1 << KVM_MMU_HASH_SHIFT) - 1)`,
+	 * KVM_MMU_HASH_SHIFT 10 (arch/x86/include/asm/kvm_host.h).  A direct map's table gfns
+	 * are multiples of 512 (the pseudo_gfn of __direct_map()): they all go to buckets 0 and
+	 * 512, and every data gfn that is a multiple of 512 walks one of those two chains in
+	 * mmu_need_write_protect(). */
+	[MMU_HASH_LINUX_310] = { .name = "linux-3.10", .shift = 10, .hashfn = hashfn_linux_310 },
+	/* Linux 4.11: hash_64(gfn, KVM_MMU_HASH_SHIFT), KVM_MMU_HASH_SHIFT 12 (commit 114df303a7ee,
+	 * "kvm: x86: reduce collisions in mmu_page_hash"; 4.10.17 still has the mask, 4.11.0 this). */
+	[MMU_HASH_HASH64] = { .name = "hash64", .shift = 12, .hashfn = hashfn_hash64 },
+};
+
+static int mmu_hash_init(struct kvm *kvm)
+{
+	kvm->hash_ops = &mmu_hash_variants[kvm->sc->mmu_hash];
+	size_t n = (size_t)1 << kvm->hash_ops->shift;
+	kvm->mmu_page_hash = malloc(n * sizeof(*kvm->mmu_page_hash));
+	kvm->mmu_page_hash_len = calloc(n, sizeof(*kvm->mmu_page_hash_len));
+	if (!kvm->mmu_page_hash || !kvm->mmu_page_hash_len)
+		return -ENOMEM;
+	for (size_t b = 0; b < n; b++)
+		INIT_LIST_HEAD(&kvm->mmu_page_hash[b]);
+	return STATS_REGISTER_STRUCT(kvm->st, hash_stats, &kvm->hash_sid);
+}
+
+static inline uint32_t sp_index_bucket(const struct kvm *kvm, gfn_t gfn) { return hash_64(gfn, kvm->sp_index_bits); }
+
+/* hlist_add_head(&sp->hash_link, &mmu_page_hash[kvm_page_table_hashfn(gfn)]) of 3.10
+ * kvm_mmu_get_page(), and the same page in the index. */
+static void hash_add(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	uint32_t b = kvm_page_table_hashfn(kvm, sp->gfn);
+	list_add(&sp->hash_link, &kvm->mmu_page_hash[b]);
+	if (++kvm->mmu_page_hash_len[b] > stats_counter(kvm->st, kvm->hash_sid.longest))
+		stats_set(kvm->st, kvm->hash_sid.longest, kvm->mmu_page_hash_len[b]);
+
+	uint32_t i = sp_index_bucket(kvm, sp->gfn);
+	sp->index_next = kvm->sp_index[i];
+	if (sp->index_next)
+		sp->index_next->index_pprev = &sp->index_next;
+	kvm->sp_index[i] = sp;
+	sp->index_pprev = &kvm->sp_index[i];
+}
+
+/* hlist_del(&sp->hash_link) of 3.10 kvm_mmu_free_page(). */
+static void hash_del(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	list_del_init(&sp->hash_link);
+	kvm->mmu_page_hash_len[kvm_page_table_hashfn(kvm, sp->gfn)]--;
+	*sp->index_pprev = sp->index_next;
+	if (sp->index_next)
+		sp->index_next->index_pprev = sp->index_pprev;
+}
+
+/* Where sp sits in its chain, counted from the head (1: the first entry the walk compares).
+ * Counted from whichever end is nearer: a long chain's hit is mostly recent or the oldest
+ * page (the root), and the count is the same. */
+static uint32_t hash_chain_pos(const struct kvm *kvm, const struct kvm_mmu_page *sp)
+{
+	uint32_t b = kvm_page_table_hashfn(kvm, sp->gfn);
+	const struct list_head *f = kvm->mmu_page_hash[b].next, *r = kvm->mmu_page_hash[b].prev;
+
+	for (uint32_t i = 1;; i++, f = f->next, r = r->prev) {
+		if (f == &sp->hash_link)
+			return i;
+		if (r == &sp->hash_link)
+			return kvm->mmu_page_hash_len[b] + 1 - i;
+	}
+}
+
+/* The walk of for_each_gfn_sp(kvm, sp, gfn): every entry of gfn's chain from the head until
+ * the one the caller stops at (found), or all of them; each entry compared costs
+ * costs.hash_chain_entry.  Obsolete and invalid pages are entries like any other: they stay
+ * hashed until kvm_mmu_free_page(). */
+static void hash_walk(struct kvm *kvm, gfn_t gfn, const struct kvm_mmu_page *found)
+{
+	if (kvm->building)
+		return;   /* kvm_mmu_prefault(): outside simulated time */
+	uint64_t n = found ? hash_chain_pos(kvm, found) : kvm->mmu_page_hash_len[kvm_page_table_hashfn(kvm, gfn)];
+
+	stats_add(kvm->st, kvm->hash_sid.entries, n);
+	stats_hist_add(kvm->st, kvm->hash_sid.walk, n);
+	if (n)
+		kvm_spend(kvm, n * kvm->sc->costs.hash_chain_entry);
+}
+
+/* Mirrors mmu_need_write_protect() of 3.10, called by set_spte() for every spte it makes
+ * writable: for_each_gfn_indirect_valid_sp() walks the data gfn's chain looking for an
+ * indirect (shadow-paging) page of that gfn.  A TDP guest has none, so it walks the whole
+ * chain and finds nothing. */
+static void mmu_need_write_protect(struct kvm *kvm, gfn_t gfn)
+{
+	hash_walk(kvm, gfn, NULL);
+}
+
 /* ---------------------------------------------------------------- kvm */
 
 #ifdef EPTSIM_CHECK_INVARIANTS
@@ -381,15 +488,15 @@ struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h,
 	kvm->st = st;
 	INIT_LIST_HEAD(&kvm->active_mmu_pages);
 	spt_pool_init(&kvm->spt_pool);
-	/* Bucket count: one per 2M of guest memory, at least 3.10's KVM_NUM_MMU_PAGES (1024). */
+	/* The index: one bucket per 2M of guest memory, at least 1024. */
 	uint64_t want = sc->mem >> 21;
 	uint32_t n = 1024;
 	while (n < want && n < (1u << 24))
 		n <<= 1;
-	kvm->hash = calloc(n, sizeof(*kvm->hash));
-	kvm->hash_bits = (unsigned)__builtin_ctz(n);
+	kvm->sp_index = calloc(n, sizeof(*kvm->sp_index));
+	kvm->sp_index_bits = (unsigned)__builtin_ctz(n);
 	kvm->slots_waiters = calloc((size_t)sc->vcpus + 1, sizeof(*kvm->slots_waiters));
-	if (!kvm->hash || !kvm->slots_waiters || slots_init(kvm) ||
+	if (!kvm->sp_index || !kvm->slots_waiters || mmu_hash_init(kvm) || slots_init(kvm) ||
 	    STATS_REGISTER_STRUCT(st, kvm_stats, &kvm->sid)) {
 		kvm_free(kvm);
 		return NULL;
@@ -422,7 +529,9 @@ void kvm_free(struct kvm *kvm)
 	free(kvm->slots);
 	free(kvm->slots_waiters);
 	spt_pool_destroy(&kvm->spt_pool);
-	free(kvm->hash);
+	free(kvm->sp_index);
+	free(kvm->mmu_page_hash);
+	free(kvm->mmu_page_hash_len);
 	free(kvm->pages);
 	free(kvm->free_ids);
 	free(kvm->descs);
@@ -491,12 +600,11 @@ static struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm)
 	return sp;
 }
 
-/* Mirrors kvm_mmu_free_page() (hash unlink happens here, not at prepare time: the v7 09/11 review). */
+/* Mirrors kvm_mmu_free_page(): the page leaves the hash here, at commit, not at prepare
+ * time (3.10: hlist_del() in kvm_mmu_free_page(); the v7 09/11 review). */
 static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
-	*sp->hash_pprev = sp->hash_next;
-	if (sp->hash_next)
-		sp->hash_next->hash_pprev = sp->hash_pprev;
+	hash_del(kvm, sp);
 	list_del_init(&sp->link);
 	kvm->pages[sp->id] = NULL;
 	kvm->free_ids[kvm->nr_free_ids++] = sp->id;
@@ -505,7 +613,8 @@ static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 }
 
 /* Mirrors kvm_mmu_get_page() for direct pages, with the v7 rule that the hash look-up
- * ignores obsolete pages (the v7 09/11 review). */
+ * ignores obsolete pages (the v7 09/11 review).  The page is found through the index; the
+ * walk of its mmu_page_hash chain the kernel does is charged (hash_walk()). */
 struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
 {
 	union kvm_mmu_page_role role = { .word = 0 };
@@ -514,20 +623,17 @@ struct kvm_mmu_page *kvm_mmu_get_page(struct kvm *kvm, gfn_t gfn, int level)
 	assert_locked(kvm);
 	role.level = (unsigned)level;
 	role.direct = 1;
-	for (sp = kvm->hash[kvm_page_table_hashfn(kvm, gfn)]; sp; sp = sp->hash_next) {
+	for (sp = kvm->sp_index[sp_index_bucket(kvm, gfn)]; sp; sp = sp->index_next) {
 		if (sp->gfn != gfn || is_obsolete_sp(kvm, sp) || sp->role.word != role.word)
 			continue;
+		hash_walk(kvm, gfn, sp);
 		return sp;
 	}
+	hash_walk(kvm, gfn, NULL);
 	sp = kvm_mmu_alloc_page(kvm);
 	sp->gfn = gfn;
 	sp->role = role;
-	uint32_t b = kvm_page_table_hashfn(kvm, gfn);
-	sp->hash_next = kvm->hash[b];
-	if (sp->hash_next)
-		sp->hash_next->hash_pprev = &sp->hash_next;
-	kvm->hash[b] = sp;
-	sp->hash_pprev = &kvm->hash[b];
+	hash_add(kvm, sp);
 	sp->mmu_valid_gen = kvm->mmu_valid_gen;
 	stats_add(kvm->st, kvm->sid.pages_created, 1);
 	kvm_spend(kvm, kvm->sc->costs.sp_alloc);
@@ -915,6 +1021,10 @@ static enum pf_result mmu_set_spte(struct kvm *kvm, struct kvm_memory_slot *slot
 {
 	uint64_t spte = sp->spt[idx], new_spte = tdp_leaf_spte(host_writable, level);
 
+	/* set_spte() of 3.10, for an spte with ACC_WRITE_MASK (a host-writable page), whatever it
+	 * finds there: "if (mmu_need_write_protect(vcpu, gfn, can_unsync))" walks the gfn's chain */
+	if (new_spte & SPTE_WRITABLE)
+		mmu_need_write_protect(kvm, gfn);
 	if (is_shadow_present_pte(spte) && is_last_spte(spte, level) && (new_spte & SPTE_WRITABLE) &&
 	    !(spte & SPTE_WRITABLE)) {
 		/* a write-protected leaf of the same page (was_rmapped): set again, writable;
@@ -1384,6 +1494,27 @@ int kvm_mmu_check(struct kvm *kvm, char *buf, size_t n)
 				 (unsigned long long)kvm->nr_leaves[l], (unsigned long long)kvm->nr_reach[l]);
 			return -1;
 		}
+	}
+	/* every live page is on its mmu_page_hash chain, each chain as long as its count */
+	uint64_t hashed = 0;
+	for (uint32_t b = 0; b < (1u << kvm->hash_ops->shift); b++) {
+		uint32_t len = 0;
+		list_for_each_entry(sp, &kvm->mmu_page_hash[b], hash_link) {
+			if (kvm_page_table_hashfn(kvm, sp->gfn) != b) {
+				snprintf(buf, n, "page %u (gfn 0x%llx) in bucket %u", sp->id, (unsigned long long)sp->gfn, b);
+				return -1;
+			}
+			len++;
+		}
+		if (len != kvm->mmu_page_hash_len[b]) {
+			snprintf(buf, n, "bucket %u: %u pages, its count says %u", b, len, kvm->mmu_page_hash_len[b]);
+			return -1;
+		}
+		hashed += len;
+	}
+	if (hashed != kvm->nr_ids - kvm->nr_free_ids) {
+		snprintf(buf, n, "%llu pages hashed, %u live", (unsigned long long)hashed, kvm->nr_ids - kvm->nr_free_ids);
+		return -1;
 	}
 	/* every rmap entry names a present leaf of the right gfn */
 	for (uint32_t s = 0; s < kvm->nr_slots; s++) {

@@ -94,7 +94,8 @@ union kvm_mmu_page_role {
 
 struct kvm_mmu_page {
 	struct list_head link;
-	struct kvm_mmu_page *hash_next, **hash_pprev;
+	struct list_head hash_link;    /* on kvm->mmu_page_hash, the kernel's chain */
+	struct kvm_mmu_page *index_next, **index_pprev;   /* on kvm->sp_index (the simulator's) */
 	gfn_t gfn;
 	union kvm_mmu_page_role role;
 	uint32_t id;
@@ -136,6 +137,9 @@ struct collapse_ops;
 struct dirty_stats_ids;
 struct mmio_stats_ids;
 
+struct mmu_hash_ops;
+struct hash_stats_ids { stat_id entries, walk, longest; };   /* in hash_stats[] order (mmu.c) */
+
 struct kvm_stats_ids {   /* in kvm_stats[] order (mmu.c) */
 	stat_id faults, spurious, pages_created, pages_freed, flush_count, flush_requester,
 		flush_ipis, reloads_requested, mmio_exits, large_replaced, prefaulted, readonly_writes,
@@ -154,8 +158,17 @@ struct kvm {
 	uint64_t memslots_generation;
 
 	struct list_head active_mmu_pages;
-	struct kvm_mmu_page **hash;
-	unsigned hash_bits;            /* log2 of the bucket count */
+	/* The kernel's mmu_page_hash (mmu.hash): each chain in the order for_each_gfn_sp() walks
+	 * it (hlist_add_head(): newest first) and its length.  It prices a look-up. */
+	const struct mmu_hash_ops *hash_ops;
+	struct list_head *mmu_page_hash;
+	uint32_t *mmu_page_hash_len;
+	struct hash_stats_ids hash_sid;
+	/* The simulator's own index of the same pages (hash_64 over max(1024, mem / 2M)
+	 * buckets): finds a page without walking a 3.10 chain, which on a 1 TiB guest holds
+	 * 260,000 pages.  It decides nothing the kernel's walk would not. */
+	struct kvm_mmu_page **sp_index;
+	unsigned sp_index_bits;        /* log2 of its bucket count */
 	unsigned long mmu_valid_gen;
 	uint32_t n_used_mmu_pages;
 
@@ -206,13 +219,26 @@ struct kvm {
 	bool building;                 /* kvm_mmu_prefault() runs: no actor, no cycles charged */
 };
 
-/* Mirrors kvm_page_table_hashfn() since Linux 4.6 (hash_64(gfn, KVM_MMU_HASH_SHIFT), commit
- * "kvm: x86: reduce collisions in mmu_page_hash"): 3.10's `gfn & mask` puts every 512-aligned
- * table gfn in 1 of mask/512 buckets, which degrades into long chains on a large guest.  The
- * bucket order only changes how long a look-up takes, never which page it finds. */
+/* hash_64() of include/linux/hash.h (64-bit, Linux 4.7+): the top bits of gfn times
+ * GOLDEN_RATIO_64. */
+static inline uint32_t hash_64(uint64_t val, unsigned bits)
+{
+	return (uint32_t)((val * 0x61C8864680B583EBULL) >> (64 - bits));
+}
+
+/* mmu.hash variants: kvm_page_table_hashfn() over 1 << shift buckets (KVM_MMU_HASH_SHIFT). */
+struct mmu_hash_ops {
+	const char *name;
+	unsigned shift;
+	uint32_t (*hashfn)(gfn_t gfn, unsigned shift);
+};
+extern const struct mmu_hash_ops mmu_hash_variants[];
+
+/* The bucket of gfn in kvm->mmu_page_hash: 3.10's `gfn & ((1 << KVM_MMU_HASH_SHIFT) - 1)`,
+ * or hash_64(gfn, KVM_MMU_HASH_SHIFT) (mmu.c, mmu_hash_variants). */
 static inline uint32_t kvm_page_table_hashfn(const struct kvm *kvm, gfn_t gfn)
 {
-	return (uint32_t)((gfn * 0x61C8864680B583EBULL) >> (64 - kvm->hash_bits));
+	return kvm->hash_ops->hashfn(gfn, kvm->hash_ops->shift);
 }
 
 struct kvm *kvm_new(const struct scenario *sc, struct engine *e, struct host *h, struct stats *st);

@@ -48,6 +48,7 @@ static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NU
 static const char *const tlb_preset_names[] = { "skylake", "custom", NULL };
 static const char *const tlb_shared_names[] = { "none", "4k+2m", "2m+1g", "4k+2m+1g", NULL };
 static const char *const walk_refs_names[] = { "probabilistic", "cache", NULL };
+static const char *const mmu_hash_names[] = { "linux-3.10", "hash64", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -158,6 +159,8 @@ static const struct key_def config_schema[] = {
 	{ "costs", "fault_walk_level", K_U64, C(fault_walk_level), "30", 0, 1e9, NULL, "per level of __direct_map's shadow walk" },
 	{ "costs", "sp_alloc", K_U64, C(sp_alloc), "900", 0, 1e9, NULL, "kvm_mmu_get_page allocating a shadow page (clear_page included)" },
 	{ "costs", "spte_set", K_U64, C(spte_set), "150", 0, 1e9, NULL, "mmu_set_spte + rmap_add" },
+	{ "costs", "hash_chain_entry", K_U64, C(hash_chain_entry), "45", 0, 1e9, NULL,
+	  "per mmu_page_hash entry a for_each_gfn_sp() walk compares: a dependent load of a cold kvm_mmu_page header, an LLC hit (~40 cycles: Levinthal, Intel Core i7/Xeon 5500 Performance Analysis Guide; costs.ref_l3 = 42) + the compare" },
 	{ "costs", "zap_page", K_U64, C(zap_page), "300", 0, 1e9, NULL, "kvm_mmu_prepare_zap_page, per page" },
 	{ "costs", "zap_spte", K_U64, C(zap_spte), "250", 0, 1e9, NULL,
 	  "per present spte zapped: drop_spte() = mmu_spte_clear_track_bits() (kvm_set_pfn_accessed/dirty on the struct page) + rmap_remove() (gfn_to_memslot)" },
@@ -181,6 +184,8 @@ static const struct key_def config_schema[] = {
 	  "MMIO spte invalidation on memslot changes: zap-walk (Linux 3.10) or generation (3.11, the fast MMIO invalidation series)" },
 	{ "mmu", "collapse", K_ENUM, S(collapse), "lazy-zap", NOLIM, collapse_names,
 	  "when dirty logging stops: none (sptes stay 4K; Linux 3.10's fast_page_fault() keeps fixing writes to them under THP), lazy-zap (the lazy-collapse patch, Linux 4.1), in-place (for comparison: the idealised bound of later in-place recovery, which yields mmu_lock as lazy-zap does)" },
+	{ "mmu", "hash", K_ENUM, S(mmu_hash), "linux-3.10", NOLIM, mmu_hash_names,
+	  "kvm_page_table_hashfn(): linux-3.10 (gfn & 1023, 1,024 buckets; the kernel every variant models) or hash64 (hash_64(gfn, 12), 4,096 buckets: Linux 4.11, commit 114df303a7ee)" },
 	{ "mmu", "mmio_gen_bits", K_U32, S(mmio_gen_bits), "19", 1, 32, NULL, "generation bits an MMIO spte carries (3.11: 19)" },
 	{ "mmu", "mmio_gen_start", K_U64, S(mmio_gen_start), "524137", 0, 4294967295.0, NULL,
 	  "the memslots generation at start; 3.11's kvm_current_mmio_generation() starts at MMIO_MAX_GEN - 150 = 2^19 - 151 = 524137" },

@@ -55,6 +55,7 @@ struct cache_size_cfg {
 	uint64_t size;                /* bytes */
 	uint32_t ways;
 };
+enum mmu_hash_variant { MMU_HASH_LINUX_310, MMU_HASH_HASH64 };
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -75,7 +76,7 @@ struct costs_cfg {
 	uint64_t guest_pf;
 	uint64_t ept_fault_base;
 	uint64_t lock_acquire, lock_handover, cpu_relax;
-	uint64_t fault_walk_level, sp_alloc, spte_set;
+	uint64_t fault_walk_level, sp_alloc, spte_set, hash_chain_entry;
 	uint64_t zap_page, zap_spte, free_page;
 	uint64_t mmu_unload, mmu_sync_roots, gen_bump;
 	uint64_t mmio_walk_level, mmio_emulate;
@@ -117,6 +118,7 @@ struct scenario {
 	int mmio_invalidate;           /* enum mmio_invalidate */
 	uint32_t mmio_gen_bits;
 	int collapse;                  /* enum collapse_variant */
+	int mmu_hash;                  /* enum mmu_hash_variant: kvm_page_table_hashfn() */
 	uint64_t mmio_gen_start;
 	/* [host] */
 	int preempt;                   /* enum preempt_model */

@@ -619,6 +619,135 @@ static void test_reload_locking(void **state) { run(body_reload_locking, reload_
 static void test_ipi_ack_after_exit(void **state) { run(body_ipi_ack_after_exit, ipi_sets, 4); }
 static void test_flush_shadow_reloads_legacy(void **state) { run(body_flush_shadow_reloads, legacy_sets, 1); }
 static void test_flush_shadow_reloads_fast_v7(void **state) { run(body_flush_shadow_reloads, fast_v7_sets, 1); }
+
+/* ---------------------------------------------------------------- mmu_page_hash */
+
+static const char *const hash310[] = { "mmu.hash=linux-3.10", "costs.hash_chain_entry=7" };
+static const char *const hash64[] = { "mmu.hash=hash64", "costs.hash_chain_entry=7" };
+
+/* kvm_page_table_hashfn() by hand.  3.10: the low 10 bits.  hash64: the top 12 bits of
+ * gfn * 0x61C8864680B583EB mod 2^64; for 0x200 that is the product shifted left by 9, whose
+ * top 12 bits are bits 54..43 of the constant, 1001 0001 0000 = 0x910. */
+static void body_hash_bucket(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	static const struct { gfn_t gfn; uint32_t b310, b64; } cases[] = {
+		{ 0x0, 0, 0 }, { 0x1, 0x1, 0x61c }, { 0x200, 0x200, 0x910 }, { 0x400, 0x0, 0x221 },
+		{ 0x40000, 0x0, 0x191 }, { 0x12345, 0x345, 0x4ba },
+	};
+	bool is310 = m->sc.mmu_hash == MMU_HASH_LINUX_310;
+
+	CHECK(m, kvm->hash_ops->shift == (is310 ? 10u : 12u));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(m, kvm_page_table_hashfn(kvm, cases[i].gfn) == (is310 ? cases[i].b310 : cases[i].b64));
+	/* a 1 GiB direct map's level-1 table gfns (multiples of 512): 2 buckets under 3.10,
+	 * spread under hash64 */
+	static uint32_t used[4096];
+	uint32_t buckets = 0, most = 0;
+	memset(used, 0, sizeof(used));
+	for (gfn_t g = 0; g < 0x40000; g += 0x200) {
+		uint32_t b = kvm_page_table_hashfn(kvm, g);
+		buckets += !used[b]++;
+		most = used[b] > most ? used[b] : most;
+	}
+	CHECK(m, is310 ? buckets == 2 && most == 256 : buckets > 400 && most <= 4);
+}
+
+/* Entries walked and cycles charged by one kvm_mmu_get_page() */
+static uint64_t walked(struct menv *m, gfn_t gfn, int level, struct kvm_mmu_page **out, uint64_t *cycles)
+{
+	uint64_t e0 = ctr(m, "ept.hash_entries_walked"), c0 = m->vc[0].actor.clock;
+	*out = kvm_mmu_get_page(m->kvm, gfn, level);
+	*cycles = m->vc[0].actor.clock - c0;
+	return ctr(m, "ept.hash_entries_walked") - e0;
+}
+
+/* A hand-built collision: gfns 0x200, 0x600, 0xa00 share 3.10 bucket 512.  A miss walks the
+ * whole chain, a hit stops at its page, counted from the newest; 7 cycles an entry. */
+static void body_hash_chain_cost(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct kvm_mmu_page *a, *b, *c, *x;
+	uint64_t cy, alloc = m->sc.costs.sp_alloc;
+	stat_id walk = stats_lookup(m->st, "ept.hash_walk_entries");
+
+	spin_lock(m->h, &m->vc[0].actor);
+	CHECK(m, walked(m, 0x200, 1, &a, &cy) == 0 && cy == alloc);
+	CHECK(m, walked(m, 0x600, 1, &b, &cy) == 1 && cy == alloc + 7);
+	CHECK(m, walked(m, 0xa00, 1, &c, &cy) == 2 && cy == alloc + 14);
+	CHECK(m, kvm->mmu_page_hash_len[512] == 3 && ctr(m, "ept.hash_longest_chain") == 3);
+	/* hits: the oldest is compared last */
+	CHECK(m, walked(m, 0x200, 1, &x, &cy) == 3 && x == a && cy == 21);
+	CHECK(m, walked(m, 0x600, 1, &x, &cy) == 2 && x == b && cy == 14);
+	CHECK(m, walked(m, 0xa00, 1, &x, &cy) == 1 && x == c && cy == 7);
+	/* same gfn, another level: compared with all three, then made */
+	CHECK(m, walked(m, 0x200, 2, &x, &cy) == 3 && x != a && cy == alloc + 21);
+	CHECK(m, walked(m, 0x200, 2, &x, &cy) == 1 && cy == 7);
+	/* another bucket: nothing to compare */
+	CHECK(m, walked(m, 0x201, 1, &x, &cy) == 0 && cy == alloc);
+	CHECK(m, stats_hist_count(m->st, walk) == 9 && stats_hist_max(m->st, walk) == 3);
+	CHECK(m, ctr(m, "ept.hash_longest_chain") == 4);
+	CHECK_MMU(m);
+	spin_unlock(m->h, &m->vc[0].actor);
+}
+
+/* Obsolete and invalid pages stay on the chain, compared by every walk, until
+ * kvm_mmu_commit_zap_page() frees them (3.10 kvm_mmu_free_page(): hlist_del()). */
+static void body_hash_obsolete(struct menv *m)
+{
+	struct kvm *kvm = m->kvm;
+	struct kvm_mmu_page *a, *b, *a2, *x;
+	uint64_t cy;
+	LIST_HEAD(inv);
+
+	spin_lock(m->h, &m->vc[0].actor);
+	CHECK(m, walked(m, 0x200, 1, &a, &cy) == 0 && walked(m, 0x600, 1, &b, &cy) == 1);
+	kvm->mmu_valid_gen++;
+	/* a is obsolete: compared, skipped, the walk goes on to the end; a2 made at the head */
+	CHECK(m, walked(m, 0x200, 1, &a2, &cy) == 2 && a2 != a && kvm->mmu_page_hash_len[512] == 3);
+	CHECK(m, walked(m, 0x200, 1, &x, &cy) == 1 && x == a2);
+	/* zapped, not committed: still walked */
+	CHECK(m, kvm_mmu_prepare_zap_page(kvm, a, &inv) == 1 && kvm_mmu_prepare_zap_page(kvm, b, &inv) == 1);
+	CHECK(m, a->role.invalid && kvm->mmu_page_hash_len[512] == 3);
+	CHECK(m, walked(m, 0xa00, 1, &x, &cy) == 3 && cy == m->sc.costs.sp_alloc + 21);
+	/* an invalid page of the right gfn and level is no match either */
+	CHECK(m, walked(m, 0x600, 1, &x, &cy) == 4 && x != b);
+	CHECK_MMU(m);
+	/* committed: gone from the chain */
+	kvm_mmu_commit_zap_page(kvm, &inv);
+	CHECK(m, kvm->mmu_page_hash_len[512] == 3);
+	CHECK(m, walked(m, 0xe00, 1, &x, &cy) == 3 && walked(m, 0x200, 1, &x, &cy) == 4 && x == a2);
+	CHECK_MMU(m);
+	spin_unlock(m->h, &m->vc[0].actor);
+}
+
+/* set_spte() of 3.10 walks the data gfn's chain in mmu_need_write_protect() for every
+ * writable spte.  A write to gfn 0x400 (4K RAM) makes the tables at levels 3, 2, 1 of gfns
+ * 0, 0, 0x400, all in bucket 0 behind the root (gfn 0): the look-ups compare 1, 2 and 3
+ * pages, the leaf's walk of bucket 0 compares 4.  gfn 0x401 (bucket 1) compares nothing. */
+static void body_hash_write_protect(struct menv *m)
+{
+	struct vcpu *v = &m->vc[0];
+	stat_id walk = stats_lookup(m->st, "ept.hash_walk_entries");
+
+	kvm_mmu_load(v);
+	CHECK(m, ctr(m, "ept.hash_entries_walked") == 0 && stats_hist_count(m->st, walk) == 1);
+	CHECK(m, kvm_tdp_page_fault(v, 0x400000, true) == PF_FIXED && ctr(m, "ept.pages_created") == 4);
+	CHECK(m, ctr(m, "ept.hash_entries_walked") == 1 + 2 + 3 + 4 && stats_hist_count(m->st, walk) == 5);
+	CHECK(m, kvm_tdp_page_fault(v, 0x401000, true) == PF_FIXED);
+	CHECK(m, ctr(m, "ept.hash_entries_walked") == 10 && stats_hist_count(m->st, walk) == 6);
+	/* spurious: set_spte() runs again, so does the walk */
+	CHECK(m, kvm_tdp_page_fault(v, 0x400000, false) == PF_FIXED && ctr(m, "ept.spurious_faults") == 1);
+	CHECK(m, ctr(m, "ept.hash_entries_walked") == 14 && stats_hist_max(m->st, walk) == 4);
+	kvm_mmu_unload(v);
+}
+
+static void test_hash_bucket_310(void **state) { run(body_hash_bucket, hash310, 2); }
+static void test_hash_bucket_hash64(void **state) { run(body_hash_bucket, hash64, 2); }
+static void test_hash_chain_cost(void **state) { run(body_hash_chain_cost, hash310, 2); }
+static void test_hash_obsolete_walked_until_commit(void **state) { run(body_hash_obsolete, hash310, 2); }
+static void test_hash_write_protect_walk(void **state) { run(body_hash_write_protect, hash310, 2); }
+
 static void test_mapping_level(void **state) { run(body_mapping_level, big_slots, NBIG); }
 static void test_get_page(void **state) { run(body_get_page, NULL, 0); }
 static void test_faults(void **state) { run(body_faults, big_slots, NBIG); }
@@ -727,7 +856,11 @@ static void body_load_prefaulted(struct menv *m)
 	kvm_mmu_load(&m->vc[0]);
 	CHECK_MMU(m);
 	CHECK(m, ctr(m, "ept.faults") == 0 && ctr(m, "ept.prefaulted") == pf_faults);
-	CHECK(m, m->vc[0].actor.clock == 0 || m->vc[0].actor.clock < 1000);   /* only the root load was charged */
+	/* only the root load was charged: its look-up compares every page of bucket 0, the root
+	 * (made first) last */
+	uint64_t walked_n = ctr(m, "ept.hash_entries_walked");
+	CHECK(m, walked_n == m->kvm->mmu_page_hash_len[kvm_page_table_hashfn(m->kvm, 0)]);
+	CHECK(m, m->vc[0].actor.clock - walked_n * m->sc.costs.hash_chain_entry < 1000);
 	snapshot(m->kvm, &pf_built);
 }
 
@@ -784,6 +917,11 @@ int main(void)
 		cmocka_unit_test(test_ipi_ack_after_exit),
 		cmocka_unit_test(test_flush_shadow_reloads_legacy),
 		cmocka_unit_test(test_flush_shadow_reloads_fast_v7),
+		cmocka_unit_test(test_hash_bucket_310),
+		cmocka_unit_test(test_hash_bucket_hash64),
+		cmocka_unit_test(test_hash_chain_cost),
+		cmocka_unit_test(test_hash_obsolete_walked_until_commit),
+		cmocka_unit_test(test_hash_write_protect_walk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
