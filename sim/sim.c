@@ -119,8 +119,17 @@ static int vmm_schedule(struct sim *s, struct kvm_memory_slot *slot, struct kvm_
 
 	if (!ev)
 		return -ENOMEM;
-	for (uint32_t i = 0; slot && i < sc->toggle_count; i++)
-		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->toggle_start_ms + i * sc->toggle_period_ms), VMM_TOGGLE };
+	if (slot && sc->toggle_count) {
+		double *ms = calloc(sc->toggle_count, sizeof(*ms));
+		if (!ms) {
+			free(ev);
+			return -ENOMEM;
+		}
+		config_toggle_times(sc, ms);
+		for (uint32_t i = 0; i < sc->toggle_count; i++)
+			ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, ms[i]), VMM_TOGGLE };
+		free(ms);
+	}
 	if (dslot) {
 		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms), VMM_DIRTY_ENABLE };
 		for (uint32_t i = 1; i <= sc->dirty_rounds; i++)
@@ -257,9 +266,15 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 		s->pools[i] = gpa_pool_new(guest_pool_base(&s->layout, i), s->layout.pool_size);
 		if (!s->pools[i])
 			return -ENOMEM;
-		/* With 2M guest pages the pool is mostly 2M frames: only page tables take 4K. */
-		if (sc->page_size == MAP_4K)
+		/* With 2M guest pages the pool is mostly 2M frames: only page tables take 4K.
+		 * guest.free_frames = lifo keeps the pool's own order: the last freed frame first
+		 * (Linux's per-cpu and buddy free lists take from the head they free to), then
+		 * fresh ones in address order. */
+		if (sc->page_size == MAP_4K && sc->free_frames == FREE_FRAMES_SCATTER)
 			gpa_pool_scatter(s->pools[i], sc->seed, POOL_RNG_STREAM + i);
+		else if (sc->page_size == MAP_4K)
+			gpa_pool_reclaim(s->pools[i], sc->seed, POOL_RNG_STREAM + i, sc->free_run / 4096,
+					 sc->cache_growth_share);
 		if (s->kgpt) {
 			s->gpts[i] = gpt_new(s->pools[i]);
 			if (!s->gpts[i])
