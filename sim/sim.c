@@ -458,8 +458,9 @@ void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx)
 /* Memory estimate (measured on this repository's runs, README "Speed and scale"): a
  * prefaulted leaf costs ~16.3 bytes of host memory (its spte, its rmap entry, its share
  * of the shadow page holding it), the same whatever its size; a vCPU ~204 KiB (TLBs,
- * caches, fiber stack, stats); a scatter stack one 8-byte frame number per 4K frame of
- * the first 3/4 of the vCPU's pool (gpa_pool_scatter()). */
+ * caches, fiber stack, stats); a scatter stack (or with guest.free_frames = lifo the page
+ * cache's LRU) one 8-byte frame number per 4K frame of the first 3/4 of the vCPU's pool
+ * (gpa_pool_scatter(), gpa_pool_reclaim()). */
 #define EST_BASE_BYTES (16ULL << 20)
 #define EST_PER_VCPU_BYTES (256ULL << 10)
 #define EST_LEAF_MILLIBYTES 16300ULL
