@@ -17,6 +17,10 @@ struct gpa_pool {
 	uint64_t next2m;          /* fresh 2M frames grow down from end */
 	struct frame_stack free4k, free2m;
 	bool scatter;
+	/* gpa_pool_reclaim(): frames held by the page cache, a FIFO (oldest at lru_head) */
+	struct frame_stack lru;
+	size_t lru_head;
+	double cache_share;
 	struct rng rng;
 };
 
@@ -49,6 +53,7 @@ void gpa_pool_free(struct gpa_pool *p)
 		return;
 	free(p->free4k.v);
 	free(p->free2m.v);
+	free(p->lru.v);
 	free(p);
 }
 
@@ -64,6 +69,36 @@ void gpa_pool_scatter(struct gpa_pool *p, uint64_t seed, uint64_t stream)
 		return;
 	for (uint64_t gpa = top; gpa > p->next4k; gpa -= SZ_4K)
 		push(&p->free4k, gpa - SZ_4K);
+	p->next4k = top;
+}
+
+void gpa_pool_reclaim(struct gpa_pool *p, uint64_t seed, uint64_t stream, uint64_t run_frames,
+		      double cache_share)
+{
+	uint64_t top = (p->base + (p->end - p->base) / 4 * 3) & ~(SZ_2M - 1);
+
+	rng_seed(&p->rng, seed, stream);
+	p->cache_share = cache_share;
+	if (!run_frames || top <= p->next4k)
+		return;
+	uint64_t n = (top - p->next4k) / SZ_4K, nruns = (n + run_frames - 1) / run_frames;
+	uint64_t *order = malloc(nruns * sizeof(*order));
+	if (!order)
+		abort();
+	for (uint64_t i = 0; i < nruns; i++)
+		order[i] = i;
+	for (uint64_t i = nruns; i > 1; i--) {   /* Fisher-Yates */
+		uint64_t j = rng_below(&p->rng, i), t = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+	/* the page cache's LRU, oldest first: run order[0] first, each run in address order */
+	for (uint64_t i = 0; i < nruns; i++) {
+		uint64_t lo = p->next4k + order[i] * run_frames * SZ_4K, hi = lo + run_frames * SZ_4K;
+		for (uint64_t gpa = lo; gpa < hi && gpa < top; gpa += SZ_4K)
+			push(&p->lru, gpa);
+	}
+	free(order);
 	p->next4k = top;
 }
 
@@ -98,6 +133,16 @@ int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa)
 		*gpa = take(p, &p->free4k);
 		return 0;
 	}
+	if (p->lru_head < p->lru.n) {
+		/* nothing free: reclaim the page cache's oldest frame */
+		*gpa = p->lru.v[p->lru_head++];
+		if (p->lru_head > 4096 && 2 * p->lru_head > p->lru.n) {
+			memmove(p->lru.v, p->lru.v + p->lru_head, (p->lru.n - p->lru_head) * sizeof(*p->lru.v));
+			p->lru.n -= p->lru_head;
+			p->lru_head = 0;
+		}
+		return 0;
+	}
 	if (p->next4k + SZ_4K <= p->next2m) {
 		*gpa = p->next4k;
 		p->next4k += SZ_4K;
@@ -112,7 +157,10 @@ void gpa_pool_put(struct gpa_pool *p, uint64_t gpa, bool large)
 	 * frames are the page cache's (shared), not free process memory. */
 	if (gpa < p->base || gpa + (large ? SZ_2M : SZ_4K) > p->end)
 		return;
-	push(large ? &p->free2m : &p->free4k, gpa);
+	if (!large && p->cache_share > 0 && rng_double(&p->rng) < p->cache_share)
+		push(&p->lru, gpa);   /* the growing page cache takes it: the LRU's newest */
+	else
+		push(large ? &p->free2m : &p->free4k, gpa);
 }
 
 uint64_t gpa_pool_fresh_left(const struct gpa_pool *p) { return p->next2m - p->next4k; }

@@ -30,6 +30,17 @@ void gpa_pool_free(struct gpa_pool *p);
  * pool; 2M frames still come from the top) instead of LIFO: the mixing of a guest whose page
  * cache filled its memory, so a long-running guest touches all of it over time. */
 void gpa_pool_scatter(struct gpa_pool *p, uint64_t seed, uint64_t stream);
+/* A guest whose page cache filled its memory, LIFO (the last freed frame first, as Linux's
+ * per-cpu and buddy free lists hand out: 3.10 mm/page_alloc.c free_hot_cold_page() and
+ * __free_one_page() add at the list head, buffered_rmqueue() and __rmqueue_smallest() take
+ * the head): the never-used 4K frames of the lower three quarters of the pool start out
+ * held by the page cache, an LRU of runs of run_frames contiguous frames in random order
+ * (files read a readahead window, VM_MAX_READAHEAD = 128 KiB, at a time); an
+ * allocation with no free frame reclaims the LRU's oldest frame.  Of the 4K frames put back,
+ * a share cache_share goes to the page cache (the LRU's newest) instead of the free list:
+ * the page cache grows into freed memory, so the frames processes cycle through drift. */
+void gpa_pool_reclaim(struct gpa_pool *p, uint64_t seed, uint64_t stream, uint64_t run_frames,
+		      double cache_share);
 /* A frame of 4K (large = false) or 2M.  Returns 0 and the GPA, or -ENOMEM. */
 int gpa_pool_alloc(struct gpa_pool *p, bool large, uint64_t *gpa);
 void gpa_pool_put(struct gpa_pool *p, uint64_t gpa, bool large);

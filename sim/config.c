@@ -3,6 +3,7 @@
 #include "cpu/guest.h"
 #include "cpu/tlb.h"
 #include "sim/numparse.h"
+#include "sim/rng.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,6 +50,7 @@ static const char *const tlb_preset_names[] = { "skylake", "custom", NULL };
 static const char *const tlb_shared_names[] = { "none", "4k+2m", "2m+1g", "4k+2m+1g", NULL };
 static const char *const walk_refs_names[] = { "probabilistic", "cache", NULL };
 static const char *const mmu_hash_names[] = { "linux-3.10", "hash64", NULL };
+static const char *const free_frames_names[] = { "scatter", "lifo", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -80,6 +82,12 @@ static const struct key_def config_schema[] = {
 	  "GPA bytes at the bottom of RAM used by the guest kernel and its page cache (shared by all vCPUs)" },
 	{ "guest", "prefault", K_BOOL, S(prefault), "false", NOLIM, NULL,
 	  "map every page of every present memslot in the EPT before the run, without simulating the faults (the state an ascending fault-in leaves)" },
+	{ "guest", "free_run", K_SIZE, S(free_run), "0", 0, 1ULL << 30, NULL,
+	  "with free_frames = lifo: the page cache first holds the never-used frames, in runs of this many bytes in random LRU order, and an allocation with no free frame reclaims its oldest; 0: no page cache, fresh frames in address order" },
+	{ "guest", "cache_growth_share", K_DOUBLE, S(cache_growth_share), "0", 0, 1, NULL,
+	  "with free_frames = lifo and free_run: share of the frames a process frees that the growing page cache takes (to the LRU's newest end) before another process can reuse them" },
+	{ "guest", "free_frames", K_ENUM, S(free_frames), "scatter", NOLIM, free_frames_names,
+	  "with 4K guest pages, which free frame a vCPU's pool hands out: scatter (any, at random: a guest whose page cache filled its memory) or lifo (the last freed, then fresh ones in address order: Linux's free lists)" },
 	/* [cpu] */
 	{ "cpu", "freq_mhz", K_DOUBLE, S(freq_mhz), "2600", 100, 10000, NULL,
 	  "core clock; converts cycles to time in reports and *_ms/*_us keys" },
@@ -231,6 +239,12 @@ static const struct key_def config_schema[] = {
 	{ "workload", "proc_mem_mb", K_DOUBLE, S(proc_mem_mb), "24", 0.01, 1e6, NULL, "mean private memory a process grows to" },
 	{ "workload", "proc_life_ms", K_DOUBLE, S(proc_life_ms), "40", 0.001, 1e9, NULL, "mean process lifetime (exponential)" },
 	{ "workload", "text_mb", K_DOUBLE, S(text_mb), "24", 0.01, 1e6, NULL, "program text shared by the processes (page cache)" },
+	{ "workload", "helper_fraction", K_DOUBLE, S(helper_fraction), "0", 0, 1, NULL,
+	  "kbuild: share of processes that are small helpers (make, sh, as) rather than compile jobs: the number of compile jobs running varies" },
+	{ "workload", "helper_mem_mb", K_DOUBLE, S(helper_mem_mb), "2", 0.01, 1e6, NULL,
+	  "kbuild: mean private memory of a helper process" },
+	{ "workload", "cache_new_page_fraction", K_DOUBLE, S(cache_new_page_fraction), "0.05", 0, 1, NULL,
+	  "kbuild: share of page-cache writes that move on to a fresh page (how fast the page cache grows through each vCPU's write area)" },
 	/* [events] */
 	{ "events", "toggle_slot", K_STR, S(toggle_slot), "", NOLIM, NULL,
 	  "memslot toggled (deleted / re-created) by the schedule; empty: none" },
@@ -238,6 +252,10 @@ static const struct key_def config_schema[] = {
 	{ "events", "toggle_period_ms", K_DOUBLE, S(toggle_period_ms), "100", 0.001, 1e9, NULL, "time between toggles" },
 	{ "events", "toggle_count", K_U32, S(toggle_count), "0", 0, 1e6, NULL,
 	  "number of toggles (a delete zaps all; a create invalidates MMIO sptes)" },
+	{ "events", "toggle_hold_ms", K_DOUBLE, S(toggle_hold_ms), "0", 0, 1e9, NULL,
+	  "0: a toggle every period; > 0: toggles in pairs, one every period and the next this much later (a ROM read: map the BAR, copy, unmap)" },
+	{ "events", "toggle_jitter", K_DOUBLE, S(toggle_jitter), "0", 0, 0.99, NULL,
+	  "each period between toggles (pairs) is toggle_period_ms x (1 + u), u uniform in [-jitter, jitter], drawn from run.seed" },
 	{ "events", "stop_after_last", K_BOOL, S(stop_after_last), "false", NOLIM, NULL,
 	  "end the run when the VMM thread has finished its last event (its ioctl returned), before workload.duration_ms if that is later" },
 	{ "events", "dirty_slot", K_STR, S(dirty_slot), "", NOLIM, NULL,
@@ -1096,6 +1114,12 @@ int config_validate(struct scenario *sc, struct config_error *err)
 			return -EINVAL;
 		}
 	}
+	if (sc->toggle_hold_ms > 0 && sc->toggle_hold_ms >= sc->toggle_period_ms * (1 - sc->toggle_jitter)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: events.toggle_hold_ms (%g) must be shorter than the shortest period, toggle_period_ms x (1 - toggle_jitter) (%g)",
+			 src, sc->toggle_hold_ms, sc->toggle_period_ms * (1 - sc->toggle_jitter));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -1339,4 +1363,20 @@ const char *config_enum_name(const char *section, const char *key, int value)
 		if (i == value)
 			return k->names[i];
 	return "?";
+}
+
+void config_toggle_times(const struct scenario *sc, double *ms)
+{
+	struct rng r;
+	double t = sc->toggle_start_ms;
+	uint32_t per = sc->toggle_hold_ms > 0 ? 2 : 1;
+
+	rng_seed(&r, sc->seed, CONFIG_TOGGLE_RNG_STREAM);
+	for (uint32_t i = 0; i < sc->toggle_count; i++) {
+		if (!sc->toggle_jitter)
+			t = sc->toggle_start_ms + (i / per) * sc->toggle_period_ms;
+		else if (i && i % per == 0)
+			t += sc->toggle_period_ms * (1 + sc->toggle_jitter * (2 * rng_double(&r) - 1));
+		ms[i] = t + (i % per ? sc->toggle_hold_ms : 0);
+	}
 }

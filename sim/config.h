@@ -36,6 +36,8 @@ enum backing { BACKING_4K, BACKING_THP, BACKING_HUGETLB_2M, BACKING_HUGETLB_1G }
 enum preempt_model { PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT_FULL };
 enum zap_all_variant { ZAP_ALL_LEGACY, ZAP_ALL_FAST_FLUSH_AT_BREAK, ZAP_ALL_FAST_V7 };
 enum guest_paging { GUEST_PAGING_4LEVEL, GUEST_PAGING_NONE };
+/* guest.free_frames: which free frame a vCPU's pool hands out (cpu/gpt.h) */
+enum free_frames { FREE_FRAMES_SCATTER, FREE_FRAMES_LIFO };
 enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
 enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
@@ -94,6 +96,9 @@ struct scenario {
 	int kernel_page_size;          /* enum map_size: the guest's direct map */
 	uint64_t kernel_mem;           /* GPA bytes of kernel + page cache (shared) */
 	bool prefault;                 /* build the EPT of all memslots before the run */
+	int free_frames;               /* enum free_frames */
+	uint64_t free_run;             /* lifo: bytes per run of the page cache's LRU; 0: no LRU */
+	double cache_growth_share;     /* lifo: share of freed frames the page cache takes */
 	/* [cpu] */
 	double freq_mhz, cpi;
 	/* [tlb] */
@@ -143,10 +148,14 @@ struct scenario {
 	double proc_mem_mb;
 	double proc_life_ms;
 	double text_mb;
+	double helper_fraction, helper_mem_mb;   /* kbuild: make/sh/as between compile jobs */
+	double cache_new_page_fraction;          /* kbuild: page-cache writes to a fresh page */
 	/* [events] */
 	char toggle_slot[CONFIG_NAME_MAX];
 	double toggle_start_ms, toggle_period_ms;
 	uint32_t toggle_count;
+	double toggle_hold_ms;         /* > 0: toggles come in pairs (a ROM read), this far apart */
+	double toggle_jitter;          /* each period x (1 + U(-j, j)) */
 	bool stop_after_last;          /* the run ends with the VMM's last event */
 	char dirty_slot[CONFIG_NAME_MAX];   /* a slot's name, CONFIG_DIRTY_ALL, or empty */
 	double dirty_start_ms, dirty_round_ms;
@@ -210,6 +219,14 @@ static inline uint32_t config_nr_ram_slots(const struct scenario *sc)
 {
 	return sc->nr_slots > 1 && !strcmp(sc->slots[1].name, "ram-high") ? 2 : 1;
 }
+
+/* The times (ms) of the [events] toggles, toggle_count of them, into ms[]: one every
+ * toggle_period_ms from toggle_start_ms, or with toggle_hold_ms > 0 in pairs (a ROM read:
+ * the BAR mapped, then unmapped hold ms later), one pair every period; with toggle_jitter
+ * each period is drawn from [period x (1 - jitter), period x (1 + jitter)] (stream
+ * CONFIG_TOGGLE_RNG_STREAM of run.seed). */
+#define CONFIG_TOGGLE_RNG_STREAM 0x70000ULL
+void config_toggle_times(const struct scenario *sc, double *ms);
 
 /* Cycles of a time, saturated at UINT64_MAX ("never"): an [events] time can reach 1e15 ms
  * (toggle_start_ms + toggle_count x toggle_period_ms), 1e22 cycles, which a plain cast

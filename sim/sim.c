@@ -141,8 +141,17 @@ static int vmm_schedule(struct sim *s, struct kvm_memory_slot *slot, bool logged
 
 	if (!ev)
 		return -ENOMEM;
-	for (uint32_t i = 0; slot && i < sc->toggle_count; i++)
-		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->toggle_start_ms + i * sc->toggle_period_ms), VMM_TOGGLE };
+	if (slot && sc->toggle_count) {
+		double *ms = calloc(sc->toggle_count, sizeof(*ms));
+		if (!ms) {
+			free(ev);
+			return -ENOMEM;
+		}
+		config_toggle_times(sc, ms);
+		for (uint32_t i = 0; i < sc->toggle_count; i++)
+			ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, ms[i]), VMM_TOGGLE };
+		free(ms);
+	}
 	if (logged) {
 		ev[k++] = (struct vmm_event){ config_ms_to_cycles(sc, sc->dirty_start_ms), VMM_DIRTY_ENABLE };
 		for (uint32_t i = 1; i <= sc->dirty_rounds; i++)
@@ -293,9 +302,15 @@ static int build_vcpus(struct sim *s, char *err, size_t errlen)
 		s->pools[i] = gpa_pool_new(guest_pool_base(&s->layout, i), s->layout.pool_size);
 		if (!s->pools[i])
 			return -ENOMEM;
-		/* With 2M guest pages the pool is mostly 2M frames: only page tables take 4K. */
-		if (sc->page_size == MAP_4K)
+		/* With 2M guest pages the pool is mostly 2M frames: only page tables take 4K.
+		 * guest.free_frames = lifo keeps the pool's own order: the last freed frame first
+		 * (Linux's per-cpu and buddy free lists take from the head they free to), then
+		 * fresh ones in address order. */
+		if (sc->page_size == MAP_4K && sc->free_frames == FREE_FRAMES_SCATTER)
 			gpa_pool_scatter(s->pools[i], sc->seed, POOL_RNG_STREAM + i);
+		else if (sc->page_size == MAP_4K)
+			gpa_pool_reclaim(s->pools[i], sc->seed, POOL_RNG_STREAM + i, sc->free_run / 4096,
+					 sc->cache_growth_share);
 		if (s->kgpt) {
 			s->gpts[i] = gpt_new(s->pools[i]);
 			if (!s->gpts[i])
@@ -487,9 +502,10 @@ void sim_set_progress(struct sim *s, sim_progress_fn fn, void *ctx)
 /* Memory estimate (measured on this repository's runs, README "Speed and scale"): a
  * prefaulted leaf costs ~16.3 bytes of host memory (its spte, its rmap entry, its share
  * of the shadow page holding it), the same whatever its size; a vCPU ~204 KiB (TLBs,
- * caches, fiber stack, stats); a scatter stack one 8-byte frame number per 4K frame of
- * the first 3/4 of the vCPU's pool (gpa_pool_scatter()); with walk.refs = cache, 8 bytes
- * of tag per cache line of every level (cpu/cache.c). */
+ * caches, fiber stack, stats); a scatter stack (or with guest.free_frames = lifo the page
+ * cache's LRU) one 8-byte frame number per 4K frame of the first 3/4 of the vCPU's pool
+ * (gpa_pool_scatter(), gpa_pool_reclaim()); with walk.refs = cache, 8 bytes of tag per
+ * cache line of every level (cpu/cache.c). */
 #define EST_BASE_BYTES (16ULL << 20)
 #define EST_PER_VCPU_BYTES (256ULL << 10)
 #define EST_LEAF_MILLIBYTES 16300ULL

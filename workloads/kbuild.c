@@ -66,6 +66,10 @@ static void new_process(struct kbuild *w)
 	uint64_t max_pages = GUEST_SLOT_SPAN / PAGE;
 
 	w->slot = w->slot % GUEST_PROC_SLOTS + 1;
+	/* make -j's jobs: between compile jobs (cc1) a vCPU runs make, sh and as, small
+	 * processes, so the number of compile jobs running, and the memory they hold, varies */
+	if (sc->helper_fraction > 0 && rng_double(&w->rng) < sc->helper_fraction)
+		mean_pages = sc->helper_mem_mb * (1 << 20) / PAGE;
 	w->pages = MIN_PROC_PAGES + (uint64_t)rng_exp(&w->rng, mean_pages);
 	if (w->pages > max_pages)
 		w->pages = max_pages;
@@ -147,7 +151,7 @@ static int kbuild_emit(struct kbuild *w, struct trace_record *r)
 		uint64_t page;
 		if (write) {
 			/* object files and logs: sequential fresh page-cache pages */
-			if (rng_double(&w->rng) < 0.05)
+			if (rng_double(&w->rng) < sc->cache_new_page_fraction)
 				w->wcursor = (w->wcursor + 1) % w->wpages;
 			page = w->wbase + w->wcursor;
 		} else {

@@ -117,6 +117,76 @@ static void scatter_order(uint64_t seed, uint64_t stream, uint64_t *out)
 	gpa_pool_free(p);
 }
 
+/* gpa_pool_reclaim(), hand-checked on pool [0, 16M) with runs of 32 frames (128 KiB): the
+ * 3072 frames of [0, 12M) start in the page cache, 96 runs in a random order; with nothing
+ * free, frames come from the oldest run first, each run whole and in address order; a freed
+ * frame is the next one handed out (LIFO); with cache_share 1 every freed frame goes to the
+ * newest end of the LRU and comes back only after all older ones. */
+static void test_pool_reclaim(void **state)
+{
+	static bool seen[3072], run_start[96];
+	struct gpa_pool *p = gpa_pool_new(0, 16ULL << 20);
+	(void)state;
+
+	gpa_pool_reclaim(p, 5, 9, 32, 0);
+	uint64_t first = 0, in_order = 0;
+	for (int i = 0; i < 3072; i++) {
+		uint64_t g = pop(p, false);
+		assert_true(g < (12ULL << 20));
+		assert_false(seen[g / K4]);
+		seen[g / K4] = true;
+		if (i % 32 == 0) {
+			assert_int_equal(g % (32 * K4), 0);       /* a run starts at a 128 KiB boundary */
+			run_start[g / (32 * K4)] = true;
+			in_order += g / (32 * K4) == (uint64_t)i / 32;
+			if (!i)
+				first = g;
+		} else {
+			assert_int_equal(g, first + K4);           /* and goes on in address order */
+		}
+		first = g;
+		if (i == 100) {
+			/* LIFO: a freed frame comes back at once, then the run goes on */
+			gpa_pool_put(p, g, false);
+			assert_int_equal(pop(p, false), g);
+		}
+	}
+	for (int r = 0; r < 96; r++)
+		assert_true(run_start[r]);
+	assert_true(in_order < 10);   /* the runs are shuffled (about 1 in place by chance) */
+	assert_int_equal(pop(p, false), 12ULL << 20);   /* page cache used up: fresh frames */
+	gpa_pool_free(p);
+
+	/* cache_share 1: freed frames join the LRU's newest end */
+	p = gpa_pool_new(0, 16ULL << 20);
+	gpa_pool_reclaim(p, 5, 9, 32, 1.0);
+	uint64_t a = pop(p, false), b = pop(p, false);
+	gpa_pool_put(p, a, false);
+	assert_int_equal(pop(p, false), b + K4);   /* not a: the run goes on */
+	for (int i = 3; i < 3072; i++)
+		assert_int_not_equal(pop(p, false), a);
+	assert_int_equal(pop(p, false), a);         /* after every older frame */
+	gpa_pool_free(p);
+
+	/* cache_share 0.25: about a quarter of the freed frames are not handed out again next */
+	p = gpa_pool_new(0, 16ULL << 20);
+	gpa_pool_reclaim(p, 5, 9, 32, 0.25);
+	uint64_t got[1000];
+	for (int i = 0; i < 1000; i++)
+		got[i] = pop(p, false);
+	for (int i = 0; i < 1000; i++)
+		gpa_pool_put(p, got[i], false);
+	int reused = 0;
+	for (int i = 0; i < 1000; i++) {
+		uint64_t g = pop(p, false);
+		for (int j = 0; j < 1000; j++)
+			reused += g == got[j];
+	}
+	print_message("reused %d of 1000 (expected ~750 +- 41)\n", reused);
+	assert_in_range(reused, 750 - 41, 750 + 41);   /* 3 sigma of Binomial(1000, 0.75) */
+	gpa_pool_free(p);
+}
+
 static void test_pool_scatter(void **state)
 {
 	static uint64_t a[NSC], b[NSC], c[NSC];
@@ -462,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_pool_fresh),
 		cmocka_unit_test(test_pool_lifo),
 		cmocka_unit_test(test_pool_scatter),
+		cmocka_unit_test(test_pool_reclaim),
 		cmocka_unit_test(test_gpt_map_translate),
 		cmocka_unit_test(test_gpt_unmap),
 		cmocka_unit_test(test_gpt_share),

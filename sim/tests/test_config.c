@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -800,6 +801,53 @@ static int validate_with(struct fx *f, const char *const *sets, size_t n)
 	validate_with(f, (const char *const[]){ __VA_ARGS__ }, \
 		      sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
 
+/* config_toggle_times(), hand-checked: periodic toggles as before; pairs held hold_ms apart
+ * (a ROM read); jittered periods within [p(1-j), p(1+j)], different from each other and
+ * from seed to seed, the same for the same seed. */
+static void test_toggle_times(void **state)
+{
+	struct fx *f = *state;
+	double ms[40], again[40], other[40];
+
+	assert_int_equal(VALIDATE(f, "events.toggle_start_ms=300", "events.toggle_period_ms=50", "events.toggle_count=4"), 0);
+	config_toggle_times(&f->sc, ms);
+	assert_true(fabs((ms[0]) - (300)) <= 0), assert_true(fabs((ms[1]) - (350)) <= 0);
+	assert_true(fabs((ms[2]) - (400)) <= 0), assert_true(fabs((ms[3]) - (450)) <= 0);
+
+	assert_int_equal(VALIDATE(f, "events.toggle_start_ms=300", "events.toggle_period_ms=100", "events.toggle_count=5",
+				  "events.toggle_hold_ms=0.5"), 0);
+	config_toggle_times(&f->sc, ms);
+	const double want[] = { 300, 300.5, 400, 400.5, 500 };
+	for (int i = 0; i < 5; i++)
+		assert_true(fabs((ms[i]) - (want[i])) <= 1e-9);
+
+	assert_int_equal(VALIDATE(f, "events.toggle_start_ms=300", "events.toggle_period_ms=100", "events.toggle_count=40",
+				  "events.toggle_hold_ms=0.5", "events.toggle_jitter=0.3"), 0);
+	config_toggle_times(&f->sc, ms);
+	config_toggle_times(&f->sc, again);
+	f->sc.seed = 2;
+	config_toggle_times(&f->sc, other);
+	assert_true(fabs((ms[0]) - (300)) <= 0);
+	double lo = 1e9, hi = 0;
+	int differ = 0;
+	for (int i = 0; i < 40; i++) {
+		assert_true(fabs((ms[i]) - (again[i])) <= 0);
+		differ += ms[i] != other[i];
+		if (i % 2) {
+			assert_true(fabs((ms[i] - ms[i - 1]) - (0.5)) <= 1e-9);
+			continue;
+		}
+		if (!i)
+			continue;
+		double d = ms[i] - ms[i - 2];
+		assert_true(d >= 70 - 1e-9 && d <= 130 + 1e-9);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_true(differ >= 38);        /* all but the first pair move with the seed */
+	assert_true(hi - lo > 30);        /* 19 uniform draws spread over most of [70, 130] */
+}
+
 static void test_validate(void **state)
 {
 	struct fx *f = *state;
@@ -831,6 +879,11 @@ static void test_validate(void **state)
 	assert_int_equal(VALIDATE(f, "events.toggle_slot=ram"), -EINVAL);
 	tu_assert_contains(f->err.msg, "the RAM slot cannot be toggled");
 	assert_int_equal(VALIDATE(f, "memslot.rom.base=4G", "memslot.rom.size=4K", "events.toggle_slot=rom"), 0);
+	/* a ROM read's unmap must come before the next read's map */
+	assert_int_equal(VALIDATE(f, "events.toggle_period_ms=10", "events.toggle_jitter=0.5", "events.toggle_hold_ms=5"),
+			 -EINVAL);
+	tu_assert_contains(f->err.msg, "events.toggle_hold_ms (5) must be shorter than the shortest period");
+	assert_int_equal(VALIDATE(f, "events.toggle_period_ms=10", "events.toggle_jitter=0.5", "events.toggle_hold_ms=4.9"), 0);
 
 	/* kernel_mem against mem */
 	assert_int_equal(VALIDATE(f, "guest.mem=256M", "guest.kernel_mem=256M"), -EINVAL);
@@ -1182,6 +1235,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_what_a_file_holds, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_validate, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_toggle_times, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dump_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ram_split, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hash, fx_setup, fx_teardown),

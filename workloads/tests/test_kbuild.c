@@ -210,12 +210,113 @@ static void test_stream_valid(void **state)
 	assert_true(w0[1] < w1[0] || w1[1] < w0[0]);
 }
 
+/* Processes of one stream: how many, and how many of them touched at most 60 private pages. */
+static void count_small(double helper_fraction, unsigned nrec, unsigned *procs, unsigned *small)
+{
+	static bool seen[GUEST_SLOT_SPAN >> 12];
+	static uint32_t list[GUEST_SLOT_SPAN >> 12];
+	struct scenario sc;
+	struct guest_layout l;
+	struct trace_record r;
+	struct config_error err;
+	unsigned n = 0;
+
+	config_defaults(&sc);
+	sc.proc_mem_mb = 64, sc.helper_mem_mb = 0.01, sc.helper_fraction = helper_fraction;
+	sc.new_page_fraction = 0.2, sc.proc_life_ms = 0.1;
+	assert_int_equal(config_validate(&sc, &err), 0);
+	guest_layout_init(&l, &sc);
+	struct workload *w = workload_new(&sc, &l, 0, errbuf, sizeof(errbuf));
+	assert_non_null(w);
+	*procs = *small = 0;
+	for (unsigned i = 0; i < nrec; i++) {
+		assert_int_equal(1, workload_next(w, &r));
+		if (r.kind == REC_UNMAP) {
+			if (r.addr < GUEST_DATA_BASE(0))
+				continue;   /* the text unmap that follows */
+			/* the process exits: its footprint drops to nothing */
+			(*procs)++;
+			*small += n <= 60;
+			while (n)
+				seen[list[--n]] = false;
+			continue;
+		}
+		if (r.kind == REC_FETCH || r.addr >= GUEST_DIRECTMAP)
+			continue;
+		uint32_t pg = (uint32_t)((r.addr & (GUEST_SLOT_SPAN - 1)) >> 12);
+		if (!seen[pg])
+			seen[pg] = true, list[n++] = pg;
+	}
+	while (n)
+		seen[list[--n]] = false;
+	workload_free(w);
+}
+
+/* make -j's job count varies: workload.helper_fraction of the processes are helpers (make,
+ * sh, as) of helper_mem_mb.  Hand-checked: with 64 MiB compile jobs that touch a new page
+ * in 1 of 5 data records (~1,000 in a mean lifetime) and helpers of 16 + ~2.4 pages, a
+ * process touches at most 60 pages if it is a helper, or (4.5%) a compile job that exits
+ * within ~4.4% of its mean lifetime: 52% of them with helper_fraction 0.5, 4.5% with 0. */
+static void test_helpers(void **state)
+{
+	unsigned procs, small;
+
+	count_small(0.5, 4000000, &procs, &small);
+	print_message("helper_fraction 0.5: %u of %u processes small\n", small, procs);
+	assert_true(procs > 300);
+	assert_true(fabs((double)small / procs - 0.52) < 0.08);
+	count_small(0, 4000000, &procs, &small);
+	print_message("helper_fraction 0: %u of %u processes small\n", small, procs);
+	assert_true(procs > 300);
+	assert_true((double)small / procs < 0.1);
+}
+
+/* The page cache grows at workload.cache_new_page_fraction: that share of the page-cache
+ * writes moves the vCPU's write cursor to the next page (Binomial: 1% of ~45,000 writes,
+ * 450 +- 64 at 3 sigma); at 0 every write goes to one page. */
+static void test_cache_growth(void **state)
+{
+	for (int k = 0; k < 2; k++) {
+		struct scenario sc;
+		struct guest_layout l;
+		struct trace_record r;
+		struct config_error err;
+
+		config_defaults(&sc);
+		sc.cache_new_page_fraction = k ? 0.01 : 0;
+		assert_int_equal(config_validate(&sc, &err), 0);
+		guest_layout_init(&l, &sc);
+		struct workload *w = workload_new(&sc, &l, 1, errbuf, sizeof(errbuf));
+		assert_non_null(w);
+		uint64_t writes = 0, moves = 0, last = 0;
+		for (unsigned i = 0; i < NREC; i++) {
+			assert_int_equal(1, workload_next(w, &r));
+			if (r.kind != REC_WRITE || r.addr < GUEST_DIRECTMAP)
+				continue;
+			uint64_t pg = (r.addr - GUEST_DIRECTMAP) >> 12;
+			moves += writes && pg != last;
+			last = pg;
+			writes++;
+		}
+		print_message("cache_new_page_fraction %.2f: %llu writes, %llu moves\n", sc.cache_new_page_fraction,
+			      (unsigned long long)writes, (unsigned long long)moves);
+		assert_true(writes > 40000 && writes < 50000);
+		if (k)
+			assert_true(fabs((double)moves - 0.01 * writes) < 3 * sqrt(0.01 * 0.99 * writes));
+		else
+			assert_int_equal(moves, 0);
+		workload_free(w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_mix),
 		cmocka_unit_test(test_stream_valid),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_cache_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
