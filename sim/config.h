@@ -24,6 +24,7 @@
 #define CONFIG_NAME_MAX 32
 #define CONFIG_ERR_MAX 512
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_TEXT_MAX 200          /* a [validate] text: one config line */
 #define CONFIG_MAX_KEYS 160           /* rows of the schema (config.c checks it) */
 /* Where a key got its value (struct scenario's key_line): 0 the default, N > 0 line N of the
  * config file (source), CONFIG_LINE_SET a --set (or a sweep's set/vary): later than any line. */
@@ -40,6 +41,18 @@ enum map_size { MAP_4K, MAP_2M, MAP_1G };   /* same values as enum page_size */
 enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
 enum collapse_variant { COLLAPSE_NONE, COLLAPSE_LAZY_ZAP, COLLAPSE_IN_PLACE };
+enum validate_reduce { VALIDATE_MEAN, VALIDATE_MEDIAN, VALIDATE_MAX, VALIDATE_PER_EVENT };
+enum validate_unit { VALIDATE_COUNT, VALIDATE_US, VALIDATE_MS };
+
+/* [validate]: a published measurement a validation config is compared with (sim/validate.h).
+ * Not part of the simulation: config_dump(), config_hash() and stats.json leave it out. */
+struct validate_cfg {
+	char source[CONFIG_TEXT_MAX], commit[CONFIG_TEXT_MAX], quote[CONFIG_TEXT_MAX];
+	char published[CONFIG_TEXT_MAX], stat[CONFIG_TEXT_MAX], unreachable[CONFIG_TEXT_MAX];
+	int reduce;                    /* enum validate_reduce */
+	int unit;                      /* enum validate_unit */
+	double band_lo, band_hi;
+};
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -138,6 +151,8 @@ struct scenario {
 
 	/* [run] */
 	uint64_t seed;                 /* run.seed; --seed overrides it */
+
+	struct validate_cfg validate;  /* [validate] */
 
 	/* not a key: the file the config came from */
 	char source[4096];
