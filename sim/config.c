@@ -45,7 +45,7 @@ static const char *const trace_end_names[] = { "loop", "stop", NULL };
 static const char *const mmio_inv_names[] = { "zap-walk", "generation", NULL };
 static const char *const collapse_names[] = { "none", "lazy-zap", "in-place", NULL };
 static const char *const reduce_names[] = { "mean", "median", "max", "per-event", NULL };
-static const char *const unit_names[] = { "count", "us", "ms", NULL };
+static const char *const unit_names[] = { "count", "us", "ms", "percent", "factor", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
@@ -236,7 +236,7 @@ static const struct key_def config_schema[] = {
 	  "the stats.json stat compared (a *_cycles stat with unit us or ms, converted at cpu.freq_mhz)" },
 	{ "validate", "reduce", K_ENUM, V(reduce), "mean", NOLIM, reduce_names,
 	  "how a run's stat (an array: one value per event) becomes its value: mean, median or max over the events, or per-event (event i against published number i)" },
-	{ "validate", "unit", K_ENUM, V(unit), "count", NOLIM, unit_names, "unit of validate.published and of the band" },
+	{ "validate", "unit", K_ENUM, V(unit), "count", NOLIM, unit_names, "unit of validate.published and of the band (us and ms convert a *cycles* stat; percent and factor are labels)" },
 	{ "validate", "band_lo", K_DOUBLE, V(band_lo), "0", NOLIM, NULL,
 	  "agreement: the simulated mean (per-event: every event's) within [band_lo, band_hi], in validate.unit" },
 	{ "validate", "band_hi", K_DOUBLE, V(band_hi), "0", NOLIM, NULL, "upper end of the band" },
@@ -1026,6 +1026,8 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	}
 }
 
+/* The sections of the dump, the hash and stats.json's config: every one but [validate],
+ * which describes a comparison, not the run. */
 static const char *const section_order[] = { "run", "guest", "cpu", "tlb", "costs", "mmu", "host",
 					      "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))

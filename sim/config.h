@@ -7,7 +7,8 @@
  * and out-of-range values are errors naming file:line and the key.
  *
  * Sections: [guest] [memslot.NAME] [cpu] [tlb] [costs] [mmu] [host] [workload] [events]
- * [output].  `guest.mem` makes the main RAM slot "ram" at GPA 0 (up to GUEST_LOWMEM; the
+ * [output], and [validate] (a validation config's published measurement, sim/validate.h:
+ * not part of the run, so not in the dump, the hash or stats.json).  `guest.mem` makes the main RAM slot "ram" at GPA 0 (up to GUEST_LOWMEM; the
  * rest is slot "ram-high" from 4 GiB, past the PCI hole); every [memslot.NAME] section adds
  * a slot.
  */
@@ -42,7 +43,7 @@ enum trace_end { TRACE_END_LOOP, TRACE_END_STOP };
 enum mmio_invalidate { MMIO_INVALIDATE_ZAP_WALK, MMIO_INVALIDATE_GENERATION };
 enum collapse_variant { COLLAPSE_NONE, COLLAPSE_LAZY_ZAP, COLLAPSE_IN_PLACE };
 enum validate_reduce { VALIDATE_MEAN, VALIDATE_MEDIAN, VALIDATE_MAX, VALIDATE_PER_EVENT };
-enum validate_unit { VALIDATE_COUNT, VALIDATE_US, VALIDATE_MS };
+enum validate_unit { VALIDATE_COUNT, VALIDATE_US, VALIDATE_MS, VALIDATE_PERCENT, VALIDATE_FACTOR };
 
 /* [validate]: a published measurement a validation config is compared with (sim/validate.h).
  * Not part of the simulation: config_dump(), config_hash() and stats.json leave it out. */

@@ -22,8 +22,14 @@
 #define EXIT_SIGNALLED(sig) (128 + (sig))
 
 static const char *const reduce_label[] = { "mean", "median", "max", "per-event" };
-static const char *const unit_label[] = { "", "µs", "ms" };
-static const char *const unit_ascii[] = { "", "us", "ms" };   /* the plain table: one column per character */
+static const char *const unit_label[] = { "", "µs", "ms", "%", "x" };
+static const char *const unit_ascii[] = { "", "us", "ms", "%", "x" };   /* the plain table: one column per character */
+static const char *const unit_key[] = { "count", "us", "ms", "percent", "factor" };   /* validate.unit's names */
+
+static bool unit_is_time(int unit)
+{
+	return unit == VALIDATE_US || unit == VALIDATE_MS;
+}
 
 /* ------------------------------------------------------------------ a row */
 
@@ -57,6 +63,7 @@ int validate_load_row(const char *path, struct validate_row *r, char *err, size_
 	r->v = sc.validate;
 	r->freq_mhz = sc.freq_mhz;
 	config_hash(&sc, r->hash);
+	r->seed = sc.seed;
 	const struct validate_cfg *v = &r->v;
 	if (!v->source[0])
 		return row_errf(err, errlen, r, "source: missing (title, author, date of the measurement)");
@@ -67,7 +74,7 @@ int validate_load_row(const char *path, struct validate_row *r, char *err, size_
 				"model cannot reach the measurement in validate.unreachable)");
 	if (v->band_lo > v->band_hi)
 		return row_errf(err, errlen, r, "band_lo: above band_hi");
-	if (v->unit != VALIDATE_COUNT && v->stat[0] && !strstr(v->stat, "cycles"))
+	if (unit_is_time(v->unit) && v->stat[0] && !strstr(v->stat, "cycles"))
 		return row_errf(err, errlen, r, "unit: a time unit compares a *cycles* stat (converted at "
 				"cpu.freq_mhz)");
 	/* the published figure: blank-separated numbers */
@@ -115,7 +122,7 @@ int validate_run_values(const struct validate_row *r, json_t *stats, double *out
 	double ev[VALIDATE_MAX_EVENTS], scale = 1;
 	size_t n = 0;
 
-	if (r->v.unit != VALIDATE_COUNT)
+	if (unit_is_time(r->v.unit))
 		scale = 1 / r->freq_mhz / (r->v.unit == VALIDATE_MS ? 1000 : 1);   /* cycles -> µs -> ms */
 	if (json_is_number(st)) {
 		ev[n++] = json_number_value(st);
@@ -218,7 +225,8 @@ static void fmt_num(char *out, size_t n, double x)
 		snprintf(out, n, "%.3g", x);
 }
 
-static void fmt_published(char *out, size_t n, const struct validate_row *r)
+/* The published numbers; with unit, its label after them ("50 us", "5%", "3x") */
+static void fmt_published(char *out, size_t n, const struct validate_row *r, bool unit, bool ascii)
 {
 	size_t len = 0;
 	out[0] = '\0';
@@ -227,6 +235,9 @@ static void fmt_published(char *out, size_t n, const struct validate_row *r)
 		fmt_num(b, sizeof(b), r->published[i]);
 		len += (size_t)snprintf(out + len, n - len, "%s%s", i ? " " : "", b);
 	}
+	if (unit && r->v.unit && len < n)
+		snprintf(out + len, n - len, "%s%s", unit_is_time(r->v.unit) ? " " : "",
+			 (ascii ? unit_ascii : unit_label)[r->v.unit]);
 }
 
 /* The simulated figure: "7.2 ± 0.4 (n=5)", per-event "7 5 3 (n=5)" (the events' means). */
@@ -259,7 +270,8 @@ static void fmt_sim(char *out, size_t n, const struct validate_row *r, bool asci
 		snprintf(out, n, "%s (n=%zu)", m, r->sim[0].n);
 		return;
 	}
-	snprintf(c, sizeof(c), "%.2g", r->sim[0].ci95);
+	/* identical replicates leave rounding noise (4e-14) in the interval: that is 0 */
+	snprintf(c, sizeof(c), "%.2g", r->sim[0].ci95 > 1e-9 * fabs(r->sim[0].mean) ? r->sim[0].ci95 : 0);
 	snprintf(out, n, "%s %s %s (n=%zu)", m, pm, c, r->sim[0].n);
 }
 
@@ -286,21 +298,19 @@ static void fmt_band(char *out, size_t n, const struct validate_row *r, bool asc
 
 void validate_print_table(FILE *out, const struct validate_row *rows, size_t n)
 {
-	fprintf(out, "%-26s %-22s %-30s %-7s %-14s %s\n", "measurement", "published", "eptsim (mean +- ci95)", "ratio",
+	fprintf(out, "%-34s %-22s %-30s %-7s %-14s %s\n", "measurement", "published", "eptsim (mean +- ci95)", "ratio",
 		"band", "within");
 	for (size_t i = 0; i < n; i++) {
 		const struct validate_row *r = &rows[i];
 		char pub[CONFIG_TEXT_MAX + 16], sim[1024], ratio[32], band[80];
-		fmt_published(pub, sizeof(pub), r);
-		if (r->v.unit)
-			snprintf(pub + strlen(pub), sizeof(pub) - strlen(pub), " %s", unit_ascii[r->v.unit]);
+		fmt_published(pub, sizeof(pub), r, true, true);
 		fmt_sim(sim, sizeof(sim), r, true);
 		snprintf(ratio, sizeof(ratio), "%.3g", r->ratio);
 		fmt_band(band, sizeof(band), r, true);
-		fprintf(out, "%-26s %-22s %-30s %-7s %-14s %s\n", r->name, pub, r->v.unreachable[0] ? "-" : sim,
+		fprintf(out, "%-34s %-22s %-30s %-7s %-14s %s\n", r->name, pub, r->v.unreachable[0] ? "-" : sim,
 			r->done ? ratio : "-", band, verdict(r));
 		if (r->v.unreachable[0])
-			fprintf(out, "%-26s   not modelled: %s\n", "", r->v.unreachable);
+			fprintf(out, "%-34s   not modelled: %s\n", "", r->v.unreachable);
 	}
 }
 
@@ -320,9 +330,7 @@ void validate_print_markdown(FILE *out, const struct validate_row *rows, size_t 
 	for (size_t i = 0; i < n; i++) {
 		const struct validate_row *r = &rows[i];
 		char pub[CONFIG_TEXT_MAX + 16], sim[1024], ratio[32], band[80], src[3 * CONFIG_TEXT_MAX + 16], st[300];
-		fmt_published(pub, sizeof(pub), r);
-		if (r->v.unit)
-			snprintf(pub + strlen(pub), sizeof(pub) - strlen(pub), " %s", unit_label[r->v.unit]);
+		fmt_published(pub, sizeof(pub), r, true, false);
 		fmt_sim(sim, sizeof(sim), r, false);
 		snprintf(ratio, sizeof(ratio), r->done ? "%.3g" : "-", r->ratio);
 		fmt_band(band, sizeof(band), r, false);
@@ -384,7 +392,7 @@ void validate_write_csv(FILE *out, const struct validate_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct validate_row *r = &rows[i];
 		char pub[CONFIG_TEXT_MAX + 16], mean[2048], ci[2048], nn[32], ratio[32], lo[32], hi[32];
-		fmt_published(pub, sizeof(pub), r);
+		fmt_published(pub, sizeof(pub), r, false, true);
 		fmt_events(mean, sizeof(mean), r, false);
 		fmt_events(ci, sizeof(ci), r, true);
 		snprintf(nn, sizeof(nn), "%zu", r->done && r->nr_events ? r->sim[0].n : 0);
@@ -397,7 +405,7 @@ void validate_write_csv(FILE *out, const struct validate_row *rows, size_t n)
 		csv_field(out, r->v.quote, false);
 		csv_field(out, r->v.stat, false);
 		csv_field(out, reduce_label[r->v.reduce], false);
-		csv_field(out, r->v.unit ? unit_ascii[r->v.unit] : "count", false);
+		csv_field(out, unit_key[r->v.unit], false);
 		csv_field(out, pub, false);
 		csv_field(out, mean, false);
 		csv_field(out, ci, false);
@@ -434,7 +442,7 @@ json_t *validate_to_json(const struct validate_row *rows, size_t n)
 		json_object_set_new(o, "quote", json_string(r->v.quote));
 		json_object_set_new(o, "stat", json_string(r->v.stat));
 		json_object_set_new(o, "reduce", json_string(reduce_label[r->v.reduce]));
-		json_object_set_new(o, "unit", json_string((const char *[]){ "count", "us", "ms" }[r->v.unit]));
+		json_object_set_new(o, "unit", json_string(unit_key[r->v.unit]));
 		json_object_set_new(o, "published", pub);
 		json_object_set_new(o, "band", json_pack("[f, f]", r->v.band_lo, r->v.band_hi));
 		json_object_set_new(o, "simulated", r->done ? ev : (json_decref(ev), json_null()));
@@ -462,7 +470,7 @@ enum { OPT_FORCE = 0x300, OPT_MARKDOWN };
 static struct argp_option validate_options[] = {
 	{ "out", 'o', "DIR", 0, "Results folder (default results/validate): DIR/NAME/ per row, DIR/validate.csv, "
 	  "DIR/validate.json", 0 },
-	{ "replicates", 'n', "N", 0, "Runs per row, seeds run.seed .. run.seed + N - 1 (default 5)", 0 },
+	{ "replicates", 'n', "N", 0, "Runs per row, seeds run.seed .. run.seed + N - 1 (default 10)", 0 },
 	{ "jobs", 'j', "N", 0, "Runs at a time (default: the number of online cores)", 0 },
 	{ "force", OPT_FORCE, NULL, 0, "Run every replicate again (default: keep those done with the same config)", 0 },
 	{ "markdown", OPT_MARKDOWN, NULL, 0, "Print the table as Markdown (the README's Validation section)", 0 },
@@ -563,16 +571,9 @@ static int run_row(struct validate_row *r, const struct validate_args *a, const 
 	struct sweep *sw;
 	struct sweep_error err;
 	struct sweep_local_result res;
-	static struct scenario sc;
-	struct config_error cerr;
 	int ret = 0;
 
-	config_defaults(&sc);
-	if (config_load(&sc, r->path, &cerr)) {   /* loaded once already: only its seed is wanted */
-		fprintf(stderr, "eptsim validate: %s\n", cerr.msg);
-		return EXIT_BAD_INPUT;
-	}
-	if (sweep_replicates(r->path, NULL, 0, sc.seed, a->replicates, &sw, &err)) {
+	if (sweep_replicates(r->path, NULL, 0, r->seed, a->replicates, &sw, &err)) {
 		fprintf(stderr, "eptsim validate: %s\n", err.msg);
 		return EXIT_BAD_INPUT;
 	}
@@ -653,7 +654,7 @@ fail:
 
 int cmd_validate(int argc, char **argv)
 {
-	struct validate_args a = { .out = "results/validate", .replicates = 5 };
+	struct validate_args a = { .out = "results/validate", .replicates = 10 };
 	char err[PATH_MAX + 1024];
 	char **files = NULL;
 	size_t nfiles = 0;

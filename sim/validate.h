@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -40,6 +41,7 @@ struct validate_row {
 	struct validate_cfg v;
 	double freq_mhz;                         /* cpu.freq_mhz: cycles to µs */
 	char hash[CONFIG_HASH_LEN + 1];          /* config_hash() of its run config ([validate] is not in it) */
+	uint64_t seed;                           /* run.seed: the first replicate's */
 	double published[VALIDATE_MAX_EVENTS];
 	size_t nr_published;                     /* 1 unless reduce = per-event */
 	/* filled by validate_summarize() */
