@@ -81,8 +81,10 @@ int validate_load_row(const char *path, struct validate_row *r, char *err, size_
 	char buf[CONFIG_TEXT_MAX];
 	snprintf(buf, sizeof(buf), "%s", v->published);
 	for (char *save = NULL, *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (r->nr_published == VALIDATE_MAX_EVENTS)
-			return row_errf(err, errlen, r, "published: more numbers than VALIDATE_MAX_EVENTS");
+		if (r->nr_published == VALIDATE_MAX_EVENTS) {
+			snprintf(err, errlen, "%s: validate.published: more than %d numbers", path, VALIDATE_MAX_EVENTS);
+			return -EINVAL;
+		}
 		if (parse_real(t, -1e300, 1e300, &r->published[r->nr_published])) {
 			snprintf(err, errlen, "%s: validate.published: '%s' is not a number", path, t);
 			return -EINVAL;
