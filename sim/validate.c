@@ -545,7 +545,8 @@ static int list_dir(const char *dir, char ***files, size_t *n, char *err, size_t
 		(*n)++;
 	}
 	closedir(d);
-	qsort(*files + first, *n - first, sizeof(**files), cmp_str);
+	if (*n > first)   /* an empty folder leaves *files NULL: qsort() must not see it */
+		qsort(*files + first, *n - first, sizeof(**files), cmp_str);
 	return 0;
 }
 
