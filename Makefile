@@ -10,6 +10,8 @@
 #   make fuzz       every libFuzzer target (*/tests/fuzz_*.c, clang, ASan+UBSan) for FUZZ_SECONDS each,
 #                   then random valid scenarios for FUZZ_SECONDS (scen-campaign)
 #   make scen-campaign  random valid scenarios (sim/tests/test_scen.c) for SCEN_SECONDS, ASan+UBSan
+#   make validate   the validation suite (configs/validation/*.ini, VALIDATE_REPLICATES runs each)
+#                   against its published measurements: the table, results/validate/validate.{csv,json}
 
 CC       ?= cc
 PKGS     := inih jansson zlib libelf
@@ -37,7 +39,7 @@ TEST_BIN := $(patsubst %.c,$(B)/%,$(TEST_SRC))
 FUZZ_SRC := $(wildcard */tests/fuzz_*.c)
 FUZZ_BIN := $(patsubst %.c,$(B)/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test test-plain test-san check-invariants valgrind bench fuzz fuzz-build scen-campaign clean readme-keys FORCE
+.PHONY: all deps run test test-plain test-san check-invariants valgrind bench fuzz fuzz-build scen-campaign clean readme-keys validate FORCE
 all: $(B)/eptsim
 
 # The git hash lives in a generated header that changes only when HEAD does, so only the
@@ -119,6 +121,14 @@ test: deps
 test-plain: $(TEST_BIN) $(B)/eptsim
 	@./sim/tests/readme-keys.sh $(B)/eptsim --check
 	@./sim/tests/run-tests.sh $(B) $(TEST_BIN)
+
+# The validation suite (README, Validation): every configs/validation/*.ini run
+# VALIDATE_REPLICATES times (replicates already done with the same config are kept; add
+# VALIDATE_FLAGS=--force to run them again), the table printed, results/validate/validate.csv
+# and validate.json written.  VALIDATE_FLAGS=--markdown prints the README's table.
+VALIDATE_REPLICATES ?= 10
+validate: $(B)/eptsim
+	$(B)/eptsim validate configs/validation --replicates $(VALIDATE_REPLICATES) --out results/validate $(VALIDATE_FLAGS)
 
 # Regenerate the README's config key table from the schema.
 readme-keys: $(B)/eptsim

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum ktype { K_U32, K_U64, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_STR, K_PATH };
+enum ktype { K_U32, K_U64, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_STR, K_PATH, K_TEXT };
 
 struct key_def {
 	const char *section;          /* "memslot.*" rows apply to every [memslot.NAME] */
@@ -51,10 +51,13 @@ static const char *const tlb_shared_names[] = { "none", "4k+2m", "2m+1g", "4k+2m
 static const char *const walk_refs_names[] = { "probabilistic", "cache", NULL };
 static const char *const mmu_hash_names[] = { "linux-3.10", "hash64", NULL };
 static const char *const free_frames_names[] = { "scatter", "lifo", NULL };
+static const char *const reduce_names[] = { "mean", "median", "max", "per-event", NULL };
+static const char *const unit_names[] = { "count", "us", "ms", "percent", "factor", NULL };
 
 #define S(f) offsetof(struct scenario, f)
 #define C(f) offsetof(struct scenario, costs.f)
 #define M(f) offsetof(struct memslot_cfg, f)
+#define V(f) offsetof(struct scenario, validate.f)
 #define NOLIM 0, 0
 #define U32MAX 4294967295.0
 #define BIG 1e18
@@ -272,6 +275,25 @@ static const struct key_def config_schema[] = {
 	  "write series/lock_timeline.dat: every mmu_lock hold (start, end, holder, its wait), for plot --kind timeline" },
 	{ "output", "lock_timeline_max", K_U32, S(lock_timeline_max), "100000", 1, 50000000, NULL,
 	  "holds kept in lock_timeline.dat (32 bytes each in memory); later ones are only counted, and the file's header says so" },
+	/* [validate] — what a validation config (configs/validation/, `eptsim validate`) compares
+	 * with a published measurement; the simulation ignores it, and the dump, config_hash()
+	 * and stats.json leave it out (editing the band does not make a run stale). */
+	{ "validate", "source", K_TEXT, V(source), "", NOLIM, NULL,
+	  "the published measurement's source: title, author, date" },
+	{ "validate", "commit", K_TEXT, V(commit), "", NOLIM, NULL, "its commit id or Message-ID" },
+	{ "validate", "quote", K_TEXT, V(quote), "", NOLIM, NULL, "the source's own words for the figure" },
+	{ "validate", "published", K_TEXT, V(published), "", NOLIM, NULL,
+	  "the published figure in validate.unit: a number, or with reduce = per-event one number per event (blank-separated)" },
+	{ "validate", "stat", K_TEXT, V(stat), "", NOLIM, NULL,
+	  "the stats.json stat compared (a *_cycles stat with unit us or ms, converted at cpu.freq_mhz)" },
+	{ "validate", "reduce", K_ENUM, V(reduce), "mean", NOLIM, reduce_names,
+	  "how a run's stat (an array: one value per event) becomes its value: mean, median or max over the events, or per-event (event i against published number i)" },
+	{ "validate", "unit", K_ENUM, V(unit), "count", NOLIM, unit_names, "unit of validate.published and of the band (us and ms convert a *cycles* stat; percent and factor are labels)" },
+	{ "validate", "band_lo", K_DOUBLE, V(band_lo), "0", NOLIM, NULL,
+	  "agreement: the simulated mean (per-event: every event's) within [band_lo, band_hi], in validate.unit" },
+	{ "validate", "band_hi", K_DOUBLE, V(band_hi), "0", NOLIM, NULL, "upper end of the band" },
+	{ "validate", "unreachable", K_TEXT, V(unreachable), "", NOLIM, NULL,
+	  "why the model cannot reach this measurement: the row is listed, marked, and not run" },
 	/* [memslot.NAME] */
 	{ "memslot.*", "base", K_SIZE, M(base), "0", NOLIM, NULL,
 	  "guest-physical base (4K aligned; the slot must end at or below 2^48: a 4-level EPT)" },
@@ -284,7 +306,7 @@ static const struct key_def config_schema[] = {
 #define NR_KEYS (sizeof(config_schema) / sizeof(config_schema[0]))
 _Static_assert(NR_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
-static const char *const type_names[] = { "u32", "u64", "size", "real", "bool", "enum", "string", "path" };
+static const char *const type_names[] = { "u32", "u64", "size", "real", "bool", "enum", "string", "path", "text" };
 
 static bool is_slot_row(const struct key_def *k) { return strcmp(k->section, "memslot.*") == 0; }
 
@@ -437,6 +459,14 @@ static int set_trimmed(void *base, const struct key_def *k, const char *v, char 
 			return -EINVAL;
 		}
 		snprintf((char *)field(base, k), CONFIG_PATH_MAX, "%s", v);
+		return 0;
+	case K_TEXT:
+		if (strlen(v) >= CONFIG_TEXT_MAX) {
+			snprintf(msg, msz, "a text of %zu characters is longer than the %d this key holds", strlen(v),
+				 CONFIG_TEXT_MAX - 1);
+			return -EINVAL;
+		}
+		snprintf((char *)field(base, k), CONFIG_TEXT_MAX, "%s", v);
 		return 0;
 	case K_STR:
 		if (strlen(v) >= CONFIG_NAME_MAX) {
@@ -1143,7 +1173,8 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	case K_BOOL: snprintf(out, n, "%s", *(const bool *)p ? "true" : "false"); break;
 	case K_ENUM: snprintf(out, n, "%s", k->names[*(const int *)p]); break;
 	case K_STR:
-	case K_PATH: snprintf(out, n, "%s", (const char *)p); break;
+	case K_PATH:
+	case K_TEXT: snprintf(out, n, "%s", (const char *)p); break;
 	}
 	/* %.17g gives the shortest exact form only sometimes; prefer a short one that parses back equal. */
 	if (k->type == K_DOUBLE) {
@@ -1163,6 +1194,8 @@ static void format_value(const void *base, const struct key_def *k, char *out, s
 	}
 }
 
+/* The sections of the dump, the hash and stats.json's config: every one but [validate],
+ * which describes a comparison, not the run. */
 static const char *const section_order[] = { "run", "guest", "cpu", "tlb", "walk", "cache", "costs", "mmu",
 					      "host", "workload", "events", "output" };
 #define NR_SECTIONS (sizeof(section_order) / sizeof(section_order[0]))
@@ -1305,7 +1338,8 @@ static json_t *value_json(const void *base, const struct key_def *k)
 	case K_BOOL: return json_boolean(*(const bool *)p);
 	case K_ENUM: return json_string(k->names[*(const int *)p]);
 	case K_STR:
-	case K_PATH: return json_string((const char *)p);
+	case K_PATH:
+	case K_TEXT: return json_string((const char *)p);
 	}
 	return json_null();
 }

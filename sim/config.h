@@ -7,7 +7,8 @@
  * and out-of-range values are errors naming file:line and the key.
  *
  * Sections: [guest] [memslot.NAME] [cpu] [tlb] [walk] [cache] [costs] [mmu] [host] [workload] [events]
- * [output].  `guest.mem` makes the main RAM slot "ram" at GPA 0 (up to GUEST_LOWMEM; the
+ * [output], and [validate] (a validation config's published measurement, sim/validate.h:
+ * not part of the run, so not in the dump, the hash or stats.json).  `guest.mem` makes the main RAM slot "ram" at GPA 0 (up to GUEST_LOWMEM; the
  * rest is slot "ram-high" from 4 GiB, past the PCI hole); every [memslot.NAME] section adds
  * a slot.
  */
@@ -24,6 +25,7 @@
 #define CONFIG_NAME_MAX 32
 #define CONFIG_ERR_MAX 512
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_TEXT_MAX 200          /* a [validate] text: one config line */
 #define CONFIG_MAX_KEYS 160           /* rows of the schema (config.c checks it) */
 /* Where a key got its value (struct scenario's key_line): 0 the default, N > 0 line N of the
  * config file (source), CONFIG_LINE_SET a --set (or a sweep's set/vary): later than any line. */
@@ -58,6 +60,19 @@ struct cache_size_cfg {
 	uint32_t ways;
 };
 enum mmu_hash_variant { MMU_HASH_LINUX_310, MMU_HASH_HASH64 };
+
+enum validate_reduce { VALIDATE_MEAN, VALIDATE_MEDIAN, VALIDATE_MAX, VALIDATE_PER_EVENT };
+enum validate_unit { VALIDATE_COUNT, VALIDATE_US, VALIDATE_MS, VALIDATE_PERCENT, VALIDATE_FACTOR };
+
+/* [validate]: a published measurement a validation config is compared with (sim/validate.h).
+ * Not part of the simulation: config_dump(), config_hash() and stats.json leave it out. */
+struct validate_cfg {
+	char source[CONFIG_TEXT_MAX], commit[CONFIG_TEXT_MAX], quote[CONFIG_TEXT_MAX];
+	char published[CONFIG_TEXT_MAX], stat[CONFIG_TEXT_MAX], unreachable[CONFIG_TEXT_MAX];
+	int reduce;                    /* enum validate_reduce */
+	int unit;                      /* enum validate_unit */
+	double band_lo, band_hi;
+};
 
 struct memslot_cfg {
 	char name[CONFIG_NAME_MAX];
@@ -171,6 +186,8 @@ struct scenario {
 
 	/* [run] */
 	uint64_t seed;                 /* run.seed; --seed overrides it */
+
+	struct validate_cfg validate;  /* [validate] */
 
 	/* not a key: the file the config came from */
 	char source[4096];

@@ -12,6 +12,7 @@
 #include "sim/stats.h"
 #include "sim/sweep.h"
 #include "sim/tmpfiles.h"
+#include "sim/validate.h"
 #include "cpu/guest.h"
 #include "traces/lackey.h"
 #include "traces/tools.h"
@@ -1358,6 +1359,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
 	{ "config", cmd_config, "print the config schema (defaults, or --markdown)" },
 	{ "trace", cmd_trace, "inspect, convert, import and merge traces" },
 	{ "workload", cmd_workload, "write a synthetic workload as a trace" },
+	{ "validate", cmd_validate, "run the validation configs against their published measurements" },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -1400,6 +1402,7 @@ static struct argp top_argp = {
 	"  config [--markdown]          print the config schema\n"
 	"  trace info|cat|convert|import|merge ...   work with trace files\n"
 	"  workload NAME --out FILE     write a generator's records as a trace\n"
+	"  validate [FILE|DIR]... [--markdown]   the model against published measurements\n"
 	"'eptsim COMMAND --help' describes each.  Exit status: 0 ok, 1 failure, 2 bad input.",
 	NULL, NULL, NULL
 };
