@@ -24,6 +24,7 @@ static const struct stat_def mmio_stats[] = {
 	{ "mmio.invalidate_hold_cycles", STAT_ARRAY, "cycles", "mmu_lock hold time of each MMIO invalidation" },
 	{ "mmio.sptes_dropped", STAT_COUNTER, "sptes", "MMIO sptes on the pages zap-walks zapped" },
 	{ "mmio.pages_zapped", STAT_COUNTER, "pages", "shadow pages zap-walks zapped whole (mmio_cached set), with their RAM sptes" },
+	{ "mmio.pages_visited", STAT_COUNTER, "pages", "active_mmu_pages entries zap-walks read (restarts included), costs.sp_list_entry each" },
 };
 
 int mmio_init(struct kvm *kvm)
@@ -174,8 +175,8 @@ static void mmio_generation_commit(struct kvm *kvm, enum kvm_mr_change change)
  * RAM sptes and all (their gfns refault), and restart from the head whenever it returns
  * non-zero (a page went to invalid_list: the list changed).  No cond_resched_lock(): the
  * lock is held for the whole walk, and one kvm_mmu_commit_zap_page() at the end flushes
- * once and frees the pages.  Skipping a page costs nothing here (a flag test; the restarts
- * re-test the pages before the zapped one). */
+ * once and frees the pages.  Every page the walk reads costs costs.sp_list_entry (its list
+ * pointer and its flag: a dependent load), the pages a restart reads again included. */
 static void kvm_mmu_zap_mmio_sptes(struct kvm *kvm)
 {
 	struct actor *me = kvm_current(kvm);
@@ -187,6 +188,8 @@ static void kvm_mmu_zap_mmio_sptes(struct kvm *kvm)
 	hold0 = me->lock_hold;
 restart:
 	list_for_each_entry_safe(sp, node, &kvm->active_mmu_pages, link) {
+		stats_add(kvm->st, kvm->mmio_sid->visited, 1);
+		kvm_spend(kvm, kvm->sc->costs.sp_list_entry);
 		if (!sp->mmio_cached)
 			continue;
 		stats_add(kvm->st, kvm->mmio_sid->zapped, 1);

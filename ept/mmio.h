@@ -50,7 +50,7 @@ extern const struct mmio_invalidate_ops mmio_invalidate_variants[];   /* enum mm
 
 struct mmio_stats_ids {   /* in mmio_stats[] order (mmio.c) */
 	stat_id exits, fast, cached, slow, retry, sptes_created, gen_bumps, gen_wraps, invalidations,
-		invalidate_cycles, invalidate_hold, dropped, zapped;
+		invalidate_cycles, invalidate_hold, dropped, zapped, visited;
 };
 
 int mmio_init(struct kvm *kvm);

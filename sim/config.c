@@ -172,6 +172,8 @@ static const struct key_def config_schema[] = {
 	{ "costs", "spte_set", K_U64, C(spte_set), "150", 0, 1e9, NULL, "mmu_set_spte + rmap_add" },
 	{ "costs", "hash_chain_entry", K_U64, C(hash_chain_entry), "45", 0, 1e9, NULL,
 	  "per mmu_page_hash entry a for_each_gfn_sp() walk compares: a dependent load of a cold kvm_mmu_page header, an LLC hit (~40 cycles: Levinthal, Intel Core i7/Xeon 5500 Performance Analysis Guide; costs.ref_l3 = 42) + the compare" },
+	{ "costs", "sp_list_entry", K_U64, C(sp_list_entry), "45", 0, 1e9, NULL,
+	  "per kvm_mmu_page a zap-walk visits on active_mmu_pages (each restart walks from the head again): the next pointer and the mmio_cached flag, a dependent load of the page's header, an LLC hit as costs.hash_chain_entry" },
 	{ "costs", "zap_page", K_U64, C(zap_page), "300", 0, 1e9, NULL, "kvm_mmu_prepare_zap_page, per page" },
 	{ "costs", "zap_spte", K_U64, C(zap_spte), "250", 0, 1e9, NULL,
 	  "per present spte zapped: drop_spte() = mmu_spte_clear_track_bits() (kvm_set_pfn_accessed/dirty on the struct page) + rmap_remove() (gfn_to_memslot)" },

@@ -93,7 +93,7 @@ struct costs_cfg {
 	uint64_t guest_pf;
 	uint64_t ept_fault_base;
 	uint64_t lock_acquire, lock_handover, cpu_relax;
-	uint64_t fault_walk_level, sp_alloc, spte_set, hash_chain_entry;
+	uint64_t fault_walk_level, sp_alloc, spte_set, hash_chain_entry, sp_list_entry;
 	uint64_t zap_page, zap_spte, free_page;
 	uint64_t mmu_unload, mmu_sync_roots, gen_bump;
 	uint64_t mmio_walk_level, mmio_emulate;

@@ -432,6 +432,29 @@ static struct pages list_pages(struct kvm *kvm)
  * sptes with it (they refault), every other page is left alone; mmu_lock is held for the
  * whole walk however many pages it zaps and however much the VMM thread is asked to
  * reschedule, and the walk ends in one commit (one flush), then kvm_reload_remote_mmus(). */
+/* The pages kvm_mmu_zap_mmio_sptes() reads, by a naive model of its walk over the list as
+ * it is now: each mmio_cached page is reached after reading every page before it (the pages
+ * it zapped earlier gone), then the walk restarts; a last pass reads every page left. */
+static uint64_t zap_walk_visits(struct kvm *kvm)
+{
+	bool cached[4096];
+	unsigned n = 0;
+	struct kvm_mmu_page *sp;
+	list_for_each_entry(sp, &kvm->active_mmu_pages, link) {
+		assert_true(n < 4096);
+		cached[n++] = sp->mmio_cached;
+	}
+	uint64_t visits = 0;
+	unsigned left = 0;   /* pages before the current one that stay */
+	for (unsigned i = 0; i < n; i++) {
+		if (cached[i])
+			visits += left + 1;   /* read up to it, zap it, restart */
+		else
+			left++;
+	}
+	return visits + left;
+}
+
 static void body_zap_walk(struct menv *m)
 {
 	struct kvm *kvm = m->kvm;
@@ -466,7 +489,10 @@ static void body_zap_walk(struct menv *m)
 	host_thread_begin(kvm->host, &v->actor);
 	uint64_t flushes = ctr(m, "tlb_flush.count"), reloads = ctr(m, "vcpu.reload_requests");
 	uint64_t locks = host_lock_acquisitions(kvm->host);
+	uint64_t visits = zap_walk_visits(kvm);
+	CHECK(m, visits > before.n && ctr(m, "mmio.pages_visited") == 0);
 	install_commit(kvm, KVM_MR_CREATE);
+	CHECK(m, ctr(m, "mmio.pages_visited") == visits);
 	v->actor.host_thread = false;
 	CHECK(m, host_lock_acquisitions(kvm->host) == locks + 1);   /* no lock-break */
 	CHECK(m, ctr(m, "tlb_flush.count") == flushes + 1);         /* one commit */
@@ -496,8 +522,13 @@ static void body_zap_walk(struct menv *m)
 	CHECK(m, list_pages(kvm).cached == 0);   /* a RAM fault does not set mmio_cached */
 	CHECK_MMU(m);
 
-	/* no page has an MMIO spte: a walk that zaps nothing and does not flush */
+	/* no page has an MMIO spte: a walk that zaps nothing and does not flush, but reads every
+	 * page once, costs.sp_list_entry (1,000 here) each, all of it under mmu_lock */
+	unsigned listed = list_pages(kvm).n;
+	stat_id hold = stats_lookup(m->st, "mmio.invalidate_hold_cycles");
 	install_commit(kvm, KVM_MR_MOVE);
+	CHECK(m, ctr(m, "mmio.pages_visited") == visits + listed);
+	CHECK(m, stats_array_len(m->st, hold) == 2 && stats_array_at(m->st, hold, 1) == (int64_t)listed * 1000);
 	CHECK(m, ctr(m, "mmio.pages_zapped") == 41 && ctr(m, "tlb_flush.count") == flushes + 1);
 	CHECK(m, ctr(m, "mmio.invalidations") == 2 && leaves_from_roots(kvm, 0, 0).n == nram);
 	reload(m);
@@ -517,7 +548,7 @@ static void body_zap_walk(struct menv *m)
 static void test_zap_walk(void **state)
 {
 	RUN(body_zap_walk, "mmu.mmio_invalidate=zap-walk", "memslot.half.base=0x5000000", "memslot.half.size=1M",
-	    "host.bg_wakeup_hz=10000000");
+	    "host.bg_wakeup_hz=10000000", "costs.sp_list_entry=1000");
 }
 
 /* ---------------------------------------------------------------- 4: memslot updates */
