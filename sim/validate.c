@@ -398,7 +398,9 @@ void validate_write_csv(FILE *out, const struct validate_row *rows, size_t n)
 		fmt_events(mean, sizeof(mean), r, false);
 		fmt_events(ci, sizeof(ci), r, true);
 		snprintf(nn, sizeof(nn), "%zu", r->done && r->nr_events ? r->sim[0].n : 0);
-		snprintf(ratio, sizeof(ratio), r->done ? "%.6g" : "", r->ratio);
+		ratio[0] = 0;
+		if (r->done)
+			snprintf(ratio, sizeof(ratio), "%.6g", r->ratio);
 		snprintf(lo, sizeof(lo), "%.6g", r->v.band_lo);
 		snprintf(hi, sizeof(hi), "%.6g", r->v.band_hi);
 		csv_field(out, r->name, false);
