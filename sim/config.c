@@ -218,7 +218,7 @@ static const struct key_def config_schema[] = {
 	{ "workload", "trace", K_PATH, S(trace), "", NOLIM, NULL,
 	  "replay this trace: one multi-vCPU file, or FILE,FILE,... one single-vCPU trace per vCPU" },
 	{ "workload", "trace_end", K_ENUM, S(trace_end), "loop", NOLIM, trace_end_names,
-	  "when a vCPU's trace ends before workload.duration_ms: start it again, or halt the vCPU" },
+	  "when a vCPU's trace ends before workload.duration_ms: start it again, or halt the vCPU (once every vCPU has halted and no [events] are left, the run ends at the next sample)" },
 	{ "workload", "elf", K_PATH, S(elf), "", NOLIM, NULL,
 	  "ELF files for attribution: PATH[@LOADBIAS],... (the traced binary, shared objects)" },
 	{ "workload", "wss_mb", K_DOUBLE, S(wss_mb), "64", 0.004, 1e7, NULL,

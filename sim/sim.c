@@ -53,13 +53,14 @@ struct sim {
 	struct workload **wls;
 	struct cache *llc;               /* walk.refs = cache: the LLC the vCPUs share */
 	struct actor vmm;
+	bool vmm_done;                   /* the VMM thread's [events] schedule is over */
 	struct vmm_event *ev;            /* the VMM thread's schedule (vmm_schedule()) */
 	uint32_t nr_ev;
 	struct actor sampler;
 	uint64_t end, sample_period;
 	sim_progress_fn progress;
 	void *progress_ctx;
-	struct { stat_id pages, records, waiters, toggles, p4k, p2m, p1g, cov; } sid;   /* sim_stats_defs[] order */
+	struct { stat_id pages, records, waiters, toggles, p4k, p2m, p1g, cov, ended_early; } sid;   /* sim_stats_defs[] order */
 	uint64_t last_records;
 	/* dirty logging phases: before enable, during, after disable (from t_disable) */
 	uint64_t t_disable;
@@ -82,6 +83,8 @@ static const struct stat_def sim_stats_defs[] = {
 	{ "series.ept.pages_2m", STAT_SERIES, "sptes", "2M leaf sptes over time (t in ms)" },
 	{ "series.ept.pages_1g", STAT_SERIES, "sptes", "1G leaf sptes over time (t in ms)" },
 	{ "series.ept.large_coverage", STAT_SERIES, "fraction", "share of mapped guest memory mapped by 2M/1G sptes (t in ms)" },
+	{ "sim.ended_early", STAT_COUNTER, "events",
+	  "1 if the run ended before workload.duration_ms: every vCPU had halted (workload.trace_end = stop) and no [events] were left" },
 };
 
 /* The VMM thread: runs the [events] schedule, each event an ioctl competing for mmu_lock. */
@@ -229,6 +232,7 @@ static void vmm_main(void *arg)
 			engine_end_at(s->e, s->end);
 		}
 	}
+	s->vmm_done = true;
 }
 
 static void fiber_actor_run(struct actor *a) { fiber_resume(a->fiber); }
@@ -252,6 +256,18 @@ static uint64_t total_records(const struct sim *s)
 	return n;
 }
 
+/* Every vCPU has halted (workload.trace_end = stop, or its workload failed) and the VMM
+ * thread has no [events] left: nothing can happen any more. */
+static bool all_stopped(const struct sim *s)
+{
+	if (!s->vmm_done)
+		return false;
+	for (uint32_t i = 0; i < s->n; i++)
+		if (!s->vcpus[i]->done)
+			return false;
+	return true;
+}
+
 static void sampler_run(struct actor *a)
 {
 	struct sim *s = a->ctx;
@@ -273,6 +289,14 @@ static void sampler_run(struct actor *a)
 	s->last_records = rec;
 	if (s->progress)
 		s->progress(s->progress_ctx, a->clock, s->end);
+	if (all_stopped(s) && a->clock < s->end) {
+		/* the run ends at this sample, the first after the last vCPU halted and the
+		 * VMM thread's schedule ended, not at workload.duration_ms */
+		s->end = a->clock;
+		engine_end_at(s->e, s->end);
+		stats_set(s->st, s->sid.ended_early, 1);
+		return;
+	}
 	if (a->clock + s->sample_period < s->end)
 		engine_wake(s->e, a, a->clock + s->sample_period);
 }

@@ -386,6 +386,50 @@ static void test_stop_after_last(void **state)
 	sim_free(s);
 }
 
+/* A run whose vCPUs have all halted (workload.trace_end = stop) and whose VMM thread has no
+ * [events] left ends at the next sample, not at workload.duration_ms (issue 14): here the
+ * sample trace replayed once on one vCPU with a 1 s duration.  With a ROM toggle long after
+ * the trace is over, the run waits for it; with trace_end = loop it runs its whole duration
+ * (20 ms there, to keep the test short). */
+static void test_ends_when_all_stopped(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 3; k++) {
+		static struct scenario sc;
+		const char *sets[] = { "guest.vcpus=1", "guest.mem=256M", "guest.kernel_mem=64M",
+				       "workload.trace=traces/samples/ls-l-usr-sbin.trace.gz",
+				       k == 2 ? "workload.trace_end=loop" : "workload.trace_end=stop",
+				       k == 2 ? "workload.duration_ms=20" : "workload.duration_ms=1000", "output.sample_us=500",
+				       "memslot.rom.base=0xfebc0000", "memslot.rom.size=256K", "memslot.rom.present=false",
+				       k == 1 ? "events.toggle_slot=rom" : "events.toggle_count=0",
+				       "events.toggle_start_ms=200", "events.toggle_count=1" };
+		scenario_with(&sc, false, sets, N(sets) - (k == 1 ? 0 : 2));
+		struct sim *s = run_sim(&sc);
+		struct stats *st = sim_stats(s);
+		uint64_t end = stats_counter(st, stats_lookup(st, "sim.cycles"));
+		uint64_t idle = stats_counter(st, stats_lookup(st, "vcpu.0.cycles.idle"));
+		uint64_t period = (uint64_t)(0.5 * sc.freq_mhz * 1000), full = config_ms_to_cycles(&sc, k == 2 ? 20 : 1000);
+		uint64_t early = stats_counter(st, stats_lookup(st, "sim.ended_early"));
+		if (k == 2) {
+			assert_int_equal(early, 0);
+			assert_int_equal(end, full);
+		} else {
+			/* ends at a sample: the first after the halt (k = 0), after the toggle (k = 1) */
+			assert_int_equal(early, 1);
+			assert_int_equal(end % period, 0);
+			assert_true(end < full);
+			if (k == 0)
+				assert_true(idle < period);
+			else
+				assert_true(end >= config_ms_to_cycles(&sc, 200) &&
+					    end < config_ms_to_cycles(&sc, 200) + period + period &&
+					    stats_counter(st, stats_lookup(st, "events.memslot_toggles")) == 1);
+			assert_int_equal(stats_counter(st, stats_lookup(st, "vcpu.records")), 2797403);
+		}
+		sim_free(s);
+	}
+}
+
 /* The published scenario in small (configs/pci-rom-kbuild.ini's mechanisms on a 256 MiB,
  * 2-vCPU guest, its time scaled down): a long-running guest (prefault), free frames reused
  * last-freed-first with the page cache's LRU in 128 KiB runs, compile jobs and helpers, ROM
@@ -602,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_teardown_mid_ioctl),
 		cmocka_unit_test(test_events_far_future),
 		cmocka_unit_test(test_stop_after_last),
+		cmocka_unit_test(test_ends_when_all_stopped),
 		cmocka_unit_test(test_published_scenario_varies),
 		cmocka_unit_test(test_lock_timeline),
 		cmocka_unit_test(test_estimate_bytes),
