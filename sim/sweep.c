@@ -1678,7 +1678,7 @@ static json_t *flatten_stats(json_t *stats, const char *file, struct sweep_summa
 	return row;
 }
 
-static void csv_field(FILE *f, const char *s)
+void csv_field(FILE *f, const char *s)
 {
 	if (!strpbrk(s, ",\"\n\r") && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
 		fputs(s, f);

@@ -69,6 +69,8 @@ int sweep_load(const char *path, struct sweep **out, struct sweep_error *err);
 int sweep_replicates(const char *config, const char *const *sets, size_t nsets, uint64_t first, uint64_t n,
 		     struct sweep **out, struct sweep_error *err);
 void sweep_free(struct sweep *sw);
+/* One CSV field (RFC 4180): quoted when it holds a comma, a quote, a line break or an edge blank. */
+void csv_field(FILE *f, const char *s);
 
 const char *sweep_base(const struct sweep *sw);   /* resolved path of base */
 size_t sweep_nr_axes(const struct sweep *sw);

@@ -18,10 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* validate.reduce's name, from the config schema */
+static const char *reduce_name(const struct validate_row *r)
+{
+	return config_enum_name("validate", "reduce", r->v.reduce);
+}
+
 #define EXIT_BAD_INPUT 2
 #define EXIT_SIGNALLED(sig) (128 + (sig))
 
-static const char *const reduce_label[] = { "mean", "median", "max", "per-event" };
 static const char *const unit_label[] = { "", "µs", "ms", "%", "x" };
 static const char *const unit_ascii[] = { "", "us", "ms", "%", "x" };   /* the plain table: one column per character */
 static const char *const unit_key[] = { "count", "us", "ms", "percent", "factor" };   /* validate.unit's names */
@@ -151,7 +156,7 @@ int validate_run_values(const struct validate_row *r, json_t *stats, double *out
 		return n ? (int)n : (snprintf(err, errlen, "stat %s: no events in this run", r->v.stat), -EINVAL);
 	}
 	if (!n) {
-		snprintf(err, errlen, "stat %s: no events in this run: no %s", r->v.stat, reduce_label[r->v.reduce]);
+		snprintf(err, errlen, "stat %s: no events in this run: no %s", r->v.stat, reduce_name(r));
 		return -EINVAL;
 	}
 	double v = 0;
@@ -338,7 +343,7 @@ void validate_print_markdown(FILE *out, const struct validate_row *rows, size_t 
 		fmt_band(band, sizeof(band), r, false);
 		snprintf(src, sizeof(src), "%s%s%s", r->v.source, r->v.commit[0] ? ", " : "", r->v.commit);
 		if (r->v.stat[0])
-			snprintf(st, sizeof(st), "%s (%s)", r->v.stat, reduce_label[r->v.reduce]);
+			snprintf(st, sizeof(st), "%s (%s)", r->v.stat, reduce_name(r));
 		else
 			snprintf(st, sizeof(st), "-");
 		md_cell(out, r->name);
@@ -359,20 +364,10 @@ void validate_print_markdown(FILE *out, const struct validate_row *rows, size_t 
 	}
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180) */
-static void csv_field(FILE *out, const char *s, bool last)
+/* A CSV field (sweep.c's csv_field()) and its separator */
+static void csv_cell(FILE *out, const char *s, bool last)
 {
-	if (strpbrk(s, ",\"\r\n")) {
-		fputc('"', out);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', out);
-			fputc(*s, out);
-		}
-		fputc('"', out);
-	} else {
-		fputs(s, out);
-	}
+	csv_field(out, s);
 	fputc(last ? '\n' : ',', out);
 }
 
@@ -403,22 +398,22 @@ void validate_write_csv(FILE *out, const struct validate_row *rows, size_t n)
 			snprintf(ratio, sizeof(ratio), "%.6g", r->ratio);
 		snprintf(lo, sizeof(lo), "%.6g", r->v.band_lo);
 		snprintf(hi, sizeof(hi), "%.6g", r->v.band_hi);
-		csv_field(out, r->name, false);
-		csv_field(out, r->v.source, false);
-		csv_field(out, r->v.commit, false);
-		csv_field(out, r->v.quote, false);
-		csv_field(out, r->v.stat, false);
-		csv_field(out, reduce_label[r->v.reduce], false);
-		csv_field(out, unit_key[r->v.unit], false);
-		csv_field(out, pub, false);
-		csv_field(out, mean, false);
-		csv_field(out, ci, false);
-		csv_field(out, nn, false);
-		csv_field(out, ratio, false);
-		csv_field(out, lo, false);
-		csv_field(out, hi, false);
-		csv_field(out, r->v.unreachable[0] ? "" : r->done ? (r->within ? "true" : "false") : "", false);
-		csv_field(out, r->v.unreachable, true);
+		csv_cell(out, r->name, false);
+		csv_cell(out, r->v.source, false);
+		csv_cell(out, r->v.commit, false);
+		csv_cell(out, r->v.quote, false);
+		csv_cell(out, r->v.stat, false);
+		csv_cell(out, reduce_name(r), false);
+		csv_cell(out, unit_key[r->v.unit], false);
+		csv_cell(out, pub, false);
+		csv_cell(out, mean, false);
+		csv_cell(out, ci, false);
+		csv_cell(out, nn, false);
+		csv_cell(out, ratio, false);
+		csv_cell(out, lo, false);
+		csv_cell(out, hi, false);
+		csv_cell(out, r->v.unreachable[0] ? "" : r->done ? (r->within ? "true" : "false") : "", false);
+		csv_cell(out, r->v.unreachable, true);
 	}
 }
 
@@ -445,7 +440,7 @@ json_t *validate_to_json(const struct validate_row *rows, size_t n)
 		json_object_set_new(o, "commit", json_string(r->v.commit));
 		json_object_set_new(o, "quote", json_string(r->v.quote));
 		json_object_set_new(o, "stat", json_string(r->v.stat));
-		json_object_set_new(o, "reduce", json_string(reduce_label[r->v.reduce]));
+		json_object_set_new(o, "reduce", json_string(reduce_name(r)));
 		json_object_set_new(o, "unit", json_string(unit_key[r->v.unit]));
 		json_object_set_new(o, "published", pub);
 		json_object_set_new(o, "band", json_pack("[f, f]", r->v.band_lo, r->v.band_hi));
